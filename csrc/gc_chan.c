@@ -1,0 +1,333 @@
+/* gc_chan: buffer, wait queues and the non-blocking operations.  The
+   invariants guarded by the channel lock are listed in gc_chan_impl.h. */
+#include "gc_chan_impl.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Smallest ring allocated; rings grow by doubling up to the capacity. */
+#define RING_MIN 8
+/* An unbounded ring shrinks by half when it is this sparse (and large). */
+#define RING_SHRINK_ABOVE 1024
+#define RING_SHRINK_FILL 8
+
+/* ---- wait queues ------------------------------------------------------ */
+
+void gc_waitq_push(gc_waitq *q, gc_entry *e)
+{
+    e->next = NULL;
+    e->prev = q->tail;
+    if (q->tail)
+        q->tail->next = e;
+    else
+        q->head = e;
+    q->tail = e;
+    e->queued = true;
+}
+
+void gc_waitq_remove(gc_waitq *q, gc_entry *e)
+{
+    if (e->prev)
+        e->prev->next = e->next;
+    else
+        q->head = e->next;
+    if (e->next)
+        e->next->prev = e->prev;
+    else
+        q->tail = e->prev;
+    e->prev = e->next = NULL;
+    e->queued = false;
+}
+
+/* Unlink entries from the head until one's waiter can be claimed.  Entries of
+   calls that committed elsewhere or gave up are dropped on the way. */
+static gc_entry *waitq_claim_first(gc_waitq *q)
+{
+    gc_entry *e;
+    while ((e = q->head) != NULL) {
+        gc_waitq_remove(q, e);
+        if (gc_waiter_claim(e->waiter))
+            return e;
+    }
+    return NULL;
+}
+
+static size_t waitq_count_live(const gc_waitq *q)
+{
+    size_t n = 0;
+    for (const gc_entry *e = q->head; e; e = e->next)
+        if (gc_waiter_state(e->waiter) == GC_W_WAITING)
+            n++;
+    return n;
+}
+
+/* ---- ring buffer ------------------------------------------------------ */
+
+static bool ring_resize(gc_chan *ch, size_t new_size)
+{
+    void **ring = malloc(new_size * sizeof(void *));
+    if (!ring)
+        return false;
+    for (size_t i = 0; i < ch->count; i++)
+        ring[i] = ch->ring[(ch->head + i) % ch->ring_size];
+    free(ch->ring);
+    ch->ring = ring;
+    ch->ring_size = new_size;
+    ch->head = 0;
+    return true;
+}
+
+static bool ring_push(gc_chan *ch, void *value)
+{
+    if (ch->count == ch->ring_size) {
+        size_t want = ch->ring_size ? ch->ring_size * 2 : RING_MIN;
+        if (ch->capacity != GC_UNBOUNDED && want > (size_t)ch->capacity)
+            want = (size_t)ch->capacity;
+        if (want > SIZE_MAX / sizeof(void *) || !ring_resize(ch, want))
+            return false;
+    }
+    size_t tail = ch->head + ch->count;
+    if (tail >= ch->ring_size)
+        tail -= ch->ring_size;
+    ch->ring[tail] = value;
+    ch->count++;
+    return true;
+}
+
+static void *ring_pop(gc_chan *ch)
+{
+    void *value = ch->ring[ch->head];
+    if (++ch->head == ch->ring_size)
+        ch->head = 0;
+    ch->count--;
+    return value;
+}
+
+/* After a burst, give back memory an unbounded channel no longer needs.  A
+   failed allocation just keeps the larger ring. */
+static void ring_maybe_shrink(gc_chan *ch)
+{
+    if (ch->ring_size > RING_SHRINK_ABOVE &&
+        ch->count < ch->ring_size / RING_SHRINK_FILL)
+        ring_resize(ch, ch->ring_size / 2);
+}
+
+static bool has_room(const gc_chan *ch)
+{
+    return ch->capacity == GC_UNBOUNDED || ch->count < (size_t)ch->capacity;
+}
+
+/* ---- lifecycle -------------------------------------------------------- */
+
+gc_chan *gc_chan_new(int64_t capacity)
+{
+    gc_chan *ch = calloc(1, sizeof(*ch));
+    if (!ch)
+        return NULL;
+    if (pthread_mutex_init(&ch->lock, NULL) != 0) {
+        free(ch);
+        return NULL;
+    }
+    ch->capacity = capacity;
+    return ch;
+}
+
+void gc_chan_free(gc_chan *ch)
+{
+    if (!ch)
+        return;
+    pthread_mutex_destroy(&ch->lock);
+    free(ch->ring);
+    free(ch);
+}
+
+/* ---- operations with the lock held ------------------------------------ */
+
+enum gc_status gc_chan_send_locked(gc_chan *ch, void *value,
+                                   gc_waiter **claimed)
+{
+    *claimed = NULL;
+    if (ch->closed)
+        return GC_CLOSED;
+    /* A waiting receiver implies an empty buffer: hand the value over. */
+    gc_entry *e = waitq_claim_first(&ch->recvq);
+    if (e) {
+        gc_waiter *w = e->waiter;
+        w->value = value;
+        w->ok = true;
+        w->chosen = e->case_index;
+        *claimed = w;
+        return GC_OK;
+    }
+    if (has_room(ch))
+        return ring_push(ch, value) ? GC_OK : GC_NOMEM;
+    return GC_NOT_READY;
+}
+
+enum gc_status gc_chan_recv_locked(gc_chan *ch, void **value, bool *ok,
+                                   gc_waiter **claimed)
+{
+    *claimed = NULL;
+    if (ch->count > 0) {
+        *value = ring_pop(ch);
+        *ok = true;
+        /* A slot just freed: the longest-waiting sender moves its value in.
+           The ring keeps its size, so this push cannot fail. */
+        gc_entry *e = waitq_claim_first(&ch->sendq);
+        if (e) {
+            ring_push(ch, e->send_value);
+            e->waiter->ok = true;
+            e->waiter->chosen = e->case_index;
+            *claimed = e->waiter;
+        } else if (ch->capacity == GC_UNBOUNDED) {
+            ring_maybe_shrink(ch);
+        }
+        return GC_OK;
+    }
+    /* Unbuffered (or capacity reached with an empty ring: only capacity 0):
+       take the value straight from a waiting sender. */
+    gc_entry *e = waitq_claim_first(&ch->sendq);
+    if (e) {
+        *value = e->send_value;
+        *ok = true;
+        e->waiter->ok = true;
+        e->waiter->chosen = e->case_index;
+        *claimed = e->waiter;
+        return GC_OK;
+    }
+    if (ch->closed) {
+        *value = NULL;
+        *ok = false;
+        return GC_OK;
+    }
+    return GC_NOT_READY;
+}
+
+/* ---- public operations ------------------------------------------------ */
+
+enum gc_status gc_chan_try_send(gc_chan *ch, void *value)
+{
+    gc_waiter *claimed;
+    pthread_mutex_lock(&ch->lock);
+    enum gc_status st = gc_chan_send_locked(ch, value, &claimed);
+    pthread_mutex_unlock(&ch->lock);
+    if (claimed)
+        gc_waiter_finish(claimed);
+    return st;
+}
+
+enum gc_status gc_chan_try_recv(gc_chan *ch, void **value, bool *ok)
+{
+    gc_waiter *claimed;
+    pthread_mutex_lock(&ch->lock);
+    enum gc_status st = gc_chan_recv_locked(ch, value, ok, &claimed);
+    pthread_mutex_unlock(&ch->lock);
+    if (claimed)
+        gc_waiter_finish(claimed);
+    return st;
+}
+
+/* Claim every live entry of q with the "closed" result and chain the
+   claimed entries through ->next onto *woken. */
+static void claim_all_closed(gc_waitq *q, gc_entry **woken)
+{
+    gc_entry *e;
+    while ((e = waitq_claim_first(q)) != NULL) {
+        e->waiter->value = NULL;
+        e->waiter->ok = false;
+        e->waiter->chosen = e->case_index;
+        e->next = *woken;
+        *woken = e;
+    }
+}
+
+enum gc_status gc_chan_close(gc_chan *ch)
+{
+    gc_entry *woken = NULL;
+    pthread_mutex_lock(&ch->lock);
+    if (ch->closed) {
+        pthread_mutex_unlock(&ch->lock);
+        return GC_CLOSED;
+    }
+    ch->closed = true;
+    claim_all_closed(&ch->recvq, &woken);
+    claim_all_closed(&ch->sendq, &woken);
+    pthread_mutex_unlock(&ch->lock);
+    while (woken) {
+        /* Read the link first: once finished, the owner may return and its
+           entry (on its stack) is gone. */
+        gc_entry *next = woken->next;
+        gc_waiter_finish(woken->waiter);
+        woken = next;
+    }
+    return GC_OK;
+}
+
+int64_t gc_chan_capacity(const gc_chan *ch)
+{
+    return ch->capacity;
+}
+
+size_t gc_chan_len(gc_chan *ch)
+{
+    pthread_mutex_lock(&ch->lock);
+    size_t n = ch->count;
+    pthread_mutex_unlock(&ch->lock);
+    return n;
+}
+
+bool gc_chan_is_closed(gc_chan *ch)
+{
+    pthread_mutex_lock(&ch->lock);
+    bool closed = ch->closed;
+    pthread_mutex_unlock(&ch->lock);
+    return closed;
+}
+
+void gc_chan_count_waiting(gc_chan *ch, size_t *senders, size_t *receivers)
+{
+    pthread_mutex_lock(&ch->lock);
+    *senders = waitq_count_live(&ch->sendq);
+    *receivers = waitq_count_live(&ch->recvq);
+    pthread_mutex_unlock(&ch->lock);
+}
+
+int gc_chan_visit(gc_chan *ch, int (*visit)(void *value, void *arg), void *arg)
+{
+    int rc = 0;
+    pthread_mutex_lock(&ch->lock);
+    for (size_t i = 0; i < ch->count && rc == 0; i++)
+        rc = visit(ch->ring[(ch->head + i) % ch->ring_size], arg);
+    pthread_mutex_unlock(&ch->lock);
+    return rc;
+}
+
+static void reverse(void **a, size_t n)
+{
+    for (size_t i = 0; i < n / 2; i++) {
+        void *t = a[i];
+        a[i] = a[n - 1 - i];
+        a[n - 1 - i] = t;
+    }
+}
+
+void **gc_chan_take_buffer(gc_chan *ch, size_t *count)
+{
+    void **items = NULL;
+    pthread_mutex_lock(&ch->lock);
+    *count = ch->count;
+    if (ch->count > 0) {
+        /* Rotate the ring in place so the items start at slot 0, oldest
+           first, then hand the array itself over: nothing to allocate. */
+        reverse(ch->ring, ch->head);
+        reverse(ch->ring + ch->head, ch->ring_size - ch->head);
+        reverse(ch->ring, ch->ring_size);
+        items = ch->ring;
+        ch->ring = NULL;
+        ch->ring_size = 0;
+        ch->head = 0;
+        ch->count = 0;
+    }
+    pthread_mutex_unlock(&ch->lock);
+    return items;
+}

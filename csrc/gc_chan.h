@@ -1,0 +1,67 @@
+/*
+ * gc_chan: Go channels over opaque pointers.
+ *
+ * The core never interprets the values it moves; the binding passes owned
+ * references.  A value's reference moves with it: on a successful send the
+ * channel (or the receiver) owns it; on a failed send the sender still does;
+ * a successful recv hands the caller the reference.
+ *
+ * Non-blocking operations live here; blocking ones are one-case selects
+ * (gc_select.h), so a send, a recv and a select share one waiting mechanism.
+ */
+#ifndef GC_CHAN_H
+#define GC_CHAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define GC_UNBOUNDED (-1)
+
+enum gc_status {
+    GC_OK = 0,        /* the operation committed */
+    GC_NOT_READY,     /* a non-blocking attempt found nothing to do */
+    GC_CLOSED,        /* send on / close of a closed channel: no effect */
+    GC_TIMEOUT,       /* the deadline passed: no effect */
+    GC_INTERRUPTED,   /* a signal needs handling: no effect */
+    GC_NOMEM          /* allocation failed: no effect */
+};
+
+typedef struct gc_chan gc_chan;
+
+/* capacity: 0 (unbuffered), > 0 (buffered) or GC_UNBOUNDED.  NULL on ENOMEM. */
+gc_chan *gc_chan_new(int64_t capacity);
+
+/* Free a channel nobody waits on; its buffer must be empty (gc_chan_take_buffer). */
+void gc_chan_free(gc_chan *ch);
+
+/* GC_OK (the channel owns the reference now), GC_CLOSED, GC_NOT_READY, GC_NOMEM. */
+enum gc_status gc_chan_try_send(gc_chan *ch, void *value);
+
+/* GC_OK with (*value, *ok=true), or (NULL, *ok=false) once closed and drained;
+   GC_NOT_READY otherwise. */
+enum gc_status gc_chan_try_recv(gc_chan *ch, void **value, bool *ok);
+
+/* GC_OK, or GC_CLOSED if already closed.  Wakes every blocked sender and
+   receiver; buffered values stay for receivers. */
+enum gc_status gc_chan_close(gc_chan *ch);
+
+int64_t gc_chan_capacity(const gc_chan *ch);
+size_t gc_chan_len(gc_chan *ch);
+bool gc_chan_is_closed(gc_chan *ch);
+
+/* Blocked calls queued on the channel that have not yet committed or given up. */
+void gc_chan_count_waiting(gc_chan *ch, size_t *senders, size_t *receivers);
+
+/* Call visit(value, arg) for each buffered value under the channel's lock;
+   stops at the first non-zero return and returns it.  visit must not block,
+   take other locks or re-enter the channel. */
+int gc_chan_visit(gc_chan *ch, int (*visit)(void *value, void *arg), void *arg);
+
+/* Move every buffered value out: returns an array (free() it) whose first
+   *count pointers are the values, oldest first, now owned by the caller, to
+   be released outside the lock.  NULL when the buffer is empty.  Never
+   allocates, so it cannot fail. */
+void **gc_chan_take_buffer(gc_chan *ch, size_t *count);
+
+#endif

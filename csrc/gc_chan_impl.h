@@ -1,0 +1,55 @@
+/*
+ * The channel's inside, shared by gc_chan.c and gc_select.c only.
+ *
+ * Invariants, under ch->lock (a "live" entry is one whose waiter is still
+ * WAITING; dead entries are skipped and unlinked by whoever meets them):
+ *   - count > 0 implies recvq holds no live entry (it would have been served).
+ *   - count < capacity (or capacity unbounded) implies sendq holds no live
+ *     entry.
+ *   - closed implies neither queue holds a live entry.
+ *   - Unbuffered: live entries sit in at most one queue, except for one
+ *     select that both sends and receives on this channel.
+ *   - Entries are queued at the tail and served from the head: FIFO.
+ */
+#ifndef GC_CHAN_IMPL_H
+#define GC_CHAN_IMPL_H
+
+#include <pthread.h>
+
+#include "gc_chan.h"
+#include "gc_select.h"
+#include "gc_waiter.h"
+
+typedef struct gc_waitq {
+    gc_entry *head, *tail; /* guarded by the owning channel's lock */
+} gc_waitq;
+
+struct gc_chan {
+    /* A leaf lock: while holding it nothing calls into Python, allocates
+       Python objects, parks, or takes another lock (select registration
+       takes several, always in address order). */
+    pthread_mutex_t lock;
+    int64_t capacity; /* immutable */
+
+    /* Guarded by lock.  ring is owned by the channel (freed in gc_chan_free);
+       each buffered pointer is a reference owned by the channel. */
+    void **ring;
+    size_t ring_size; /* slots allocated; grows and shrinks by doubling */
+    size_t head;      /* index of the oldest item */
+    size_t count;     /* items buffered */
+    bool closed;
+    gc_waitq recvq, sendq;
+};
+
+void gc_waitq_push(gc_waitq *q, gc_entry *e);
+void gc_waitq_remove(gc_waitq *q, gc_entry *e);
+
+/* With ch->lock held.  On GC_OK a waker may have claimed another call's
+   waiter: *claimed is set to it and the caller must gc_waiter_finish() it
+   after unlocking (otherwise *claimed is NULL). */
+enum gc_status gc_chan_send_locked(gc_chan *ch, void *value,
+                                   gc_waiter **claimed);
+enum gc_status gc_chan_recv_locked(gc_chan *ch, void **value, bool *ok,
+                                   gc_waiter **claimed);
+
+#endif

@@ -1,0 +1,44 @@
+/*
+ * gc_park: the one parking primitive of pygochan, and the monotonic clock.
+ *
+ * A thread sleeps on a 32-bit word until the word no longer holds the value
+ * it expects, until an absolute CLOCK_MONOTONIC deadline, or until a signal
+ * handler runs on it.  On Linux this is a private futex; elsewhere a striped
+ * table of mutex+condvar pairs stands in (without the EINTR wake-up, which is
+ * why callers that care about signals also cap their sleeps).
+ *
+ * The word is the waiter's own state word, so "the state changed" and "wake
+ * me" are the same memory: there is no lost-wake-up window.
+ */
+#ifndef GC_PARK_H
+#define GC_PARK_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+/* Deadline meaning "never". */
+#define GC_FOREVER INT64_MAX
+
+enum gc_park_result {
+    GC_PARK_WOKEN = 0,       /* the word changed, or a spurious wake-up */
+    GC_PARK_TIMEOUT = 1,     /* the deadline passed */
+    GC_PARK_INTERRUPTED = 2  /* a signal handler ran on this thread */
+};
+
+/* Monotonic time in nanoseconds (CLOCK_MONOTONIC, the clock of time.monotonic()). */
+int64_t gc_now_ns(void);
+
+/* Add seconds to now, saturating at GC_FOREVER. */
+int64_t gc_deadline_after(double seconds);
+
+/* Sleep while *word == expected, at most until deadline_ns (absolute). */
+enum gc_park_result gc_park(_Atomic uint32_t *word, uint32_t expected,
+                            int64_t deadline_ns);
+
+/* Wake every thread sleeping on word (callers have changed it first). */
+void gc_unpark(_Atomic uint32_t *word);
+
+/* Give the CPU to another runnable thread (used by the short pre-sleep spin). */
+void gc_yield(void);
+
+#endif

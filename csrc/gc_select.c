@@ -1,0 +1,251 @@
+/* gc_select: registration, parking and the exactly-once outcome.  See
+   gc_select.h for the shape and gc_waiter.h for the commit protocol. */
+#include "gc_select.h"
+
+#include <stdint.h>
+#include <time.h>
+
+#include "gc_chan_impl.h"
+
+/* ---- randomness for the poll order ------------------------------------ */
+
+#if defined(__GNUC__)
+/* initial-exec: the fast TLS model, fine for a library loaded at import */
+static _Thread_local uint64_t rng_state __attribute__((tls_model("initial-exec")));
+#else
+static _Thread_local uint64_t rng_state;
+#endif
+
+static uint32_t rng_next(void)
+{
+    if (rng_state == 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        rng_state = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)(uintptr_t)&ts ^
+                    0x9E3779B97F4A7C15ULL;
+    }
+    /* xorshift64*: fast and plenty uniform for choosing among cases */
+    rng_state ^= rng_state >> 12;
+    rng_state ^= rng_state << 25;
+    rng_state ^= rng_state >> 27;
+    return (uint32_t)((rng_state * 0x2545F4914F6CDD1DULL) >> 32);
+}
+
+/* Uniform in [0, n) without modulo bias (Lemire's multiply-shift). */
+static int rng_below(int n)
+{
+    uint64_t m = (uint64_t)rng_next() * (uint64_t)n;
+    uint32_t low = (uint32_t)m;
+    if (low < (uint32_t)n) {
+        uint32_t threshold = (uint32_t)(-(uint32_t)n) % (uint32_t)n;
+        while (low < threshold) {
+            m = (uint64_t)rng_next() * (uint64_t)n;
+            low = (uint32_t)m;
+        }
+    }
+    return (int)(m >> 32);
+}
+
+/* ---- setup ------------------------------------------------------------ */
+
+void gc_select_init(gc_select *sel, const gc_case *cases, int ncases,
+                    gc_entry *entries, int *poll_order, int *lock_order)
+{
+    sel->cases = cases;
+    sel->ncases = ncases;
+    sel->entries = entries;
+    sel->poll_order = poll_order;
+    sel->lock_order = lock_order;
+
+    /* Fisher-Yates: trying ready cases in a uniformly random order makes
+       the choice among them uniform. */
+    for (int i = 0; i < ncases; i++) {
+        int j = rng_below(i + 1);
+        poll_order[i] = poll_order[j];
+        poll_order[j] = i;
+    }
+
+    sel->nlocks = -1; /* computed when the select first blocks */
+    /* entries are initialised when they are queued (register_cases) */
+}
+
+/* ---- one case, with its channel locked -------------------------------- */
+
+static enum gc_status try_case_locked(const gc_case *c, int index,
+                                      gc_select_result *res,
+                                      gc_waiter **claimed)
+{
+    enum gc_status st;
+    res->index = index;
+    if (c->is_send) {
+        st = gc_chan_send_locked(c->chan, c->send_value, claimed);
+        res->value = NULL;
+        res->ok = true;
+    } else {
+        st = gc_chan_recv_locked(c->chan, &res->value, &res->ok, claimed);
+    }
+    return st;
+}
+
+enum gc_status gc_select_try(gc_select *sel, gc_select_result *res)
+{
+    for (int k = 0; k < sel->ncases; k++) {
+        int i = sel->poll_order[k];
+        const gc_case *c = &sel->cases[i];
+        if (!c->chan)
+            continue;
+        gc_waiter *claimed;
+        pthread_mutex_lock(&c->chan->lock);
+        enum gc_status st = try_case_locked(c, i, res, &claimed);
+        pthread_mutex_unlock(&c->chan->lock);
+        if (claimed)
+            gc_waiter_finish(claimed);
+        if (st != GC_NOT_READY)
+            return st;
+    }
+    return GC_NOT_READY;
+}
+
+/* ---- registration ----------------------------------------------------- */
+
+/* Distinct channels sorted by address (insertion sort: selects are small),
+   so that every registration locks in one global order.  Only a select
+   that blocks needs it. */
+static void compute_lock_order(gc_select *sel)
+{
+    const gc_case *cases = sel->cases;
+    int *lock_order = sel->lock_order;
+    int n = 0;
+    for (int i = 0; i < sel->ncases; i++) {
+        gc_chan *ch = cases[i].chan;
+        if (!ch)
+            continue;
+        int k = n;
+        bool duplicate = false;
+        while (k > 0) {
+            gc_chan *other = cases[lock_order[k - 1]].chan;
+            if (other == ch) {
+                duplicate = true;
+                break;
+            }
+            if ((uintptr_t)other < (uintptr_t)ch)
+                break;
+            k--;
+        }
+        if (duplicate)
+            continue;
+        for (int m = n; m > k; m--)
+            lock_order[m] = lock_order[m - 1];
+        lock_order[k] = i;
+        n++;
+    }
+    sel->nlocks = n;
+}
+
+static void lock_all(gc_select *sel)
+{
+    if (sel->nlocks < 0)
+        compute_lock_order(sel);
+    for (int k = 0; k < sel->nlocks; k++)
+        pthread_mutex_lock(&sel->cases[sel->lock_order[k]].chan->lock);
+}
+
+static void unlock_all(gc_select *sel)
+{
+    for (int k = sel->nlocks - 1; k >= 0; k--)
+        pthread_mutex_unlock(&sel->cases[sel->lock_order[k]].chan->lock);
+}
+
+/* With every channel locked at once, poll again (the state may have changed
+   since gc_select_try) and, if nothing is ready, queue one entry per case.
+   Returns GC_NOT_READY when registered. */
+static enum gc_status register_cases(gc_select *sel, gc_select_result *res)
+{
+    gc_waiter *claimed = NULL;
+    enum gc_status st = GC_NOT_READY;
+
+    lock_all(sel);
+    for (int k = 0; k < sel->ncases && st == GC_NOT_READY; k++) {
+        int i = sel->poll_order[k];
+        if (sel->cases[i].chan)
+            st = try_case_locked(&sel->cases[i], i, res, &claimed);
+    }
+    if (st == GC_NOT_READY) {
+        gc_waiter_reset(&sel->waiter);
+        for (int i = 0; i < sel->ncases; i++) {
+            const gc_case *c = &sel->cases[i];
+            if (!c->chan)
+                continue;
+            gc_entry *e = &sel->entries[i];
+            e->waiter = &sel->waiter;
+            e->send_value = c->send_value;
+            e->case_index = i;
+            e->is_send = c->is_send;
+            gc_waitq_push(c->is_send ? &c->chan->sendq : &c->chan->recvq, e);
+        }
+    }
+    unlock_all(sel);
+    if (claimed)
+        gc_waiter_finish(claimed);
+    return st;
+}
+
+/* Take every entry still queued off its channel, one lock at a time. */
+static void unregister_cases(gc_select *sel)
+{
+    for (int i = 0; i < sel->ncases; i++) {
+        const gc_case *c = &sel->cases[i];
+        gc_entry *e = &sel->entries[i];
+        if (!c->chan)
+            continue;
+        pthread_mutex_lock(&c->chan->lock);
+        if (e->queued)
+            gc_waitq_remove(c->is_send ? &c->chan->sendq : &c->chan->recvq, e);
+        pthread_mutex_unlock(&c->chan->lock);
+    }
+}
+
+/* The owner's view of a committed waiter. */
+static enum gc_status committed_result(gc_select *sel, gc_select_result *res)
+{
+    gc_waiter *w = &sel->waiter;
+    res->index = w->chosen;
+    if (sel->cases[w->chosen].is_send) {
+        res->value = NULL;
+        res->ok = true;
+        return w->ok ? GC_OK : GC_CLOSED;
+    }
+    res->value = w->value;
+    res->ok = w->ok;
+    return GC_OK;
+}
+
+enum gc_status gc_select_wait(gc_select *sel, int64_t deadline_ns,
+                              int64_t slice_ns, gc_select_result *res)
+{
+    enum gc_status st = register_cases(sel, res);
+    if (st != GC_NOT_READY)
+        return st;
+
+    int64_t park_until = deadline_ns;
+    if (slice_ns > 0) {
+        int64_t slice_end = gc_now_ns() + slice_ns;
+        if (slice_end < park_until)
+            park_until = slice_end;
+    }
+
+    enum gc_park_result pr =
+        gc_waiter_park(&sel->waiter, park_until, slice_ns > 0);
+    if (pr != GC_PARK_WOKEN) {
+        if (gc_waiter_abort(&sel->waiter)) {
+            unregister_cases(sel);
+            if (pr == GC_PARK_TIMEOUT && park_until == deadline_ns)
+                return GC_TIMEOUT;
+            return GC_INTERRUPTED;
+        }
+        /* A waker claimed us as we gave up: the operation happened. */
+    }
+    gc_waiter_wait_done(&sel->waiter);
+    unregister_cases(sel);
+    return committed_result(sel, res);
+}

@@ -1,0 +1,74 @@
+/*
+ * gc_select: Go's select, and through it every blocking channel operation.
+ *
+ * A blocking send or recv is a select of one case.  A context's done channel
+ * or a timer channel joins a wait as one more recv case; a deadline is just
+ * the park deadline.  So there is one waiting mechanism: register one entry
+ * per case, park on the call's own waiter, let exactly one waker (or the
+ * owner's abort) decide, unlink.
+ *
+ * Use (storage is the caller's, typically its stack, for ncases entries):
+ *     gc_select_init(&sel, cases, n, entries, poll_order, lock_order);
+ *     st = gc_select_try(&sel, &res);               // never blocks
+ *     if (st == GC_NOT_READY)
+ *         st = gc_select_wait(&sel, deadline, slice, &res);   // may block
+ */
+#ifndef GC_SELECT_H
+#define GC_SELECT_H
+
+#include "gc_chan.h"
+#include "gc_waiter.h"
+
+typedef struct gc_entry gc_entry;
+
+/* One case of one blocked call, queued on one channel.  Owned by the blocked
+   call (storage it provides, usually on its stack); the call unlinks every
+   entry before it returns, so no channel ever points at a finished call. */
+struct gc_entry {
+    gc_entry *prev, *next; /* in chan->sendq / recvq: guarded by chan->lock */
+    gc_waiter *waiter;     /* the blocked call's waiter (owned by that call) */
+    void *send_value;      /* send entries: the reference on offer */
+    int case_index;
+    bool is_send;
+    bool queued;           /* guarded by chan->lock */
+};
+
+typedef struct gc_case {
+    gc_chan *chan;    /* NULL: Go's nil channel, never ready */
+    void *send_value; /* send cases: the reference offered */
+    bool is_send;
+} gc_case;
+
+typedef struct gc_select_result {
+    int index;   /* the case that committed (the send case, for GC_CLOSED) */
+    void *value; /* recv cases: the value (reference handed over) or NULL */
+    bool ok;     /* recv cases: false when closed and drained */
+} gc_select_result;
+
+typedef struct gc_select {
+    const gc_case *cases;
+    int ncases;
+    gc_entry *entries; /* ncases; queued while registered */
+    int *poll_order;   /* ncases: a uniformly random permutation */
+    int *lock_order;   /* distinct non-nil channels' case indexes, by address */
+    int nlocks;        /* entries in lock_order; -1 until first needed */
+    gc_waiter waiter;
+} gc_select;
+
+void gc_select_init(gc_select *sel, const gc_case *cases, int ncases,
+                    gc_entry *entries, int *poll_order, int *lock_order);
+
+/* One non-blocking pass over the cases in random order, one channel lock at
+   a time.  GC_OK (res set), GC_CLOSED (res.index: a send case whose channel
+   is closed), GC_NOT_READY, GC_NOMEM. */
+enum gc_status gc_select_try(gc_select *sel, gc_select_result *res);
+
+/* Block until a case commits or deadline_ns passes (GC_TIMEOUT).  With
+   slice_ns > 0 the caller also wants control back every slice_ns and after
+   any signal handler ran on this thread (GC_INTERRUPTED), to run signal
+   handlers; a later call resumes the wait.  Every status other than GC_OK
+   and GC_CLOSED means no case had any effect. */
+enum gc_status gc_select_wait(gc_select *sel, int64_t deadline_ns,
+                              int64_t slice_ns, gc_select_result *res);
+
+#endif

@@ -1,0 +1,102 @@
+/* gc_waiter: the claim / finish / abort protocol. See gc_waiter.h. */
+#include "gc_waiter.h"
+
+#include <stdatomic.h>
+#include <stddef.h>
+
+int gc_spin_yields = 16;
+
+#define SLEEPING GC_W_SLEEPING
+
+void gc_waiter_reset(gc_waiter *w)
+{
+    atomic_store_explicit(&w->state, GC_W_WAITING, memory_order_relaxed);
+    w->chosen = -1;
+    w->value = NULL;
+    w->ok = false;
+}
+
+uint32_t gc_waiter_state(gc_waiter *w)
+{
+    return atomic_load_explicit(&w->state, memory_order_acquire) & ~SLEEPING;
+}
+
+bool gc_waiter_claim(gc_waiter *w)
+{
+    uint32_t s = atomic_load_explicit(&w->state, memory_order_relaxed);
+    for (;;) {
+        if ((s & ~SLEEPING) != GC_W_WAITING)
+            return false;
+        if (atomic_compare_exchange_weak_explicit(
+                &w->state, &s, GC_W_CLAIMED | (s & SLEEPING),
+                memory_order_acquire, memory_order_relaxed))
+            return true;
+    }
+}
+
+void gc_waiter_finish(gc_waiter *w)
+{
+    uint32_t old = atomic_exchange_explicit(&w->state, GC_W_DONE,
+                                            memory_order_acq_rel);
+    if (old & SLEEPING)
+        gc_unpark(&w->state);
+}
+
+bool gc_waiter_abort(gc_waiter *w)
+{
+    uint32_t s = atomic_load_explicit(&w->state, memory_order_relaxed);
+    for (;;) {
+        if ((s & ~SLEEPING) != GC_W_WAITING)
+            return false;
+        if (atomic_compare_exchange_weak_explicit(&w->state, &s, GC_W_ABORTED,
+                                                  memory_order_acquire,
+                                                  memory_order_relaxed))
+            return true;
+    }
+}
+
+/* Sleep while the state is `awake_state`: mark SLEEPING, then park on it. */
+static enum gc_park_result sleep_while(gc_waiter *w, uint32_t awake_state,
+                                       int64_t deadline_ns)
+{
+    uint32_t s = awake_state;
+    if (!atomic_compare_exchange_strong_explicit(
+            &w->state, &s, awake_state | SLEEPING, memory_order_acq_rel,
+            memory_order_acquire)) {
+        if (s != (awake_state | SLEEPING))
+            return GC_PARK_WOKEN; /* the state moved on */
+    }
+    return gc_park(&w->state, awake_state | SLEEPING, deadline_ns);
+}
+
+enum gc_park_result gc_waiter_park(gc_waiter *w, int64_t deadline_ns,
+                                   bool report_signals)
+{
+    for (int i = 0; i < gc_spin_yields; i++) {
+        if (gc_waiter_state(w) != GC_W_WAITING)
+            return GC_PARK_WOKEN;
+        gc_yield();
+    }
+    for (;;) {
+        enum gc_park_result r = sleep_while(w, GC_W_WAITING, deadline_ns);
+        if (gc_waiter_state(w) != GC_W_WAITING)
+            return GC_PARK_WOKEN;
+        if (r == GC_PARK_TIMEOUT)
+            return r;
+        if (r == GC_PARK_INTERRUPTED && report_signals)
+            return r;
+    }
+}
+
+void gc_waiter_wait_done(gc_waiter *w)
+{
+    /* The claimer holds at most one channel lock and finishes in a few
+       instructions, so a short spin almost always suffices. */
+    for (int i = 0; i < 64; i++) {
+        if (gc_waiter_state(w) == GC_W_DONE)
+            return;
+        gc_yield();
+    }
+    while (gc_waiter_state(w) != GC_W_DONE)
+        sleep_while(w, GC_W_CLAIMED, GC_FOREVER);
+}

@@ -1,0 +1,363 @@
+/* gc.Channel: a Go channel of Python objects.  The channel's buffer holds
+   one reference per buffered value; blocked senders keep theirs until the
+   value is taken (see gc_chan.h). */
+#include "pygochan.h"
+
+#include "structmember.h"
+
+pyg_state *pyg_state_of_type(PyTypeObject *type)
+{
+    return (pyg_state *)PyType_GetModuleState(type);
+}
+
+static pyg_state *state_of(pyg_channel *self)
+{
+    return pyg_state_of_type(Py_TYPE(self));
+}
+
+/* ---- creation and teardown -------------------------------------------- */
+
+static PyObject *channel_new(PyTypeObject *type, PyObject *args,
+                             PyObject *kwargs)
+{
+    static char *kwlist[] = {"capacity", NULL};
+    PyObject *capacity_obj = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|O:Channel", kwlist,
+                                     &capacity_obj))
+        return NULL;
+    long long capacity = 0;
+    if (capacity_obj) {
+        if (PyBool_Check(capacity_obj) || !PyLong_Check(capacity_obj)) {
+            PyErr_Format(PyExc_TypeError,
+                         "Channel capacity must be an int, not %.200s",
+                         Py_TYPE(capacity_obj)->tp_name);
+            return NULL;
+        }
+        int overflow;
+        capacity = PyLong_AsLongLongAndOverflow(capacity_obj, &overflow);
+        if (capacity == -1 && PyErr_Occurred())
+            return NULL;
+        if (overflow > 0 || capacity > PY_SSIZE_T_MAX) {
+            PyErr_SetString(PyExc_ValueError,
+                            "Channel capacity is too large (use UNBOUNDED)");
+            return NULL;
+        }
+        if (overflow < 0 || (capacity < 0 && capacity != GC_UNBOUNDED)) {
+            PyErr_SetString(PyExc_ValueError,
+                            "Channel capacity must be >= 0 or UNBOUNDED");
+            return NULL;
+        }
+    }
+    pyg_channel *self = (pyg_channel *)type->tp_alloc(type, 0);
+    if (!self)
+        return NULL;
+    self->chan = gc_chan_new(capacity);
+    if (!self->chan) {
+        Py_DECREF(self);
+        return PyErr_NoMemory();
+    }
+    return (PyObject *)self;
+}
+
+/* Release the buffered values' references outside the channel's lock: a
+   value's __del__ may use the channel. */
+static void release_buffer(pyg_channel *self)
+{
+    if (!self->chan)
+        return;
+    size_t count;
+    void **items = gc_chan_take_buffer(self->chan, &count);
+    for (size_t i = 0; i < count; i++)
+        Py_DECREF((PyObject *)items[i]);
+    free(items);
+}
+
+static int channel_clear(pyg_channel *self)
+{
+    release_buffer(self);
+    return 0;
+}
+
+struct visit_adapter {
+    visitproc visit;
+    void *arg;
+};
+
+static int visit_value(void *value, void *arg)
+{
+    struct visit_adapter *a = arg;
+    return a->visit((PyObject *)value, a->arg);
+}
+
+static int channel_traverse(pyg_channel *self, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(self));
+    if (!self->chan)
+        return 0;
+    struct visit_adapter a = {visit, arg};
+    return gc_chan_visit(self->chan, visit_value, &a);
+}
+
+static void channel_dealloc(pyg_channel *self)
+{
+    PyTypeObject *type = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    if (self->weakreflist)
+        PyObject_ClearWeakRefs((PyObject *)self);
+    release_buffer(self);
+    gc_chan_free(self->chan);
+    self->chan = NULL;
+    type->tp_free(self);
+    Py_DECREF(type);
+}
+
+/* ---- send / recv ------------------------------------------------------ */
+
+/* The blocking half of send/recv: a one-case select. */
+static enum gc_status wait_one(pyg_channel *self, bool is_send, void *value,
+                               const pyg_timeout *timeout,
+                               gc_select_result *res)
+{
+    if (!timeout->blocking)
+        return GC_TIMEOUT;
+    gc_case c = {self->chan, value, is_send};
+    gc_entry entry;
+    int poll_order, lock_order;
+    gc_select sel;
+    gc_select_init(&sel, &c, 1, &entry, &poll_order, &lock_order);
+    return pyg_wait(state_of(self), &sel, timeout->deadline_ns, res);
+}
+
+static const char *const timeout_kwlist[] = {"timeout", NULL};
+
+static PyObject *channel_send(pyg_channel *self, PyObject *const *args,
+                              Py_ssize_t nargs, PyObject *kwnames)
+{
+    PyObject *argv[2];
+    pyg_timeout timeout;
+    if (pyg_parse_args("send", args, nargs, kwnames, 1, timeout_kwlist,
+                       argv) < 0 ||
+        pyg_parse_timeout(argv[1], &timeout) < 0)
+        return NULL;
+    PyObject *value = argv[0];
+    Py_INCREF(value); /* the reference that travels with the value */
+    enum gc_status status = gc_chan_try_send(self->chan, value);
+    if (status == GC_NOT_READY) {
+        gc_select_result res;
+        status = wait_one(self, true, value, &timeout, &res);
+    }
+    if (status == GC_OK)
+        Py_RETURN_NONE;
+    Py_DECREF(value);
+    if (status != GC_INTERRUPTED)
+        pyg_raise_status(state_of(self), status, "send");
+    return NULL;
+}
+
+/* 1: *out is the received value (a new reference); 0: closed and drained;
+   -1: an exception is set and nothing was received. */
+static int recv_value(pyg_channel *self, PyObject *timeout_obj, PyObject **out)
+{
+    pyg_timeout timeout;
+    if (pyg_parse_timeout(timeout_obj, &timeout) < 0)
+        return -1;
+    gc_select_result res;
+    enum gc_status status =
+        gc_chan_try_recv(self->chan, &res.value, &res.ok);
+    if (status == GC_NOT_READY)
+        status = wait_one(self, false, NULL, &timeout, &res);
+    if (status != GC_OK) {
+        if (status != GC_INTERRUPTED)
+            pyg_raise_status(state_of(self), status, "recv");
+        return -1;
+    }
+    *out = res.value;
+    return res.ok ? 1 : 0;
+}
+
+static PyObject *channel_recv(pyg_channel *self, PyObject *const *args,
+                              Py_ssize_t nargs, PyObject *kwnames)
+{
+    PyObject *argv[1], *value;
+    if (pyg_parse_args("recv", args, nargs, kwnames, 0, timeout_kwlist,
+                       argv) < 0)
+        return NULL;
+    int got = recv_value(self, argv[0], &value);
+    if (got == 0)
+        pyg_raise_status(state_of(self), GC_CLOSED, "recv");
+    return got == 1 ? value : NULL;
+}
+
+static PyObject *channel_recv_ok(pyg_channel *self, PyObject *const *args,
+                                 Py_ssize_t nargs, PyObject *kwnames)
+{
+    PyObject *argv[1], *value;
+    if (pyg_parse_args("recv_ok", args, nargs, kwnames, 0, timeout_kwlist,
+                       argv) < 0)
+        return NULL;
+    int got = recv_value(self, argv[0], &value);
+    if (got < 0)
+        return NULL;
+    if (got == 0)
+        return Py_BuildValue("(OO)", Py_None, Py_False);
+    PyObject *pair = Py_BuildValue("(NO)", value, Py_True);
+    return pair;
+}
+
+static PyObject *channel_iternext(pyg_channel *self)
+{
+    PyObject *value;
+    int got = recv_value(self, NULL, &value);
+    return got == 1 ? value : NULL; /* NULL without an exception: the end */
+}
+
+static PyObject *channel_close(pyg_channel *self, PyObject *Py_UNUSED(ignored))
+{
+    if (gc_chan_close(self->chan) != GC_OK) {
+        pyg_raise_status(state_of(self), GC_CLOSED, "close");
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+/* ---- introspection ---------------------------------------------------- */
+
+static Py_ssize_t channel_len(pyg_channel *self)
+{
+    return (Py_ssize_t)gc_chan_len(self->chan);
+}
+
+/* A channel is always true, even when empty: `if ch:` reads as "is there a
+   channel" (Go's nil check), never as "is something buffered". */
+static int channel_bool(pyg_channel *Py_UNUSED(self))
+{
+    return 1;
+}
+
+static PyObject *channel_get_capacity(pyg_channel *self, void *Py_UNUSED(c))
+{
+    return PyLong_FromLongLong(gc_chan_capacity(self->chan));
+}
+
+static PyObject *channel_get_closed(pyg_channel *self, void *Py_UNUSED(c))
+{
+    return PyBool_FromLong(gc_chan_is_closed(self->chan));
+}
+
+static PyObject *channel_repr(pyg_channel *self)
+{
+    size_t senders, receivers;
+    gc_chan_count_waiting(self->chan, &senders, &receivers);
+    int64_t capacity = gc_chan_capacity(self->chan);
+    char capacity_text[32];
+    if (capacity == GC_UNBOUNDED)
+        snprintf(capacity_text, sizeof capacity_text, "UNBOUNDED");
+    else
+        snprintf(capacity_text, sizeof capacity_text, "%lld",
+                 (long long)capacity);
+    return PyUnicode_FromFormat(
+        "<pygochan.Channel capacity=%s len=%zu closed=%s waiting_senders=%zu "
+        "waiting_receivers=%zu>",
+        capacity_text, gc_chan_len(self->chan),
+        gc_chan_is_closed(self->chan) ? "True" : "False", senders, receivers);
+}
+
+static PyObject *channel_reduce(PyObject *self, PyObject *Py_UNUSED(ignored))
+{
+    PyErr_Format(PyExc_TypeError,
+                 "cannot pickle '%.200s' object: a channel is shared between "
+                 "threads, not copied",
+                 Py_TYPE(self)->tp_name);
+    return NULL;
+}
+
+static PyMethodDef channel_methods[] = {
+    {"send", (PyCFunction)(void (*)(void))channel_send,
+     METH_FASTCALL | METH_KEYWORDS,
+     "send(value, *, timeout=None)\n--\n\n"
+     "Send value: block until a receiver takes it (unbuffered) or there is\n"
+     "room in the buffer.  Raises ChannelClosed if the channel is or becomes\n"
+     "closed, TimeoutError after timeout seconds; either way the value was\n"
+     "not sent.\n\n"
+     "    >>> ch = Channel(1)\n    >>> ch.send('job')\n"},
+    {"recv", (PyCFunction)(void (*)(void))channel_recv,
+     METH_FASTCALL | METH_KEYWORDS,
+     "recv(*, timeout=None)\n--\n\n"
+     "Receive a value, blocking until one is available.  Buffered values\n"
+     "sent before close() are still delivered; once the channel is closed\n"
+     "and drained, raises ChannelClosed.  TimeoutError after timeout seconds,\n"
+     "having received nothing.\n\n"
+     "    >>> ch = Channel(1); ch.send(42); ch.recv()\n    42\n"},
+    {"recv_ok", (PyCFunction)(void (*)(void))channel_recv_ok,
+     METH_FASTCALL | METH_KEYWORDS,
+     "recv_ok(*, timeout=None)\n--\n\n"
+     "Receive like Go's `v, ok := <-ch`: (value, True), or (None, False)\n"
+     "once the channel is closed and drained.  Never raises ChannelClosed.\n\n"
+     "    >>> ch = Channel(1); ch.close(); ch.recv_ok()\n    (None, False)\n"},
+    {"close", (PyCFunction)channel_close, METH_NOARGS,
+     "close()\n--\n\n"
+     "Close the channel: blocked and future senders raise ChannelClosed,\n"
+     "receivers drain what is buffered and then see the end.  Closing twice\n"
+     "raises ChannelClosed.\n\n"
+     "    >>> ch = Channel(2); ch.send(1); ch.close(); list(ch)\n    [1]\n"},
+    {"__reduce__", channel_reduce, METH_NOARGS, NULL},
+    {"__class_getitem__", Py_GenericAlias, METH_O | METH_CLASS,
+     "Channel[T] for type annotations."},
+    {NULL, NULL, 0, NULL}};
+
+static PyGetSetDef channel_getset[] = {
+    {"capacity", (getter)channel_get_capacity, NULL,
+     "Buffer size: 0 for unbuffered, UNBOUNDED (-1) for unbounded.", NULL},
+    {"closed", (getter)channel_get_closed, NULL,
+     "True once close() has been called (buffered values may remain).", NULL},
+    {NULL, NULL, NULL, NULL, NULL}};
+
+static PyMemberDef channel_members[] = {
+    {"__weaklistoffset__", T_PYSSIZET, offsetof(pyg_channel, weakreflist),
+     READONLY, NULL},
+    {NULL, 0, 0, 0, NULL}};
+
+PyDoc_STRVAR(channel_doc,
+"Channel(capacity=0)\n--\n\n"
+"A Go channel for threads: a FIFO that hands Python objects from senders to\n"
+"receivers.  capacity 0 is unbuffered (a send waits for its receiver), n > 0\n"
+"buffers n values, UNBOUNDED never blocks a sender.  Every blocking call\n"
+"releases the GIL, takes timeout=, and has no effect when it raises.\n\n"
+"    >>> import pygochan as gc\n"
+"    >>> ch = gc.Channel(3)\n"
+"    >>> for i in range(3): ch.send(i)\n"
+"    >>> ch.close()\n"
+"    >>> [v for v in ch]\n"
+"    [0, 1, 2]\n");
+
+static PyType_Slot channel_slots[] = {
+    {Py_tp_doc, (void *)channel_doc},
+    {Py_tp_new, channel_new},
+    {Py_tp_dealloc, channel_dealloc},
+    {Py_tp_traverse, channel_traverse},
+    {Py_tp_clear, channel_clear},
+    {Py_tp_repr, channel_repr},
+    {Py_tp_iter, PyObject_SelfIter},
+    {Py_tp_iternext, channel_iternext},
+    {Py_tp_methods, channel_methods},
+    {Py_tp_getset, channel_getset},
+    {Py_tp_members, channel_members},
+    {Py_sq_length, channel_len},
+    {Py_nb_bool, channel_bool},
+    {0, NULL}};
+
+static PyType_Spec channel_spec = {
+    .name = "pygochan.Channel",
+    .basicsize = sizeof(pyg_channel),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .slots = channel_slots,
+};
+
+int pyg_channel_init_type(PyObject *module, pyg_state *st)
+{
+    st->channel_type =
+        (PyTypeObject *)PyType_FromModuleAndSpec(module, &channel_spec, NULL);
+    if (!st->channel_type)
+        return -1;
+    return PyModule_AddType(module, st->channel_type);
+}

@@ -1,0 +1,106 @@
+/* pygochan._core: module state and multi-phase initialisation. */
+#include "pygochan.h"
+
+static int read_main_thread_ident(pyg_state *st)
+{
+    /* Signal handlers run only on the main thread; only there do waits
+       come back in slices to run them.  The module may be imported from any
+       thread, so ask threading which one is main. */
+    PyObject *threading = PyImport_ImportModule("threading");
+    if (!threading)
+        return -1;
+    PyObject *main_thread = PyObject_CallMethod(threading, "main_thread", NULL);
+    Py_DECREF(threading);
+    if (!main_thread)
+        return -1;
+    PyObject *ident = PyObject_GetAttrString(main_thread, "ident");
+    Py_DECREF(main_thread);
+    if (!ident)
+        return -1;
+    st->main_thread_ident = PyLong_AsUnsignedLong(ident);
+    Py_DECREF(ident);
+    return PyErr_Occurred() ? -1 : 0;
+}
+
+static int module_exec(PyObject *module)
+{
+    pyg_state *st = PyModule_GetState(module);
+    if (read_main_thread_ident(st) < 0)
+        return -1;
+    st->channel_closed = PyErr_NewExceptionWithDoc(
+        "pygochan.ChannelClosed",
+        "Raised by a send on a closed channel, a second close, and a recv on\n"
+        "a closed and drained channel (like Go's panics and `ok == false`).",
+        PyExc_Exception, NULL);
+    if (!st->channel_closed)
+        return -1;
+    Py_INCREF(st->channel_closed);
+    if (PyModule_AddObject(module, "ChannelClosed", st->channel_closed) < 0) {
+        Py_DECREF(st->channel_closed);
+        return -1;
+    }
+    if (PyModule_AddIntConstant(module, "UNBOUNDED", GC_UNBOUNDED) < 0)
+        return -1;
+    if (pyg_channel_init_type(module, st) < 0 ||
+        pyg_select_init_types(module, st) < 0)
+        return -1;
+    return 0;
+}
+
+static int module_traverse(PyObject *module, visitproc visit, void *arg)
+{
+    pyg_state *st = PyModule_GetState(module);
+    Py_VISIT(st->channel_type);
+    Py_VISIT(st->recv_case_type);
+    Py_VISIT(st->send_case_type);
+    Py_VISIT(st->select_result_type);
+    Py_VISIT(st->channel_closed);
+    return 0;
+}
+
+static int module_clear(PyObject *module)
+{
+    pyg_state *st = PyModule_GetState(module);
+    Py_CLEAR(st->channel_type);
+    Py_CLEAR(st->recv_case_type);
+    Py_CLEAR(st->send_case_type);
+    Py_CLEAR(st->select_result_type);
+    Py_CLEAR(st->channel_closed);
+    return 0;
+}
+
+static void module_free(void *module)
+{
+    module_clear((PyObject *)module);
+}
+
+static PyModuleDef_Slot module_slots[] = {
+    {Py_mod_exec, module_exec},
+#ifdef Py_mod_multiple_interpreters
+    {Py_mod_multiple_interpreters, Py_MOD_PER_INTERPRETER_GIL_SUPPORTED},
+#endif
+#ifdef Py_mod_gil
+    /* Channel state is guarded by the core's own locks, never by the GIL. */
+    {Py_mod_gil, Py_MOD_GIL_NOT_USED},
+#endif
+    {0, NULL}};
+
+PyDoc_STRVAR(module_doc,
+"The C core of pygochan: channels and select.  Import pygochan instead.");
+
+static struct PyModuleDef core_module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "pygochan._core",
+    .m_doc = module_doc,
+    .m_size = sizeof(pyg_state),
+    .m_methods = pyg_select_functions,
+    .m_slots = module_slots,
+    .m_traverse = module_traverse,
+    .m_clear = module_clear,
+    .m_free = module_free,
+};
+
+PyMODINIT_FUNC PyInit__core(void)
+{
+    return PyModuleDef_Init(&core_module);
+}

@@ -1,0 +1,80 @@
+/*
+ * The CPython binding of pygochan: what the binding's files share.
+ *
+ * The binding only converts: it parses arguments, turns Python references
+ * into the core's opaque values (a value's reference travels with it, see
+ * gc_chan.h), releases the GIL around every wait, and runs signal handlers
+ * between wait slices on the main thread.
+ */
+#ifndef PYGOCHAN_H
+#define PYGOCHAN_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdbool.h>
+
+#include "gc_chan.h"
+#include "gc_select.h"
+
+#if PY_VERSION_HEX < 0x030A0000
+static inline PyObject *Py_NewRef(PyObject *o)
+{
+    Py_INCREF(o);
+    return o;
+}
+#endif
+
+typedef struct {
+    PyTypeObject *channel_type;
+    PyTypeObject *recv_case_type;
+    PyTypeObject *send_case_type;
+    PyTypeObject *select_result_type;
+    PyObject *channel_closed; /* the ChannelClosed exception class */
+    unsigned long main_thread_ident;
+} pyg_state;
+
+typedef struct {
+    PyObject_HEAD
+    gc_chan *chan;          /* owned; freed in dealloc */
+    PyObject *weakreflist;
+} pyg_channel;
+
+/* gc.recv(ch) / gc.send(ch, v): immutable, so one case may serve many selects. */
+typedef struct {
+    PyObject_HEAD
+    PyObject *channel; /* a Channel, or None for Go's nil channel (owned) */
+    PyObject *value;   /* send cases: the value (owned); NULL for recv */
+} pyg_case;
+
+/* A parsed timeout= argument. */
+typedef struct {
+    bool blocking;       /* false for timeout=0: one attempt, then TimeoutError */
+    int64_t deadline_ns; /* absolute monotonic; GC_FOREVER for None */
+} pyg_timeout;
+
+/* timeout=None | int | float (not bool); negative or NaN is a ValueError. */
+int pyg_parse_timeout(PyObject *obj, pyg_timeout *out);
+
+/* Parse `npos` positional arguments and the keywords named in `kwlist`
+   (NULL-terminated) of a vectorcall method into `out` (positional first,
+   unset keywords left NULL). */
+int pyg_parse_args(const char *fname, PyObject *const *args, Py_ssize_t nargs,
+                   PyObject *kwnames, Py_ssize_t npos, const char *const *kwlist,
+                   PyObject **out);
+
+/* Finish a select whose gc_select_try found nothing ready: block with the
+   GIL released until it commits, times out or a signal handler raises.
+   Returns the core status; on GC_INTERRUPTED a Python exception is set. */
+enum gc_status pyg_wait(pyg_state *st, gc_select *sel, int64_t deadline_ns,
+                        gc_select_result *res);
+
+/* Set the exception for a status other than GC_OK / GC_INTERRUPTED. */
+void pyg_raise_status(pyg_state *st, enum gc_status status, const char *op);
+
+pyg_state *pyg_state_of_type(PyTypeObject *type);
+
+int pyg_channel_init_type(PyObject *module, pyg_state *st);
+int pyg_select_init_types(PyObject *module, pyg_state *st);
+extern PyMethodDef pyg_select_functions[];
+
+#endif

@@ -1,0 +1,419 @@
+/* gc.recv / gc.send cases and gc.select. */
+#include "pygochan.h"
+
+#include "structmember.h"
+
+/* Selects with up to this many cases keep their bookkeeping on the stack. */
+#define SMALL_SELECT 8
+
+#ifdef Py_TPFLAGS_DISALLOW_INSTANTIATION
+#define CASE_FLAGS \
+    (Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_DISALLOW_INSTANTIATION)
+#else
+#define CASE_FLAGS (Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC)
+#endif
+
+/* ---- cases ------------------------------------------------------------ */
+
+static int case_traverse(pyg_case *self, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(self));
+    Py_VISIT(self->channel);
+    Py_VISIT(self->value);
+    return 0;
+}
+
+static int case_clear(pyg_case *self)
+{
+    Py_CLEAR(self->channel);
+    Py_CLEAR(self->value);
+    return 0;
+}
+
+static void case_dealloc(pyg_case *self)
+{
+    PyTypeObject *type = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    case_clear(self);
+    type->tp_free(self);
+    Py_DECREF(type);
+}
+
+static PyObject *case_repr(pyg_case *self)
+{
+    if (self->value)
+        return PyUnicode_FromFormat("pygochan.send(%R, %R)", self->channel,
+                                    self->value);
+    return PyUnicode_FromFormat("pygochan.recv(%R)", self->channel);
+}
+
+static PyMemberDef case_members[] = {
+    {"channel", T_OBJECT, offsetof(pyg_case, channel), READONLY,
+     "The channel, or None (a nil channel: never ready)."},
+    {NULL, 0, 0, 0, NULL}};
+
+static PyMemberDef send_case_members[] = {
+    {"channel", T_OBJECT, offsetof(pyg_case, channel), READONLY,
+     "The channel, or None (a nil channel: never ready)."},
+    {"value", T_OBJECT, offsetof(pyg_case, value), READONLY,
+     "The value this case sends."},
+    {NULL, 0, 0, 0, NULL}};
+
+#define CASE_SLOTS(members, doc)                                              \
+    {Py_tp_doc, (void *)(doc)}, {Py_tp_dealloc, case_dealloc},                \
+        {Py_tp_traverse, case_traverse}, {Py_tp_clear, case_clear},           \
+        {Py_tp_repr, case_repr}, {Py_tp_members, (members)},                  \
+    {                                                                         \
+        0, NULL                                                               \
+    }
+
+static PyType_Slot recv_case_slots[] = {CASE_SLOTS(
+    case_members, "A receive case for select(); made by pygochan.recv(ch).")};
+static PyType_Slot send_case_slots[] = {CASE_SLOTS(
+    send_case_members, "A send case for select(); made by pygochan.send(ch, v).")};
+
+static PyType_Spec recv_case_spec = {
+    .name = "pygochan.RecvCase",
+    .basicsize = sizeof(pyg_case),
+    .flags = CASE_FLAGS,
+    .slots = recv_case_slots,
+};
+static PyType_Spec send_case_spec = {
+    .name = "pygochan.SendCase",
+    .basicsize = sizeof(pyg_case),
+    .flags = CASE_FLAGS,
+    .slots = send_case_slots,
+};
+
+static int check_channel_arg(pyg_state *st, const char *fname, PyObject *ch)
+{
+    if (ch == Py_None || Py_IS_TYPE(ch, st->channel_type))
+        return 0;
+    PyErr_Format(PyExc_TypeError,
+                 "%s() expects a Channel or None, not %.200s", fname,
+                 Py_TYPE(ch)->tp_name);
+    return -1;
+}
+
+static PyObject *new_case(PyTypeObject *type, PyObject *channel,
+                          PyObject *value)
+{
+    pyg_case *c = PyObject_GC_New(pyg_case, type);
+    if (!c)
+        return NULL;
+    c->channel = Py_NewRef(channel);
+    c->value = value ? Py_NewRef(value) : NULL;
+    PyObject_GC_Track(c);
+    return (PyObject *)c;
+}
+
+static PyObject *module_recv(PyObject *module, PyObject *channel)
+{
+    pyg_state *st = PyModule_GetState(module);
+    if (check_channel_arg(st, "recv", channel) < 0)
+        return NULL;
+    return new_case(st->recv_case_type, channel, NULL);
+}
+
+static PyObject *module_send(PyObject *module, PyObject *const *args,
+                             Py_ssize_t nargs)
+{
+    pyg_state *st = PyModule_GetState(module);
+    if (nargs != 2) {
+        PyErr_Format(PyExc_TypeError,
+                     "send() takes 2 arguments (channel, value), %zd given",
+                     nargs);
+        return NULL;
+    }
+    if (check_channel_arg(st, "send", args[0]) < 0)
+        return NULL;
+    return new_case(st->send_case_type, args[0], args[1]);
+}
+
+/* ---- select ----------------------------------------------------------- */
+
+/* value: a reference this function takes over (NULL means None). */
+static PyObject *select_result(pyg_state *st, int index, PyObject *value,
+                               bool ok)
+{
+    PyTypeObject *type = st->select_result_type;
+    PyObject *result = type->tp_alloc(type, 3);
+    PyObject *index_obj = PyLong_FromLong(index);
+    if (!result || !index_obj) {
+        Py_XDECREF(result);
+        Py_XDECREF(index_obj);
+        Py_XDECREF(value);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(result, 0, index_obj);
+    PyTuple_SET_ITEM(result, 1, value ? value : Py_NewRef(Py_None));
+    PyTuple_SET_ITEM(result, 2, Py_NewRef(ok ? Py_True : Py_False));
+    return result;
+}
+
+/* Release the references offered by send cases, except the committed one
+   (skip = its index, or -1), whose reference now belongs to the receiver. */
+static void release_offers(const gc_case *cases, int n, int skip)
+{
+    for (int i = 0; i < n; i++)
+        if (cases[i].is_send && i != skip)
+            Py_DECREF((PyObject *)cases[i].send_value);
+}
+
+static PyObject *module_select(PyObject *module, PyObject *const *args,
+                               Py_ssize_t nargs, PyObject *kwnames)
+{
+    pyg_state *st = PyModule_GetState(module);
+    static const char *const kwlist[] = {"default", "timeout", NULL};
+    PyObject *kw[2] = {NULL, NULL};
+    if (kwnames) {
+        /* the cases are all positional: parse only the keywords */
+        PyObject *argv[SMALL_SELECT + 2];
+        PyObject **all = nargs <= SMALL_SELECT
+                             ? argv
+                             : PyMem_New(PyObject *, nargs + 2);
+        if (!all)
+            return PyErr_NoMemory();
+        int rc = pyg_parse_args("select", args, nargs, kwnames, nargs, kwlist,
+                                all);
+        kw[0] = all[nargs];
+        kw[1] = all[nargs + 1];
+        if (all != argv)
+            PyMem_Free(all);
+        if (rc < 0)
+            return NULL;
+    }
+    bool nonblocking = false;
+    if (kw[0]) {
+        if (!PyBool_Check(kw[0])) {
+            PyErr_Format(PyExc_TypeError,
+                         "select() default must be a bool, not %.200s",
+                         Py_TYPE(kw[0])->tp_name);
+            return NULL;
+        }
+        nonblocking = kw[0] == Py_True;
+    }
+    pyg_timeout timeout;
+    if (pyg_parse_timeout(kw[1], &timeout) < 0)
+        return NULL;
+    if (nonblocking && kw[1] && kw[1] != Py_None) {
+        PyErr_SetString(PyExc_ValueError,
+                        "select(): default=True never blocks, so it cannot "
+                        "take a timeout");
+        return NULL;
+    }
+    if (nargs > INT_MAX / 2) {
+        PyErr_SetString(PyExc_ValueError, "select(): too many cases");
+        return NULL;
+    }
+    int n = (int)nargs;
+
+    gc_case small_cases[SMALL_SELECT];
+    gc_entry small_entries[SMALL_SELECT];
+    int small_orders[2 * SMALL_SELECT];
+    gc_case *cases = small_cases;
+    gc_entry *entries = small_entries;
+    int *orders = small_orders;
+    if (n > SMALL_SELECT) {
+        cases = PyMem_New(gc_case, n);
+        entries = PyMem_New(gc_entry, n);
+        orders = PyMem_New(int, 2 * (size_t)n);
+        if (!cases || !entries || !orders) {
+            PyErr_NoMemory();
+            goto fail_early;
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        PyObject *arg = args[i];
+        bool is_send = Py_IS_TYPE(arg, st->send_case_type);
+        if (!is_send && !Py_IS_TYPE(arg, st->recv_case_type)) {
+            PyErr_Format(PyExc_TypeError,
+                         "select() argument %d must be pygochan.recv(...) or "
+                         "pygochan.send(...), not %.200s",
+                         i + 1, Py_TYPE(arg)->tp_name);
+            goto fail_early;
+        }
+        pyg_case *c = (pyg_case *)arg;
+        cases[i].chan =
+            c->channel == Py_None ? NULL : ((pyg_channel *)c->channel)->chan;
+        cases[i].is_send = is_send;
+        cases[i].send_value = is_send ? c->value : NULL;
+    }
+    /* From here each send case offers a reference of its own. */
+    for (int i = 0; i < n; i++)
+        if (cases[i].is_send)
+            Py_INCREF((PyObject *)cases[i].send_value);
+
+    gc_select sel;
+    gc_select_result res;
+    gc_select_init(&sel, cases, n, entries, orders, orders + n);
+    enum gc_status status = gc_select_try(&sel, &res);
+    if (status == GC_NOT_READY) {
+        if (nonblocking) {
+            release_offers(cases, n, -1);
+            if (n > SMALL_SELECT) {
+                PyMem_Free(cases);
+                PyMem_Free(entries);
+                PyMem_Free(orders);
+            }
+            return select_result(st, -1, NULL, false);
+        }
+        status = timeout.blocking
+                     ? pyg_wait(st, &sel, timeout.deadline_ns, &res)
+                     : GC_TIMEOUT;
+    }
+    PyObject *result = NULL;
+    if (status == GC_OK) {
+        bool is_send = cases[res.index].is_send;
+        release_offers(cases, n, is_send ? res.index : -1);
+        result = select_result(st, res.index, is_send ? NULL : res.value,
+                               res.ok);
+    } else {
+        release_offers(cases, n, -1);
+        if (status != GC_INTERRUPTED)
+            pyg_raise_status(st, status, status == GC_CLOSED ? "send" : "select");
+    }
+    if (n > SMALL_SELECT) {
+        PyMem_Free(cases);
+        PyMem_Free(entries);
+        PyMem_Free(orders);
+    }
+    return result;
+
+fail_early:
+    if (n > SMALL_SELECT) {
+        PyMem_Free(cases);
+        PyMem_Free(entries);
+        PyMem_Free(orders);
+    }
+    return NULL;
+}
+
+PyMethodDef pyg_select_functions[] = {
+    {"recv", (PyCFunction)module_recv, METH_O,
+     "recv(ch)\n--\n\n"
+     "A select() case that receives from ch.  ch=None is Go's nil channel:\n"
+     "the case is never ready.  In the result, value and ok are as\n"
+     "Channel.recv_ok() returns them.\n\n"
+     "    >>> idx, value, ok = select(recv(jobs), recv(quit))\n"},
+    {"send", (PyCFunction)(void (*)(void))module_send, METH_FASTCALL,
+     "send(ch, value)\n--\n\n"
+     "A select() case that sends value on ch.  ch=None is Go's nil channel:\n"
+     "the case is never ready.  A chosen send on a closed channel raises\n"
+     "ChannelClosed.\n\n"
+     "    >>> select(send(out, item), recv(quit))\n"},
+    {"select", (PyCFunction)(void (*)(void))module_select,
+     METH_FASTCALL | METH_KEYWORDS,
+     "select(*cases, default=False, timeout=None)\n--\n\n"
+     "Go's select: wait until one of the cases can proceed, commit exactly\n"
+     "that one (chosen uniformly at random among those ready) and return\n"
+     "SelectResult(index, value, ok): the case's position, and for a recv\n"
+     "case the value and ok as recv_ok() gives them ((None, True) for a send\n"
+     "case).  default=True returns (-1, None, False) at once when no case is\n"
+     "ready; timeout raises TimeoutError.  A select that raises had no\n"
+     "effect on any channel.\n\n"
+     "    >>> idx, value, ok = select(recv(results), send(jobs, job),\n"
+     "    ...                         timeout=1.0)\n"},
+    {NULL, NULL, 0, NULL}};
+
+/* SelectResult: a tuple (index, value, ok) with named fields, like a
+   namedtuple but built in C: select() is on hot paths. */
+
+static PyObject *select_result_field(PyObject *self, void *closure)
+{
+    return Py_NewRef(PyTuple_GET_ITEM(self, (Py_ssize_t)(intptr_t)closure));
+}
+
+static PyObject *select_result_repr(PyObject *self)
+{
+    if (PyTuple_GET_SIZE(self) != 3)
+        return PyTuple_Type.tp_repr(self);
+    return PyUnicode_FromFormat("SelectResult(index=%R, value=%R, ok=%R)",
+                                PyTuple_GET_ITEM(self, 0),
+                                PyTuple_GET_ITEM(self, 1),
+                                PyTuple_GET_ITEM(self, 2));
+}
+
+/* The generic heap-subclass dealloc handles __del__, weakrefs and slots,
+   none of which SelectResult has; this is the short version. */
+static void select_result_dealloc(PyObject *self)
+{
+    PyTypeObject *type = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    for (Py_ssize_t i = 0; i < Py_SIZE(self); i++)
+        Py_XDECREF(PyTuple_GET_ITEM(self, i));
+    type->tp_free(self);
+    Py_DECREF(type);
+}
+
+static int select_result_traverse(PyObject *self, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(self));
+    for (Py_ssize_t i = 0; i < Py_SIZE(self); i++)
+        Py_VISIT(PyTuple_GET_ITEM(self, i));
+    return 0;
+}
+
+static PyGetSetDef select_result_getset[] = {
+    {"index", select_result_field, NULL,
+     "Position of the chosen case, or -1 when default=True found none ready.",
+     (void *)0},
+    {"value", select_result_field, NULL,
+     "The received value; None for a send case or a closed channel.",
+     (void *)1},
+    {"ok", select_result_field, NULL,
+     "False when a recv case found its channel closed and drained.",
+     (void *)2},
+    {NULL, NULL, NULL, NULL, NULL}};
+
+static PyType_Slot select_result_slots[] = {
+    {Py_tp_doc, (void *)"SelectResult(index, value, ok): what select() chose.\n\n"
+                        "    >>> index, value, ok = select(recv(ch), default=True)\n"},
+    {Py_tp_repr, select_result_repr},
+    {Py_tp_dealloc, select_result_dealloc},
+    {Py_tp_traverse, select_result_traverse},
+    {Py_tp_getset, select_result_getset},
+    {0, NULL}};
+
+static PyType_Spec select_result_spec = {
+    .name = "pygochan.SelectResult",
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .slots = select_result_slots,
+};
+
+int pyg_select_init_types(PyObject *module, pyg_state *st)
+{
+    st->recv_case_type = (PyTypeObject *)PyType_FromModuleAndSpec(
+        module, &recv_case_spec, NULL);
+    if (!st->recv_case_type)
+        return -1;
+    st->send_case_type = (PyTypeObject *)PyType_FromModuleAndSpec(
+        module, &send_case_spec, NULL);
+    if (!st->send_case_type)
+        return -1;
+#ifndef Py_TPFLAGS_DISALLOW_INSTANTIATION
+    /* Cases are made by recv() / send() only. */
+    st->recv_case_type->tp_new = NULL;
+    st->send_case_type->tp_new = NULL;
+#endif
+    st->select_result_type = (PyTypeObject *)PyType_FromModuleAndSpec(
+        module, &select_result_spec, (PyObject *)&PyTuple_Type);
+    if (!st->select_result_type)
+        return -1;
+    PyObject *fields = Py_BuildValue("(sss)", "index", "value", "ok");
+    if (!fields)
+        return -1;
+    int rc = PyObject_SetAttrString((PyObject *)st->select_result_type,
+                                    "__match_args__", fields);
+    if (rc == 0)
+        rc = PyObject_SetAttrString((PyObject *)st->select_result_type,
+                                    "_fields", fields);
+    Py_DECREF(fields);
+    if (rc < 0)
+        return -1;
+    if (PyModule_AddType(module, st->recv_case_type) < 0 ||
+        PyModule_AddType(module, st->send_case_type) < 0 ||
+        PyModule_AddType(module, st->select_result_type) < 0)
+        return -1;
+    return 0;
+}

@@ -1,0 +1,115 @@
+/* Blocking with the GIL released, timeouts, signals and argument parsing:
+   the common rules every blocking call of pygochan follows. */
+#include "pygochan.h"
+
+#include <math.h>
+
+#include "gc_park.h"
+
+/* How long the main thread sleeps at most before it runs signal handlers,
+   so that Ctrl-C is answered within this even when SIGINT was delivered to
+   another thread (and so did not interrupt the main thread's sleep). */
+#define MAIN_THREAD_SLICE_NS (50 * 1000 * 1000)
+
+int pyg_parse_timeout(PyObject *obj, pyg_timeout *out)
+{
+    out->blocking = true;
+    out->deadline_ns = GC_FOREVER;
+    if (obj == NULL || obj == Py_None)
+        return 0;
+    if (PyBool_Check(obj) || !(PyLong_Check(obj) || PyFloat_Check(obj))) {
+        PyErr_Format(PyExc_TypeError,
+                     "timeout must be a number of seconds or None, not %.200s",
+                     Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    double seconds = PyFloat_AsDouble(obj);
+    if (seconds == -1.0 && PyErr_Occurred())
+        return -1;
+    if (isnan(seconds) || seconds < 0) {
+        PyErr_SetString(PyExc_ValueError,
+                        "timeout must be a non-negative number of seconds");
+        return -1;
+    }
+    if (seconds == 0)
+        out->blocking = false;
+    out->deadline_ns = gc_deadline_after(seconds);
+    return 0;
+}
+
+int pyg_parse_args(const char *fname, PyObject *const *args, Py_ssize_t nargs,
+                   PyObject *kwnames, Py_ssize_t npos, const char *const *kwlist,
+                   PyObject **out)
+{
+    Py_ssize_t nkw_allowed = 0;
+    while (kwlist[nkw_allowed])
+        nkw_allowed++;
+    if (nargs != npos) {
+        PyErr_Format(PyExc_TypeError,
+                     "%s() takes %zd positional argument%s but %zd %s given",
+                     fname, npos, npos == 1 ? "" : "s", nargs,
+                     nargs == 1 ? "was" : "were");
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < npos; i++)
+        out[i] = args[i];
+    for (Py_ssize_t k = 0; k < nkw_allowed; k++)
+        out[npos + k] = NULL;
+    if (!kwnames)
+        return 0;
+    for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(kwnames); j++) {
+        PyObject *name = PyTuple_GET_ITEM(kwnames, j);
+        Py_ssize_t k = 0;
+        for (; k < nkw_allowed; k++)
+            if (PyUnicode_CompareWithASCIIString(name, kwlist[k]) == 0)
+                break;
+        if (k == nkw_allowed) {
+            PyErr_Format(PyExc_TypeError,
+                         "%s() got an unexpected keyword argument '%U'", fname,
+                         name);
+            return -1;
+        }
+        out[npos + k] = args[nargs + j];
+    }
+    return 0;
+}
+
+enum gc_status pyg_wait(pyg_state *st, gc_select *sel, int64_t deadline_ns,
+                        gc_select_result *res)
+{
+    bool on_main = PyThread_get_thread_ident() == st->main_thread_ident;
+    for (;;) {
+        enum gc_status status;
+        Py_BEGIN_ALLOW_THREADS
+        status = gc_select_wait(sel, deadline_ns,
+                                on_main ? MAIN_THREAD_SLICE_NS : 0, res);
+        Py_END_ALLOW_THREADS
+        if (status != GC_INTERRUPTED)
+            return status;
+        /* Nothing happened yet; the wait is unregistered.  Let the signal
+           handlers run: one that raises (KeyboardInterrupt) ends the call
+           with no effect, otherwise wait again. */
+        if (PyErr_CheckSignals() < 0)
+            return GC_INTERRUPTED;
+    }
+}
+
+void pyg_raise_status(pyg_state *st, enum gc_status status, const char *op)
+{
+    switch (status) {
+    case GC_CLOSED:
+        PyErr_Format(st->channel_closed, "%s on closed channel", op);
+        break;
+    case GC_TIMEOUT:
+    case GC_NOT_READY:
+        PyErr_Format(PyExc_TimeoutError, "%s timed out", op);
+        break;
+    case GC_NOMEM:
+        PyErr_NoMemory();
+        break;
+    default:
+        if (!PyErr_Occurred())
+            PyErr_Format(PyExc_SystemError, "%s: unexpected status %d", op,
+                         (int)status);
+    }
+}
