@@ -396,8 +396,12 @@ int pyg_select_init_types(PyObject *module, pyg_state *st)
     st->recv_case_type->tp_new = NULL;
     st->send_case_type->tp_new = NULL;
 #endif
+    PyObject *bases = PyTuple_Pack(1, (PyObject *)&PyTuple_Type);
+    if (!bases)
+        return -1;
     st->select_result_type = (PyTypeObject *)PyType_FromModuleAndSpec(
-        module, &select_result_spec, (PyObject *)&PyTuple_Type);
+        module, &select_result_spec, bases); /* 3.9 takes only a tuple */
+    Py_DECREF(bases);
     if (!st->select_result_type)
         return -1;
     PyObject *fields = Py_BuildValue("(sss)", "index", "value", "ok");
