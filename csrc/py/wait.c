@@ -3,6 +3,7 @@
 #include "pygochan.h"
 
 #include <math.h>
+#include <string.h>
 
 #include "gc_park.h"
 
@@ -97,8 +98,9 @@ enum gc_status pyg_wait(pyg_state *st, gc_select *sel, int64_t deadline_ns,
 void pyg_raise_status(pyg_state *st, enum gc_status status, const char *op)
 {
     switch (status) {
-    case GC_CLOSED:
-        PyErr_Format(st->channel_closed, "%s on closed channel", op);
+    case GC_CLOSED: /* Go's wording: "send on closed channel", "close of closed channel" */
+        PyErr_Format(st->channel_closed, "%s %s closed channel", op,
+                     strcmp(op, "close") == 0 ? "of" : "on");
         break;
     case GC_TIMEOUT:
     case GC_NOT_READY:

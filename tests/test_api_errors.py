@@ -1,0 +1,179 @@
+"""Bad input gives clear errors; objects behave as Python objects should."""
+import copy
+import gc as pygc
+import math
+import pickle
+import weakref
+
+import pytest
+
+import pygochan as gc
+
+
+@pytest.mark.parametrize("bad", ["3", 3.0, True, None, [1], object()])
+def test_capacity_must_be_an_int(bad):
+    with pytest.raises(TypeError, match="capacity"):
+        gc.Channel(bad)
+
+
+@pytest.mark.parametrize("bad", [-2, -100, -(2**70)])
+def test_negative_capacity_other_than_unbounded(bad):
+    with pytest.raises(ValueError):
+        gc.Channel(bad)
+
+
+def test_huge_capacity_is_a_value_error_and_large_ones_are_lazy():
+    with pytest.raises(ValueError):
+        gc.Channel(2**80)
+    ch = gc.Channel(10**12)  # the buffer grows on demand
+    ch.send(1)
+    assert ch.capacity == 10**12 and ch.recv() == 1
+
+
+def test_capacity_keyword():
+    assert gc.Channel(capacity=2).capacity == 2
+
+
+@pytest.mark.parametrize("bad", ["1", [1], True, object()])
+def test_timeout_type(bad):
+    ch = gc.Channel(1)
+    for call in (lambda: ch.send(1, timeout=bad), lambda: ch.recv(timeout=bad),
+                 lambda: ch.recv_ok(timeout=bad), lambda: gc.select(gc.recv(ch), timeout=bad)):
+        with pytest.raises(TypeError, match="timeout"):
+            call()
+    assert len(ch) == 0
+
+
+@pytest.mark.parametrize("bad", [-1, -0.001, math.nan, -math.inf])
+def test_timeout_value(bad):
+    ch = gc.Channel(1)
+    for call in (lambda: ch.send(1, timeout=bad), lambda: ch.recv(timeout=bad),
+                 lambda: gc.select(gc.recv(ch), timeout=bad)):
+        with pytest.raises(ValueError, match="timeout"):
+            call()
+    assert len(ch) == 0
+
+
+def test_infinite_timeout_means_forever():
+    ch = gc.Channel(1)
+    ch.send(1, timeout=math.inf)
+    assert ch.recv(timeout=math.inf) == 1
+
+
+def test_argument_errors():
+    ch = gc.Channel(1)
+    with pytest.raises(TypeError):
+        ch.send()
+    with pytest.raises(TypeError):
+        ch.send(1, 2)
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        ch.send(1, timout=1)
+    with pytest.raises(TypeError):
+        ch.recv(1)
+    with pytest.raises(TypeError):
+        ch.close(1)
+
+
+@pytest.mark.parametrize("bad", [1, "ch", object(), [gc.Channel()]])
+def test_case_needs_a_channel_or_none(bad):
+    with pytest.raises(TypeError, match="Channel or None"):
+        gc.recv(bad)
+    with pytest.raises(TypeError, match="Channel or None"):
+        gc.send(bad, 1)
+
+
+def test_send_case_needs_two_arguments():
+    with pytest.raises(TypeError):
+        gc.send(gc.Channel())
+
+
+@pytest.mark.parametrize("bad", [1, None, gc.Channel(), (gc.recv(None),)])
+def test_select_rejects_non_cases(bad):
+    with pytest.raises(TypeError, match="select"):
+        gc.select(gc.recv(None), bad, default=True)
+
+
+def test_select_keyword_errors():
+    ch = gc.Channel(1)
+    with pytest.raises(TypeError, match="default"):
+        gc.select(gc.recv(ch), default=1)
+    with pytest.raises(ValueError, match="timeout"):
+        gc.select(gc.recv(ch), default=True, timeout=1)
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        gc.select(gc.recv(ch), block=False)
+
+
+def test_cases_cannot_be_built_directly():
+    with pytest.raises(TypeError):
+        gc.RecvCase(gc.Channel())
+    with pytest.raises(TypeError):
+        gc.SendCase(gc.Channel(), 1)
+
+
+def test_case_attributes_and_repr():
+    ch = gc.Channel()
+    r, s = gc.recv(ch), gc.send(ch, 42)
+    assert r.channel is ch and s.channel is ch and s.value == 42
+    assert gc.recv(None).channel is None
+    assert repr(s).startswith("pygochan.send(<pygochan.Channel") and repr(s).endswith(", 42)")
+    with pytest.raises(AttributeError):
+        s.value = 1
+
+
+def test_not_picklable_or_copyable():
+    ch = gc.Channel(1)
+    for proto in range(pickle.HIGHEST_PROTOCOL + 1):
+        with pytest.raises(TypeError, match="pickle"):
+            pickle.dumps(ch, proto)
+    with pytest.raises(TypeError):
+        copy.copy(ch)
+    with pytest.raises(TypeError):
+        copy.deepcopy(ch)
+
+
+def test_weakref_and_gc_tracking():
+    ch = gc.Channel()
+    ref = weakref.ref(ch)
+    assert ref() is ch
+    assert pygc.is_tracked(ch)
+    del ch
+    assert ref() is None
+
+
+def test_properties_are_read_only():
+    ch = gc.Channel(2)
+    with pytest.raises(AttributeError):
+        ch.capacity = 5
+    with pytest.raises(AttributeError):
+        ch.closed = True
+
+
+def test_generic_alias():
+    alias = gc.Channel[int]
+    assert alias.__origin__ is gc.Channel and alias.__args__ == (int,)
+
+
+def test_repr_shows_state():
+    ch = gc.Channel(16)
+    ch.send(1)
+    ch.send(2)
+    text = repr(ch)
+    for piece in ("capacity=16", "len=2", "closed=False", "waiting_senders=0",
+                  "waiting_receivers=0"):
+        assert piece in text
+    ch.close()
+    assert "closed=True" in repr(ch)
+    assert "capacity=UNBOUNDED" in repr(gc.Channel(gc.UNBOUNDED))
+
+
+def test_exception_hierarchy_and_exports():
+    assert issubclass(gc.ChannelClosed, Exception)
+    assert gc.ChannelClosed.__module__ == "pygochan"
+    assert gc.Channel.__module__ == "pygochan"
+    for name in gc.__all__:
+        assert hasattr(gc, name)
+
+
+def test_channel_cannot_be_subclassed():
+    with pytest.raises(TypeError):
+        type("MyChannel", (gc.Channel,), {})
