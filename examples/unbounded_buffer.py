@@ -1,0 +1,50 @@
+"""An unbounded buffer between two unbuffered channels.
+
+The middle thread selects on "receive more input" and "send the oldest
+item"; when it holds nothing, the send case uses a nil channel (None) so it
+is disabled, the same trick as in Go.  (gc.Channel(gc.UNBOUNDED) does this
+for you; this shows the pattern.)
+"""
+import collections
+import threading
+
+import pygochan as gc
+
+
+def buffer(inp: "gc.Channel[int]", out: "gc.Channel[int]") -> None:
+    pending: "collections.deque[int]" = collections.deque()
+    while True:
+        send_to = out if pending else None          # nil case when empty
+        head = pending[0] if pending else None
+        cases = [gc.recv(inp) if inp is not None else gc.recv(None), gc.send(send_to, head)]
+        index, value, ok = gc.select(*cases)
+        if index == 0:
+            if not ok:
+                inp = None                           # input finished
+                if not pending:
+                    break
+                continue
+            pending.append(value)
+        else:
+            pending.popleft()
+            if inp is None and not pending:
+                break
+    out.close()
+
+
+def main() -> None:
+    inp: "gc.Channel[int]" = gc.Channel()
+    out: "gc.Channel[int]" = gc.Channel()
+    middle = threading.Thread(target=buffer, args=(inp, out))
+    middle.start()
+    for i in range(1000):         # the producer never waits for the consumer
+        inp.send(i, timeout=5)
+    inp.close()
+    received = list(out)
+    middle.join()
+    assert received == list(range(1000))
+    print(f"passed {len(received)} values through the unbounded buffer in order")
+
+
+if __name__ == "__main__":
+    main()
