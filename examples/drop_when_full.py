@@ -21,7 +21,7 @@ def main() -> None:
             dropped += 1
     assert len(logs) == 10 and dropped == 90
     logs.close()
-    kept = []
+    kept: "list[str]" = []
     reader = threading.Thread(target=lambda: kept.extend(logs))
     reader.start()
     reader.join()

@@ -12,6 +12,7 @@ Go:
     }
 """
 import threading
+from typing import List, Optional
 
 import pygochan as gc
 
@@ -30,7 +31,7 @@ def generate(name: str, n: int) -> "gc.Channel[str]":
 
 def main() -> None:
     inputs = [generate("a", 20), generate("b", 30), generate("c", 10)]
-    live = list(inputs)                       # None marks a finished input
+    live: "List[Optional[gc.Channel[str]]]" = list(inputs)  # None: finished
     merged = []
     while any(ch is not None for ch in live):
         index, value, ok = gc.select(*[gc.recv(ch) for ch in live], timeout=10)

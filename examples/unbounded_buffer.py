@@ -7,17 +7,18 @@ for you; this shows the pattern.)
 """
 import collections
 import threading
+from typing import Optional
 
 import pygochan as gc
 
 
-def buffer(inp: "gc.Channel[int]", out: "gc.Channel[int]") -> None:
+def buffer(source: "gc.Channel[int]", out: "gc.Channel[int]") -> None:
     pending: "collections.deque[int]" = collections.deque()
+    inp: "Optional[gc.Channel[int]]" = source
     while True:
         send_to = out if pending else None          # nil case when empty
-        head = pending[0] if pending else None
-        cases = [gc.recv(inp) if inp is not None else gc.recv(None), gc.send(send_to, head)]
-        index, value, ok = gc.select(*cases)
+        head = pending[0] if pending else 0         # not sent while send_to is None
+        index, value, ok = gc.select(gc.recv(inp), gc.send(send_to, head))
         if index == 0:
             if not ok:
                 inp = None                           # input finished

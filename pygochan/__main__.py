@@ -14,8 +14,11 @@ import random
 import sys
 import threading
 import time
+from typing import Optional, Sequence, Tuple
 
 import pygochan as gc
+
+Result = Tuple[int, int, str]  # (worker, job, digest)
 
 
 def produce(jobs: "gc.Channel[int]", count: int) -> None:
@@ -24,7 +27,7 @@ def produce(jobs: "gc.Channel[int]", count: int) -> None:
     jobs.close()  # workers' `for job in jobs` loops end once drained
 
 
-def work(worker: int, jobs: "gc.Channel[int]", results: "gc.Channel[tuple]",
+def work(worker: int, jobs: "gc.Channel[int]", results: "gc.Channel[Result]",
          finished: "gc.Channel[int]") -> None:
     rng = random.Random(worker)
     for job in jobs:
@@ -35,7 +38,7 @@ def work(worker: int, jobs: "gc.Channel[int]", results: "gc.Channel[tuple]",
 
 
 def close_when_all_finished(finished: "gc.Channel[int]", workers: int,
-                            results: "gc.Channel[tuple]") -> None:
+                            results: "gc.Channel[Result]") -> None:
     # Only the sender side may close: wait until every worker has stopped
     # sending, then close results so the collector's loop ends.
     for _ in range(workers):
@@ -53,7 +56,7 @@ def tick(ticks: "gc.Channel[float]", stop: "gc.Channel[None]", every: float) -> 
         gc.select(gc.send(ticks, time.monotonic()), default=True)
 
 
-def main(argv=None) -> int:
+def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pygochan", description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--jobs", type=int, default=200)
@@ -62,7 +65,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     jobs: "gc.Channel[int]" = gc.Channel()            # unbuffered: hand-off
-    results: "gc.Channel[tuple]" = gc.Channel(16)
+    results: "gc.Channel[Result]" = gc.Channel(16)
     finished: "gc.Channel[int]" = gc.Channel(args.workers)
     ticks: "gc.Channel[float]" = gc.Channel(1)
     stop_ticker: "gc.Channel[None]" = gc.Channel()

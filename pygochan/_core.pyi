@@ -1,7 +1,7 @@
 """Type stubs for pygochan's C core (channels and select)."""
 
 from types import GenericAlias
-from typing import Any, Final, Generic, Iterator, Optional, Tuple, TypeVar, Union
+from typing import Any, Final, Generic, Iterator, NamedTuple, Optional, Tuple, TypeVar, Union
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
@@ -51,15 +51,13 @@ class SendCase(Generic[T_co]):
     @property
     def value(self) -> T_co: ...
 
-class SelectResult(Tuple[int, Any, bool]):
+class SelectResult(NamedTuple):
     """What select() chose: (index, value, ok)."""
 
-    @property
-    def index(self) -> int: ...
-    @property
-    def value(self) -> Any: ...
-    @property
-    def ok(self) -> bool: ...
+    # The field shadows tuple.index(), as it does at run time.
+    index: int  # type: ignore[assignment]
+    value: Any
+    ok: bool
 
 def recv(ch: Optional[Channel[T]]) -> RecvCase[T]: ...
 def send(ch: Optional[Channel[T]], value: T) -> SendCase[T]: ...

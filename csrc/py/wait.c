@@ -79,6 +79,11 @@ enum gc_status pyg_wait(pyg_state *st, gc_select *sel, int64_t deadline_ns,
                         gc_select_result *res)
 {
     bool on_main = PyThread_get_thread_ident() == st->main_thread_ident;
+    /* A Ctrl-C that arrived while this thread was busy (say, draining a
+       channel from C code, where no bytecode boundary runs handlers) is
+       answered before sleeping: a stream of short waits must not hide it. */
+    if (on_main && PyErr_CheckSignals() < 0)
+        return GC_INTERRUPTED;
     for (;;) {
         enum gc_status status;
         Py_BEGIN_ALLOW_THREADS
