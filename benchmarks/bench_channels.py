@@ -41,37 +41,42 @@ def join(threads, timeout=120):
 
 # ---- scenarios: each returns seconds per operation --------------------------
 
-def same_thread_pygochan(n):
-    ch = gc.Channel(16)
-    send, recv = ch.send, ch.recv
-
+def pairs_per_op(put, get, n):
+    """Seconds per put(i); get() pair, on one thread."""
     def run():
         for i in range(n):
-            send(i)
-            recv()
+            put(i)
+            get()
     return timed(run) / n
+
+
+def same_thread_pygochan(n):
+    ch = gc.Channel(16)
+    return pairs_per_op(ch.send, ch.recv, n)
 
 
 def same_thread_simplequeue(n):
     q = queue.SimpleQueue()
-    put, get = q.put, q.get
-
-    def run():
-        for i in range(n):
-            put(i)
-            get()
-    return timed(run) / n
+    return pairs_per_op(q.put, q.get, n)
 
 
 def same_thread_queue(n):
     q = queue.Queue(16)
-    put, get = q.put, q.get
+    return pairs_per_op(q.put, q.get, n)
 
-    def run():
-        for i in range(n):
-            put(i)
-            get()
-    return timed(run) / n
+
+def run_producers_consumers(produce, consume, finish, producers, consumers):
+    """Start consumers then producers; when producers are done call finish()
+    (which ends the consumers) and return the elapsed seconds."""
+    cons = [threading.Thread(target=consume) for _ in range(consumers)]
+    prods = [threading.Thread(target=produce) for _ in range(producers)]
+    t0 = time.perf_counter()
+    for t in cons + prods:
+        t.start()
+    join(prods)
+    finish()
+    join(cons)
+    return time.perf_counter() - t0
 
 
 def producer_consumer_pygochan(n, producers=1, consumers=1, capacity=128):
@@ -84,18 +89,11 @@ def producer_consumer_pygochan(n, producers=1, consumers=1, capacity=128):
             send(i)
 
     def consume():
-        for _ in ch:
+        for _ in ch:  # ends at close
             pass
 
-    cons = [threading.Thread(target=consume) for _ in range(consumers)]
-    prods = [threading.Thread(target=produce) for _ in range(producers)]
-    t0 = time.perf_counter()
-    for t in cons + prods:
-        t.start()
-    join(prods)
-    ch.close()
-    join(cons)
-    return (time.perf_counter() - t0) / (per * producers)
+    elapsed = run_producers_consumers(produce, consume, ch.close, producers, consumers)
+    return elapsed / (per * producers)
 
 
 def producer_consumer_queue(n, producers=1, consumers=1, capacity=128):
@@ -113,16 +111,12 @@ def producer_consumer_queue(n, producers=1, consumers=1, capacity=128):
         while get() is not done:
             pass
 
-    cons = [threading.Thread(target=consume) for _ in range(consumers)]
-    prods = [threading.Thread(target=produce) for _ in range(producers)]
-    t0 = time.perf_counter()
-    for t in cons + prods:
-        t.start()
-    join(prods)
-    for _ in cons:
-        q.put(done)
-    join(cons)
-    return (time.perf_counter() - t0) / (per * producers)
+    def finish():  # a queue has no close: one sentinel per consumer
+        for _ in range(consumers):
+            q.put(done)
+
+    elapsed = run_producers_consumers(produce, consume, finish, producers, consumers)
+    return elapsed / (per * producers)
 
 
 def ping_pong(n, make, send_name, recv_name):
@@ -168,13 +162,7 @@ def select4_pygochan(n):
 
 def recv_pygochan(n):
     ch = gc.Channel(1)
-    send, recv = ch.send, ch.recv
-
-    def run():
-        for i in range(n):
-            send(i)
-            recv()
-    return timed(run) / n
+    return pairs_per_op(ch.send, ch.recv, n)
 
 
 class Pinned:

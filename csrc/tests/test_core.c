@@ -105,32 +105,31 @@ static void destroy(gc_chan *ch)
 
 /* ---- blocking helpers: a send / recv is a one-case select ------------- */
 
-static enum gc_status send_wait(gc_chan *ch, void *v, int64_t deadline)
+static enum gc_status one_case(gc_chan *ch, bool is_send, void *v,
+                               int64_t deadline, gc_select_result *res)
 {
-    gc_case c = {ch, v, true};
+    gc_case c = {ch, v, is_send};
     gc_entry e;
     int order[2];
     gc_select sel;
-    gc_select_result res;
     gc_select_init(&sel, &c, 1, &e, order, order + 1);
-    enum gc_status st = gc_select_try(&sel, &res);
+    enum gc_status st = gc_select_try(&sel, res);
     if (st == GC_NOT_READY)
-        st = gc_select_wait(&sel, deadline, 0, &res);
+        st = gc_select_wait(&sel, deadline, 0, res);
     return st;
+}
+
+static enum gc_status send_wait(gc_chan *ch, void *v, int64_t deadline)
+{
+    gc_select_result res;
+    return one_case(ch, true, v, deadline, &res);
 }
 
 static enum gc_status recv_wait(gc_chan *ch, void **v, bool *ok,
                                 int64_t deadline)
 {
-    gc_case c = {ch, NULL, false};
-    gc_entry e;
-    int order[2];
-    gc_select sel;
     gc_select_result res;
-    gc_select_init(&sel, &c, 1, &e, order, order + 1);
-    enum gc_status st = gc_select_try(&sel, &res);
-    if (st == GC_NOT_READY)
-        st = gc_select_wait(&sel, deadline, 0, &res);
+    enum gc_status st = one_case(ch, false, NULL, deadline, &res);
     if (st == GC_OK) {
         *v = res.value;
         *ok = res.ok;
