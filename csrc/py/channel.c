@@ -68,7 +68,8 @@ static void release_buffer(pyg_channel *self)
     size_t count;
     void **items = gc_chan_take_buffer(self->chan, &count);
     for (size_t i = 0; i < count; i++)
-        Py_DECREF((PyObject *)items[i]);
+        if (!gc_is_timer_value(items[i]))
+            Py_DECREF((PyObject *)items[i]);
     free(items);
 }
 
@@ -86,6 +87,8 @@ struct visit_adapter {
 static int visit_value(void *value, void *arg)
 {
     struct visit_adapter *a = arg;
+    if (gc_is_timer_value(value))
+        return 0;
     return a->visit((PyObject *)value, a->arg);
 }
 
@@ -104,6 +107,8 @@ static void channel_dealloc(pyg_channel *self)
     PyObject_GC_UnTrack(self);
     if (self->weakreflist)
         PyObject_ClearWeakRefs((PyObject *)self);
+    gc_timer_free(self->timer); /* stopped before its channel goes */
+    self->timer = NULL;
     release_buffer(self);
     gc_chan_free(self->chan);
     self->chan = NULL;
@@ -130,12 +135,44 @@ static enum gc_status wait_one(pyg_channel *self, bool is_send, void *value,
 
 static const char *const timeout_kwlist[] = {"timeout", NULL};
 
+static int refuse_if_timer_channel(pyg_channel *self, const char *op)
+{
+    if (!self->timer)
+        return 0;
+    PyErr_Format(PyExc_TypeError,
+                 "%s on a timer's channel: it is receive-only", op);
+    return -1;
+}
+
+PyObject *pyg_timer_channel_new(pyg_state *st)
+{
+    PyObject *args = PyTuple_New(0);
+    if (!args)
+        return NULL;
+    PyObject *kwargs = Py_BuildValue("{s:i}", "capacity", 1);
+    PyObject *ch = kwargs ? PyObject_Call((PyObject *)st->channel_type, args,
+                                          kwargs)
+                          : NULL;
+    Py_DECREF(args);
+    Py_XDECREF(kwargs);
+    if (!ch)
+        return NULL;
+    pyg_channel *self = (pyg_channel *)ch;
+    self->timer = gc_timer_new(self->chan);
+    if (!self->timer) {
+        Py_DECREF(ch);
+        return PyErr_NoMemory();
+    }
+    return ch;
+}
+
 static PyObject *channel_send(pyg_channel *self, PyObject *const *args,
                               Py_ssize_t nargs, PyObject *kwnames)
 {
     PyObject *argv[2];
     pyg_timeout timeout;
-    if (pyg_parse_args("send", args, nargs, kwnames, 1, timeout_kwlist,
+    if (refuse_if_timer_channel(self, "send") < 0 ||
+        pyg_parse_args("send", args, nargs, kwnames, 1, timeout_kwlist,
                        argv) < 0 ||
         pyg_parse_timeout(argv[1], &timeout) < 0)
         return NULL;
@@ -171,8 +208,10 @@ static int recv_value(pyg_channel *self, PyObject *timeout_obj, PyObject **out)
             pyg_raise_status(state_of(self), status, "recv");
         return -1;
     }
-    *out = res.value;
-    return res.ok ? 1 : 0;
+    if (!res.ok)
+        return 0;
+    *out = pyg_value_out(res.value);
+    return *out ? 1 : -1;
 }
 
 static PyObject *channel_recv(pyg_channel *self, PyObject *const *args,
@@ -213,6 +252,8 @@ static PyObject *channel_iternext(pyg_channel *self)
 
 static PyObject *channel_close(pyg_channel *self, PyObject *Py_UNUSED(ignored))
 {
+    if (refuse_if_timer_channel(self, "close") < 0)
+        return NULL;
     if (gc_chan_close(self->chan) != GC_OK) {
         pyg_raise_status(state_of(self), GC_CLOSED, "close");
         return NULL;

@@ -42,7 +42,8 @@ static int module_exec(PyObject *module)
     if (PyModule_AddIntConstant(module, "UNBOUNDED", GC_UNBOUNDED) < 0)
         return -1;
     if (pyg_channel_init_type(module, st) < 0 ||
-        pyg_select_init_types(module, st) < 0)
+        pyg_select_init_types(module, st) < 0 ||
+        pyg_timer_init_types(module, st) < 0)
         return -1;
     return 0;
 }
@@ -54,6 +55,8 @@ static int module_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(st->recv_case_type);
     Py_VISIT(st->send_case_type);
     Py_VISIT(st->select_result_type);
+    Py_VISIT(st->timer_type);
+    Py_VISIT(st->ticker_type);
     Py_VISIT(st->channel_closed);
     return 0;
 }
@@ -65,6 +68,8 @@ static int module_clear(PyObject *module)
     Py_CLEAR(st->recv_case_type);
     Py_CLEAR(st->send_case_type);
     Py_CLEAR(st->select_result_type);
+    Py_CLEAR(st->timer_type);
+    Py_CLEAR(st->ticker_type);
     Py_CLEAR(st->channel_closed);
     return 0;
 }

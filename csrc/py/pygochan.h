@@ -15,6 +15,7 @@
 
 #include "gc_chan.h"
 #include "gc_select.h"
+#include "gc_timer.h"
 
 #if PY_VERSION_HEX < 0x030A0000
 static inline PyObject *Py_NewRef(PyObject *o)
@@ -29,6 +30,8 @@ typedef struct {
     PyTypeObject *recv_case_type;
     PyTypeObject *send_case_type;
     PyTypeObject *select_result_type;
+    PyTypeObject *timer_type;
+    PyTypeObject *ticker_type;
     PyObject *channel_closed; /* the ChannelClosed exception class */
     unsigned long main_thread_ident;
 } pyg_state;
@@ -36,8 +39,16 @@ typedef struct {
 typedef struct {
     PyObject_HEAD
     gc_chan *chan;          /* owned; freed in dealloc */
+    gc_timer *timer;        /* owned; set for a timer's receive-only channel */
     PyObject *weakreflist;
 } pyg_channel;
+
+/* Timer and Ticker: a timer firing into its channel c. */
+typedef struct {
+    PyObject_HEAD
+    PyObject *c; /* the pyg_channel that owns the gc_timer (owned) */
+    PyObject *weakreflist;
+} pyg_timer;
 
 /* gc.recv(ch) / gc.send(ch, v): immutable, so one case may serve many selects. */
 typedef struct {
@@ -54,6 +65,19 @@ typedef struct {
 
 /* timeout=None | int | float (not bool); negative or NaN is a ValueError. */
 int pyg_parse_timeout(PyObject *obj, pyg_timeout *out);
+
+/* A duration in seconds: int | float (not bool), not NaN, >= 0 (> 0 when
+   !allow_zero); errors name `what`. */
+int pyg_parse_seconds(PyObject *obj, const char *what, bool allow_zero,
+                      double *seconds);
+
+/* A value coming out of the core as a new reference: timer values become
+   float seconds on the time.monotonic() clock; objects pass through. */
+PyObject *pyg_value_out(void *value);
+
+/* A channel for timer values only: Python code may receive, not send or
+   close.  The channel owns `timer` (armed by the caller). */
+PyObject *pyg_timer_channel_new(pyg_state *st);
 
 /* Parse `npos` positional arguments and the keywords named in `kwlist`
    (NULL-terminated) of a vectorcall method into `out` (positional first,
@@ -75,6 +99,8 @@ pyg_state *pyg_state_of_type(PyTypeObject *type);
 
 int pyg_channel_init_type(PyObject *module, pyg_state *st);
 int pyg_select_init_types(PyObject *module, pyg_state *st);
+int pyg_timer_init_types(PyObject *module, pyg_state *st);
+extern PyMethodDef pyg_timer_functions[];
 extern PyMethodDef pyg_select_functions[];
 
 #endif

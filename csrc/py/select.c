@@ -127,6 +127,11 @@ static PyObject *module_send(PyObject *module, PyObject *const *args,
     }
     if (check_channel_arg(st, "send", args[0]) < 0)
         return NULL;
+    if (args[0] != Py_None && ((pyg_channel *)args[0])->timer) {
+        PyErr_SetString(PyExc_TypeError,
+                        "send() on a timer's channel: it is receive-only");
+        return NULL;
+    }
     return new_case(st->send_case_type, args[0], args[1]);
 }
 
@@ -266,13 +271,19 @@ static PyObject *module_select(PyObject *module, PyObject *const *args,
     if (status == GC_OK) {
         bool is_send = cases[res.index].is_send;
         release_offers(cases, n, is_send ? res.index : -1);
-        result = select_result(st, res.index, is_send ? NULL : res.value,
-                               res.ok);
+        PyObject *value = NULL;
+        if (!is_send && res.ok) {
+            value = pyg_value_out(res.value);
+            if (!value)
+                goto done;
+        }
+        result = select_result(st, res.index, value, res.ok);
     } else {
         release_offers(cases, n, -1);
         if (status != GC_INTERRUPTED)
             pyg_raise_status(st, status, status == GC_CLOSED ? "send" : "select");
     }
+done:
     if (n > SMALL_SELECT) {
         PyMem_Free(cases);
         PyMem_Free(entries);

@@ -12,30 +12,45 @@
    another thread (and so did not interrupt the main thread's sleep). */
 #define MAIN_THREAD_SLICE_NS (50 * 1000 * 1000)
 
+int pyg_parse_seconds(PyObject *obj, const char *what, bool allow_zero,
+                      double *seconds)
+{
+    if (PyBool_Check(obj) || !(PyLong_Check(obj) || PyFloat_Check(obj))) {
+        PyErr_Format(PyExc_TypeError, "%s must be a number of seconds, not %.200s",
+                     what, Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    *seconds = PyFloat_AsDouble(obj);
+    if (*seconds == -1.0 && PyErr_Occurred())
+        return -1;
+    if (isnan(*seconds) || *seconds < 0 || (!allow_zero && *seconds == 0)) {
+        PyErr_Format(PyExc_ValueError, "%s must be a %s number of seconds", what,
+                     allow_zero ? "non-negative" : "positive");
+        return -1;
+    }
+    return 0;
+}
+
 int pyg_parse_timeout(PyObject *obj, pyg_timeout *out)
 {
     out->blocking = true;
     out->deadline_ns = GC_FOREVER;
     if (obj == NULL || obj == Py_None)
         return 0;
-    if (PyBool_Check(obj) || !(PyLong_Check(obj) || PyFloat_Check(obj))) {
-        PyErr_Format(PyExc_TypeError,
-                     "timeout must be a number of seconds or None, not %.200s",
-                     Py_TYPE(obj)->tp_name);
+    double seconds;
+    if (pyg_parse_seconds(obj, "timeout", true, &seconds) < 0)
         return -1;
-    }
-    double seconds = PyFloat_AsDouble(obj);
-    if (seconds == -1.0 && PyErr_Occurred())
-        return -1;
-    if (isnan(seconds) || seconds < 0) {
-        PyErr_SetString(PyExc_ValueError,
-                        "timeout must be a non-negative number of seconds");
-        return -1;
-    }
     if (seconds == 0)
         out->blocking = false;
     out->deadline_ns = gc_deadline_after(seconds);
     return 0;
+}
+
+PyObject *pyg_value_out(void *value)
+{
+    if (gc_is_timer_value(value))
+        return PyFloat_FromDouble((double)gc_timer_value_ns(value) / 1e9);
+    return (PyObject *)value;
 }
 
 int pyg_parse_args(const char *fname, PyObject *const *args, Py_ssize_t nargs,

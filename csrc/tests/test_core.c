@@ -18,6 +18,7 @@
 #include "gc_chan.h"
 #include "gc_park.h"
 #include "gc_select.h"
+#include "gc_timer.h"
 #include "gc_waiter.h"
 
 /* ---- harness ---------------------------------------------------------- */
@@ -761,6 +762,105 @@ static void test_deadline_races_sender(void)
     }
 }
 
+/* ---- timers ------------------------------------------------------------- */
+
+static void test_timer_fires_once_into_its_channel(void)
+{
+    gc_chan *ch = gc_chan_new(1);
+    gc_timer *t = gc_timer_new(ch);
+    bool was_active;
+    int64_t start = gc_now_ns();
+    CHECK(gc_timer_reset(t, start + 5000000, 0, &was_active) == GC_OK);
+    CHECK(!was_active);
+    void *v;
+    bool ok;
+    CHECK(recv_wait(ch, &v, &ok, gc_deadline_after(5)) == GC_OK);
+    CHECK(gc_is_timer_value(v));
+    CHECK(gc_timer_value_ns(v) >= start + 5000000);
+    CHECK(recv_wait(ch, &v, &ok, gc_deadline_after(0.02)) == GC_TIMEOUT);
+    CHECK(!gc_timer_stop(t)); /* fired and received: nothing to stop */
+    gc_timer_free(t);
+    destroy(ch);
+}
+
+static void test_timer_stop_leaves_no_stale_value(void)
+{
+    gc_chan *ch = gc_chan_new(1);
+    gc_timer *t = gc_timer_new(ch);
+    bool was_active;
+    void *v;
+    bool ok;
+    CHECK(gc_timer_reset(t, gc_now_ns() + 1000000000, 0, &was_active) == GC_OK);
+    CHECK(gc_timer_stop(t));  /* pending */
+    CHECK(!gc_timer_stop(t)); /* already stopped */
+    CHECK(gc_timer_reset(t, gc_now_ns(), 0, &was_active) == GC_OK);
+    while (gc_chan_len(ch) == 0)
+        sleep_us(100);
+    CHECK(gc_timer_stop(t)); /* fired but unreceived: counts as stopped */
+    CHECK(gc_chan_try_recv(ch, &v, &ok) == GC_NOT_READY);
+    /* reset discards an unreceived value too */
+    CHECK(gc_timer_reset(t, gc_now_ns(), 0, &was_active) == GC_OK);
+    while (gc_chan_len(ch) == 0)
+        sleep_us(100);
+    CHECK(gc_timer_reset(t, gc_now_ns() + 1000000000, 0, &was_active) == GC_OK);
+    CHECK(was_active);
+    CHECK(gc_chan_try_recv(ch, &v, &ok) == GC_NOT_READY);
+    gc_timer_free(t);
+    destroy(ch);
+}
+
+static void test_ticker_drops_ticks_for_a_slow_reader(void)
+{
+    gc_chan *ch = gc_chan_new(1);
+    gc_timer *t = gc_timer_new(ch);
+    bool was_active;
+    CHECK(gc_timer_reset(t, gc_now_ns() + 1000000, 1000000, &was_active) == GC_OK);
+    sleep_us(30000); /* ~30 ticks pass; the channel holds one */
+    CHECK(gc_chan_len(ch) == 1);
+    void *first, *second;
+    bool ok;
+    CHECK(gc_chan_try_recv(ch, &first, &ok) == GC_OK);
+    CHECK(recv_wait(ch, &second, &ok, gc_deadline_after(1)) == GC_OK);
+    CHECK(gc_timer_value_ns(second) > gc_timer_value_ns(first));
+    gc_timer_stop(t);
+    sleep_us(5000);
+    CHECK(gc_chan_len(ch) == 0);
+    gc_timer_free(t);
+    destroy(ch);
+}
+
+/* Many timers, stopped or reset at random while they fire: a channel ends
+   with at most one value, never a value after its stop returned. */
+static void test_many_timers_racing_stop(void)
+{
+    enum { N = 2000 };
+    static gc_chan *chans[N];
+    static gc_timer *ts[N];
+    uint64_t r = seed ^ 0x71737;
+    int64_t now = gc_now_ns();
+    bool was_active;
+    for (int i = 0; i < N; i++) {
+        chans[i] = gc_chan_new(1);
+        ts[i] = gc_timer_new(chans[i]);
+        CHECK(gc_timer_reset(ts[i], now + (int64_t)(rnd(&r) % 3000000), 0,
+                             &was_active) == GC_OK);
+    }
+    size_t pending = gc_timer_pending();
+    CHECK(pending >= 1 && pending <= N);
+    for (int i = 0; i < N; i++) {
+        if (i % 2)
+            sleep_us(1);
+        gc_timer_stop(ts[i]);
+        CHECK(gc_chan_len(chans[i]) == 0);
+    }
+    sleep_us(5000);
+    for (int i = 0; i < N; i++) {
+        CHECK(gc_chan_len(chans[i]) == 0);
+        gc_timer_free(ts[i]);
+        destroy(chans[i]);
+    }
+}
+
 int main(void)
 {
     const char *env = getenv("GC_TEST_SEED");
@@ -791,6 +891,10 @@ int main(void)
     run("exactly_once_cap16", test_exactly_once_cap16);
     run("exactly_once_unbounded", test_exactly_once_unbounded);
     run("deadline_races_sender", test_deadline_races_sender);
+    run("timer_fires_once_into_its_channel", test_timer_fires_once_into_its_channel);
+    run("timer_stop_leaves_no_stale_value", test_timer_stop_leaves_no_stale_value);
+    run("ticker_drops_ticks_for_a_slow_reader", test_ticker_drops_ticks_for_a_slow_reader);
+    run("many_timers_racing_stop", test_many_timers_racing_stop);
 
     printf("%d passed, %d failed\n", passed, failures);
     return failures ? 1 : 0;

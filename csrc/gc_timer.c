@@ -1,0 +1,235 @@
+/* gc_timer: the timer heap and its thread.  See gc_timer.h. */
+#include "gc_timer.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "gc_park.h"
+
+#define NOT_IN_HEAP SIZE_MAX
+
+struct gc_timer {
+    gc_chan *chan;     /* not owned: the caller keeps it alive */
+    /* Guarded by timers.lock: */
+    int64_t when;      /* absolute monotonic deadline */
+    int64_t period;    /* 0 for a one-shot timer */
+    size_t heap_index; /* NOT_IN_HEAP when stopped or fired */
+};
+
+static struct {
+    pthread_mutex_t lock;
+    /* Guarded by lock.  heap owns its array; the timers in it are owned by
+       their creators, who take them out (gc_timer_stop) before freeing. */
+    gc_timer **heap;
+    size_t len, cap;
+    bool thread_started;
+    /* Bumped (under lock) when the earliest deadline moves earlier, so the
+       thread wakes and re-reads it; the thread parks on it. */
+    _Atomic uint32_t wake_seq;
+} timers = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* ---- the heap (timers.lock held) --------------------------------------- */
+
+static void heap_set(size_t i, gc_timer *t)
+{
+    timers.heap[i] = t;
+    t->heap_index = i;
+}
+
+static void sift_up(size_t i)
+{
+    gc_timer *t = timers.heap[i];
+    while (i > 0) {
+        size_t parent = (i - 1) / 2;
+        if (timers.heap[parent]->when <= t->when)
+            break;
+        heap_set(i, timers.heap[parent]);
+        i = parent;
+    }
+    heap_set(i, t);
+}
+
+static void sift_down(size_t i)
+{
+    gc_timer *t = timers.heap[i];
+    for (;;) {
+        size_t child = 2 * i + 1;
+        if (child >= timers.len)
+            break;
+        if (child + 1 < timers.len &&
+            timers.heap[child + 1]->when < timers.heap[child]->when)
+            child++;
+        if (t->when <= timers.heap[child]->when)
+            break;
+        heap_set(i, timers.heap[child]);
+        i = child;
+    }
+    heap_set(i, t);
+}
+
+static bool heap_push(gc_timer *t)
+{
+    if (timers.len == timers.cap) {
+        size_t cap = timers.cap ? timers.cap * 2 : 64;
+        gc_timer **heap = realloc(timers.heap, cap * sizeof(*heap));
+        if (!heap)
+            return false;
+        timers.heap = heap;
+        timers.cap = cap;
+    }
+    heap_set(timers.len++, t);
+    sift_up(t->heap_index);
+    return true;
+}
+
+static void heap_remove(gc_timer *t)
+{
+    size_t i = t->heap_index;
+    gc_timer *last = timers.heap[--timers.len];
+    t->heap_index = NOT_IN_HEAP;
+    if (i == timers.len)
+        return;
+    heap_set(i, last);
+    sift_up(i);
+    sift_down(last->heap_index);
+}
+
+/* ---- the thread -------------------------------------------------------- */
+
+static void fire(gc_timer *t, int64_t now)
+{
+    /* Non-blocking: a full channel (a slow reader) drops the value. */
+    void *value = (void *)(((uintptr_t)now << 1) | 1u); /* Go sends "now" */
+    gc_chan_try_send(t->chan, value);
+    if (t->period > 0) {
+        /* Next tick on the original grid, skipping the ones already missed. */
+        int64_t next = t->when + t->period;
+        if (next <= now)
+            next += ((now - next) / t->period + 1) * t->period;
+        t->when = next;
+        sift_down(t->heap_index);
+    } else {
+        heap_remove(t);
+    }
+}
+
+static void *timer_thread(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&timers.lock);
+    for (;;) {
+        int64_t now = gc_now_ns();
+        while (timers.len > 0 && timers.heap[0]->when <= now)
+            fire(timers.heap[0], now);
+        int64_t deadline = timers.len > 0 ? timers.heap[0]->when : GC_FOREVER;
+        uint32_t seq = atomic_load(&timers.wake_seq);
+        pthread_mutex_unlock(&timers.lock);
+        gc_park(&timers.wake_seq, seq, deadline);
+        pthread_mutex_lock(&timers.lock);
+    }
+    return NULL;
+}
+
+static void after_fork_in_child(void)
+{
+    /* Only the forking thread survives: the timer thread is gone and the
+       lock may have been held.  Pending timers stay in the heap and a new
+       thread starts with the next timer operation. */
+    pthread_mutex_init(&timers.lock, NULL);
+    timers.thread_started = false;
+}
+
+static void before_fork(void) { pthread_mutex_lock(&timers.lock); }
+static void after_fork_in_parent(void) { pthread_mutex_unlock(&timers.lock); }
+
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+static void install_atfork(void)
+{
+    pthread_atfork(before_fork, after_fork_in_parent, after_fork_in_child);
+}
+
+/* timers.lock held.  The thread is detached: it holds no resources worth
+   reclaiming and never touches Python, so it simply ends with the process. */
+static bool ensure_thread(void)
+{
+    if (timers.thread_started)
+        return true;
+    pthread_attr_t attr;
+    pthread_t thread;
+    if (pthread_attr_init(&attr) != 0)
+        return false;
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 64 * 1024);
+    bool ok = pthread_create(&thread, &attr, timer_thread, NULL) == 0;
+    pthread_attr_destroy(&attr);
+    timers.thread_started = ok;
+    return ok;
+}
+
+/* ---- public ------------------------------------------------------------ */
+
+gc_timer *gc_timer_new(gc_chan *ch)
+{
+    pthread_once(&atfork_once, install_atfork);
+    gc_timer *t = calloc(1, sizeof(*t));
+    if (!t)
+        return NULL;
+    t->chan = ch;
+    t->heap_index = NOT_IN_HEAP;
+    return t;
+}
+
+/* timers.lock held: take the timer out and drain an undelivered value. */
+static bool stop_locked(gc_timer *t)
+{
+    bool was_active = t->heap_index != NOT_IN_HEAP;
+    if (was_active)
+        heap_remove(t);
+    size_t count;
+    void **stale = gc_chan_take_buffer(t->chan, &count);
+    free(stale); /* immediate values only: nothing to release */
+    return was_active || count > 0;
+}
+
+bool gc_timer_stop(gc_timer *t)
+{
+    pthread_mutex_lock(&timers.lock);
+    bool was_active = stop_locked(t);
+    pthread_mutex_unlock(&timers.lock);
+    return was_active;
+}
+
+enum gc_status gc_timer_reset(gc_timer *t, int64_t when, int64_t period_ns,
+                              bool *was_active)
+{
+    enum gc_status st = GC_OK;
+    pthread_mutex_lock(&timers.lock);
+    *was_active = stop_locked(t);
+    t->when = when;
+    t->period = period_ns > 0 ? period_ns : 0;
+    if (!ensure_thread() || !heap_push(t)) {
+        st = GC_NOMEM;
+    } else if (t->heap_index == 0) {
+        /* a new earliest deadline: the thread must re-read it */
+        atomic_fetch_add(&timers.wake_seq, 1);
+        gc_unpark(&timers.wake_seq);
+    }
+    pthread_mutex_unlock(&timers.lock);
+    return st;
+}
+
+void gc_timer_free(gc_timer *t)
+{
+    if (!t)
+        return;
+    gc_timer_stop(t);
+    free(t);
+}
+
+size_t gc_timer_pending(void)
+{
+    pthread_mutex_lock(&timers.lock);
+    size_t n = timers.len;
+    pthread_mutex_unlock(&timers.lock);
+    return n;
+}

@@ -1,0 +1,247 @@
+"""after, Timer and Ticker with Go 1.23 semantics."""
+import gc as pygc
+import threading
+import time
+import tracemalloc
+import weakref
+
+import pytest
+
+import pygochan as gc
+from conftest import join_all, start
+
+
+def test_after_delivers_the_fire_time_once():
+    start_time = time.monotonic()
+    ch = gc.after(0.02)
+    fired = ch.recv(timeout=5)
+    assert isinstance(fired, float)
+    assert start_time + 0.02 <= fired <= time.monotonic()
+    with pytest.raises(TimeoutError):
+        ch.recv(timeout=0.05)
+
+
+def test_after_zero_fires_at_once():
+    assert gc.after(0).recv(timeout=5) <= time.monotonic()
+
+
+def test_after_in_a_select_is_a_timeout_case():
+    never = gc.Channel()
+    index, value, ok = gc.select(gc.recv(never), gc.recv(gc.after(0.01)), timeout=5)
+    assert index == 1 and ok and value <= time.monotonic()
+
+
+def test_timer_fires_once():
+    t = gc.Timer(0.01)
+    assert t.c.recv(timeout=5) <= time.monotonic()
+    with pytest.raises(TimeoutError):
+        t.c.recv(timeout=0.03)
+    assert t.stop() is False  # already fired and received
+
+
+def test_timer_stop_before_firing():
+    t = gc.Timer(0.05)
+    assert t.stop() is True
+    assert t.stop() is False
+    with pytest.raises(TimeoutError):
+        t.c.recv(timeout=0.1)
+
+
+def test_no_stale_value_after_stop():
+    t = gc.Timer(0.001)
+    time.sleep(0.03)            # fired; the value waits in c
+    assert t.stop() is True     # Go 1.23: an unreceived value counts as not fired
+    with pytest.raises(TimeoutError):
+        t.c.recv(timeout=0.05)
+
+
+def test_no_stale_value_after_reset():
+    t = gc.Timer(0.001)
+    time.sleep(0.03)
+    before = time.monotonic()
+    assert t.reset(0.05) is True
+    fired = t.c.recv(timeout=5)
+    assert fired >= before + 0.05  # the new firing, not the stale one
+
+
+def test_reset_after_receive_and_after_stop():
+    t = gc.Timer(0.005)
+    t.c.recv(timeout=5)
+    assert t.reset(0.005) is False
+    assert t.c.recv(timeout=5) > 0
+    t.stop()
+    assert t.reset(0.005) is False
+    assert t.c.recv(timeout=5) > 0
+
+
+def test_timer_stop_racing_the_fire_never_delivers_after_stop(rng):
+    for _ in range(300):
+        t = gc.Timer(rng.random() * 0.002)
+        time.sleep(rng.random() * 0.002)
+        stopped = t.stop()
+        try:
+            t.c.recv(timeout=0)
+            delivered = True
+        except TimeoutError:
+            delivered = False
+        assert not delivered, "a value arrived after stop() returned"
+        assert stopped in (True, False)
+
+
+def test_timer_channel_is_receive_only():
+    t = gc.Timer(10)
+    with pytest.raises(TypeError, match="receive-only"):
+        t.c.send(1)
+    with pytest.raises(TypeError, match="receive-only"):
+        t.c.close()
+    with pytest.raises(TypeError, match="receive-only"):
+        gc.send(t.c, 1)
+    t.stop()
+
+
+def test_ticker_ticks_on_its_grid():
+    tk = gc.Ticker(0.02)
+    ticks = [tk.c.recv(timeout=5) for _ in range(5)]
+    tk.stop()
+    gaps = [b - a for a, b in zip(ticks, ticks[1:])]
+    assert all(g > 0.01 for g in gaps), gaps
+    assert 0.06 <= ticks[-1] - ticks[0] <= 1.0
+
+
+def test_ticker_drops_ticks_for_a_slow_reader():
+    tk = gc.Ticker(0.005)
+    time.sleep(0.1)                     # ~20 ticks pass
+    assert len(tk.c) == 1               # c holds one tick, the rest were dropped
+    first = tk.c.recv()
+    second = tk.c.recv(timeout=5)
+    assert second - first >= 0.004
+    tk.stop()
+
+
+def test_ticker_stop_and_reset():
+    tk = gc.Ticker(0.005)
+    tk.c.recv(timeout=5)
+    tk.stop()
+    with pytest.raises(TimeoutError):
+        tk.c.recv(timeout=0.05)
+    tk.reset(0.01)
+    a = tk.c.recv(timeout=5)
+    b = tk.c.recv(timeout=5)
+    assert b - a >= 0.008
+    tk.stop()
+
+
+@pytest.mark.parametrize("bad", [0, -1, float("nan")])
+def test_ticker_needs_a_positive_interval(bad):
+    with pytest.raises(ValueError, match="interval"):
+        gc.Ticker(bad)
+    tk = gc.Ticker(1)
+    with pytest.raises(ValueError):
+        tk.reset(bad)
+    tk.stop()
+
+
+@pytest.mark.parametrize("bad", ["1", None, True, [1]])
+def test_durations_must_be_numbers(bad):
+    with pytest.raises(TypeError, match="seconds"):
+        gc.after(bad)
+    with pytest.raises(TypeError, match="seconds"):
+        gc.Timer(bad)
+    with pytest.raises(TypeError, match="interval"):
+        gc.Ticker(bad)
+
+
+def test_negative_timer_duration():
+    with pytest.raises(ValueError):
+        gc.Timer(-1)
+    with pytest.raises(ValueError):
+        gc.after(-0.5)
+
+
+def test_blocked_receiver_wakes_when_the_timer_fires():
+    t = gc.Timer(0.05)
+    results = []
+    th = start(lambda: results.append(t.c.recv(timeout=10)))
+    join_all([th])
+    assert len(results) == 1
+
+
+def test_many_receivers_on_one_ticker_share_ticks():
+    tk = gc.Ticker(0.002)
+    got = []
+    lock = threading.Lock()
+
+    def take():
+        for _ in range(10):
+            v = tk.c.recv(timeout=10)
+            with lock:
+                got.append(v)
+
+    threads = [start(take) for _ in range(4)]
+    join_all(threads)
+    tk.stop()
+    assert len(got) == 40 and len(set(got)) == 40  # each tick received once
+
+
+def test_hundred_thousand_pending_timers_are_cheap():
+    tracemalloc.start()
+    try:
+        before, _ = tracemalloc.get_traced_memory()
+        t0 = time.perf_counter()
+        timers = [gc.Timer(3600) for _ in range(100_000)]
+        created = time.perf_counter() - t0
+        after_create, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert threading.active_count() < 50  # no thread per timer
+    # Python-side objects only (the C heap is not traced): a few hundred bytes each
+    assert (after_create - before) / len(timers) < 1000
+    t0 = time.perf_counter()
+    assert all(t.stop() for t in timers)
+    stopped = time.perf_counter() - t0
+    print(f"100k timers: created in {created:.3f}s, stopped in {stopped:.3f}s")
+
+
+def test_dropped_timer_and_channel_are_freed_and_stop():
+    t = gc.Timer(0.01)
+    ch_ref = weakref.ref(t.c)
+    t_ref = weakref.ref(t)
+    del t
+    pygc.collect()
+    assert t_ref() is None and ch_ref() is None
+    time.sleep(0.03)  # the timer was stopped with its channel: nothing fires into freed memory
+    ch = gc.after(0.01)
+    ref = weakref.ref(ch)
+    del ch
+    assert ref() is None
+    time.sleep(0.03)
+
+
+def test_timer_repr_and_attributes():
+    t = gc.Timer(10)
+    assert repr(t).startswith("<pygochan.Timer c=<pygochan.Channel capacity=1")
+    with pytest.raises(AttributeError):
+        t.c = gc.Channel()
+    t.stop()
+
+
+def test_timer_churn_does_not_grow_memory():
+    def churn(n):
+        for i in range(n):
+            t = gc.Timer(0 if i % 2 else 3600)
+            if i % 2:
+                t.c.recv(timeout=5)
+            t.reset(3600)
+            t.stop()
+            gc.after(3600)
+
+    churn(2000)
+    tracemalloc.start()
+    try:
+        churn(2000)
+        first, _ = tracemalloc.get_traced_memory()
+        churn(10_000)
+        second, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert second - first < 64 * 1024, (first, second)
