@@ -9,12 +9,18 @@
 #define NOT_IN_HEAP SIZE_MAX
 
 struct gc_timer {
-    gc_chan *chan;     /* not owned: the caller keeps it alive */
+    gc_chan *chan;     /* not owned: the caller keeps it alive; or NULL */
+    gc_timer_fn fn;    /* callback timers: called instead of a send */
+    void *arg;
     /* Guarded by timers.lock: */
     int64_t when;      /* absolute monotonic deadline */
     int64_t period;    /* 0 for a one-shot timer */
     size_t heap_index; /* NOT_IN_HEAP when stopped or fired */
+    bool firing;       /* a callback is running (outside the lock) */
 };
+
+/* True on the timer thread, whose callbacks must not wait for themselves. */
+static _Thread_local bool on_timer_thread;
 
 static struct {
     pthread_mutex_t lock;
@@ -26,6 +32,9 @@ static struct {
     /* Bumped (under lock) when the earliest deadline moves earlier, so the
        thread wakes and re-reads it; the thread parks on it. */
     _Atomic uint32_t wake_seq;
+    /* Bumped after each callback returns; stoppers of a firing callback
+       timer park on it. */
+    _Atomic uint32_t fired_seq;
 } timers = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 /* ---- the heap (timers.lock held) --------------------------------------- */
@@ -113,14 +122,34 @@ static void fire(gc_timer *t, int64_t now)
     }
 }
 
+/* timers.lock held; returns with it held, having dropped it for the call. */
+static void fire_callback(gc_timer *t)
+{
+    heap_remove(t);
+    t->firing = true;
+    pthread_mutex_unlock(&timers.lock);
+    t->fn(t->arg);
+    pthread_mutex_lock(&timers.lock);
+    t->firing = false;
+    atomic_fetch_add(&timers.fired_seq, 1);
+    gc_unpark(&timers.fired_seq);
+}
+
 static void *timer_thread(void *arg)
 {
     (void)arg;
+    on_timer_thread = true;
     pthread_mutex_lock(&timers.lock);
     for (;;) {
         int64_t now = gc_now_ns();
-        while (timers.len > 0 && timers.heap[0]->when <= now)
-            fire(timers.heap[0], now);
+        while (timers.len > 0 && timers.heap[0]->when <= now) {
+            if (timers.heap[0]->fn) {
+                fire_callback(timers.heap[0]);
+                now = gc_now_ns();
+            } else {
+                fire(timers.heap[0], now);
+            }
+        }
         int64_t deadline = timers.len > 0 ? timers.heap[0]->when : GC_FOREVER;
         uint32_t seq = atomic_load(&timers.wake_seq);
         pthread_mutex_unlock(&timers.lock);
@@ -179,12 +208,31 @@ gc_timer *gc_timer_new(gc_chan *ch)
     return t;
 }
 
-/* timers.lock held: take the timer out and drain an undelivered value. */
+gc_timer *gc_timer_new_callback(gc_timer_fn fn, void *arg)
+{
+    gc_timer *t = gc_timer_new(NULL);
+    if (t) {
+        t->fn = fn;
+        t->arg = arg;
+    }
+    return t;
+}
+
+/* timers.lock held: take the timer out and drain an undelivered value;
+   wait for a callback in progress on another thread. */
 static bool stop_locked(gc_timer *t)
 {
     bool was_active = t->heap_index != NOT_IN_HEAP;
     if (was_active)
         heap_remove(t);
+    while (t->firing && !on_timer_thread) {
+        uint32_t seq = atomic_load(&timers.fired_seq);
+        pthread_mutex_unlock(&timers.lock);
+        gc_park(&timers.fired_seq, seq, GC_FOREVER);
+        pthread_mutex_lock(&timers.lock);
+    }
+    if (!t->chan)
+        return was_active;
     size_t count;
     void **stale = gc_chan_take_buffer(t->chan, &count);
     free(stale); /* immediate values only: nothing to release */

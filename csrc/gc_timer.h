@@ -28,7 +28,13 @@ typedef struct gc_timer gc_timer;
    the timer.  NULL on ENOMEM. */
 gc_timer *gc_timer_new(gc_chan *ch);
 
-/* Stop the timer (draining any undelivered value) and free it. */
+/* A timer that calls fn(arg) on the timer thread when it fires, without the
+   timer lock held (fn may stop or reset timers).  fn must not block. */
+typedef void (*gc_timer_fn)(void *arg);
+gc_timer *gc_timer_new_callback(gc_timer_fn fn, void *arg);
+
+/* Stop the timer (draining any undelivered value) and free it.  For a
+   callback timer, waits for a call in progress on another thread. */
 void gc_timer_free(gc_timer *t);
 
 /* Arm the timer for the absolute monotonic deadline `when`, repeating every
@@ -40,7 +46,9 @@ enum gc_status gc_timer_reset(gc_timer *t, int64_t when, int64_t period_ns,
                               bool *was_active);
 
 /* Stop the timer and drain an undelivered value.  True if that prevented a
-   delivery: the timer was pending or its value had not been received. */
+   delivery: the timer was pending or its value had not been received.  A
+   callback timer's call in progress (on the timer thread) is waited for,
+   unless the caller is that call. */
 bool gc_timer_stop(gc_timer *t);
 
 /* Immediate channel values: a fire time in monotonic nanoseconds, tagged

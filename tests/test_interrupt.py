@@ -64,6 +64,19 @@ def run_child(code):
     return Child(code)
 
 
+def interrupt_when_blocked(child, sig=signal.SIGINT):
+    """Wait for the child's 'ready', let it block, send sig; returns (the
+    child's next line, seconds until it came, returncode, stderr)."""
+    assert child.readline() == "ready"
+    time.sleep(0.2)  # let it block
+    sent_at = time.monotonic()
+    child.send_signal(sig)
+    line = child.readline()
+    elapsed = time.monotonic() - sent_at
+    returncode, stderr = child.finish()
+    return line, elapsed, returncode, stderr
+
+
 @pytest.mark.parametrize("name", sorted(BLOCKERS))
 def test_ctrl_c_interrupts_a_blocked_call_promptly(name):
     child = run_child(f"""
@@ -80,13 +93,7 @@ def test_ctrl_c_interrupts_a_blocked_call_promptly(name):
             assert len(full) == 1 and full.recv() == 'kept'
             print('interrupted', flush=True)
     """)
-    assert child.readline() == "ready"
-    time.sleep(0.2)  # let it block
-    sent_at = time.monotonic()
-    child.send_signal(signal.SIGINT)
-    line = child.readline()
-    elapsed = time.monotonic() - sent_at
-    returncode, stderr = child.finish()
+    line, elapsed, returncode, stderr = interrupt_when_blocked(child)
     assert line == "interrupted", stderr
     assert elapsed < 1.0
     assert returncode == 0

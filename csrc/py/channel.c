@@ -107,10 +107,15 @@ static void channel_dealloc(pyg_channel *self)
     PyObject_GC_UnTrack(self);
     if (self->weakreflist)
         PyObject_ClearWeakRefs((PyObject *)self);
-    gc_timer_free(self->timer); /* stopped before its channel goes */
-    self->timer = NULL;
-    release_buffer(self);
-    gc_chan_free(self->chan);
+    if (self->owner_ctx) {
+        /* a done channel: its context owns the chan */
+        gc_ctx_release(self->owner_ctx);
+    } else {
+        gc_timer_free(self->timer); /* stopped before its channel goes */
+        self->timer = NULL;
+        release_buffer(self);
+        gc_chan_free(self->chan);
+    }
     self->chan = NULL;
     type->tp_free(self);
     Py_DECREF(type);
@@ -118,30 +123,45 @@ static void channel_dealloc(pyg_channel *self)
 
 /* ---- send / recv ------------------------------------------------------ */
 
-/* The blocking half of send/recv: a one-case select. */
+/* The blocking half of send/recv: a select of the operation and, with a
+   context, a recv on its done channel (case 1). */
 static enum gc_status wait_one(pyg_channel *self, bool is_send, void *value,
-                               const pyg_timeout *timeout,
+                               const pyg_timeout *timeout, gc_ctx *ctx,
                                gc_select_result *res)
 {
     if (!timeout->blocking)
         return GC_TIMEOUT;
-    gc_case c = {self->chan, value, is_send};
-    gc_entry entry;
-    int poll_order, lock_order;
+    gc_case cases[2] = {{self->chan, value, is_send},
+                        {ctx ? gc_ctx_done(ctx) : NULL, NULL, false}};
+    int n = ctx ? 2 : 1;
+    gc_entry entries[2];
+    int orders[4];
     gc_select sel;
-    gc_select_init(&sel, &c, 1, &entry, &poll_order, &lock_order);
+    gc_select_init(&sel, cases, n, entries, orders, orders + n);
     return pyg_wait(state_of(self), &sel, timeout->deadline_ns, res);
 }
 
-static const char *const timeout_kwlist[] = {"timeout", NULL};
+static const char *const blocking_kwlist[] = {"timeout", "ctx", NULL};
 
-static int refuse_if_timer_channel(pyg_channel *self, const char *op)
+static int refuse_if_receive_only(pyg_channel *self, const char *op)
 {
-    if (!self->timer)
+    if (!self->timer && !self->owner_ctx)
         return 0;
-    PyErr_Format(PyExc_TypeError,
-                 "%s on a timer's channel: it is receive-only", op);
+    PyErr_Format(PyExc_TypeError, "%s on a %s channel: it is receive-only",
+                 op, self->timer ? "timer's" : "context's done");
     return -1;
+}
+
+PyObject *pyg_done_channel_new(pyg_state *st, gc_ctx *ctx)
+{
+    PyTypeObject *type = st->channel_type;
+    pyg_channel *self = (pyg_channel *)type->tp_alloc(type, 0);
+    if (!self)
+        return NULL;
+    gc_ctx_retain(ctx);
+    self->owner_ctx = ctx;
+    self->chan = gc_ctx_done(ctx);
+    return (PyObject *)self;
 }
 
 PyObject *pyg_timer_channel_new(pyg_state *st)
@@ -169,40 +189,62 @@ PyObject *pyg_timer_channel_new(pyg_state *st)
 static PyObject *channel_send(pyg_channel *self, PyObject *const *args,
                               Py_ssize_t nargs, PyObject *kwnames)
 {
-    PyObject *argv[2];
+    PyObject *argv[3];
     pyg_timeout timeout;
-    if (refuse_if_timer_channel(self, "send") < 0 ||
-        pyg_parse_args("send", args, nargs, kwnames, 1, timeout_kwlist,
+    gc_ctx *ctx;
+    pyg_state *st = state_of(self);
+    if (refuse_if_receive_only(self, "send") < 0 ||
+        pyg_parse_args("send", args, nargs, kwnames, 1, blocking_kwlist,
                        argv) < 0 ||
-        pyg_parse_timeout(argv[1], &timeout) < 0)
+        pyg_parse_timeout(argv[1], &timeout) < 0 ||
+        pyg_ctx_arg(st, argv[2], &ctx) < 0)
         return NULL;
+    if (ctx && gc_ctx_err(ctx) != GC_CTX_ALIVE)
+        return pyg_raise_ctx_error(st, ctx);
     PyObject *value = argv[0];
     Py_INCREF(value); /* the reference that travels with the value */
     enum gc_status status = gc_chan_try_send(self->chan, value);
     if (status == GC_NOT_READY) {
         gc_select_result res;
-        status = wait_one(self, true, value, &timeout, &res);
+        status = wait_one(self, true, value, &timeout, ctx, &res);
+        if (status == GC_OK && res.index == 1) {
+            Py_DECREF(value);
+            return pyg_raise_ctx_error(st, ctx);
+        }
     }
     if (status == GC_OK)
         Py_RETURN_NONE;
     Py_DECREF(value);
     if (status != GC_INTERRUPTED)
-        pyg_raise_status(state_of(self), status, "send");
+        pyg_raise_status(st, status, "send");
     return NULL;
 }
 
 /* 1: *out is the received value (a new reference); 0: closed and drained;
    -1: an exception is set and nothing was received. */
-static int recv_value(pyg_channel *self, PyObject *timeout_obj, PyObject **out)
+static int recv_value(pyg_channel *self, PyObject *timeout_obj,
+                      PyObject *ctx_obj, PyObject **out)
 {
     pyg_timeout timeout;
-    if (pyg_parse_timeout(timeout_obj, &timeout) < 0)
+    gc_ctx *ctx;
+    pyg_state *st = state_of(self);
+    if (pyg_parse_timeout(timeout_obj, &timeout) < 0 ||
+        pyg_ctx_arg(st, ctx_obj, &ctx) < 0)
         return -1;
+    if (ctx && gc_ctx_err(ctx) != GC_CTX_ALIVE) {
+        pyg_raise_ctx_error(st, ctx);
+        return -1;
+    }
     gc_select_result res;
     enum gc_status status =
         gc_chan_try_recv(self->chan, &res.value, &res.ok);
-    if (status == GC_NOT_READY)
-        status = wait_one(self, false, NULL, &timeout, &res);
+    if (status == GC_NOT_READY) {
+        status = wait_one(self, false, NULL, &timeout, ctx, &res);
+        if (status == GC_OK && res.index == 1) {
+            pyg_raise_ctx_error(st, ctx);
+            return -1;
+        }
+    }
     if (status != GC_OK) {
         if (status != GC_INTERRUPTED)
             pyg_raise_status(state_of(self), status, "recv");
@@ -217,11 +259,11 @@ static int recv_value(pyg_channel *self, PyObject *timeout_obj, PyObject **out)
 static PyObject *channel_recv(pyg_channel *self, PyObject *const *args,
                               Py_ssize_t nargs, PyObject *kwnames)
 {
-    PyObject *argv[1], *value;
-    if (pyg_parse_args("recv", args, nargs, kwnames, 0, timeout_kwlist,
+    PyObject *argv[2], *value;
+    if (pyg_parse_args("recv", args, nargs, kwnames, 0, blocking_kwlist,
                        argv) < 0)
         return NULL;
-    int got = recv_value(self, argv[0], &value);
+    int got = recv_value(self, argv[0], argv[1], &value);
     if (got == 0)
         pyg_raise_status(state_of(self), GC_CLOSED, "recv");
     return got == 1 ? value : NULL;
@@ -230,11 +272,11 @@ static PyObject *channel_recv(pyg_channel *self, PyObject *const *args,
 static PyObject *channel_recv_ok(pyg_channel *self, PyObject *const *args,
                                  Py_ssize_t nargs, PyObject *kwnames)
 {
-    PyObject *argv[1], *value;
-    if (pyg_parse_args("recv_ok", args, nargs, kwnames, 0, timeout_kwlist,
+    PyObject *argv[2], *value;
+    if (pyg_parse_args("recv_ok", args, nargs, kwnames, 0, blocking_kwlist,
                        argv) < 0)
         return NULL;
-    int got = recv_value(self, argv[0], &value);
+    int got = recv_value(self, argv[0], argv[1], &value);
     if (got < 0)
         return NULL;
     if (got == 0)
@@ -246,13 +288,13 @@ static PyObject *channel_recv_ok(pyg_channel *self, PyObject *const *args,
 static PyObject *channel_iternext(pyg_channel *self)
 {
     PyObject *value;
-    int got = recv_value(self, NULL, &value);
+    int got = recv_value(self, NULL, NULL, &value);
     return got == 1 ? value : NULL; /* NULL without an exception: the end */
 }
 
 static PyObject *channel_close(pyg_channel *self, PyObject *Py_UNUSED(ignored))
 {
-    if (refuse_if_timer_channel(self, "close") < 0)
+    if (refuse_if_receive_only(self, "close") < 0)
         return NULL;
     if (gc_chan_close(self->chan) != GC_OK) {
         pyg_raise_status(state_of(self), GC_CLOSED, "close");
@@ -315,7 +357,7 @@ static PyObject *channel_reduce(PyObject *self, PyObject *Py_UNUSED(ignored))
 static PyMethodDef channel_methods[] = {
     {"send", (PyCFunction)(void (*)(void))channel_send,
      METH_FASTCALL | METH_KEYWORDS,
-     "send(value, *, timeout=None)\n--\n\n"
+     "send(value, *, timeout=None, ctx=None)\n--\n\n"
      "Send value: block until a receiver takes it (unbuffered) or there is\n"
      "room in the buffer.  Raises ChannelClosed if the channel is or becomes\n"
      "closed, TimeoutError after timeout seconds; either way the value was\n"
@@ -323,7 +365,7 @@ static PyMethodDef channel_methods[] = {
      "    >>> ch = Channel(1)\n    >>> ch.send('job')\n"},
     {"recv", (PyCFunction)(void (*)(void))channel_recv,
      METH_FASTCALL | METH_KEYWORDS,
-     "recv(*, timeout=None)\n--\n\n"
+     "recv(*, timeout=None, ctx=None)\n--\n\n"
      "Receive a value, blocking until one is available.  Buffered values\n"
      "sent before close() are still delivered; once the channel is closed\n"
      "and drained, raises ChannelClosed.  TimeoutError after timeout seconds,\n"
@@ -331,7 +373,7 @@ static PyMethodDef channel_methods[] = {
      "    >>> ch = Channel(1); ch.send(42); ch.recv()\n    42\n"},
     {"recv_ok", (PyCFunction)(void (*)(void))channel_recv_ok,
      METH_FASTCALL | METH_KEYWORDS,
-     "recv_ok(*, timeout=None)\n--\n\n"
+     "recv_ok(*, timeout=None, ctx=None)\n--\n\n"
      "Receive like Go's `v, ok := <-ch`: (value, True), or (None, False)\n"
      "once the channel is closed and drained.  Never raises ChannelClosed.\n\n"
      "    >>> ch = Channel(1); ch.close(); ch.recv_ok()\n    (None, False)\n"},

@@ -43,7 +43,8 @@ static int module_exec(PyObject *module)
         return -1;
     if (pyg_channel_init_type(module, st) < 0 ||
         pyg_select_init_types(module, st) < 0 ||
-        pyg_timer_init_types(module, st) < 0)
+        pyg_timer_init_types(module, st) < 0 ||
+        pyg_context_init(module, st) < 0)
         return -1;
     return 0;
 }
@@ -57,6 +58,12 @@ static int module_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(st->select_result_type);
     Py_VISIT(st->timer_type);
     Py_VISIT(st->ticker_type);
+    Py_VISIT(st->context_type);
+    Py_VISIT(st->canceled);
+    Py_VISIT(st->deadline_exceeded);
+    Py_VISIT(st->background);
+    Py_VISIT(st->after_func_queue);
+    Py_VISIT(st->after_func_runner);
     Py_VISIT(st->channel_closed);
     return 0;
 }
@@ -70,6 +77,12 @@ static int module_clear(PyObject *module)
     Py_CLEAR(st->select_result_type);
     Py_CLEAR(st->timer_type);
     Py_CLEAR(st->ticker_type);
+    Py_CLEAR(st->context_type);
+    Py_CLEAR(st->canceled);
+    Py_CLEAR(st->deadline_exceeded);
+    Py_CLEAR(st->background);
+    Py_CLEAR(st->after_func_queue);
+    Py_CLEAR(st->after_func_runner);
     Py_CLEAR(st->channel_closed);
     return 0;
 }

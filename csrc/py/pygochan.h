@@ -16,6 +16,7 @@
 #include "gc_chan.h"
 #include "gc_select.h"
 #include "gc_timer.h"
+#include "gc_ctx.h"
 
 #if PY_VERSION_HEX < 0x030A0000
 static inline PyObject *Py_NewRef(PyObject *o)
@@ -32,6 +33,12 @@ typedef struct {
     PyTypeObject *select_result_type;
     PyTypeObject *timer_type;
     PyTypeObject *ticker_type;
+    PyTypeObject *context_type;
+    PyObject *canceled;          /* exception class Canceled */
+    PyObject *deadline_exceeded; /* exception class DeadlineExceeded */
+    PyObject *background;        /* the background Context */
+    PyObject *after_func_queue;  /* unbounded Channel of functions to run */
+    PyObject *after_func_runner; /* callable that starts the runner, or NULL */
     PyObject *channel_closed; /* the ChannelClosed exception class */
     unsigned long main_thread_ident;
 } pyg_state;
@@ -40,8 +47,30 @@ typedef struct {
     PyObject_HEAD
     gc_chan *chan;          /* owned; freed in dealloc */
     gc_timer *timer;        /* owned; set for a timer's receive-only channel */
+    gc_ctx *owner_ctx;      /* a reference; set for a context's done channel,
+                               whose chan the context owns */
     PyObject *weakreflist;
 } pyg_channel;
+
+/* A Context.  ctx is NULL for contexts that are never done (background,
+   without_cancel and their value children). */
+typedef struct {
+    PyObject_HEAD
+    gc_ctx *ctx;        /* owned reference, or NULL */
+    PyObject *parent;   /* the parent Context (owned); NULL for background */
+    PyObject *key;      /* with_value: the key and value (owned), else NULL */
+    PyObject *value;
+    PyObject *done;     /* the done Channel, made on first use (owned) */
+    PyObject *weakreflist;
+} pyg_context;
+
+/* ctx= argument: None -> *out NULL; a Context -> its gc_ctx (NULL if it can
+   never be done); anything else is a TypeError. */
+int pyg_ctx_arg(pyg_state *st, PyObject *obj, gc_ctx **out);
+
+/* Raise the error of a done context (Canceled / DeadlineExceeded), chained
+   to its cause when the cause is an exception.  Returns NULL. */
+PyObject *pyg_raise_ctx_error(pyg_state *st, gc_ctx *ctx);
 
 /* Timer and Ticker: a timer firing into its channel c. */
 typedef struct {
@@ -100,6 +129,8 @@ pyg_state *pyg_state_of_type(PyTypeObject *type);
 int pyg_channel_init_type(PyObject *module, pyg_state *st);
 int pyg_select_init_types(PyObject *module, pyg_state *st);
 int pyg_timer_init_types(PyObject *module, pyg_state *st);
+int pyg_context_init(PyObject *module, pyg_state *st);
+PyObject *pyg_done_channel_new(pyg_state *st, gc_ctx *ctx);
 extern PyMethodDef pyg_timer_functions[];
 extern PyMethodDef pyg_select_functions[];
 

@@ -127,9 +127,11 @@ static PyObject *module_send(PyObject *module, PyObject *const *args,
     }
     if (check_channel_arg(st, "send", args[0]) < 0)
         return NULL;
-    if (args[0] != Py_None && ((pyg_channel *)args[0])->timer) {
+    if (args[0] != Py_None && (((pyg_channel *)args[0])->timer ||
+                               ((pyg_channel *)args[0])->owner_ctx)) {
         PyErr_SetString(PyExc_TypeError,
-                        "send() on a timer's channel: it is receive-only");
+                        "send() on a timer's or context's channel: it is "
+                        "receive-only");
         return NULL;
     }
     return new_case(st->send_case_type, args[0], args[1]);
@@ -169,20 +171,21 @@ static PyObject *module_select(PyObject *module, PyObject *const *args,
                                Py_ssize_t nargs, PyObject *kwnames)
 {
     pyg_state *st = PyModule_GetState(module);
-    static const char *const kwlist[] = {"default", "timeout", NULL};
-    PyObject *kw[2] = {NULL, NULL};
+    static const char *const kwlist[] = {"default", "timeout", "ctx", NULL};
+    PyObject *kw[3] = {NULL, NULL, NULL};
     if (kwnames) {
         /* the cases are all positional: parse only the keywords */
-        PyObject *argv[SMALL_SELECT + 2];
+        PyObject *argv[SMALL_SELECT + 3];
         PyObject **all = nargs <= SMALL_SELECT
                              ? argv
-                             : PyMem_New(PyObject *, nargs + 2);
+                             : PyMem_New(PyObject *, nargs + 3);
         if (!all)
             return PyErr_NoMemory();
         int rc = pyg_parse_args("select", args, nargs, kwnames, nargs, kwlist,
                                 all);
         kw[0] = all[nargs];
         kw[1] = all[nargs + 1];
+        kw[2] = all[nargs + 2];
         if (all != argv)
             PyMem_Free(all);
         if (rc < 0)
@@ -207,22 +210,29 @@ static PyObject *module_select(PyObject *module, PyObject *const *args,
                         "take a timeout");
         return NULL;
     }
-    if (nargs > INT_MAX / 2) {
+    gc_ctx *ctx;
+    if (pyg_ctx_arg(st, kw[2], &ctx) < 0)
+        return NULL;
+    if (ctx && gc_ctx_err(ctx) != GC_CTX_ALIVE)
+        return pyg_raise_ctx_error(st, ctx);
+    if (nargs > INT_MAX / 2 - 1) {
         PyErr_SetString(PyExc_ValueError, "select(): too many cases");
         return NULL;
     }
     int n = (int)nargs;
+    /* A context is one more recv case, on its done channel, after the rest. */
+    int total = n + (ctx ? 1 : 0);
 
-    gc_case small_cases[SMALL_SELECT];
-    gc_entry small_entries[SMALL_SELECT];
-    int small_orders[2 * SMALL_SELECT];
+    gc_case small_cases[SMALL_SELECT + 1];
+    gc_entry small_entries[SMALL_SELECT + 1];
+    int small_orders[2 * (SMALL_SELECT + 1)];
     gc_case *cases = small_cases;
     gc_entry *entries = small_entries;
     int *orders = small_orders;
     if (n > SMALL_SELECT) {
-        cases = PyMem_New(gc_case, n);
-        entries = PyMem_New(gc_entry, n);
-        orders = PyMem_New(int, 2 * (size_t)n);
+        cases = PyMem_New(gc_case, total);
+        entries = PyMem_New(gc_entry, total);
+        orders = PyMem_New(int, 2 * (size_t)total);
         if (!cases || !entries || !orders) {
             PyErr_NoMemory();
             goto fail_early;
@@ -244,6 +254,11 @@ static PyObject *module_select(PyObject *module, PyObject *const *args,
         cases[i].is_send = is_send;
         cases[i].send_value = is_send ? c->value : NULL;
     }
+    if (ctx) {
+        cases[n].chan = gc_ctx_done(ctx);
+        cases[n].is_send = false;
+        cases[n].send_value = NULL;
+    }
     /* From here each send case offers a reference of its own. */
     for (int i = 0; i < n; i++)
         if (cases[i].is_send)
@@ -251,7 +266,7 @@ static PyObject *module_select(PyObject *module, PyObject *const *args,
 
     gc_select sel;
     gc_select_result res;
-    gc_select_init(&sel, cases, n, entries, orders, orders + n);
+    gc_select_init(&sel, cases, total, entries, orders, orders + total);
     enum gc_status status = gc_select_try(&sel, &res);
     if (status == GC_NOT_READY) {
         if (nonblocking) {
@@ -268,7 +283,10 @@ static PyObject *module_select(PyObject *module, PyObject *const *args,
                      : GC_TIMEOUT;
     }
     PyObject *result = NULL;
-    if (status == GC_OK) {
+    if (status == GC_OK && res.index == n) {
+        release_offers(cases, n, -1);
+        pyg_raise_ctx_error(st, ctx);
+    } else if (status == GC_OK) {
         bool is_send = cases[res.index].is_send;
         release_offers(cases, n, is_send ? res.index : -1);
         PyObject *value = NULL;
@@ -315,13 +333,14 @@ PyMethodDef pyg_select_functions[] = {
      "    >>> select(send(out, item), recv(quit))\n"},
     {"select", (PyCFunction)(void (*)(void))module_select,
      METH_FASTCALL | METH_KEYWORDS,
-     "select(*cases, default=False, timeout=None)\n--\n\n"
+     "select(*cases, default=False, timeout=None, ctx=None)\n--\n\n"
      "Go's select: wait until one of the cases can proceed, commit exactly\n"
      "that one (chosen uniformly at random among those ready) and return\n"
      "SelectResult(index, value, ok): the case's position, and for a recv\n"
      "case the value and ok as recv_ok() gives them ((None, True) for a send\n"
      "case).  default=True returns (-1, None, False) at once when no case is\n"
-     "ready; timeout raises TimeoutError.  A select that raises had no\n"
+     "ready; timeout raises TimeoutError; ctx raises the context's error\n"
+     "once it is done.  A select that raises had no\n"
      "effect on any channel.\n\n"
      "    >>> idx, value, ok = select(recv(results), send(jobs, job),\n"
      "    ...                         timeout=1.0)\n"},

@@ -19,6 +19,7 @@
 #include "gc_park.h"
 #include "gc_select.h"
 #include "gc_timer.h"
+#include "gc_ctx.h"
 #include "gc_waiter.h"
 
 /* ---- harness ---------------------------------------------------------- */
@@ -861,6 +862,175 @@ static void test_many_timers_racing_stop(void)
     }
 }
 
+/* ---- contexts ------------------------------------------------------------- */
+
+static _Atomic long cause_refs;
+static void count_retain(void *v) { (void)v; atomic_fetch_add(&cause_refs, 1); }
+static void count_release(void *v) { (void)v; atomic_fetch_sub(&cause_refs, 1); }
+
+static bool is_done(gc_ctx *c)
+{
+    void *v;
+    bool ok;
+    return gc_chan_try_recv(gc_ctx_done(c), &v, &ok) == GC_OK && !ok;
+}
+
+static void test_ctx_cancel_reaches_descendants_not_ancestors(void)
+{
+    gc_ctx *root = gc_ctx_new(NULL, GC_FOREVER);
+    gc_ctx *a = gc_ctx_new(root, GC_FOREVER), *b = gc_ctx_new(root, GC_FOREVER);
+    gc_ctx *a1 = gc_ctx_new(a, GC_FOREVER), *a2 = gc_ctx_new(a, GC_FOREVER);
+    CHECK(gc_ctx_children(root) == 2 && gc_ctx_children(a) == 2);
+    int cause = 42;
+    CHECK(gc_ctx_cancel(a, GC_CTX_CANCELED, &cause));
+    CHECK(!gc_ctx_cancel(a, GC_CTX_CANCELED, NULL)); /* first cancel wins */
+    CHECK(is_done(a) && is_done(a1) && is_done(a2));
+    CHECK(gc_ctx_cause(a2) == &cause && gc_ctx_err(a1) == GC_CTX_CANCELED);
+    CHECK(!is_done(root) && !is_done(b) && gc_ctx_err(root) == GC_CTX_ALIVE);
+    CHECK(gc_ctx_children(root) == 1); /* a unlinked itself */
+    gc_ctx *late = gc_ctx_new(a, GC_FOREVER); /* child of a done parent */
+    CHECK(is_done(late) && gc_ctx_cause(late) == &cause);
+    gc_ctx *list[] = {late, a2, a1, b, a, root};
+    for (size_t i = 0; i < sizeof list / sizeof *list; i++)
+        gc_ctx_release(list[i]);
+    CHECK(atomic_load(&cause_refs) == 0); /* every retained cause released */
+}
+
+static void test_ctx_deep_chain_and_wide_tree(void)
+{
+    enum { N = 10000 };
+    gc_ctx *root = gc_ctx_new(NULL, GC_FOREVER);
+    gc_ctx *node = root;
+    static gc_ctx *chain[N], *wide[N];
+    for (int i = 0; i < N; i++) {
+        chain[i] = gc_ctx_new(node, GC_FOREVER);
+        node = chain[i];
+        wide[i] = gc_ctx_new(root, GC_FOREVER);
+    }
+    gc_ctx_cancel(root, GC_CTX_CANCELED, NULL); /* no recursion: no overflow */
+    for (int i = 0; i < N; i++)
+        CHECK(is_done(chain[i]) && is_done(wide[i]));
+    for (int i = 0; i < N; i++)
+        gc_ctx_release(wide[i]);
+    /* drop references leaf first, so each release frees a chain link */
+    for (int i = N - 1; i >= 0; i--)
+        gc_ctx_release(chain[i]);
+    gc_ctx_release(root);
+}
+
+static void test_ctx_release_of_long_chain_is_iterative(void)
+{
+    enum { N = 10000 };
+    gc_ctx *root = gc_ctx_new(NULL, GC_FOREVER), *node = root;
+    for (int i = 0; i < N; i++) {
+        gc_ctx *child = gc_ctx_new(node, GC_FOREVER);
+        gc_ctx_release(node); /* only the child keeps its parent now */
+        node = child;
+    }
+    gc_ctx_release(node); /* frees all N+1, root last, without recursion */
+}
+
+static void test_ctx_child_cancel_unlinks_from_parent(void)
+{
+    gc_ctx *parent = gc_ctx_new(NULL, GC_FOREVER);
+    for (int i = 0; i < 100000; i++) {
+        gc_ctx *child = gc_ctx_new(parent, GC_FOREVER);
+        gc_ctx_cancel(child, GC_CTX_CANCELED, NULL);
+        gc_ctx_release(child);
+    }
+    CHECK(gc_ctx_children(parent) == 0);
+    gc_ctx *dropped = gc_ctx_new(parent, GC_FOREVER);
+    gc_ctx_release(dropped); /* released without cancel: unlinks too */
+    CHECK(gc_ctx_children(parent) == 0);
+    gc_ctx_release(parent);
+}
+
+static void test_ctx_deadlines(void)
+{
+    int64_t now = gc_now_ns();
+    gc_ctx *past = gc_ctx_new(NULL, now - 1);
+    CHECK(is_done(past) && gc_ctx_err(past) == GC_CTX_DEADLINE);
+    gc_ctx *parent = gc_ctx_new(NULL, now + 20000000);
+    gc_ctx *later = gc_ctx_new(parent, now + 1000000000);
+    CHECK(gc_ctx_deadline(later) == now + 20000000); /* never later than parent */
+    gc_ctx *sooner = gc_ctx_new(parent, now + 5000000);
+    void *v;
+    bool ok;
+    CHECK(recv_wait(gc_ctx_done(sooner), &v, &ok, gc_deadline_after(5)) == GC_OK);
+    CHECK(gc_ctx_err(sooner) == GC_CTX_DEADLINE && !is_done(parent));
+    CHECK(recv_wait(gc_ctx_done(later), &v, &ok, gc_deadline_after(5)) == GC_OK);
+    CHECK(gc_ctx_err(later) == GC_CTX_DEADLINE && gc_ctx_err(parent) == GC_CTX_DEADLINE);
+    gc_ctx *canceled_first = gc_ctx_new(NULL, gc_now_ns() + 50000000);
+    gc_ctx_cancel(canceled_first, GC_CTX_CANCELED, NULL);
+    sleep_us(60000);
+    CHECK(gc_ctx_err(canceled_first) == GC_CTX_CANCELED);
+    gc_ctx *list[] = {past, sooner, later, parent, canceled_first};
+    for (size_t i = 0; i < sizeof list / sizeof *list; i++)
+        gc_ctx_release(list[i]);
+}
+
+static void test_ctx_released_while_its_deadline_fires(void)
+{
+    uint64_t r = seed ^ 0xDEAD;
+    for (int i = 0; i < 300 * scale / 5; i++) {
+        gc_ctx *c = gc_ctx_new(NULL, gc_now_ns() + (int64_t)(rnd(&r) % 200000));
+        sleep_us((long)(rnd(&r) % 200));
+        gc_ctx_release(c); /* may race the timer callback: must wait for it */
+    }
+}
+
+static void test_ctx_after_items(void)
+{
+    gc_chan *queue = gc_chan_new(GC_UNBOUNDED);
+    gc_ctx *c = gc_ctx_new(NULL, GC_FOREVER);
+    int64_t id1 = gc_ctx_after(c, VAL(1), queue);
+    int64_t id2 = gc_ctx_after(c, VAL(2), queue);
+    CHECK(id1 > 0 && id2 > 0 && id1 != id2);
+    void *item;
+    CHECK(gc_ctx_after_stop(c, id1, &item) && item == VAL(1));
+    CHECK(!gc_ctx_after_stop(c, id1, &item));
+    gc_ctx_cancel(c, GC_CTX_CANCELED, NULL);
+    CHECK(gc_chan_len(queue) == 1);
+    CHECK(!gc_ctx_after_stop(c, id2, &item)); /* already sent */
+    CHECK(gc_ctx_after(c, VAL(3), queue) == 0); /* done: sent at once */
+    void *v;
+    bool ok;
+    CHECK(gc_chan_try_recv(queue, &v, &ok) == GC_OK && v == VAL(2));
+    CHECK(gc_chan_try_recv(queue, &v, &ok) == GC_OK && v == VAL(3));
+    gc_ctx_release(c);
+    destroy(queue);
+}
+
+/* A sender and a receiver each select on the channel and their own context,
+   whose deadline expires at a random moment: exactly once or not at all. */
+static void test_ctx_expiring_while_exchanging(void)
+{
+    uint64_t r = seed ^ 0xC0C0;
+    int rounds = 200 * scale / 5;
+    for (int i = 0; i < rounds; i++) {
+        gc_chan *ch = gc_chan_new(0);
+        gc_ctx *cs = gc_ctx_new(NULL, gc_now_ns() + (int64_t)(rnd(&r) % 300000));
+        gc_ctx *cr = gc_ctx_new(NULL, gc_now_ns() + (int64_t)(rnd(&r) % 300000));
+        struct select_op snd = {{{ch, VAL(i), true}, {gc_ctx_done(cs), NULL, false}, {NULL, NULL, false}},
+                                2, GC_NOT_READY, {0}};
+        struct select_op rcv = {{{ch, NULL, false}, {gc_ctx_done(cr), NULL, false}, {NULL, NULL, false}},
+                                2, GC_NOT_READY, {0}};
+        pthread_t t1, t2;
+        pthread_create(&t1, NULL, do_select, &snd);
+        pthread_create(&t2, NULL, do_select, &rcv);
+        pthread_join(t1, NULL);
+        pthread_join(t2, NULL);
+        bool sent = snd.status == GC_OK && snd.res.index == 0;
+        bool got = rcv.status == GC_OK && rcv.res.index == 0;
+        CHECKF(sent == got, "round %d: sent %d got %d", i, sent, got);
+        if (got)
+            CHECK(rcv.res.value == VAL(i));
+        gc_ctx_release(cs);
+        gc_ctx_release(cr);
+        destroy(ch);
+    }
+}
+
 int main(void)
 {
     const char *env = getenv("GC_TEST_SEED");
@@ -895,6 +1065,16 @@ int main(void)
     run("timer_stop_leaves_no_stale_value", test_timer_stop_leaves_no_stale_value);
     run("ticker_drops_ticks_for_a_slow_reader", test_ticker_drops_ticks_for_a_slow_reader);
     run("many_timers_racing_stop", test_many_timers_racing_stop);
+    gc_ctx_set_value_hooks((gc_ctx_value_hooks){count_retain, count_release});
+    run("ctx_cancel_reaches_descendants_not_ancestors",
+        test_ctx_cancel_reaches_descendants_not_ancestors);
+    run("ctx_deep_chain_and_wide_tree", test_ctx_deep_chain_and_wide_tree);
+    run("ctx_release_of_long_chain_is_iterative", test_ctx_release_of_long_chain_is_iterative);
+    run("ctx_child_cancel_unlinks_from_parent", test_ctx_child_cancel_unlinks_from_parent);
+    run("ctx_deadlines", test_ctx_deadlines);
+    run("ctx_released_while_its_deadline_fires", test_ctx_released_while_its_deadline_fires);
+    run("ctx_after_items", test_ctx_after_items);
+    run("ctx_expiring_while_exchanging", test_ctx_expiring_while_exchanging);
 
     printf("%d passed, %d failed\n", passed, failures);
     return failures ? 1 : 0;

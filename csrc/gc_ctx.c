@@ -1,0 +1,321 @@
+/* gc_ctx: the cancellation tree.  See gc_ctx.h for the ownership rules. */
+#include "gc_ctx.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#include "gc_park.h"
+#include "gc_timer.h"
+
+typedef struct after_item {
+    struct after_item *next; /* guarded by the context's lock */
+    int64_t id;
+    void *item;              /* owned until sent or taken back */
+    gc_chan *queue;
+} after_item;
+
+struct gc_ctx {
+    _Atomic long refs;
+    _Atomic int err;        /* written under lock, read without it */
+    pthread_mutex_t lock;   /* guards the fields below; never held while
+                               taking a channel or timer lock, or another
+                               context's lock except a child taking its
+                               parent's to link or unlink itself */
+    void *cause;            /* owned (value hooks); set once, when done */
+    gc_ctx *parent;         /* owned reference; immutable */
+    bool linked;            /* in parent's children list: parent's lock */
+    gc_ctx *first_child;    /* live children, not owned */
+    gc_ctx *prev, *next;    /* siblings: guarded by parent's lock */
+    after_item *after;      /* owned */
+    int64_t next_after_id;
+    int64_t deadline;       /* immutable */
+    gc_chan *done;          /* owned; closed when done */
+    gc_timer *timer;        /* owned; armed when this context's own deadline
+                               is earlier than its parent's */
+};
+
+static gc_ctx_value_hooks hooks;
+
+void gc_ctx_set_value_hooks(gc_ctx_value_hooks h)
+{
+    hooks = h;
+}
+
+static void retain_value(void *v)
+{
+    if (v && hooks.retain)
+        hooks.retain(v);
+}
+
+static void release_value(void *v)
+{
+    if (v && hooks.release)
+        hooks.release(v);
+}
+
+void gc_ctx_retain(gc_ctx *ctx)
+{
+    atomic_fetch_add_explicit(&ctx->refs, 1, memory_order_relaxed);
+}
+
+/* Take a reference unless the count already reached zero (the context is
+   being destroyed and must not be revived). */
+static bool retain_if_alive(gc_ctx *ctx)
+{
+    long n = atomic_load_explicit(&ctx->refs, memory_order_relaxed);
+    while (n > 0)
+        if (atomic_compare_exchange_weak(&ctx->refs, &n, n + 1))
+            return true;
+    return false;
+}
+
+/* parent's lock held */
+static void unlink_child(gc_ctx *parent, gc_ctx *child)
+{
+    if (child->prev)
+        child->prev->next = child->next;
+    else
+        parent->first_child = child->next;
+    if (child->next)
+        child->next->prev = child->prev;
+    child->prev = child->next = NULL;
+    child->linked = false;
+}
+
+/* Free ctx (refs reached zero) and return its parent reference, which the
+   caller releases: an iteration, not a recursion, for deep chains. */
+static gc_ctx *destroy(gc_ctx *ctx)
+{
+    gc_timer_free(ctx->timer); /* stopped; waits for a firing callback */
+    gc_ctx *parent = ctx->parent;
+    if (parent) {
+        pthread_mutex_lock(&parent->lock);
+        if (ctx->linked)
+            unlink_child(parent, ctx);
+        pthread_mutex_unlock(&parent->lock);
+    }
+    for (after_item *a = ctx->after, *next; a; a = next) {
+        next = a->next;
+        release_value(a->item);
+        free(a);
+    }
+    release_value(ctx->cause);
+    size_t n;
+    free(gc_chan_take_buffer(ctx->done, &n)); /* unbuffered: always empty */
+    gc_chan_free(ctx->done);
+    pthread_mutex_destroy(&ctx->lock);
+    free(ctx);
+    return parent;
+}
+
+void gc_ctx_release(gc_ctx *ctx)
+{
+    while (ctx && atomic_fetch_sub_explicit(&ctx->refs, 1,
+                                            memory_order_acq_rel) == 1)
+        ctx = destroy(ctx);
+}
+
+static void on_deadline(void *arg)
+{
+    gc_ctx_cancel(arg, GC_CTX_DEADLINE, NULL);
+}
+
+gc_ctx *gc_ctx_new(gc_ctx *parent, int64_t deadline_ns)
+{
+    gc_ctx *ctx = calloc(1, sizeof(*ctx));
+    if (!ctx)
+        return NULL;
+    ctx->refs = 1;
+    ctx->done = gc_chan_new(0);
+    if (!ctx->done || pthread_mutex_init(&ctx->lock, NULL) != 0) {
+        gc_chan_free(ctx->done);
+        free(ctx);
+        return NULL;
+    }
+    int64_t parent_deadline = parent ? parent->deadline : GC_FOREVER;
+    ctx->deadline = deadline_ns < parent_deadline ? deadline_ns : parent_deadline;
+    bool own_deadline = deadline_ns < parent_deadline;
+    if (own_deadline) {
+        ctx->timer = gc_timer_new_callback(on_deadline, ctx);
+        if (!ctx->timer) {
+            gc_ctx_release(ctx);
+            return NULL;
+        }
+    }
+    if (parent) {
+        gc_ctx_retain(parent);
+        ctx->parent = parent;
+        pthread_mutex_lock(&parent->lock);
+        bool parent_done = atomic_load(&parent->err) != GC_CTX_ALIVE;
+        if (!parent_done) {
+            ctx->next = parent->first_child;
+            if (ctx->next)
+                ctx->next->prev = ctx;
+            parent->first_child = ctx;
+            ctx->linked = true;
+        }
+        pthread_mutex_unlock(&parent->lock);
+        if (parent_done) {
+            /* err and cause are fixed once done: read them unlocked */
+            gc_ctx_cancel(ctx, atomic_load(&parent->err), parent->cause);
+            return ctx;
+        }
+    }
+    if (own_deadline) {
+        bool was_active;
+        if (deadline_ns <= gc_now_ns())
+            gc_ctx_cancel(ctx, GC_CTX_DEADLINE, NULL);
+        else if (gc_timer_reset(ctx->timer, deadline_ns, 0, &was_active) != GC_OK) {
+            gc_ctx_release(ctx);
+            return NULL;
+        }
+    }
+    return ctx;
+}
+
+/* Cancel one context; its live children are appended (retained) to the
+   work list.  Returns false if it was done already. */
+static bool cancel_one(gc_ctx *ctx, int err, void *cause, gc_ctx ***work,
+                       size_t *len, size_t *cap)
+{
+    pthread_mutex_lock(&ctx->lock);
+    if (atomic_load(&ctx->err) != GC_CTX_ALIVE) {
+        pthread_mutex_unlock(&ctx->lock);
+        return false;
+    }
+    retain_value(cause);
+    ctx->cause = cause;
+    atomic_store(&ctx->err, err);
+    for (gc_ctx *child = ctx->first_child, *next; child; child = next) {
+        next = child->next;
+        child->prev = child->next = NULL;
+        child->linked = false;
+        if (!retain_if_alive(child))
+            continue; /* being destroyed: nobody can observe it */
+        if (*len == *cap) {
+            size_t new_cap = *cap ? *cap * 2 : 16;
+            gc_ctx **grown = realloc(*work, new_cap * sizeof(**work));
+            if (!grown) {
+                /* Out of memory: cancel this child right away instead of
+                   later (recursion is bounded by available memory anyway). */
+                pthread_mutex_unlock(&ctx->lock);
+                gc_ctx_cancel(child, err, cause);
+                gc_ctx_release(child);
+                pthread_mutex_lock(&ctx->lock);
+                continue;
+            }
+            *work = grown;
+            *cap = new_cap;
+        }
+        (*work)[(*len)++] = child;
+    }
+    ctx->first_child = NULL;
+    after_item *after = ctx->after;
+    ctx->after = NULL;
+    pthread_mutex_unlock(&ctx->lock);
+
+    gc_chan_close(ctx->done);
+    for (after_item *a = after, *next; a; a = next) {
+        next = a->next;
+        if (gc_chan_try_send(a->queue, a->item) != GC_OK)
+            release_value(a->item); /* the queue is unbounded: ENOMEM only */
+        free(a);
+    }
+    if (ctx->timer)
+        gc_timer_stop(ctx->timer);
+    return true;
+}
+
+bool gc_ctx_cancel(gc_ctx *ctx, int err, void *cause)
+{
+    gc_ctx **work = NULL;
+    size_t len = 0, cap = 0;
+    bool canceled = cancel_one(ctx, err, cause, &work, &len, &cap);
+    if (canceled && ctx->parent) {
+        /* A done child no longer needs its parent's cancel: unlink it, so
+           a long-lived parent does not collect canceled children. */
+        pthread_mutex_lock(&ctx->parent->lock);
+        if (ctx->linked)
+            unlink_child(ctx->parent, ctx);
+        pthread_mutex_unlock(&ctx->parent->lock);
+    }
+    /* Descendants, breadth first, without recursion: trees may be deep. */
+    for (size_t i = 0; i < len; i++) {
+        cancel_one(work[i], err, cause, &work, &len, &cap);
+        gc_ctx_release(work[i]);
+    }
+    free(work);
+    return canceled;
+}
+
+int gc_ctx_err(gc_ctx *ctx)
+{
+    return atomic_load(&ctx->err);
+}
+
+void *gc_ctx_cause(gc_ctx *ctx)
+{
+    return atomic_load(&ctx->err) != GC_CTX_ALIVE ? ctx->cause : NULL;
+}
+
+int64_t gc_ctx_deadline(gc_ctx *ctx)
+{
+    return ctx->deadline;
+}
+
+gc_chan *gc_ctx_done(gc_ctx *ctx)
+{
+    return ctx->done;
+}
+
+int64_t gc_ctx_after(gc_ctx *ctx, void *item, gc_chan *queue)
+{
+    after_item *a = malloc(sizeof(*a));
+    if (!a)
+        return -1;
+    pthread_mutex_lock(&ctx->lock);
+    if (atomic_load(&ctx->err) != GC_CTX_ALIVE) {
+        pthread_mutex_unlock(&ctx->lock);
+        free(a);
+        if (gc_chan_try_send(queue, item) != GC_OK)
+            return -1;
+        return 0;
+    }
+    a->id = ++ctx->next_after_id;
+    a->item = item;
+    a->queue = queue;
+    a->next = ctx->after;
+    ctx->after = a;
+    pthread_mutex_unlock(&ctx->lock);
+    return a->id;
+}
+
+bool gc_ctx_after_stop(gc_ctx *ctx, int64_t id, void **item)
+{
+    after_item *found = NULL;
+    pthread_mutex_lock(&ctx->lock);
+    for (after_item **p = &ctx->after; *p; p = &(*p)->next) {
+        if ((*p)->id == id) {
+            found = *p;
+            *p = found->next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&ctx->lock);
+    if (!found)
+        return false;
+    *item = found->item;
+    free(found);
+    return true;
+}
+
+size_t gc_ctx_children(gc_ctx *ctx)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&ctx->lock);
+    for (gc_ctx *c = ctx->first_child; c; c = c->next)
+        n++;
+    pthread_mutex_unlock(&ctx->lock);
+    return n;
+}

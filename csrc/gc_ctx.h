@@ -1,0 +1,71 @@
+/*
+ * gc_ctx: Go's context cancellation tree.
+ *
+ * A context is done once: canceled, or its deadline passed.  Being done
+ * closes its done channel, cancels every descendant with the same error and
+ * cause, and moves its after-func items into their queue channel.  Waiting
+ * on a context is a recv case on its done channel, so a context joins any
+ * select like any channel.
+ *
+ * References: a context holds one on its parent (values and deadlines are
+ * read through it); a parent holds none on its children (a canceled or
+ * dropped child is not kept alive), it only links the live ones so that a
+ * cancel reaches them.  Deadlines are callback timers on the one timer heap.
+ *
+ * Causes and after-func items are opaque values the binding owns; the core
+ * calls gc_ctx_value_hooks to retain and release them.  Every function here
+ * may be called without the GIL; release runs wherever the last reference
+ * of a context that holds a cause is dropped.
+ */
+#ifndef GC_CTX_H
+#define GC_CTX_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "gc_chan.h"
+
+typedef struct gc_ctx gc_ctx;
+
+enum gc_ctx_err { GC_CTX_ALIVE = 0, GC_CTX_CANCELED = 1, GC_CTX_DEADLINE = 2 };
+
+typedef struct gc_ctx_value_hooks {
+    void (*retain)(void *value);
+    void (*release)(void *value);
+} gc_ctx_value_hooks;
+
+/* Set once, before any context holds a cause or an after-func item. */
+void gc_ctx_set_value_hooks(gc_ctx_value_hooks hooks);
+
+/* A new cancelable context (one reference), child of parent (NULL: of the
+   never-canceled background), with deadline_ns (GC_FOREVER for none; the
+   parent's is kept if earlier).  A child of a done parent, or one whose
+   deadline has passed, is born done.  NULL on ENOMEM. */
+gc_ctx *gc_ctx_new(gc_ctx *parent, int64_t deadline_ns);
+
+void gc_ctx_retain(gc_ctx *ctx);
+void gc_ctx_release(gc_ctx *ctx);
+
+/* Make ctx done with err (GC_CTX_CANCELED or GC_CTX_DEADLINE) and cause (may
+   be NULL; retained for ctx and each descendant it reaches).  Returns false
+   if ctx was already done (then nothing changes: the first cancel wins). */
+bool gc_ctx_cancel(gc_ctx *ctx, int err, void *cause);
+
+int gc_ctx_err(gc_ctx *ctx);            /* enum gc_ctx_err */
+void *gc_ctx_cause(gc_ctx *ctx);        /* borrowed; fixed once done */
+int64_t gc_ctx_deadline(gc_ctx *ctx);   /* GC_FOREVER if none */
+gc_chan *gc_ctx_done(gc_ctx *ctx);      /* owned by ctx; closed when done */
+
+/* When ctx is done, send item (its reference moves) on queue, an unbounded
+   channel that outlives every context.  Sent at once if ctx is done already.
+   Returns an id for gc_ctx_after_stop, 0 when sent at once.  -1 on ENOMEM. */
+int64_t gc_ctx_after(gc_ctx *ctx, void *item, gc_chan *queue);
+
+/* Take back a registration: true (and *item, whose reference the caller now
+   owns) if it had not been sent yet. */
+bool gc_ctx_after_stop(gc_ctx *ctx, int64_t id, void **item);
+
+/* Live contexts linked under ctx (for tests). */
+size_t gc_ctx_children(gc_ctx *ctx);
+
+#endif

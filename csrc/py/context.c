@@ -1,0 +1,499 @@
+/* gc.Context: the Python face of gc_ctx, plus values (kept here: they are
+   plain Python objects looked up through the parent chain). */
+#include "pygochan.h"
+
+#include "structmember.h"
+
+static pyg_state *state_of(PyObject *self)
+{
+    return pyg_state_of_type(Py_TYPE(self));
+}
+
+/* ---- value hooks: causes and after-func items are Python objects ------- */
+
+static void retain_object(void *o)
+{
+    /* called from cancel paths started by Python code, GIL held */
+    Py_INCREF((PyObject *)o);
+}
+
+static void release_object(void *o)
+{
+    /* The last reference of a context may go on the timer thread, which is
+       no Python thread: take the GIL there (never during finalization). */
+    if (PyGILState_Check()) {
+        Py_DECREF((PyObject *)o);
+    } else if (Py_IsInitialized()) {
+        PyGILState_STATE g = PyGILState_Ensure();
+        Py_DECREF((PyObject *)o);
+        PyGILState_Release(g);
+    }
+}
+
+/* ---- errors ------------------------------------------------------------ */
+
+static PyObject *new_ctx_error(pyg_state *st, gc_ctx *ctx)
+{
+    bool deadline = gc_ctx_err(ctx) == GC_CTX_DEADLINE;
+    return PyObject_CallFunction(
+        deadline ? st->deadline_exceeded : st->canceled, "s",
+        deadline ? "context deadline exceeded" : "context canceled");
+}
+
+PyObject *pyg_raise_ctx_error(pyg_state *st, gc_ctx *ctx)
+{
+    PyObject *exc = new_ctx_error(st, ctx);
+    if (!exc)
+        return NULL;
+    PyObject *cause = gc_ctx_cause(ctx);
+    if (cause && PyExceptionInstance_Check(cause))
+        PyException_SetCause(exc, Py_NewRef(cause));
+    PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+    Py_DECREF(exc);
+    return NULL;
+}
+
+int pyg_ctx_arg(pyg_state *st, PyObject *obj, gc_ctx **out)
+{
+    *out = NULL;
+    if (!obj || obj == Py_None)
+        return 0;
+    if (!Py_IS_TYPE(obj, st->context_type)) {
+        PyErr_Format(PyExc_TypeError, "ctx must be a Context or None, not %.200s",
+                     Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    *out = ((pyg_context *)obj)->ctx;
+    return 0;
+}
+
+/* ---- the type ------------------------------------------------------------ */
+
+static PyObject *new_context(pyg_state *st, PyObject *parent, gc_ctx *ctx,
+                             PyObject *key, PyObject *value)
+{
+    /* ctx: a reference this function takes over (or NULL) */
+    PyTypeObject *type = st->context_type;
+    pyg_context *self = (pyg_context *)type->tp_alloc(type, 0);
+    if (!self) {
+        if (ctx)
+            gc_ctx_release(ctx);
+        return NULL;
+    }
+    self->ctx = ctx;
+    self->parent = parent ? Py_NewRef(parent) : NULL;
+    self->key = key ? Py_NewRef(key) : NULL;
+    self->value = value ? Py_NewRef(value) : NULL;
+    return (PyObject *)self;
+}
+
+static int context_traverse(pyg_context *self, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(self));
+    Py_VISIT(self->parent);
+    Py_VISIT(self->key);
+    Py_VISIT(self->value);
+    Py_VISIT(self->done);
+    return 0;
+}
+
+static int context_clear(pyg_context *self)
+{
+    Py_CLEAR(self->parent);
+    Py_CLEAR(self->key);
+    Py_CLEAR(self->value);
+    Py_CLEAR(self->done);
+    return 0;
+}
+
+static void context_dealloc(pyg_context *self)
+{
+    PyTypeObject *type = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    if (self->weakreflist)
+        PyObject_ClearWeakRefs((PyObject *)self);
+    context_clear(self);
+    if (self->ctx)
+        gc_ctx_release(self->ctx);
+    type->tp_free(self);
+    Py_DECREF(type);
+}
+
+static int parent_arg(pyg_state *st, PyObject *parent)
+{
+    if (Py_IS_TYPE(parent, st->context_type))
+        return 0;
+    PyErr_Format(PyExc_TypeError,
+                 "parent must be a Context (use background()), not %.200s",
+                 Py_TYPE(parent)->tp_name);
+    return -1;
+}
+
+static PyObject *context_done(pyg_context *self, PyObject *Py_UNUSED(ignored))
+{
+    if (!self->ctx)
+        Py_RETURN_NONE;
+    if (!self->done) {
+        self->done = pyg_done_channel_new(state_of((PyObject *)self), self->ctx);
+        if (!self->done)
+            return NULL;
+    }
+    return Py_NewRef(self->done);
+}
+
+static PyObject *context_err(pyg_context *self, PyObject *Py_UNUSED(ignored))
+{
+    if (!self->ctx || gc_ctx_err(self->ctx) == GC_CTX_ALIVE)
+        Py_RETURN_NONE;
+    return new_ctx_error(state_of((PyObject *)self), self->ctx);
+}
+
+static PyObject *context_deadline(pyg_context *self, PyObject *Py_UNUSED(ignored))
+{
+    if (!self->ctx || gc_ctx_deadline(self->ctx) == GC_FOREVER)
+        Py_RETURN_NONE;
+    return PyFloat_FromDouble((double)gc_ctx_deadline(self->ctx) / 1e9);
+}
+
+static PyObject *context_value(pyg_context *self, PyObject *key)
+{
+    for (pyg_context *c = self; c; c = (pyg_context *)c->parent) {
+        if (!c->key)
+            continue;
+        int eq = PyObject_RichCompareBool(c->key, key, Py_EQ);
+        if (eq < 0)
+            return NULL;
+        if (eq)
+            return Py_NewRef(c->value);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *context_wait(pyg_context *self, PyObject *const *args,
+                              Py_ssize_t nargs, PyObject *kwnames)
+{
+    static const char *const kwlist[] = {"timeout", "ctx", NULL};
+    PyObject *argv[2];
+    pyg_timeout timeout;
+    gc_ctx *other;
+    pyg_state *st = state_of((PyObject *)self);
+    if (pyg_parse_args("wait", args, nargs, kwnames, 0, kwlist, argv) < 0 ||
+        pyg_parse_timeout(argv[0], &timeout) < 0 ||
+        pyg_ctx_arg(st, argv[1], &other) < 0)
+        return NULL;
+    if (self->ctx && gc_ctx_err(self->ctx) != GC_CTX_ALIVE)
+        Py_RETURN_NONE;
+    if (other && gc_ctx_err(other) != GC_CTX_ALIVE)
+        return pyg_raise_ctx_error(st, other);
+    if (!timeout.blocking) {
+        pyg_raise_status(st, GC_TIMEOUT, "wait");
+        return NULL;
+    }
+    gc_case cases[2] = {{self->ctx ? gc_ctx_done(self->ctx) : NULL, NULL, false},
+                        {other ? gc_ctx_done(other) : NULL, NULL, false}};
+    gc_entry entries[2];
+    int orders[4];
+    gc_select sel;
+    gc_select_result res;
+    gc_select_init(&sel, cases, 2, entries, orders, orders + 2);
+    enum gc_status status = pyg_wait(st, &sel, timeout.deadline_ns, &res);
+    if (status == GC_OK && res.index == 0)
+        Py_RETURN_NONE;
+    if (status == GC_OK)
+        return pyg_raise_ctx_error(st, other);
+    if (status != GC_INTERRUPTED)
+        pyg_raise_status(st, status, "wait");
+    return NULL;
+}
+
+static PyObject *context_cancel(pyg_context *self, PyObject *const *args,
+                                Py_ssize_t nargs)
+{
+    if (nargs > 1) {
+        PyErr_SetString(PyExc_TypeError, "cancel() takes at most one cause");
+        return NULL;
+    }
+    PyObject *cause = nargs == 1 && args[0] != Py_None ? args[0] : NULL;
+    if (self->ctx)
+        gc_ctx_cancel(self->ctx, GC_CTX_CANCELED, cause);
+    Py_RETURN_NONE;
+}
+
+/* after_func's stop(): self is (context, id). */
+static PyObject *after_stop(PyObject *pair, PyObject *Py_UNUSED(ignored))
+{
+    pyg_context *ctx = (pyg_context *)PyTuple_GET_ITEM(pair, 0);
+    long long id = PyLong_AsLongLong(PyTuple_GET_ITEM(pair, 1));
+    if (id <= 0 || !ctx->ctx)
+        return PyBool_FromLong(id > 0); /* never-done contexts: never runs */
+    void *item;
+    if (!gc_ctx_after_stop(ctx->ctx, id, &item))
+        Py_RETURN_FALSE;
+    Py_DECREF((PyObject *)item);
+    Py_RETURN_TRUE;
+}
+
+static PyMethodDef after_stop_def = {
+    "stop", after_stop, METH_NOARGS,
+    "stop() -> bool\n--\n\nUnregister the function: True if this prevented it "
+    "from running."};
+
+static PyObject *context_after_func(pyg_context *self, PyObject *fn)
+{
+    pyg_state *st = state_of((PyObject *)self);
+    if (!PyCallable_Check(fn)) {
+        PyErr_Format(PyExc_TypeError, "after_func() needs a callable, not %.200s",
+                     Py_TYPE(fn)->tp_name);
+        return NULL;
+    }
+    long long id = 1; /* never-done contexts: registered forever */
+    if (self->ctx) {
+        if (st->after_func_runner) {
+            PyObject *r = PyObject_CallNoArgs(st->after_func_runner);
+            if (!r)
+                return NULL;
+            Py_DECREF(r);
+        }
+        Py_INCREF(fn); /* this reference travels to the runner */
+        id = gc_ctx_after(self->ctx, fn,
+                          ((pyg_channel *)st->after_func_queue)->chan);
+        if (id < 0) {
+            Py_DECREF(fn);
+            return PyErr_NoMemory();
+        }
+    }
+    PyObject *pair = Py_BuildValue("(OL)", self, id);
+    if (!pair)
+        return NULL;
+    PyObject *stop = PyCFunction_New(&after_stop_def, pair);
+    Py_DECREF(pair);
+    return stop;
+}
+
+static PyObject *context_repr(pyg_context *self)
+{
+    const char *state = "never done";
+    if (self->ctx) {
+        int err = gc_ctx_err(self->ctx);
+        state = err == GC_CTX_ALIVE      ? "active"
+                : err == GC_CTX_CANCELED ? "canceled"
+                                         : "deadline exceeded";
+    }
+    if (!self->parent)
+        return PyUnicode_FromString("<pygochan.Context background>");
+    if (self->ctx && gc_ctx_deadline(self->ctx) != GC_FOREVER) {
+        double left = (double)(gc_ctx_deadline(self->ctx) - gc_now_ns()) / 1e9;
+        PyObject *left_obj = PyFloat_FromDouble(left);
+        if (!left_obj)
+            return NULL;
+        PyObject *r = PyUnicode_FromFormat("<pygochan.Context %s, deadline in %R s>",
+                                           state, left_obj);
+        Py_DECREF(left_obj);
+        return r;
+    }
+    if (self->key)
+        return PyUnicode_FromFormat("<pygochan.Context %s, value %R=%R>", state,
+                                    self->key, self->value);
+    return PyUnicode_FromFormat("<pygochan.Context %s>", state);
+}
+
+static PyObject *context_reduce(PyObject *self, PyObject *Py_UNUSED(ignored))
+{
+    PyErr_Format(PyExc_TypeError, "cannot pickle '%.200s' object",
+                 Py_TYPE(self)->tp_name);
+    return NULL;
+}
+
+static PyMethodDef context_methods[] = {
+    {"done", (PyCFunction)context_done, METH_NOARGS,
+     "done()\n--\n\nA receive-only Channel closed when the context is done, or\n"
+     "None if it can never be done.\n\n"
+     "    >>> select(recv(jobs), recv(ctx.done()))\n"},
+    {"err", (PyCFunction)context_err, METH_NOARGS,
+     "err()\n--\n\nNone while active; then a Canceled or DeadlineExceeded.\n\n"
+     "    >>> ctx, cancel = with_cancel(background()); cancel(); ctx.err()\n"
+     "    Canceled('context canceled')\n"},
+    {"deadline", (PyCFunction)context_deadline, METH_NOARGS,
+     "deadline()\n--\n\nThe deadline on the time.monotonic() clock, or None.\n"},
+    {"value", (PyCFunction)context_value, METH_O,
+     "value(key)\n--\n\nThe value for key, looked up through the parents; None\n"
+     "if absent.\n\n    >>> with_value(background(), 'user', 'ann').value('user')\n"
+     "    'ann'\n"},
+    {"wait", (PyCFunction)(void (*)(void))context_wait,
+     METH_FASTCALL | METH_KEYWORDS,
+     "wait(*, timeout=None, ctx=None)\n--\n\nBlock until the context is done.\n"
+     "TimeoutError after timeout; the other ctx's error if it is done first.\n\n"
+     "    >>> ctx, cancel = with_timeout(background(), 0.01); ctx.wait()\n"},
+    {"after_func", (PyCFunction)context_after_func, METH_O,
+     "after_func(fn)\n--\n\nRun fn() in its own thread once the context is done\n"
+     "(at once if it is).  Returns stop(), True if it prevented fn from running.\n\n"
+     "    >>> stop = ctx.after_func(lambda: print('done'))\n"},
+    {"_cancel", (PyCFunction)(void (*)(void))context_cancel, METH_FASTCALL,
+     "_cancel(cause=None): cancel, as the cancel function of with_cancel*()."},
+    {"__reduce__", context_reduce, METH_NOARGS, NULL},
+    {NULL, NULL, 0, NULL}};
+
+static PyMemberDef context_members[] = {
+    {"__weaklistoffset__", T_PYSSIZET, offsetof(pyg_context, weakreflist),
+     READONLY, NULL},
+    {NULL, 0, 0, 0, NULL}};
+
+static PyType_Slot context_slots[] = {
+    {Py_tp_doc, (void *)"A Go context: cancellation, a deadline and values for a\n"
+                        "tree of work.  Made by background(), with_cancel(),\n"
+                        "with_timeout(), with_deadline(), with_value(), without_cancel()."},
+    {Py_tp_dealloc, context_dealloc},
+    {Py_tp_traverse, context_traverse},
+    {Py_tp_clear, context_clear},
+    {Py_tp_repr, context_repr},
+    {Py_tp_methods, context_methods},
+    {Py_tp_members, context_members},
+    {0, NULL}};
+
+#ifdef Py_TPFLAGS_DISALLOW_INSTANTIATION
+#define CONTEXT_FLAGS \
+    (Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_DISALLOW_INSTANTIATION)
+#else
+#define CONTEXT_FLAGS (Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC)
+#endif
+
+static PyType_Spec context_spec = {
+    .name = "pygochan.Context",
+    .basicsize = sizeof(pyg_context),
+    .flags = CONTEXT_FLAGS,
+    .slots = context_slots,
+};
+
+/* ---- module functions -------------------------------------------------- */
+
+static PyObject *module_background(PyObject *module, PyObject *Py_UNUSED(ignored))
+{
+    return Py_NewRef(((pyg_state *)PyModule_GetState(module))->background);
+}
+
+/* _new_context(parent, deadline): a cancelable child; deadline is None or a
+   time.monotonic() value. */
+static PyObject *module_new_context(PyObject *module, PyObject *const *args,
+                                    Py_ssize_t nargs)
+{
+    pyg_state *st = PyModule_GetState(module);
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "_new_context(parent, deadline)");
+        return NULL;
+    }
+    if (parent_arg(st, args[0]) < 0)
+        return NULL;
+    int64_t deadline = GC_FOREVER;
+    if (args[1] != Py_None) {
+        if (PyBool_Check(args[1]) || !(PyLong_Check(args[1]) || PyFloat_Check(args[1]))) {
+            PyErr_Format(PyExc_TypeError, "deadline must be a number, not %.200s",
+                         Py_TYPE(args[1])->tp_name);
+            return NULL;
+        }
+        double d = PyFloat_AsDouble(args[1]);
+        if (d == -1.0 && PyErr_Occurred())
+            return NULL;
+        if (d != d) {
+            PyErr_SetString(PyExc_ValueError, "deadline must not be NaN");
+            return NULL;
+        }
+        deadline = d >= 9.0e9 ? GC_FOREVER : d <= 0 ? 0 : (int64_t)(d * 1e9);
+    }
+    gc_ctx *ctx = gc_ctx_new(((pyg_context *)args[0])->ctx, deadline);
+    if (!ctx)
+        return PyErr_NoMemory();
+    return new_context(st, args[0], ctx, NULL, NULL);
+}
+
+static PyObject *module_with_value(PyObject *module, PyObject *const *args,
+                                   Py_ssize_t nargs)
+{
+    pyg_state *st = PyModule_GetState(module);
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "with_value(parent, key, value)");
+        return NULL;
+    }
+    if (parent_arg(st, args[0]) < 0)
+        return NULL;
+    gc_ctx *ctx = ((pyg_context *)args[0])->ctx;
+    if (ctx)
+        gc_ctx_retain(ctx);
+    return new_context(st, args[0], ctx, args[1], args[2]);
+}
+
+static PyObject *module_without_cancel(PyObject *module, PyObject *parent)
+{
+    pyg_state *st = PyModule_GetState(module);
+    if (parent_arg(st, parent) < 0)
+        return NULL;
+    return new_context(st, parent, NULL, NULL, NULL);
+}
+
+static PyObject *module_cause(PyObject *module, PyObject *ctx_obj)
+{
+    pyg_state *st = PyModule_GetState(module);
+    if (parent_arg(st, ctx_obj) < 0)
+        return NULL;
+    gc_ctx *ctx = ((pyg_context *)ctx_obj)->ctx;
+    if (!ctx || gc_ctx_err(ctx) == GC_CTX_ALIVE)
+        Py_RETURN_NONE;
+    PyObject *cause = gc_ctx_cause(ctx);
+    if (cause)
+        return Py_NewRef(cause);
+    return new_ctx_error(st, ctx);
+}
+
+static PyObject *module_set_after_func_runner(PyObject *module, PyObject *fn)
+{
+    pyg_state *st = PyModule_GetState(module);
+    Py_XSETREF(st->after_func_runner, Py_NewRef(fn));
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef context_functions[] = {
+    {"background", module_background, METH_NOARGS,
+     "background()\n--\n\nThe root Context: never canceled, no deadline, no values.\n"},
+    {"_new_context", (PyCFunction)(void (*)(void))module_new_context, METH_FASTCALL,
+     "_new_context(parent, deadline): a cancelable child Context."},
+    {"with_value", (PyCFunction)(void (*)(void))module_with_value, METH_FASTCALL,
+     "with_value(parent, key, value)\n--\n\nA child Context carrying key=value.\n\n"
+     "    >>> with_value(background(), 'id', 7).value('id')\n    7\n"},
+    {"without_cancel", module_without_cancel, METH_O,
+     "without_cancel(parent)\n--\n\nA Context with parent's values that is never done.\n"},
+    {"cause", module_cause, METH_O,
+     "cause(ctx)\n--\n\nWhy ctx is done: the cause given to cancel, else ctx.err();\n"
+     "None while ctx is active.\n"},
+    {"_set_after_func_runner", module_set_after_func_runner, METH_O,
+     "Register the callable that starts the after_func runner thread."},
+    {NULL, NULL, 0, NULL}};
+
+int pyg_context_init(PyObject *module, pyg_state *st)
+{
+    gc_ctx_set_value_hooks((gc_ctx_value_hooks){retain_object, release_object});
+    st->context_type =
+        (PyTypeObject *)PyType_FromModuleAndSpec(module, &context_spec, NULL);
+    if (!st->context_type || PyModule_AddType(module, st->context_type) < 0)
+        return -1;
+    st->canceled = PyErr_NewExceptionWithDoc(
+        "pygochan.Canceled", "The context was canceled (Go's context.Canceled).",
+        PyExc_Exception, NULL);
+    if (!st->canceled || PyModule_AddObject(module, "Canceled", Py_NewRef(st->canceled)) < 0)
+        return -1;
+    st->deadline_exceeded = PyErr_NewExceptionWithDoc(
+        "pygochan.DeadlineExceeded",
+        "The context's deadline passed (Go's context.DeadlineExceeded).",
+        PyExc_TimeoutError, NULL);
+    if (!st->deadline_exceeded ||
+        PyModule_AddObject(module, "DeadlineExceeded", Py_NewRef(st->deadline_exceeded)) < 0)
+        return -1;
+    st->background = new_context(st, NULL, NULL, NULL, NULL);
+    if (!st->background)
+        return -1;
+    PyObject *args = Py_BuildValue("(i)", GC_UNBOUNDED);
+    st->after_func_queue = args ? PyObject_Call((PyObject *)st->channel_type, args, NULL) : NULL;
+    Py_XDECREF(args);
+    if (!st->after_func_queue ||
+        PyModule_AddObject(module, "_after_func_queue", Py_NewRef(st->after_func_queue)) < 0)
+        return -1;
+    return PyModule_AddFunctions(module, context_functions);
+}

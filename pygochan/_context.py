@@ -1,0 +1,183 @@
+"""Context constructors that return (ctx, cancel) pairs, the after_func
+runner thread, and signal_context.  The context machinery itself is C."""
+import functools
+import signal
+import threading
+from typing import Any, Callable, Optional, Tuple
+
+from . import _core
+from ._core import Context, background
+
+__all__ = [
+    "CancelPair",
+    "SignalReceived",
+    "signal_context",
+    "with_cancel",
+    "with_cancel_cause",
+    "with_deadline",
+    "with_timeout",
+]
+
+
+class CancelPair(Tuple[Context, Callable[..., None]]):
+    """``(ctx, cancel)``; also a ``with`` block that cancels on exit.
+
+    >>> with with_timeout(background(), 1.0) as ctx:
+    ...     pass
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, ctx: Context, cancel: Callable[..., None]) -> "CancelPair":
+        return super().__new__(cls, (ctx, cancel))
+
+    @property
+    def ctx(self) -> Context:
+        return self[0]
+
+    @property
+    def cancel(self) -> Callable[..., None]:
+        return self[1]
+
+    def __enter__(self) -> Context:
+        return self[0]
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self[1]()
+
+
+def _cancel_func(ctx: Context) -> Callable[[], None]:
+    # cancel() takes no cause; functools.partial keeps it a C call
+    return functools.partial(ctx._cancel, None)
+
+
+def with_cancel(parent: Context) -> CancelPair:
+    """Go's context.WithCancel: a child that cancel() (idempotent) makes done.
+
+    >>> ctx, cancel = with_cancel(background())
+    >>> cancel(); ctx.err()
+    Canceled('context canceled')
+    """
+    ctx = _core._new_context(parent, None)
+    return CancelPair(ctx, _cancel_func(ctx))
+
+
+def with_cancel_cause(parent: Context) -> CancelPair:
+    """Go's context.WithCancelCause: cancel(cause) records why; see cause().
+
+    >>> ctx, cancel = with_cancel_cause(background())
+    >>> cancel(ValueError("bad input")); cause(ctx)
+    ValueError('bad input')
+    """
+    ctx = _core._new_context(parent, None)
+    return CancelPair(ctx, ctx._cancel)
+
+
+def with_deadline(parent: Context, deadline: float) -> CancelPair:
+    """Go's context.WithDeadline; deadline is on the time.monotonic() clock."""
+    ctx = _core._new_context(parent, deadline)
+    return CancelPair(ctx, _cancel_func(ctx))
+
+
+def with_timeout(parent: Context, seconds: float) -> CancelPair:
+    """Go's context.WithTimeout: done with DeadlineExceeded after seconds.
+
+    >>> with with_timeout(background(), 0.5) as ctx:
+    ...     ch.recv(ctx=ctx)
+    """
+    import time
+
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+        raise TypeError(f"seconds must be a number, not {type(seconds).__name__}")
+    if seconds != seconds:
+        raise ValueError("seconds must not be NaN")
+    return with_deadline(parent, time.monotonic() + seconds)
+
+
+# ---- after_func: one runner thread starts each function in its own thread ----
+
+_runner_lock = threading.Lock()
+_runner: Optional[threading.Thread] = None
+
+
+def _run_after_funcs() -> None:
+    for fn in _core._after_func_queue:
+        threading.Thread(target=fn, name="pygochan-after-func", daemon=True).start()
+
+
+def _start_runner() -> None:
+    global _runner
+    if _runner is not None and _runner.is_alive():
+        return
+    with _runner_lock:
+        if _runner is None or not _runner.is_alive():
+            _runner = threading.Thread(target=_run_after_funcs,
+                                       name="pygochan-after-func-runner", daemon=True)
+            _runner.start()
+
+
+_core._set_after_func_runner(_start_runner)
+
+
+# ---- signal_context ------------------------------------------------------------
+
+class SignalReceived(Exception):
+    """The cause of a signal_context canceled by a signal."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        try:
+            name = signal.Signals(signum).name
+        except ValueError:
+            name = str(signum)
+        super().__init__(f"received {name}")
+
+
+def signal_context(parent: Context, *signals: int) -> CancelPair:
+    """Go's signal.NotifyContext: a context canceled when a signal arrives.
+
+    The signals default to SIGINT.  Their previous handlers come back when a
+    signal arrives or stop() is called (stop() also cancels); if the context
+    is canceled otherwise, they come back at the next signal, which is then
+    passed to the previous handler.  Call it, and stop(), from the main
+    thread: Python runs signal handlers only there.
+
+    >>> ctx, stop = signal_context(background())
+    >>> ctx.wait()            # until Ctrl-C
+    >>> stop()
+    """
+    if threading.current_thread() is not threading.main_thread():
+        raise ValueError("signal_context() must be called from the main thread")
+    signums = signals or (signal.SIGINT,)
+    ctx, cancel = with_cancel_cause(parent)
+    previous = {s: signal.getsignal(s) for s in signums}
+    restored = False
+
+    def restore() -> None:
+        nonlocal restored
+        if not restored:
+            restored = True
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+
+    def on_signal(signum: int, frame: Any) -> None:
+        if ctx.err() is not None:  # canceled some other way: pass it on
+            restore()
+            handler = previous[signum]
+            if callable(handler):
+                handler(signum, frame)
+            elif handler == signal.SIG_DFL and signum == signal.SIGINT:
+                raise KeyboardInterrupt
+            return
+        cancel(SignalReceived(signum))
+        restore()
+
+    for s in signums:
+        signal.signal(s, on_signal)
+
+    def stop() -> None:
+        restore()
+        cancel()
+
+    return CancelPair(ctx, stop)
+
