@@ -18,9 +18,10 @@ typedef struct after_item {
 struct gc_ctx {
     _Atomic long refs;
     _Atomic int err;        /* written under lock, read without it */
-    pthread_mutex_t lock;   /* guards the fields below; never held while
-                               taking a channel or timer lock, or another
-                               context's lock except a child taking its
+    pthread_mutex_t lock;   /* guards the fields below; held while closing
+                               done (channel locks are leaves); never held
+                               while taking a timer lock or another
+                               context's lock, except a child taking its
                                parent's to link or unlink itself */
     void *cause;            /* owned (value hooks); set once, when done */
     gc_ctx *parent;         /* owned reference; immutable */
@@ -186,6 +187,10 @@ static bool cancel_one(gc_ctx *ctx, int err, void *cause, gc_ctx ***work,
     }
     retain_value(cause);
     ctx->cause = cause;
+    /* done closes before err is published, so err() != ALIVE implies a
+       closed done channel for every reader (channel locks are leaves, so
+       closing under the context lock is in order). */
+    gc_chan_close(ctx->done);
     atomic_store(&ctx->err, err);
     for (gc_ctx *child = ctx->first_child, *next; child; child = next) {
         next = child->next;
@@ -215,7 +220,6 @@ static bool cancel_one(gc_ctx *ctx, int err, void *cause, gc_ctx ***work,
     ctx->after = NULL;
     pthread_mutex_unlock(&ctx->lock);
 
-    gc_chan_close(ctx->done);
     for (after_item *a = after, *next; a; a = next) {
         next = a->next;
         if (gc_chan_try_send(a->queue, a->item) != GC_OK)
@@ -249,14 +253,28 @@ bool gc_ctx_cancel(gc_ctx *ctx, int err, void *cause)
     return canceled;
 }
 
-int gc_ctx_err(gc_ctx *ctx)
+int gc_ctx_err_now(gc_ctx *ctx)
 {
     return atomic_load(&ctx->err);
 }
 
+int gc_ctx_err(gc_ctx *ctx)
+{
+    int err = atomic_load(&ctx->err);
+    if (err == GC_CTX_ALIVE) {
+        /* A cancel may be between closing done and publishing err, both
+           under the lock: wait it out, so that a closed done channel always
+           comes with an error. */
+        pthread_mutex_lock(&ctx->lock);
+        err = atomic_load(&ctx->err);
+        pthread_mutex_unlock(&ctx->lock);
+    }
+    return err;
+}
+
 void *gc_ctx_cause(gc_ctx *ctx)
 {
-    return atomic_load(&ctx->err) != GC_CTX_ALIVE ? ctx->cause : NULL;
+    return gc_ctx_err(ctx) != GC_CTX_ALIVE ? ctx->cause : NULL;
 }
 
 int64_t gc_ctx_deadline(gc_ctx *ctx)

@@ -51,7 +51,13 @@ void gc_ctx_release(gc_ctx *ctx);
    if ctx was already done (then nothing changes: the first cancel wins). */
 bool gc_ctx_cancel(gc_ctx *ctx, int err, void *cause);
 
-int gc_ctx_err(gc_ctx *ctx);            /* enum gc_ctx_err */
+/* enum gc_ctx_err.  Settled: once the done channel is closed (or a receive
+   from it returned), this is not GC_CTX_ALIVE; may wait for a cancel in
+   progress on another thread. */
+int gc_ctx_err(gc_ctx *ctx);
+/* The same without waiting, for fast checks: GC_CTX_ALIVE may mean "being
+   canceled right now".  Not ALIVE implies done is closed. */
+int gc_ctx_err_now(gc_ctx *ctx);
 void *gc_ctx_cause(gc_ctx *ctx);        /* borrowed; fixed once done */
 int64_t gc_ctx_deadline(gc_ctx *ctx);   /* GC_FOREVER if none */
 gc_chan *gc_ctx_done(gc_ctx *ctx);      /* owned by ctx; closed when done */

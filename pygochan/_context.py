@@ -136,11 +136,12 @@ class SignalReceived(Exception):
 def signal_context(parent: Context, *signals: int) -> CancelPair:
     """Go's signal.NotifyContext: a context canceled when a signal arrives.
 
-    The signals default to SIGINT.  Their previous handlers come back when a
-    signal arrives or stop() is called (stop() also cancels); if the context
-    is canceled otherwise, they come back at the next signal, which is then
-    passed to the previous handler.  Call it, and stop(), from the main
-    thread: Python runs signal handlers only there.
+    The signals default to SIGINT.  Their previous handlers come back when
+    the context is done: at once when a signal or stop() (which also
+    cancels) ends it, and when it is canceled otherwise, as soon as the main
+    thread runs Python code again (a signal arriving before that goes to the
+    previous handler).  Call it, and stop(), from the main thread: Python
+    runs signal handlers only there.
 
     >>> ctx, stop = signal_context(background())
     >>> ctx.wait()            # until Ctrl-C
@@ -174,6 +175,8 @@ def signal_context(parent: Context, *signals: int) -> CancelPair:
 
     for s in signums:
         signal.signal(s, on_signal)
+    # canceled by a parent or a deadline: restore from the main thread
+    ctx.after_func(lambda: _core._call_on_main_thread(restore))
 
     def stop() -> None:
         restore()

@@ -439,6 +439,34 @@ def test_signal_context_stop_restores_handler():
     assert outcome == ["ValueError"]
 
 
+def test_signal_context_restores_handler_when_parent_cancels():
+    previous = signal.getsignal(signal.SIGINT)
+    parent, cancel = gc.with_cancel(BG)
+    ctx, stop = gc.signal_context(parent)
+    assert signal.getsignal(signal.SIGINT) is not previous
+    cancel()
+    # restored by the main thread once it runs Python code again
+    wait_for(lambda: signal.getsignal(signal.SIGINT) is previous)
+    stop()
+
+
+def test_err_implies_done_is_closed_for_every_observer():
+    for _ in range(200):
+        ctx, cancel = gc.with_cancel(BG)
+        done = ctx.done()
+        seen = []
+
+        def observe():
+            while ctx.err() is None:
+                pass
+            seen.append(done.recv_ok(timeout=0))
+
+        t = start(observe)
+        cancel()
+        join_all([t])
+        assert seen == [(None, False)]
+
+
 @pytest.mark.parametrize("block", ["ctx.wait()", "gc.select(gc.recv(ctx.done()))"])
 def test_ctrl_c_while_blocked_on_a_context(block):
     child = run_child(f"""

@@ -199,7 +199,7 @@ static PyObject *channel_send(pyg_channel *self, PyObject *const *args,
         pyg_parse_timeout(argv[1], &timeout) < 0 ||
         pyg_ctx_arg(st, argv[2], &ctx) < 0)
         return NULL;
-    if (ctx && gc_ctx_err(ctx) != GC_CTX_ALIVE)
+    if (ctx && gc_ctx_err_now(ctx) != GC_CTX_ALIVE)
         return pyg_raise_ctx_error(st, ctx);
     PyObject *value = argv[0];
     Py_INCREF(value); /* the reference that travels with the value */
@@ -231,7 +231,7 @@ static int recv_value(pyg_channel *self, PyObject *timeout_obj,
     if (pyg_parse_timeout(timeout_obj, &timeout) < 0 ||
         pyg_ctx_arg(st, ctx_obj, &ctx) < 0)
         return -1;
-    if (ctx && gc_ctx_err(ctx) != GC_CTX_ALIVE) {
+    if (ctx && gc_ctx_err_now(ctx) != GC_CTX_ALIVE) {
         pyg_raise_ctx_error(st, ctx);
         return -1;
     }

@@ -183,7 +183,7 @@ static PyObject *context_wait(pyg_context *self, PyObject *const *args,
         return NULL;
     if (self->ctx && gc_ctx_err(self->ctx) != GC_CTX_ALIVE)
         Py_RETURN_NONE;
-    if (other && gc_ctx_err(other) != GC_CTX_ALIVE)
+    if (other && gc_ctx_err_now(other) != GC_CTX_ALIVE)
         return pyg_raise_ctx_error(st, other);
     if (!timeout.blocking) {
         pyg_raise_status(st, GC_TIMEOUT, "wait");
@@ -450,7 +450,39 @@ static PyObject *module_set_after_func_runner(PyObject *module, PyObject *fn)
     Py_RETURN_NONE;
 }
 
+static int run_on_main_thread(void *fn)
+{
+    PyObject *r = PyObject_CallNoArgs((PyObject *)fn);
+    if (r)
+        Py_DECREF(r);
+    else
+        PyErr_WriteUnraisable((PyObject *)fn);
+    Py_DECREF((PyObject *)fn);
+    return 0;
+}
+
+/* _call_on_main_thread(fn): run fn() on the main thread soon (Python's
+   pending calls: at its next bytecode boundary).  For work only the main
+   thread may do, such as restoring signal handlers. */
+static PyObject *module_call_on_main_thread(PyObject *module, PyObject *fn)
+{
+    (void)module;
+    if (!PyCallable_Check(fn)) {
+        PyErr_SetString(PyExc_TypeError, "_call_on_main_thread() needs a callable");
+        return NULL;
+    }
+    Py_INCREF(fn);
+    if (Py_AddPendingCall(run_on_main_thread, fn) < 0) {
+        Py_DECREF(fn);
+        PyErr_SetString(PyExc_RuntimeError, "the pending-call queue is full");
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef context_functions[] = {
+    {"_call_on_main_thread", module_call_on_main_thread, METH_O,
+     "Run fn() on the main thread at its next bytecode boundary."},
     {"background", module_background, METH_NOARGS,
      "background()\n--\n\nThe root Context: never canceled, no deadline, no values.\n"},
     {"_new_context", (PyCFunction)(void (*)(void))module_new_context, METH_FASTCALL,
@@ -474,6 +506,9 @@ int pyg_context_init(PyObject *module, pyg_state *st)
         (PyTypeObject *)PyType_FromModuleAndSpec(module, &context_spec, NULL);
     if (!st->context_type || PyModule_AddType(module, st->context_type) < 0)
         return -1;
+#ifndef Py_TPFLAGS_DISALLOW_INSTANTIATION
+    st->context_type->tp_new = NULL; /* made by background() and with_*() */
+#endif
     st->canceled = PyErr_NewExceptionWithDoc(
         "pygochan.Canceled", "The context was canceled (Go's context.Canceled).",
         PyExc_Exception, NULL);

@@ -213,7 +213,7 @@ static PyObject *module_select(PyObject *module, PyObject *const *args,
     gc_ctx *ctx;
     if (pyg_ctx_arg(st, kw[2], &ctx) < 0)
         return NULL;
-    if (ctx && gc_ctx_err(ctx) != GC_CTX_ALIVE)
+    if (ctx && gc_ctx_err_now(ctx) != GC_CTX_ALIVE)
         return pyg_raise_ctx_error(st, ctx);
     if (nargs > INT_MAX / 2 - 1) {
         PyErr_SetString(PyExc_ValueError, "select(): too many cases");
