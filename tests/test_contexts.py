@@ -173,6 +173,14 @@ def test_child_deadline_never_later_than_parent():
         f()
 
 
+def test_hundred_thousand_contexts_with_deadlines_are_cheap():
+    pairs = [gc.with_timeout(BG, 3600) for _ in range(100_000)]
+    assert threading.active_count() < 50  # no thread per deadline
+    for ctx, cancel in pairs:
+        cancel()
+    assert all(isinstance(ctx.err(), gc.Canceled) for ctx, _ in pairs[::997])
+
+
 def test_cancel_before_deadline_gives_canceled():
     ctx, cancel = gc.with_timeout(BG, 0.05)
     cancel()
