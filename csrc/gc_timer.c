@@ -162,8 +162,9 @@ static void *timer_thread(void *arg)
 static void after_fork_in_child(void)
 {
     /* Only the forking thread survives: the timer thread is gone and the
-       lock may have been held.  Pending timers stay in the heap and a new
-       thread starts with the next timer operation. */
+       lock may have been held.  Pending timers stay in the heap; a new
+       thread starts with gc_timer_resume_after_fork() or the next timer
+       operation. */
     pthread_mutex_init(&timers.lock, NULL);
     timers.thread_started = false;
 }
@@ -272,6 +273,14 @@ void gc_timer_free(gc_timer *t)
         return;
     gc_timer_stop(t);
     free(t);
+}
+
+void gc_timer_resume_after_fork(void)
+{
+    pthread_mutex_lock(&timers.lock);
+    if (timers.len > 0)
+        ensure_thread();
+    pthread_mutex_unlock(&timers.lock);
 }
 
 size_t gc_timer_pending(void)

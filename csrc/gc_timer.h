@@ -63,6 +63,10 @@ static inline int64_t gc_timer_value_ns(const void *value)
     return (int64_t)((uintptr_t)value >> 1);
 }
 
+/* In a forked child: start the timer thread again if timers are pending
+   (the fork left only the forking thread).  Call after fork, in the child. */
+void gc_timer_resume_after_fork(void);
+
 /* Pending timers in the process (for tests and introspection). */
 size_t gc_timer_pending(void);
 

@@ -43,6 +43,15 @@ from ._context import (
 
 __version__ = "0.1.0"
 
+import os as _os
+
+if hasattr(_os, "register_at_fork"):
+    # fork() keeps only the calling thread: pending timers and deadlines
+    # need the timer thread back in the child.
+    from . import _core as _core_module
+
+    _os.register_at_fork(after_in_child=_core_module._resume_timers_after_fork)
+
 __all__ = [
     "UNBOUNDED",
     "CancelPair",

@@ -9,6 +9,7 @@ import pytest
 
 import pygochan as gc
 from conftest import join_all, start
+from test_interrupt import run_child
 
 
 def test_after_delivers_the_fire_time_once():
@@ -245,3 +246,20 @@ def test_timer_churn_does_not_grow_memory():
     finally:
         tracemalloc.stop()
     assert second - first < 64 * 1024, (first, second)
+
+
+def test_pending_timers_fire_in_a_forked_child():
+    child = run_child("""
+        import os, pygochan as gc
+        t = gc.Timer(0.05)
+        ctx, cancel = gc.with_timeout(gc.background(), 0.05)
+        pid = os.fork()
+        if pid == 0:
+            ok = t.c.recv(timeout=5) > 0 and ctx.wait(timeout=5) is None
+            os._exit(0 if ok and isinstance(ctx.err(), gc.DeadlineExceeded) else 1)
+        _, status = os.waitpid(pid, 0)
+        print('child', os.waitstatus_to_exitcode(status) if hasattr(os, 'waitstatus_to_exitcode') else status >> 8, flush=True)
+    """)
+    line = child.readline(timeout=20)
+    returncode, stderr = child.finish()
+    assert line == "child 0", stderr

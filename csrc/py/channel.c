@@ -145,7 +145,7 @@ static const char *const blocking_kwlist[] = {"timeout", "ctx", NULL};
 
 static int refuse_if_receive_only(pyg_channel *self, const char *op)
 {
-    if (!self->timer && !self->owner_ctx)
+    if (!pyg_channel_is_receive_only(self))
         return 0;
     PyErr_Format(PyExc_TypeError, "%s on a %s channel: it is receive-only",
                  op, self->timer ? "timer's" : "context's done");

@@ -72,6 +72,12 @@ int pyg_ctx_arg(pyg_state *st, PyObject *obj, gc_ctx **out);
    to its cause when the cause is an exception.  Returns NULL. */
 PyObject *pyg_raise_ctx_error(pyg_state *st, gc_ctx *ctx);
 
+/* Timer channels and done channels are receive-only for Python code. */
+static inline bool pyg_channel_is_receive_only(const pyg_channel *ch)
+{
+    return ch->timer != NULL || ch->owner_ctx != NULL;
+}
+
 /* Timer and Ticker: a timer firing into its channel c. */
 typedef struct {
     PyObject_HEAD

@@ -127,8 +127,8 @@ static PyObject *module_send(PyObject *module, PyObject *const *args,
     }
     if (check_channel_arg(st, "send", args[0]) < 0)
         return NULL;
-    if (args[0] != Py_None && (((pyg_channel *)args[0])->timer ||
-                               ((pyg_channel *)args[0])->owner_ctx)) {
+    if (args[0] != Py_None &&
+        pyg_channel_is_receive_only((pyg_channel *)args[0])) {
         PyErr_SetString(PyExc_TypeError,
                         "send() on a timer's or context's channel: it is "
                         "receive-only");

@@ -211,7 +211,17 @@ static PyObject *module_after(PyObject *module, PyObject *seconds_obj)
     return ch;
 }
 
+static PyObject *module_resume_timers_after_fork(PyObject *module,
+                                                 PyObject *Py_UNUSED(ignored))
+{
+    (void)module;
+    gc_timer_resume_after_fork();
+    Py_RETURN_NONE;
+}
+
 PyMethodDef pyg_timer_functions[] = {
+    {"_resume_timers_after_fork", module_resume_timers_after_fork, METH_NOARGS,
+     "Restart the timer thread in a forked child (os.register_at_fork)."},
     {"after", (PyCFunction)module_after, METH_O,
      "after(seconds)\n--\n\n"
      "Go's time.After: a channel that receives time.monotonic() once,\n"
