@@ -214,6 +214,31 @@ def test_without_cancel_keeps_values_and_is_never_done():
 
 # ---- causes --------------------------------------------------------------------
 
+def test_cancel_takes_the_cause_by_keyword():
+    ctx, cancel = gc.with_cancel_cause(BG)
+    cause = LookupError("gone")
+    cancel(cause=cause)
+    assert gc.cause(ctx) is cause
+    with pytest.raises(TypeError):
+        cancel(reason=cause)
+    plain, cancel_plain = gc.with_cancel(BG)
+    with pytest.raises(TypeError):  # with_cancel's cancel takes no cause
+        cancel_plain(cause)
+    cancel_plain()
+
+
+def test_cause_reaches_a_timeout_child_of_a_canceled_parent():
+    parent, cancel = gc.with_cancel_cause(BG)
+    child, cancel_child = gc.with_timeout(parent, 60)
+    cancel(KeyError("k"))
+    assert isinstance(child.err(), gc.Canceled)  # not a deadline
+    assert isinstance(gc.cause(child), KeyError)
+    late, cancel_late = gc.with_timeout(parent, 60)  # born done
+    assert isinstance(gc.cause(late), KeyError)
+    cancel_child()
+    cancel_late()
+
+
 def test_causes_flow_down_and_first_wins():
     root, cancel = gc.with_cancel_cause(BG)
     child, _ = gc.with_cancel(root)

@@ -207,13 +207,21 @@ static PyObject *context_wait(pyg_context *self, PyObject *const *args,
 }
 
 static PyObject *context_cancel(pyg_context *self, PyObject *const *args,
-                                Py_ssize_t nargs)
+                                Py_ssize_t nargs, PyObject *kwnames)
 {
-    if (nargs > 1) {
-        PyErr_SetString(PyExc_TypeError, "cancel() takes at most one cause");
+    /* cancel(cause=None): the cause positionally or by keyword */
+    PyObject *cause = nargs == 1 ? args[0] : NULL;
+    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    if (nargs + nkw > 1 ||
+        (nkw == 1 && PyUnicode_CompareWithASCIIString(
+                         PyTuple_GET_ITEM(kwnames, 0), "cause") != 0)) {
+        PyErr_SetString(PyExc_TypeError, "cancel() takes one optional argument, cause");
         return NULL;
     }
-    PyObject *cause = nargs == 1 && args[0] != Py_None ? args[0] : NULL;
+    if (nkw == 1)
+        cause = args[nargs];
+    if (cause == Py_None)
+        cause = NULL;
     if (self->ctx)
         gc_ctx_cancel(self->ctx, GC_CTX_CANCELED, cause);
     Py_RETURN_NONE;
@@ -328,7 +336,8 @@ static PyMethodDef context_methods[] = {
      "after_func(fn)\n--\n\nRun fn() in its own thread once the context is done\n"
      "(at once if it is).  Returns stop(), True if it prevented fn from running.\n\n"
      "    >>> stop = ctx.after_func(lambda: print('done'))\n"},
-    {"_cancel", (PyCFunction)(void (*)(void))context_cancel, METH_FASTCALL,
+    {"_cancel", (PyCFunction)(void (*)(void))context_cancel,
+     METH_FASTCALL | METH_KEYWORDS,
      "_cancel(cause=None): cancel, as the cancel function of with_cancel*()."},
     {"__reduce__", context_reduce, METH_NOARGS, NULL},
     {NULL, NULL, 0, NULL}};
