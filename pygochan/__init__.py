@@ -46,11 +46,16 @@ __version__ = "0.1.0"
 import os as _os
 
 if hasattr(_os, "register_at_fork"):
-    # fork() keeps only the calling thread: pending timers and deadlines
-    # need the timer thread back in the child.
+    # fork() keeps only the calling thread: it becomes the child's main
+    # thread (for Ctrl-C), and pending timers need the timer thread back.
     from . import _core as _core_module
 
-    _os.register_at_fork(after_in_child=_core_module._resume_timers_after_fork)
+    def _after_fork_in_child() -> None:
+        # threading has already made the forking thread the main thread
+        _core_module._refresh_main_thread()
+        _core_module._resume_timers_after_fork()
+
+    _os.register_at_fork(after_in_child=_after_fork_in_child)
 
 __all__ = [
     "UNBOUNDED",

@@ -1,40 +1,74 @@
+"""Shared helpers.  Every blocking call in the tests has a timeout, and every
+thread is joined with one, so a bug fails a test instead of hanging the run."""
 import os
 import random
 import threading
+import time
 
 import pytest
+
+# Generous limits: they only turn a hang into a failure.
+JOIN_TIMEOUT = 30.0
+WAIT_TIMEOUT = 10.0
+
+
+def seed_from_env():
+    """The seed in PYGOCHAN_SEED, or a fresh random one."""
+    value = os.environ.get("PYGOCHAN_SEED")
+    return int(value) if value else random.randrange(2**32)
 
 
 @pytest.fixture
 def rng(request):
-    """A seeded random.Random; the seed is printed so a failure can be replayed
-    with PYGOCHAN_SEED=<seed>."""
-    seed = int(os.environ.get("PYGOCHAN_SEED", random.randrange(2**32)))
+    """A seeded random.Random; the seed is printed (pytest shows it with a
+    failure) so the run can be replayed with PYGOCHAN_SEED=<seed>."""
+    seed = seed_from_env()
     print(f"\n{request.node.name}: PYGOCHAN_SEED={seed}")
     return random.Random(seed)
 
 
+class Worker(threading.Thread):
+    """A daemon thread that keeps the exception its target raised, so that
+    join_all() can report it in the test instead of on stderr."""
+
+    def __init__(self, fn, args=(), kwargs=None):
+        super().__init__(daemon=True)
+        self.fn, self.fn_args, self.fn_kwargs = fn, args, kwargs or {}
+        self.result = None
+        self.error = None
+
+    def run(self):
+        try:
+            self.result = self.fn(*self.fn_args, **self.fn_kwargs)
+        except BaseException as e:  # reported by join_all
+            self.error = e
+
+
 def start(fn, *args, **kwargs):
-    """Start a daemon thread running fn; returns the thread."""
-    t = threading.Thread(target=fn, args=args, kwargs=kwargs, daemon=True)
+    """Start a daemon thread running fn(*args, **kwargs); returns the thread."""
+    t = Worker(fn, args, kwargs)
     t.start()
     return t
 
 
-def join_all(threads, timeout=30.0):
-    """Join threads, failing the test (instead of hanging) if one is stuck."""
+def join_all(threads, timeout=JOIN_TIMEOUT, check_errors=True):
+    """Join threads, failing the test (instead of hanging) if one is stuck;
+    re-raise the first exception a Worker's target raised."""
+    end = time.monotonic() + timeout
     for t in threads:
-        t.join(timeout)
-        assert not t.is_alive(), f"thread {t.name} did not finish"
+        t.join(max(0.0, end - time.monotonic()))
+        assert not t.is_alive(), f"thread {t.name} did not finish within {timeout} s"
+    if check_errors:
+        for t in threads:
+            if isinstance(t, Worker) and t.error is not None:
+                raise t.error
 
 
-def wait_for(predicate, timeout=10.0):
+def wait_for(predicate, timeout=WAIT_TIMEOUT, what="condition"):
     """Poll until predicate() is true; fail the test after timeout seconds."""
-    import time
-
     end = time.monotonic() + timeout
     while not predicate():
-        assert time.monotonic() < end, "condition not reached in time"
+        assert time.monotonic() < end, f"{what} not reached within {timeout} s"
         time.sleep(0.001)
 
 
@@ -44,3 +78,13 @@ def waiting(ch):
     senders = int(text.split("waiting_senders=")[1].split()[0])
     receivers = int(text.split("waiting_receivers=")[1].split(">")[0])
     return senders, receivers
+
+
+def wait_blocked(ch, senders=None, receivers=None, timeout=WAIT_TIMEOUT):
+    """Wait until ch has exactly this many blocked senders / receivers."""
+
+    def ok():
+        s, r = waiting(ch)
+        return (senders is None or s == senders) and (receivers is None or r == receivers)
+
+    wait_for(ok, timeout, what=f"{senders} blocked senders / {receivers} receivers on {ch!r}")

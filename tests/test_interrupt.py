@@ -11,16 +11,28 @@ import time
 
 import pytest
 
+import pygochan as gc
+from conftest import waiting
+
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
 
 BLOCKERS = {
     "recv": "ch.recv()",
     "recv_ok": "ch.recv_ok()",
+    "recv_with_timeout": "ch.recv(timeout=60)",
+    "recv_buffered": "gc.Channel(4).recv()",
+    "recv_unbounded": "gc.Channel(gc.UNBOUNDED).recv()",
     "send": "ch.send('value')",
+    "send_with_timeout": "ch.send('value', timeout=60)",
     "select": "gc.select(gc.recv(ch), gc.recv(None), gc.send(gc.Channel(), 1))",
+    "select_send": "gc.select(gc.send(ch, 'value'))",
+    "select_with_timeout": "gc.select(gc.recv(ch), gc.send(full, 'extra'), timeout=60)",
+    "select_many_cases": "gc.select(*[gc.recv(gc.Channel()) for _ in range(100)], gc.recv(ch))",
+    "select_only_nil_cases": "gc.select(gc.recv(None), gc.send(None, 1))",
     "iteration": "for _ in ch: pass",
     "empty_select": "gc.select()",
     "full_send": "full.send('extra')",
+    "full_select_send": "gc.select(gc.send(full, 'extra'), gc.send(ch, 'value'))",
 }
 
 
@@ -28,9 +40,13 @@ class Child:
     """A Python subprocess whose stdout lines are read with a timeout, so a
     child that never answers fails the test instead of hanging it."""
 
+    # A shell starting a background job hands it SIGINT ignored, and Python
+    # then installs no KeyboardInterrupt handler: give the child the default.
+    PRELUDE = "import signal\nsignal.signal(signal.SIGINT, signal.default_int_handler)\n"
+
     def __init__(self, code):
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", textwrap.dedent(code)],
+            [sys.executable, "-c", self.PRELUDE + textwrap.dedent(code)],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             text=True,
         )
@@ -64,6 +80,26 @@ def run_child(code):
     return Child(code)
 
 
+def interrupt_twenty_times_then_check(child):
+    """SIGINT the child 20 times at varied moments; each must answer 'tick'
+    within 1 s, and the child must end with 'consistent'."""
+    assert child.readline() == "ready"
+    for i in range(20):
+        time.sleep(0.02 + 0.03 * (i % 3))
+        sent_at = time.monotonic()
+        child.send_signal(signal.SIGINT)
+        line = child.readline(timeout=5)
+        elapsed = time.monotonic() - sent_at
+        if line != "tick":
+            child.proc.kill()
+            pytest.fail(f"interrupt {i}: {line!r}; stderr: {child.finish()[1]}")
+        assert elapsed < 1.0, f"interrupt {i} answered after {elapsed:.2f} s"
+    last = child.readline(timeout=30)
+    returncode, stderr = child.finish()
+    assert last.startswith("consistent"), stderr
+    assert returncode == 0
+
+
 def interrupt_when_blocked(child, sig=signal.SIGINT):
     """Wait for the child's 'ready', let it block, send sig; returns (the
     child's next line, seconds until it came, returncode, stderr)."""
@@ -90,7 +126,20 @@ def test_ctrl_c_interrupts_a_blocked_call_promptly(name):
         except KeyboardInterrupt:
             # no effect: nothing was taken from or added to the channels
             assert repr(ch).endswith('waiting_senders=0 waiting_receivers=0>'), repr(ch)
+            assert repr(full).endswith('waiting_senders=0 waiting_receivers=0>'), repr(full)
+            assert len(ch) == 0
             assert len(full) == 1 and full.recv() == 'kept'
+            # nothing of the interrupted call is left to be found later
+            try:
+                v = ch.recv(timeout=0.05)
+                raise AssertionError('the interrupted send delivered %r' % (v,))
+            except TimeoutError:
+                pass
+            try:
+                v = full.recv(timeout=0.05)
+                raise AssertionError('the interrupted send left %r' % (v,))
+            except TimeoutError:
+                pass
             print('interrupted', flush=True)
     """)
     line, elapsed, returncode, stderr = interrupt_when_blocked(child)
@@ -152,18 +201,121 @@ def test_ctrl_c_never_loses_or_duplicates_a_value_in_flight():
         assert sorted(got) == sorted(sent), (len(got), len(sent), set(sent) ^ set(got))
         print('consistent', len(sent), flush=True)
     """)
+    interrupt_twenty_times_then_check(child)
+
+
+def test_ctrl_c_never_loses_or_duplicates_a_value_being_sent():
+    """The mirror image: the main thread sends numbered values (plain send,
+    a select send case, and into a cap-1 buffer) from C-level loops while a
+    helper thread receives with random short timeouts; SIGINTs land at random
+    moments.  A value whose send was interrupted must never arrive; every
+    other value arrives exactly once."""
+    child = run_child("""
+        import pygochan as gc, random, threading, collections, itertools, time
+        unbuf, buf = gc.Channel(), gc.Channel(1)
+        got = []
+        stop = threading.Event()
+        def helper():
+            while not stop.is_set():
+                try:
+                    got.append(random.choice((unbuf, buf)).recv(
+                        timeout=random.choice([0.0001, 0.001, 0.01])))
+                except TimeoutError:
+                    pass
+        t = threading.Thread(target=helper); t.start()
+        counter = itertools.count()
+        drain = collections.deque(maxlen=0).extend
+        senders = [
+            lambda: drain(map(unbuf.send, counter)),
+            lambda: drain(map(gc.select, map(gc.send, itertools.repeat(unbuf), counter))),
+            lambda: drain(map(buf.send, counter)),
+            lambda: drain(map(gc.select, map(gc.send, itertools.repeat(buf), counter),
+                              itertools.repeat(gc.send(None, -1)))),
+        ]
+        failed = set()
+        print('ready', flush=True)
+        interrupts = 0
+        while interrupts < 20:
+            try:
+                senders[interrupts % len(senders)]()
+            except KeyboardInterrupt:
+                interrupts += 1
+                # the value whose send was interrupted, and one never offered
+                nxt = next(counter)
+                failed.update((nxt - 1, nxt))
+                print('tick', flush=True)
+        stop.set()
+        t.join()
+        buf.close()
+        got.extend(buf)      # what is still buffered
+        expected = set(range(next(counter))) - failed
+        dup = [v for v, n in collections.Counter(got).items() if n > 1]
+        assert not dup, dup[:5]
+        assert set(got) == expected, (sorted(set(got) ^ expected)[:10], sorted(failed)[:10])
+        print('consistent', len(got), flush=True)
+    """)
+    interrupt_twenty_times_then_check(child)
+
+
+def test_ctrl_c_on_a_full_channel_leaves_the_value_out():
+    """Several rounds: a send blocked on a full cap-2 channel is interrupted;
+    afterwards the buffer holds exactly what it held before."""
+    child = run_child("""
+        import pygochan as gc
+        full = gc.Channel(2)
+        full.send('a'); full.send('b')
+        print('ready', flush=True)
+        for i in range(5):
+            try:
+                full.send(('extra', i))
+                print('returned', flush=True)
+            except KeyboardInterrupt:
+                assert len(full) == 2, len(full)
+                assert repr(full).endswith('waiting_senders=0 waiting_receivers=0>'), repr(full)
+                print('tick', flush=True)
+        full.close()
+        print(list(full), flush=True)
+    """)
     assert child.readline() == "ready"
-    for i in range(20):
-        time.sleep(0.02 + 0.03 * (i % 3))
+    for i in range(5):
+        time.sleep(0.1)
+        sent_at = time.monotonic()
         child.send_signal(signal.SIGINT)
         line = child.readline(timeout=5)
-        if line != "tick":
-            child.proc.kill()
-            pytest.fail(f"interrupt {i}: {line!r}; stderr: {child.finish()[1]}")
-    last = child.readline(timeout=30)
+        assert line == "tick", (i, line, child.finish()[1])
+        assert time.monotonic() - sent_at < 1.0
+    last = child.readline()
     returncode, stderr = child.finish()
-    assert last.startswith("consistent"), stderr
+    assert last == "['a', 'b']", stderr
     assert returncode == 0
+
+
+def test_ctrl_c_reaches_the_main_thread_while_other_threads_are_blocked():
+    """Blocked helper threads do not swallow the interrupt: the main thread,
+    blocked too, gets KeyboardInterrupt; the helpers keep waiting and then
+    finish normally."""
+    child = run_child("""
+        import pygochan as gc, threading
+        ch, quit = gc.Channel(), gc.Channel()
+        results = []
+        def helper():
+            results.append(gc.select(gc.recv(quit), gc.recv(ch), timeout=30).index)
+        threads = [threading.Thread(target=helper) for _ in range(8)]
+        for t in threads: t.start()
+        print('ready', flush=True)
+        try:
+            gc.select(gc.recv(ch), timeout=30)
+        except KeyboardInterrupt:
+            print('interrupted', flush=True)
+        quit.close()
+        for t in threads: t.join(30)
+        print(sorted(results), flush=True)
+    """)
+    line, elapsed, returncode, stderr = interrupt_when_blocked(child)
+    assert line == "interrupted", stderr
+    assert elapsed < 1.0
+    # interrupt_when_blocked already waited for the child to exit
+    assert returncode == 0, stderr
 
 
 def test_signal_handler_that_does_not_raise_lets_the_wait_continue():
@@ -186,3 +338,123 @@ def test_signal_handler_that_does_not_raise_lets_the_wait_continue():
     returncode, stderr = child.finish()
     assert line == "done 1", stderr
     assert returncode == 0
+
+
+class Alarm(Exception):
+    pass
+
+
+@pytest.mark.parametrize("blocker", ["send", "recv", "select", "full_send"])
+def test_exception_from_a_signal_handler_ends_the_wait_with_no_effect(blocker):
+    """Any exception a signal handler raises (not only KeyboardInterrupt)
+    ends the main thread's blocking call, which then had no effect."""
+    ch, full = gc.Channel(), gc.Channel(1)
+    full.send("kept")
+    calls = {
+        "send": lambda: ch.send("value", timeout=10),
+        "recv": lambda: ch.recv(timeout=10),
+        "select": lambda: gc.select(gc.recv(ch), gc.send(full, "extra"), timeout=10),
+        "full_send": lambda: full.send("extra", timeout=10),
+    }
+
+    def handler(signum, frame):
+        raise Alarm()
+
+    old = signal.signal(signal.SIGALRM, handler)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.1)
+        t0 = time.monotonic()
+        with pytest.raises(Alarm):
+            calls[blocker]()
+        assert time.monotonic() - t0 < 1.0
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    assert waiting(ch) == (0, 0) and waiting(full) == (0, 0)
+    assert len(full) == 1 and full.recv(timeout=0) == "kept"
+    with pytest.raises(TimeoutError):
+        ch.recv(timeout=0.02)
+
+
+def test_ctrl_c_in_a_child_forked_from_a_worker_thread():
+    child = run_child("""
+        import os, threading, warnings
+        warnings.simplefilter("ignore")   # fork() with threads running
+        import pygochan as gc
+        def forker():
+            pid = os.fork()
+            if pid == 0:
+                code = 1
+                try:
+                    print('ready', os.getpid(), flush=True)
+                    gc.Channel().recv(timeout=3)
+                    print('returned', flush=True)
+                except KeyboardInterrupt:
+                    print('interrupted', flush=True)
+                    code = 0
+                except BaseException as e:
+                    print('error', type(e).__name__, flush=True)
+                os._exit(code)
+            os.waitpid(pid, 0)
+        t = threading.Thread(target=forker)
+        t.start()
+        t.join()
+    """)
+    line = child.readline()
+    assert line.startswith("ready "), line
+    pid = int(line.split()[1])
+    time.sleep(0.2)
+    sent_at = time.monotonic()
+    os.kill(pid, signal.SIGINT)
+    line = child.readline(timeout=6)
+    elapsed = time.monotonic() - sent_at
+    child.finish()
+    assert line == "interrupted" and elapsed < 1.0, (line, elapsed)
+
+
+def test_signals_that_do_not_raise_neither_end_nor_extend_a_timed_wait():
+    """A signal every 10 ms whose handler returns normally: the main
+    thread's wait goes on, and its timeout still counts from the call."""
+    hits = []
+    old = signal.signal(signal.SIGALRM, lambda *a: hits.append(1))
+    ch = gc.Channel()
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.01, 0.01)
+        t0 = time.monotonic()
+        with pytest.raises(TimeoutError):
+            ch.recv(timeout=0.3)
+        elapsed = time.monotonic() - t0
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    assert len(hits) >= 5          # the handlers ran during the wait
+    assert 0.29 <= elapsed < 5.0, elapsed
+    assert waiting(ch) == (0, 0)
+
+
+def test_signals_that_do_not_raise_do_not_lose_a_value():
+    hits = []
+    old = signal.signal(signal.SIGALRM, lambda *a: hits.append(1))
+    ch = gc.Channel()
+    got = []
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.005, 0.005)
+        def helper_sends():
+            for i in range(300):
+                if i % 2:
+                    time.sleep(0.001)  # the main thread waits for this one
+                ch.send(i, timeout=10)  # and the helper waits for the next
+
+        helper = threading.Thread(target=helper_sends, daemon=True)
+        helper.start()
+        for _ in range(300):
+            got.append(ch.recv(timeout=10))
+            if len(got) % 30 == 0:
+                time.sleep(0.02)
+        helper.join(10)
+        assert not helper.is_alive()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    assert got == list(range(300))
+    assert hits

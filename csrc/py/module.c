@@ -22,6 +22,19 @@ static int read_main_thread_ident(pyg_state *st)
     return PyErr_Occurred() ? -1 : 0;
 }
 
+/* After fork() the forking thread is the child's main thread. */
+static PyObject *module_refresh_main_thread(PyObject *module, PyObject *Py_UNUSED(ignored))
+{
+    if (read_main_thread_ident(PyModule_GetState(module)) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef module_functions[] = {
+    {"_refresh_main_thread", module_refresh_main_thread, METH_NOARGS,
+     "Re-read which thread is main (after fork, in the child)."},
+    {NULL, NULL, 0, NULL}};
+
 static int module_exec(PyObject *module)
 {
     pyg_state *st = PyModule_GetState(module);
@@ -40,6 +53,8 @@ static int module_exec(PyObject *module)
         return -1;
     }
     if (PyModule_AddIntConstant(module, "UNBOUNDED", GC_UNBOUNDED) < 0)
+        return -1;
+    if (PyModule_AddFunctions(module, module_functions) < 0)
         return -1;
     if (pyg_channel_init_type(module, st) < 0 ||
         pyg_select_init_types(module, st) < 0 ||

@@ -21,8 +21,18 @@ int pyg_parse_seconds(PyObject *obj, const char *what, bool allow_zero,
         return -1;
     }
     *seconds = PyFloat_AsDouble(obj);
-    if (*seconds == -1.0 && PyErr_Occurred())
-        return -1;
+    if (*seconds == -1.0 && PyErr_Occurred()) {
+        /* an int too large for a float: only its sign matters */
+        if (!PyLong_Check(obj) || !PyErr_ExceptionMatches(PyExc_OverflowError))
+            return -1;
+        PyErr_Clear();
+        PyObject *zero = PyLong_FromLong(0);
+        int negative = zero ? PyObject_RichCompareBool(obj, zero, Py_LT) : -1;
+        Py_XDECREF(zero);
+        if (negative < 0)
+            return -1;
+        *seconds = negative ? -1.0 : HUGE_VAL;
+    }
     if (isnan(*seconds) || *seconds < 0 || (!allow_zero && *seconds == 0)) {
         PyErr_Format(PyExc_ValueError, "%s must be a %s number of seconds", what,
                      allow_zero ? "non-negative" : "positive");
