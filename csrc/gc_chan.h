@@ -50,7 +50,8 @@ int64_t gc_chan_capacity(const gc_chan *ch);
 size_t gc_chan_len(gc_chan *ch);
 bool gc_chan_is_closed(gc_chan *ch);
 
-/* Blocked calls queued on the channel that have not yet committed or given up. */
+/* Cases of blocked calls queued on the channel that have not yet committed or
+   given up (a select waiting on two recv cases of one channel counts twice). */
 void gc_chan_count_waiting(gc_chan *ch, size_t *senders, size_t *receivers);
 
 /* Call visit(value, arg) for each buffered value under the channel's lock;

@@ -18,6 +18,8 @@ int64_t gc_deadline_after(double seconds)
     if (!(seconds < 9.0e9)) /* also catches +inf and NaN */
         return GC_FOREVER;
     int64_t now = gc_now_ns();
+    if (seconds <= 0)
+        return now; /* keeps the conversion below in range */
     double ns = ceil(seconds * 1e9);
     if (ns >= (double)(GC_FOREVER - now))
         return GC_FOREVER;

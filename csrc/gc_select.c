@@ -61,7 +61,8 @@ void gc_select_init(gc_select *sel, const gc_case *cases, int ncases,
        the choice among them uniform. */
     for (int i = 0; i < ncases; i++) {
         int j = rng_below(i + 1);
-        poll_order[i] = poll_order[j];
+        if (j != i)
+            poll_order[i] = poll_order[j];
         poll_order[j] = i;
     }
 
@@ -229,9 +230,9 @@ enum gc_status gc_select_wait(gc_select *sel, int64_t deadline_ns,
 
     int64_t park_until = deadline_ns;
     if (slice_ns > 0) {
-        int64_t slice_end = gc_now_ns() + slice_ns;
-        if (slice_end < park_until)
-            park_until = slice_end;
+        int64_t now = gc_now_ns();
+        if (slice_ns < park_until - now) /* no overflow: now >= 0 */
+            park_until = now + slice_ns;
     }
 
     enum gc_park_result pr =

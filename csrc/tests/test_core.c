@@ -1,33 +1,75 @@
 /*
  * Tests of the C core alone: parking, the waiter protocol, channel semantics,
- * select, and exactly-once delivery under racing threads.  Runs plain and
- * under ThreadSanitizer / AddressSanitizer+UBSan (see CMakeLists.txt).
+ * blocking operations, select, signal/slice interruption, exactly-once
+ * delivery under racing threads, timers and contexts.  Runs plain and under
+ * ThreadSanitizer / AddressSanitizer+UBSan (see CMakeLists.txt).
  *
  * Values are small integers disguised as pointers (never NULL).  Stress tests
- * print their seed; GC_TEST_SEED=<n> replays one.
+ * derive their randomness from one seed, printed at start; GC_TEST_SEED=<n>
+ * replays a run.  GC_TEST_SCALE=<n> scales the iteration counts (default 20,
+ * 10 under sanitizers); GC_TEST_TIMEOUT=<seconds> bounds each test (a hang is
+ * reported as a failure); GC_TEST_ONLY=<text> runs only the tests whose name
+ * contains it.
  */
+#include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "gc_chan.h"
+#include "gc_chan_impl.h" /* white-box: the ring's size, to see it shrink */
+#include "gc_ctx.h"
 #include "gc_park.h"
 #include "gc_select.h"
 #include "gc_timer.h"
-#include "gc_ctx.h"
 #include "gc_waiter.h"
+
+#ifndef GC_TEST_SANITIZED
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+#define GC_TEST_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
+#define GC_TEST_SANITIZED 1
+#endif
+#endif
+#endif
 
 /* ---- harness ---------------------------------------------------------- */
 
 static int failures, passed;
-static const char *current_test;
-static int current_failed;
+static _Atomic(const char *) current_test;
+static _Atomic int current_failed;
+static _Atomic int64_t test_started_ns;
+static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* Thread-safe: stress threads report through it too.  At most a screenful
+   of messages per test. */
+static void fail_at(const char *file, int line, const char *fmt, ...)
+{
+    int n = atomic_fetch_add(&current_failed, 1);
+    if (n >= 20)
+        return;
+    va_list ap;
+    pthread_mutex_lock(&out_lock);
+    printf("FAIL %s: ", atomic_load(&current_test));
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    printf(" (%s:%d)\n", file, line);
+    fflush(stdout);
+    pthread_mutex_unlock(&out_lock);
+}
+
+/* CHECK ends the test function; use it only where no thread it started is
+   still running.  EXPECT records the failure and carries on (any thread). */
 #define CHECK(cond)                                                           \
     do {                                                                      \
         if (!(cond)) {                                                        \
@@ -44,37 +86,66 @@ static int current_failed;
         }                                                                     \
     } while (0)
 
-static void fail_at(const char *file, int line, const char *fmt, ...)
+#define EXPECT(cond)                                                          \
+    ((cond) ? true : (fail_at(__FILE__, __LINE__, "%s", #cond), false))
+
+#define EXPECTF(cond, ...)                                                    \
+    ((cond) ? true : (fail_at(__FILE__, __LINE__, __VA_ARGS__), false))
+
+static bool test_failed(void)
 {
-    va_list ap;
-    printf("FAIL %s: ", current_test);
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    printf(" (%s:%d)\n", file, line);
-    fflush(stdout);
-    current_failed = 1;
+    return atomic_load(&current_failed) != 0;
 }
+
+static const char *only; /* GC_TEST_ONLY: run the tests whose name has it */
 
 static void run(const char *name, void (*fn)(void))
 {
-    current_test = name;
-    current_failed = 0;
+    if (only && !strstr(name, only))
+        return;
+    atomic_store(&current_test, name);
+    atomic_store(&current_failed, 0);
+    atomic_store(&test_started_ns, gc_now_ns());
     fn();
-    if (current_failed) {
+    atomic_store(&test_started_ns, 0);
+    if (test_failed()) {
         failures++;
     } else {
         passed++;
+        pthread_mutex_lock(&out_lock);
         printf("ok %s\n", name);
+        fflush(stdout);
+        pthread_mutex_unlock(&out_lock);
     }
-    fflush(stdout);
 }
 
-/* Iterations shrink under sanitizers, which slow threads 5-20x. */
+/* A hung test (a lost wake-up, a deadlock) fails the run instead of
+   stalling it forever. */
+static int64_t test_timeout_ns;
+
+static void *watchdog(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        struct timespec ts = {0, 100000000};
+        nanosleep(&ts, NULL);
+        int64_t started = atomic_load(&test_started_ns);
+        if (started && gc_now_ns() - started > test_timeout_ns) {
+            printf("FAIL %s: still running after %" PRId64 " s (%s:%d)\n",
+                   atomic_load(&current_test), test_timeout_ns / 1000000000,
+                   __FILE__, __LINE__);
+            fflush(stdout);
+            _exit(2);
+        }
+    }
+    return NULL;
+}
+
+/* Iteration counts are multiples of scale; sanitizers slow threads 5-20x. */
 #ifdef GC_TEST_SANITIZED
-static const int scale = 1;
+static int scale = 10;
 #else
-static const int scale = 20;
+static int scale = 20;
 #endif
 
 static uint64_t seed;
@@ -87,13 +158,27 @@ static uint64_t rnd(uint64_t *state)
     return *state;
 }
 
+static uint64_t derive_seed(uint64_t salt)
+{
+    uint64_t s = seed ^ (salt * 0x9E3779B97F4A7C15ULL);
+    return s ? s : 1;
+}
+
 #define VAL(i) ((void *)(uintptr_t)((i) + 1))
 #define IDX(p) ((long)(uintptr_t)(p) - 1)
+#define MS 1000000LL
+#define US 1000LL
 
 static void sleep_us(long us)
 {
     struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
     nanosleep(&ts, NULL);
+}
+
+static void spin_until(int64_t when)
+{
+    while (gc_now_ns() < when)
+        ;
 }
 
 /* Free a channel after draining whatever is buffered (values are not owned
@@ -105,38 +190,57 @@ static void destroy(gc_chan *ch)
     gc_chan_free(ch);
 }
 
+static size_t ring_slots(gc_chan *ch)
+{
+    pthread_mutex_lock(&ch->lock);
+    size_t n = ch->ring_size;
+    pthread_mutex_unlock(&ch->lock);
+    return n;
+}
+
 /* ---- blocking helpers: a send / recv is a one-case select ------------- */
 
-static enum gc_status one_case(gc_chan *ch, bool is_send, void *v,
-                               int64_t deadline, gc_select_result *res)
+/* deadline 0: only the non-blocking pass. */
+#define TRY_ONLY 0
+
+static enum gc_status select_now(const gc_case *cases, int n, int64_t deadline,
+                                 gc_select_result *res)
 {
-    gc_case c = {ch, v, is_send};
-    gc_entry e;
-    int order[2];
+    gc_entry entries[16];
+    int order[32];
     gc_select sel;
-    gc_select_init(&sel, &c, 1, &e, order, order + 1);
+    if (n > 16)
+        abort();
+    gc_select_init(&sel, cases, n, entries, order, order + n);
     enum gc_status st = gc_select_try(&sel, res);
-    if (st == GC_NOT_READY)
+    if (st == GC_NOT_READY && deadline != TRY_ONLY)
         st = gc_select_wait(&sel, deadline, 0, res);
     return st;
 }
 
 static enum gc_status send_wait(gc_chan *ch, void *v, int64_t deadline)
 {
+    gc_case c = {ch, v, true};
     gc_select_result res;
-    return one_case(ch, true, v, deadline, &res);
+    return select_now(&c, 1, deadline, &res);
 }
 
 static enum gc_status recv_wait(gc_chan *ch, void **v, bool *ok,
                                 int64_t deadline)
 {
+    gc_case c = {ch, NULL, false};
     gc_select_result res;
-    enum gc_status st = one_case(ch, false, NULL, deadline, &res);
+    enum gc_status st = select_now(&c, 1, deadline, &res);
     if (st == GC_OK) {
         *v = res.value;
         *ok = res.ok;
     }
     return st;
+}
+
+static void waiting(gc_chan *ch, size_t *s, size_t *r)
+{
+    gc_chan_count_waiting(ch, s, r);
 }
 
 static void wait_until_waiting(gc_chan *ch, size_t senders, size_t receivers)
@@ -146,197 +250,11 @@ static void wait_until_waiting(gc_chan *ch, size_t senders, size_t receivers)
         gc_chan_count_waiting(ch, &s, &r);
         if (s >= senders && r >= receivers)
             return;
-        sleep_us(200);
+        sleep_us(100);
     }
 }
 
-/* ---- park ------------------------------------------------------------- */
-
-static _Atomic uint32_t park_word;
-
-static void *unpark_later(void *arg)
-{
-    (void)arg;
-    sleep_us(20000);
-    atomic_store(&park_word, 1);
-    gc_unpark(&park_word);
-    return NULL;
-}
-
-static void test_park(void)
-{
-    atomic_store(&park_word, 0);
-    CHECK(gc_park(&park_word, 0, gc_now_ns() - 1) == GC_PARK_TIMEOUT);
-    int64_t t0 = gc_now_ns();
-    CHECK(gc_park(&park_word, 0, t0 + 5000000) == GC_PARK_TIMEOUT);
-    CHECK(gc_now_ns() - t0 >= 5000000);
-    CHECK(gc_park(&park_word, 7, GC_FOREVER) == GC_PARK_WOKEN);
-    pthread_t t;
-    pthread_create(&t, NULL, unpark_later, NULL);
-    while (atomic_load(&park_word) == 0)
-        gc_park(&park_word, 0, GC_FOREVER);
-    pthread_join(t, NULL);
-    CHECK(atomic_load(&park_word) == 1);
-    CHECK(gc_deadline_after(1e30) == GC_FOREVER);
-}
-
-/* ---- waiter protocol -------------------------------------------------- */
-
-static gc_waiter race_waiter;
-static _Atomic int race_claims, race_aborts;
-static pthread_barrier_t race_barrier;
-
-static void *claimer(void *arg)
-{
-    int rounds = *(int *)arg;
-    for (int i = 0; i < rounds; i++) {
-        pthread_barrier_wait(&race_barrier);
-        if (gc_waiter_claim(&race_waiter)) {
-            race_waiter.value = VAL(i);
-            atomic_fetch_add(&race_claims, 1);
-            gc_waiter_finish(&race_waiter);
-        }
-        pthread_barrier_wait(&race_barrier);
-    }
-    return NULL;
-}
-
-static void test_claim_abort_exclusive(void)
-{
-    int rounds = 2000 * scale;
-    pthread_barrier_init(&race_barrier, NULL, 2);
-    pthread_t t;
-    pthread_create(&t, NULL, claimer, &rounds);
-    int claimed_seen = 0;
-    for (int i = 0; i < rounds; i++) {
-        gc_waiter_reset(&race_waiter);
-        pthread_barrier_wait(&race_barrier);
-        if (gc_waiter_abort(&race_waiter)) {
-            atomic_fetch_add(&race_aborts, 1);
-        } else {
-            gc_waiter_wait_done(&race_waiter);
-            if (race_waiter.value == VAL(i))
-                claimed_seen++;
-        }
-        pthread_barrier_wait(&race_barrier);
-    }
-    pthread_join(t, NULL);
-    pthread_barrier_destroy(&race_barrier);
-    CHECKF(atomic_load(&race_claims) + atomic_load(&race_aborts) == rounds,
-           "claims %d + aborts %d != %d", atomic_load(&race_claims),
-           atomic_load(&race_aborts), rounds);
-    CHECK(claimed_seen == atomic_load(&race_claims));
-}
-
-/* ---- channel semantics ------------------------------------------------ */
-
-static void test_unbuffered_needs_partner(void)
-{
-    gc_chan *ch = gc_chan_new(0);
-    void *v;
-    bool ok;
-    CHECK(gc_chan_try_send(ch, VAL(1)) == GC_NOT_READY);
-    CHECK(gc_chan_try_recv(ch, &v, &ok) == GC_NOT_READY);
-    CHECK(gc_chan_len(ch) == 0);
-    CHECK(gc_chan_capacity(ch) == 0);
-    destroy(ch);
-}
-
-static void test_buffered_fifo_and_capacity(void)
-{
-    gc_chan *ch = gc_chan_new(3);
-    void *v;
-    bool ok;
-    for (int round = 0; round < 5; round++) { /* moves head around the ring */
-        for (int i = 0; i < 3; i++)
-            CHECK(gc_chan_try_send(ch, VAL(i)) == GC_OK);
-        CHECK(gc_chan_try_send(ch, VAL(9)) == GC_NOT_READY);
-        CHECK(gc_chan_len(ch) == 3);
-        for (int i = 0; i < 2; i++) {
-            CHECK(gc_chan_try_recv(ch, &v, &ok) == GC_OK && ok);
-            CHECK(v == VAL(i));
-        }
-        CHECK(gc_chan_try_recv(ch, &v, &ok) == GC_OK && v == VAL(2));
-    }
-    CHECK(gc_chan_try_recv(ch, &v, &ok) == GC_NOT_READY);
-    destroy(ch);
-}
-
-static void test_unbounded_grows_and_shrinks(void)
-{
-    gc_chan *ch = gc_chan_new(GC_UNBOUNDED);
-    void *v;
-    bool ok;
-    long n = 200000L * scale;
-    for (long i = 0; i < n; i++)
-        CHECK(gc_chan_try_send(ch, VAL(i)) == GC_OK);
-    CHECK(gc_chan_len(ch) == (size_t)n);
-    for (long i = 0; i < n; i++) {
-        CHECK(gc_chan_try_recv(ch, &v, &ok) == GC_OK);
-        CHECKF(v == VAL(i), "got %ld want %ld", IDX(v), i);
-    }
-    CHECK(gc_chan_len(ch) == 0);
-    CHECK(gc_chan_try_send(ch, VAL(5)) == GC_OK);
-    CHECK(gc_chan_try_recv(ch, &v, &ok) == GC_OK && v == VAL(5));
-    destroy(ch);
-}
-
-static void test_close_semantics(void)
-{
-    gc_chan *ch = gc_chan_new(4);
-    void *v;
-    bool ok;
-    CHECK(gc_chan_try_send(ch, VAL(1)) == GC_OK);
-    CHECK(gc_chan_try_send(ch, VAL(2)) == GC_OK);
-    CHECK(!gc_chan_is_closed(ch));
-    CHECK(gc_chan_close(ch) == GC_OK);
-    CHECK(gc_chan_is_closed(ch));
-    CHECK(gc_chan_close(ch) == GC_CLOSED);
-    CHECK(gc_chan_try_send(ch, VAL(3)) == GC_CLOSED);
-    CHECK(gc_chan_try_recv(ch, &v, &ok) == GC_OK && ok && v == VAL(1));
-    CHECK(gc_chan_try_recv(ch, &v, &ok) == GC_OK && ok && v == VAL(2));
-    CHECK(gc_chan_try_recv(ch, &v, &ok) == GC_OK && !ok && v == NULL);
-    CHECK(gc_chan_try_recv(ch, &v, &ok) == GC_OK && !ok);
-    destroy(ch);
-}
-
-static int collect_visit(void *value, void *arg)
-{
-    long *out = arg;
-    out[++out[0]] = IDX(value);
-    return 0;
-}
-
-static void test_visit_and_take_buffer_order(void)
-{
-    gc_chan *ch = gc_chan_new(8);
-    void *v;
-    bool ok;
-    for (int i = 0; i < 6; i++)
-        gc_chan_try_send(ch, VAL(100 + i));
-    for (int i = 0; i < 6; i++)
-        gc_chan_try_recv(ch, &v, &ok);
-    for (int i = 0; i < 7; i++) /* wraps around the end of the ring */
-        CHECK(gc_chan_try_send(ch, VAL(i)) == GC_OK);
-    long seen[16] = {0};
-    CHECK(gc_chan_visit(ch, collect_visit, seen) == 0);
-    CHECK(seen[0] == 7);
-    for (int i = 0; i < 7; i++)
-        CHECK(seen[i + 1] == i);
-    size_t n;
-    void **items = gc_chan_take_buffer(ch, &n);
-    CHECK(n == 7 && items);
-    for (int i = 0; i < 7; i++)
-        CHECKF(items[i] == VAL(i), "item %d is %ld", i, IDX(items[i]));
-    free(items);
-    CHECK(gc_chan_len(ch) == 0);
-    CHECK(gc_chan_take_buffer(ch, &n) == NULL && n == 0);
-    CHECK(gc_chan_try_send(ch, VAL(1)) == GC_OK); /* usable afterwards */
-    destroy(ch);
-}
-
-/* ---- blocking --------------------------------------------------------- */
-
+/* One blocking operation run on its own thread. */
 struct op {
     gc_chan *ch;
     long value;
@@ -360,34 +278,647 @@ static void *do_recv(void *arg)
     return NULL;
 }
 
+/* One blocking select run on its own thread (GC_FOREVER unless deadline). */
+struct select_op {
+    gc_case cases[3];
+    int n;
+    enum gc_status status;
+    gc_select_result res;
+    int64_t deadline;
+};
+
+static void *do_select(void *arg)
+{
+    struct select_op *op = arg;
+    int64_t deadline = op->deadline ? op->deadline : GC_FOREVER;
+    op->status = select_now(op->cases, op->n, deadline, &op->res);
+    return NULL;
+}
+
+/* ---- 1. park ---------------------------------------------------------- */
+
+static void test_park_timeout_and_changed_word(void)
+{
+    _Atomic uint32_t word = 0;
+    CHECK(gc_park(&word, 0, gc_now_ns() - 1) == GC_PARK_TIMEOUT);
+    CHECK(gc_park(&word, 0, 0) == GC_PARK_TIMEOUT); /* long past */
+
+    int64_t t0 = gc_now_ns();
+    enum gc_park_result r;
+    do /* a spurious wake-up is allowed; the deadline still holds */
+        r = gc_park(&word, 0, t0 + 5 * MS);
+    while (r == GC_PARK_WOKEN);
+    int64_t slept = gc_now_ns() - t0;
+    CHECK(r == GC_PARK_TIMEOUT);
+    CHECKF(slept >= 5 * MS && slept < 2000 * MS, "slept %" PRId64 " ns", slept);
+
+    /* the word does not hold the expected value: back at once */
+    t0 = gc_now_ns();
+    CHECK(gc_park(&word, 7, GC_FOREVER) == GC_PARK_WOKEN);
+    CHECK(gc_park(&word, 7, gc_now_ns() + 10000 * MS) == GC_PARK_WOKEN);
+    CHECK(gc_now_ns() - t0 < 1000 * MS);
+
+    gc_unpark(&word); /* nobody asleep: harmless */
+
+    int64_t before = gc_now_ns();
+    int64_t d = gc_deadline_after(0);
+    int64_t after = gc_now_ns();
+    CHECK(d >= before && d <= after);
+    d = gc_deadline_after(0.25);
+    CHECK(d >= after + 250 * MS && d <= gc_now_ns() + 250 * MS);
+    CHECK(gc_deadline_after(-1.0) < gc_now_ns());
+    CHECK(gc_deadline_after(1e30) == GC_FOREVER);
+    CHECK(gc_deadline_after(INFINITY) == GC_FOREVER);
+    CHECK(gc_deadline_after(NAN) == GC_FOREVER);
+    CHECK(gc_deadline_after(9.2e9) == GC_FOREVER);
+}
+
+struct parker {
+    _Atomic uint32_t word;
+    _Atomic int parks;
+    enum gc_park_result last;
+};
+
+static void *park_until_changed(void *arg)
+{
+    struct parker *p = arg;
+    while (atomic_load(&p->word) == 0) {
+        p->last = gc_park(&p->word, 0, GC_FOREVER);
+        atomic_fetch_add(&p->parks, 1);
+    }
+    return NULL;
+}
+
+static void test_unpark_wakes_sleeper(void)
+{
+    for (int round = 0; round < 3; round++) {
+        struct parker p = {0, 0, GC_PARK_TIMEOUT};
+        pthread_t t;
+        pthread_create(&t, NULL, park_until_changed, &p);
+        sleep_us(20000); /* let it fall asleep */
+        atomic_store(&p.word, 1);
+        gc_unpark(&p.word);
+        pthread_join(t, NULL);
+        CHECK(atomic_load(&p.parks) >= 1);
+        CHECK(p.last == GC_PARK_WOKEN);
+    }
+}
+
+/* ---- 2. waiter protocol ----------------------------------------------- */
+
+static void test_waiter_transitions(void)
+{
+    gc_waiter w;
+    gc_waiter_reset(&w);
+    CHECK(gc_waiter_state(&w) == GC_W_WAITING);
+    CHECK(w.chosen == -1 && w.value == NULL && !w.ok);
+    CHECK(gc_waiter_claim(&w));
+    CHECK(gc_waiter_state(&w) == GC_W_CLAIMED);
+    CHECK(!gc_waiter_claim(&w));
+    CHECK(!gc_waiter_abort(&w));
+    w.chosen = 2;
+    w.value = VAL(3);
+    w.ok = true;
+    gc_waiter_finish(&w);
+    CHECK(gc_waiter_state(&w) == GC_W_DONE);
+    CHECK(!gc_waiter_claim(&w) && !gc_waiter_abort(&w));
+    gc_waiter_wait_done(&w); /* already done: returns at once */
+    CHECK(w.chosen == 2 && w.value == VAL(3) && w.ok);
+    CHECK(gc_waiter_park(&w, GC_FOREVER, false) == GC_PARK_WOKEN);
+
+    gc_waiter_reset(&w);
+    CHECK(gc_waiter_abort(&w));
+    CHECK(gc_waiter_state(&w) == GC_W_ABORTED);
+    CHECK(!gc_waiter_claim(&w) && !gc_waiter_abort(&w));
+
+    /* nobody claims: the park times out, still WAITING (the SLEEPING flag
+       is not part of the state), and the owner's abort wins */
+    gc_waiter_reset(&w);
+    int64_t t0 = gc_now_ns();
+    CHECK(gc_waiter_park(&w, t0 + 3 * MS, false) == GC_PARK_TIMEOUT);
+    CHECK(gc_now_ns() - t0 >= 3 * MS);
+    CHECK(gc_waiter_state(&w) == GC_W_WAITING);
+    CHECK(gc_waiter_abort(&w));
+    CHECK(gc_waiter_state(&w) == GC_W_ABORTED);
+
+    /* a claim keeps working after the owner went to sleep */
+    gc_waiter_reset(&w);
+    CHECK(gc_waiter_park(&w, gc_now_ns() + 1 * MS, false) == GC_PARK_TIMEOUT);
+    CHECK(gc_waiter_claim(&w));
+    CHECK(gc_waiter_state(&w) == GC_W_CLAIMED);
+    gc_waiter_finish(&w);
+    CHECK(gc_waiter_state(&w) == GC_W_DONE);
+}
+
+struct delayed_claim {
+    gc_waiter *w;
+    long before_claim_us, before_finish_us;
+    _Atomic int finished;
+    bool claimed;
+};
+
+static void *claim_then_finish(void *arg)
+{
+    struct delayed_claim *d = arg;
+    sleep_us(d->before_claim_us);
+    d->claimed = gc_waiter_claim(d->w);
+    if (d->claimed) {
+        sleep_us(d->before_finish_us);
+        d->w->chosen = 1;
+        d->w->value = VAL(77);
+        d->w->ok = true;
+        atomic_store(&d->finished, 1);
+        gc_waiter_finish(d->w);
+    }
+    return NULL;
+}
+
+/* The owner sees the claim, loses its abort, and waits for the finish that
+   comes (much) later, asleep or spinning. */
+static void test_waiter_wait_done_after_delayed_finish(void)
+{
+    static const long delays[][2] = {
+        {0, 0}, {0, 30000}, {10000, 0}, {10000, 30000}, {0, 200}};
+    for (size_t i = 0; i < sizeof delays / sizeof *delays; i++) {
+        gc_waiter w;
+        gc_waiter_reset(&w);
+        struct delayed_claim d = {&w, delays[i][0], delays[i][1], 0, false};
+        pthread_t t;
+        pthread_create(&t, NULL, claim_then_finish, &d);
+        enum gc_park_result r = gc_waiter_park(&w, GC_FOREVER, false);
+        EXPECT(r == GC_PARK_WOKEN);
+        EXPECT(!gc_waiter_abort(&w)); /* claimed (or done) already */
+        gc_waiter_wait_done(&w);
+        EXPECTF(atomic_load(&d.finished) == 1, "case %zu: returned before finish", i);
+        EXPECT(gc_waiter_state(&w) == GC_W_DONE);
+        EXPECT(w.value == VAL(77) && w.chosen == 1 && w.ok);
+        pthread_join(t, NULL);
+        CHECK(d.claimed);
+    }
+}
+
+/* Two claimers and the owner's abort race on one waiter, round after round:
+   exactly one of the three wins each round. */
+static gc_waiter race_waiter;
+static _Atomic int race_wins;
+static pthread_barrier_t race_barrier;
+
+struct claimer_arg {
+    int rounds, id;
+    long claims;
+};
+
+static void *race_claimer(void *arg)
+{
+    struct claimer_arg *a = arg;
+    for (int i = 0; i < a->rounds; i++) {
+        pthread_barrier_wait(&race_barrier);
+        if (gc_waiter_claim(&race_waiter)) {
+            race_waiter.value = VAL(i * 2 + a->id);
+            race_waiter.chosen = a->id;
+            atomic_fetch_add(&race_wins, 1);
+            a->claims++;
+            gc_waiter_finish(&race_waiter);
+        }
+        pthread_barrier_wait(&race_barrier);
+    }
+    return NULL;
+}
+
+static void test_waiter_claim_abort_exclusive(void)
+{
+    int rounds = 500 * scale;
+    pthread_barrier_init(&race_barrier, NULL, 3);
+    pthread_t t[2];
+    struct claimer_arg args[2] = {{rounds, 0, 0}, {rounds, 1, 0}};
+    for (int k = 0; k < 2; k++)
+        pthread_create(&t[k], NULL, race_claimer, &args[k]);
+    long aborts = 0;
+    for (int i = 0; i < rounds; i++) {
+        gc_waiter_reset(&race_waiter);
+        atomic_store(&race_wins, 0);
+        pthread_barrier_wait(&race_barrier);
+        if (gc_waiter_abort(&race_waiter)) {
+            atomic_fetch_add(&race_wins, 1);
+            aborts++;
+        } else {
+            gc_waiter_wait_done(&race_waiter);
+            int id = race_waiter.chosen;
+            EXPECTF((id == 0 || id == 1) && race_waiter.value == VAL(i * 2 + id),
+                    "round %d: lost the abort but saw chosen %d", i, id);
+        }
+        pthread_barrier_wait(&race_barrier);
+        EXPECTF(atomic_load(&race_wins) == 1, "round %d: %d winners", i,
+                atomic_load(&race_wins));
+    }
+    for (int k = 0; k < 2; k++)
+        pthread_join(t[k], NULL);
+    pthread_barrier_destroy(&race_barrier);
+    CHECKF(args[0].claims + args[1].claims + aborts == rounds,
+           "claims %ld + %ld + aborts %ld != %d", args[0].claims,
+           args[1].claims, aborts, rounds);
+}
+
+/* ---- 3. channel semantics --------------------------------------------- */
+
+static void test_unbuffered_needs_partner(void)
+{
+    gc_chan *ch = gc_chan_new(0);
+    void *v = VAL(99);
+    bool ok = true;
+    CHECK(gc_chan_try_send(ch, VAL(1)) == GC_NOT_READY);
+    CHECK(gc_chan_try_recv(ch, &v, &ok) == GC_NOT_READY);
+    CHECK(gc_chan_len(ch) == 0);
+    CHECK(gc_chan_capacity(ch) == 0);
+    CHECK(!gc_chan_is_closed(ch));
+    size_t s, r;
+    waiting(ch, &s, &r);
+    CHECK(s == 0 && r == 0); /* a non-blocking attempt leaves nothing queued */
+    CHECK(gc_chan_take_buffer(ch, &s) == NULL && s == 0);
+    destroy(ch);
+    CHECK(gc_chan_capacity(ch = gc_chan_new(GC_UNBOUNDED)) == GC_UNBOUNDED);
+    destroy(ch);
+}
+
+static void test_buffered_fifo_and_capacity(void)
+{
+    gc_chan *ch = gc_chan_new(3);
+    void *v;
+    bool ok;
+    for (int round = 0; round < 5; round++) { /* moves head around the ring */
+        for (int i = 0; i < 3; i++)
+            CHECK(gc_chan_try_send(ch, VAL(i)) == GC_OK);
+        CHECK(gc_chan_try_send(ch, VAL(9)) == GC_NOT_READY);
+        CHECK(gc_chan_len(ch) == 3);
+        for (int i = 0; i < 2; i++) {
+            CHECK(gc_chan_try_recv(ch, &v, &ok) == GC_OK && ok);
+            CHECK(v == VAL(i));
+        }
+        CHECK(gc_chan_try_recv(ch, &v, &ok) == GC_OK && v == VAL(2));
+    }
+    CHECK(gc_chan_try_recv(ch, &v, &ok) == GC_NOT_READY);
+    destroy(ch);
+
+    /* a capacity the ring reaches by doubling, grown while wrapped */
+    ch = gc_chan_new(100);
+    long next_in = 0, next_out = 0;
+    for (int i = 0; i < 6; i++)
+        CHECK(gc_chan_try_send(ch, VAL(next_in++)) == GC_OK);
+    for (int i = 0; i < 5; i++)
+        CHECK(gc_chan_try_recv(ch, &v, &ok) == GC_OK && v == VAL(next_out++));
+    while (gc_chan_len(ch) < 100)
+        CHECK(gc_chan_try_send(ch, VAL(next_in++)) == GC_OK);
+    CHECK(gc_chan_try_send(ch, VAL(-2)) == GC_NOT_READY);
+    CHECK(ring_slots(ch) == 100); /* never more than the capacity */
+    while (next_out < next_in) {
+        CHECK(gc_chan_try_recv(ch, &v, &ok) == GC_OK && ok);
+        CHECKF(v == VAL(next_out), "got %ld want %ld", IDX(v), next_out);
+        next_out++;
+    }
+    CHECK(gc_chan_len(ch) == 0);
+    destroy(ch);
+}
+
+/* Random try_send / try_recv / visit / take_buffer against a model queue:
+   statuses, order and len must match for small, odd, power-of-two and
+   unbounded capacities (the ring grows and shrinks while wrapped). */
+struct model {
+    long *items;
+    size_t head, tail; /* items[head..tail) */
+};
+
+struct visit_check {
+    struct model *m;
+    size_t pos;
+    int bad;
+};
+
+static int visit_compare(void *value, void *arg)
+{
+    struct visit_check *c = arg;
+    if (c->m->head + c->pos >= c->m->tail ||
+        value != VAL(c->m->items[c->m->head + c->pos]))
+        c->bad = 1;
+    c->pos++;
+    return 0;
+}
+
+static void test_buffer_against_model(void)
+{
+    static const int64_t caps[] = {1, 2, 3, 7, 8, 9, 100, GC_UNBOUNDED};
+    uint64_t r = derive_seed(31);
+    long ops = 5000L * scale;
+    for (size_t ci = 0; ci < sizeof caps / sizeof *caps; ci++) {
+        int64_t cap = caps[ci];
+        gc_chan *ch = gc_chan_new(cap);
+        struct model m = {malloc((size_t)ops * sizeof(long)), 0, 0};
+        long next = 0;
+        size_t peak_slots = 0;
+        for (long op = 0; op < ops && !test_failed(); op++) {
+            /* unbounded: long phases of mostly-send then mostly-recv, so
+               the ring crosses its shrink threshold in both directions */
+            unsigned send_pct = 50;
+            if (cap == GC_UNBOUNDED)
+                send_pct = ((op / 8000) % 2 == 0) ? 80 : 20;
+            unsigned take_below = cap == GC_UNBOUNDED ? 5 : 200; /* per 100k */
+            unsigned what = (unsigned)(rnd(&r) % 100000);
+            size_t n = m.tail - m.head;
+            if (what < take_below) { /* take the whole buffer */
+                size_t count;
+                void **items = gc_chan_take_buffer(ch, &count);
+                EXPECTF(count == n, "cap %" PRId64 ": took %zu of %zu", cap, count, n);
+                for (size_t i = 0; i < count && i < n; i++)
+                    EXPECT(items[i] == VAL(m.items[m.head + i]));
+                free(items);
+                m.head = m.tail;
+            } else if (what < take_below + 800) {
+                struct visit_check c = {&m, 0, 0};
+                EXPECT(gc_chan_visit(ch, visit_compare, &c) == 0);
+                EXPECTF(!c.bad && c.pos == n, "cap %" PRId64 ": visit order", cap);
+            } else if (what % 100 < send_pct) {
+                enum gc_status st = gc_chan_try_send(ch, VAL(next));
+                bool full = cap != GC_UNBOUNDED && n == (size_t)cap;
+                EXPECTF(st == (full ? GC_NOT_READY : GC_OK),
+                        "cap %" PRId64 ": send status %d with %zu buffered", cap, st, n);
+                if (st == GC_OK)
+                    m.items[m.tail++] = next;
+                next++;
+            } else {
+                void *v = NULL;
+                bool ok = false;
+                enum gc_status st = gc_chan_try_recv(ch, &v, &ok);
+                if (n == 0) {
+                    EXPECTF(st == GC_NOT_READY, "cap %" PRId64 ": recv from empty", cap);
+                } else if (EXPECT(st == GC_OK && ok)) {
+                    EXPECTF(v == VAL(m.items[m.head]), "cap %" PRId64 ": got %ld want %ld",
+                            cap, IDX(v), m.items[m.head]);
+                    m.head++;
+                }
+            }
+            EXPECT(gc_chan_len(ch) == m.tail - m.head);
+            size_t slots = ring_slots(ch);
+            if (slots > peak_slots)
+                peak_slots = slots;
+        }
+        if (cap == GC_UNBOUNDED && !test_failed())
+            EXPECTF(peak_slots > 1024, "the unbounded ring never grew past %zu", peak_slots);
+        free(m.items);
+        destroy(ch);
+    }
+}
+
+static void test_unbounded_grows_and_shrinks(void)
+{
+    gc_chan *ch = gc_chan_new(GC_UNBOUNDED);
+    void *v;
+    bool ok;
+    const long n = 1000000;
+    for (long i = 0; i < n; i++) {
+        CHECK(gc_chan_try_send(ch, VAL(i)) == GC_OK);
+        if (i == n / 2)
+            CHECK(gc_chan_len(ch) == (size_t)(n / 2 + 1));
+    }
+    CHECK(gc_chan_len(ch) == (size_t)n);
+    size_t peak = ring_slots(ch);
+    CHECK(peak >= (size_t)n);
+    for (long i = 0; i < n; i++) {
+        CHECK(gc_chan_try_recv(ch, &v, &ok) == GC_OK && ok);
+        CHECKF(v == VAL(i), "got %ld want %ld", IDX(v), i);
+        if (i == n - n / 100) {
+            CHECK(gc_chan_len(ch) == (size_t)(n / 100 - 1));
+            CHECKF(ring_slots(ch) <= peak / 8, "%zu slots for %zu items",
+                   ring_slots(ch), gc_chan_len(ch));
+        }
+    }
+    CHECK(gc_chan_len(ch) == 0);
+    CHECKF(ring_slots(ch) <= 1024, "%zu slots left when empty", ring_slots(ch));
+    CHECK(gc_chan_try_recv(ch, &v, &ok) == GC_NOT_READY);
+    CHECK(gc_chan_try_send(ch, VAL(5)) == GC_OK);
+    CHECK(gc_chan_try_recv(ch, &v, &ok) == GC_OK && v == VAL(5));
+    destroy(ch);
+}
+
+static void test_close_semantics(void)
+{
+    gc_chan *ch = gc_chan_new(4);
+    void *v;
+    bool ok;
+    CHECK(gc_chan_try_send(ch, VAL(1)) == GC_OK);
+    CHECK(gc_chan_try_send(ch, VAL(2)) == GC_OK);
+    CHECK(!gc_chan_is_closed(ch));
+    CHECK(gc_chan_close(ch) == GC_OK);
+    CHECK(gc_chan_is_closed(ch));
+    CHECK(gc_chan_close(ch) == GC_CLOSED);
+    CHECK(gc_chan_try_send(ch, VAL(3)) == GC_CLOSED);
+    CHECK(send_wait(ch, VAL(3), GC_FOREVER) == GC_CLOSED); /* no blocking */
+    CHECK(gc_chan_len(ch) == 2);
+    CHECK(gc_chan_try_recv(ch, &v, &ok) == GC_OK && ok && v == VAL(1));
+    CHECK(recv_wait(ch, &v, &ok, GC_FOREVER) == GC_OK && ok && v == VAL(2));
+    CHECK(gc_chan_try_recv(ch, &v, &ok) == GC_OK && !ok && v == NULL);
+    CHECK(gc_chan_try_recv(ch, &v, &ok) == GC_OK && !ok);
+    CHECK(recv_wait(ch, &v, &ok, GC_FOREVER) == GC_OK && !ok && v == NULL);
+    CHECK(gc_chan_len(ch) == 0);
+    destroy(ch);
+
+    gc_chan *unbuf = gc_chan_new(0);
+    CHECK(gc_chan_close(unbuf) == GC_OK);
+    CHECK(gc_chan_close(unbuf) == GC_CLOSED);
+    CHECK(gc_chan_try_send(unbuf, VAL(1)) == GC_CLOSED);
+    CHECK(gc_chan_try_recv(unbuf, &v, &ok) == GC_OK && !ok);
+    destroy(unbuf);
+
+    gc_chan *unb = gc_chan_new(GC_UNBOUNDED);
+    for (int i = 0; i < 20; i++)
+        CHECK(gc_chan_try_send(unb, VAL(i)) == GC_OK);
+    CHECK(gc_chan_close(unb) == GC_OK);
+    for (int i = 0; i < 20; i++)
+        CHECK(gc_chan_try_recv(unb, &v, &ok) == GC_OK && ok && v == VAL(i));
+    CHECK(gc_chan_try_recv(unb, &v, &ok) == GC_OK && !ok);
+    destroy(unb);
+}
+
+static void test_count_waiting(void)
+{
+    gc_chan *ch = gc_chan_new(0);
+    size_t s, r;
+    struct op snd[2] = {{ch, 0, GC_FOREVER, GC_NOT_READY, NULL, false},
+                        {ch, 1, GC_FOREVER, GC_NOT_READY, NULL, false}};
+    pthread_t t[2];
+    pthread_create(&t[0], NULL, do_send, &snd[0]);
+    wait_until_waiting(ch, 1, 0);
+    waiting(ch, &s, &r);
+    EXPECT(s == 1 && r == 0);
+    pthread_create(&t[1], NULL, do_send, &snd[1]);
+    wait_until_waiting(ch, 2, 0);
+    waiting(ch, &s, &r);
+    EXPECT(s == 2 && r == 0);
+    void *v;
+    bool ok;
+    EXPECT(gc_chan_try_recv(ch, &v, &ok) == GC_OK && v == VAL(0));
+    waiting(ch, &s, &r);
+    EXPECT(s == 1 && r == 0);
+    EXPECT(gc_chan_try_recv(ch, &v, &ok) == GC_OK && v == VAL(1));
+    pthread_join(t[0], NULL);
+    pthread_join(t[1], NULL);
+    waiting(ch, &s, &r);
+    CHECK(s == 0 && r == 0);
+    CHECK(snd[0].status == GC_OK && snd[1].status == GC_OK);
+
+    /* a receiver that times out stops counting */
+    struct op rcv = {ch, 0, gc_deadline_after(0.05), GC_NOT_READY, NULL, false};
+    pthread_create(&t[0], NULL, do_recv, &rcv);
+    wait_until_waiting(ch, 0, 1);
+    waiting(ch, &s, &r);
+    EXPECT(s == 0 && r == 1);
+    pthread_join(t[0], NULL);
+    CHECK(rcv.status == GC_TIMEOUT);
+    waiting(ch, &s, &r);
+    CHECK(s == 0 && r == 0);
+    destroy(ch);
+
+    /* a full buffered channel: blocked senders count, the buffer does not */
+    gc_chan *full = gc_chan_new(1);
+    CHECK(gc_chan_try_send(full, VAL(5)) == GC_OK);
+    struct op fs = {full, 6, GC_FOREVER, GC_NOT_READY, NULL, false};
+    pthread_create(&t[0], NULL, do_send, &fs);
+    wait_until_waiting(full, 1, 0);
+    waiting(full, &s, &r);
+    EXPECT(s == 1 && r == 0 && gc_chan_len(full) == 1);
+    EXPECT(gc_chan_try_recv(full, &v, &ok) == GC_OK && v == VAL(5));
+    pthread_join(t[0], NULL);
+    waiting(full, &s, &r);
+    CHECK(s == 0 && r == 0 && gc_chan_len(full) == 1);
+    destroy(full);
+}
+
+static int collect_visit(void *value, void *arg)
+{
+    long *out = arg;
+    out[++out[0]] = IDX(value);
+    return 0;
+}
+
+static int stop_at_third(void *value, void *arg)
+{
+    int *calls = arg;
+    (void)value;
+    return ++*calls == 3 ? 42 : 0;
+}
+
+static void test_visit_and_take_buffer_order(void)
+{
+    gc_chan *ch = gc_chan_new(8);
+    void *v;
+    bool ok;
+    long seen[16] = {0};
+    CHECK(gc_chan_visit(ch, collect_visit, seen) == 0 && seen[0] == 0);
+    for (int i = 0; i < 6; i++)
+        gc_chan_try_send(ch, VAL(100 + i));
+    for (int i = 0; i < 6; i++)
+        gc_chan_try_recv(ch, &v, &ok);
+    for (int i = 0; i < 7; i++) /* wraps around the end of the ring */
+        CHECK(gc_chan_try_send(ch, VAL(i)) == GC_OK);
+    CHECK(gc_chan_visit(ch, collect_visit, seen) == 0);
+    CHECK(seen[0] == 7);
+    for (int i = 0; i < 7; i++)
+        CHECK(seen[i + 1] == i);
+    int calls = 0;
+    CHECK(gc_chan_visit(ch, stop_at_third, &calls) == 42 && calls == 3);
+    size_t n;
+    void **items = gc_chan_take_buffer(ch, &n);
+    CHECK(n == 7 && items);
+    for (int i = 0; i < 7; i++)
+        CHECKF(items[i] == VAL(i), "item %d is %ld", i, IDX(items[i]));
+    free(items);
+    CHECK(gc_chan_len(ch) == 0);
+    CHECK(gc_chan_take_buffer(ch, &n) == NULL && n == 0);
+    CHECK(gc_chan_try_send(ch, VAL(1)) == GC_OK); /* usable afterwards */
+    CHECK(gc_chan_try_recv(ch, &v, &ok) == GC_OK && v == VAL(1));
+    destroy(ch);
+
+    /* a full ring with its head in the middle, and an unbounded ring with
+       spare slots around a wrapped run */
+    for (int variant = 0; variant < 2; variant++) {
+        int64_t cap = variant ? GC_UNBOUNDED : 5;
+        int fill = variant ? 12 : 5, moved = variant ? 10 : 3;
+        ch = gc_chan_new(cap);
+        for (int i = 0; i < moved; i++) {
+            gc_chan_try_send(ch, VAL(1000 + i));
+            gc_chan_try_recv(ch, &v, &ok);
+        }
+        if (variant) { /* grow to 16 slots, then move the head to 10 */
+            for (int i = 0; i < 16; i++)
+                gc_chan_try_send(ch, VAL(2000 + i));
+            for (int i = 0; i < 16; i++)
+                gc_chan_try_recv(ch, &v, &ok);
+            for (int i = 0; i < moved; i++) {
+                gc_chan_try_send(ch, VAL(3000 + i));
+                gc_chan_try_recv(ch, &v, &ok);
+            }
+        }
+        for (int i = 0; i < fill; i++)
+            CHECK(gc_chan_try_send(ch, VAL(i)) == GC_OK);
+        items = gc_chan_take_buffer(ch, &n);
+        CHECKF(n == (size_t)fill, "variant %d: %zu items", variant, n);
+        for (int i = 0; i < fill; i++)
+            CHECKF(items[i] == VAL(i), "variant %d: item %d is %ld", variant,
+                   i, IDX(items[i]));
+        free(items);
+        destroy(ch);
+    }
+}
+
+/* ---- 4. blocking ------------------------------------------------------ */
+
 static void test_blocked_receiver_gets_value(void)
 {
-    for (int cap = 0; cap <= 1; cap++) {
-        gc_chan *ch = gc_chan_new(cap);
-        struct op r = {ch, 0, GC_FOREVER, GC_NOT_READY, NULL, false};
-        pthread_t t;
-        pthread_create(&t, NULL, do_recv, &r);
-        wait_until_waiting(ch, 0, 1);
-        CHECK(gc_chan_try_send(ch, VAL(42)) == GC_OK);
-        pthread_join(t, NULL);
-        CHECK(r.status == GC_OK && r.ok && r.got == VAL(42));
-        destroy(ch);
+    static const int64_t caps[] = {0, 1, 4, GC_UNBOUNDED};
+    for (size_t ci = 0; ci < sizeof caps / sizeof *caps; ci++) {
+        for (int blocking_sender = 0; blocking_sender < 2; blocking_sender++) {
+            gc_chan *ch = gc_chan_new(caps[ci]);
+            struct op r = {ch, 0, GC_FOREVER, GC_NOT_READY, NULL, false};
+            pthread_t t;
+            pthread_create(&t, NULL, do_recv, &r);
+            wait_until_waiting(ch, 0, 1);
+            if (blocking_sender)
+                EXPECT(send_wait(ch, VAL(42), GC_FOREVER) == GC_OK);
+            else
+                EXPECT(gc_chan_try_send(ch, VAL(42)) == GC_OK);
+            pthread_join(t, NULL);
+            CHECKF(r.status == GC_OK && r.ok && r.got == VAL(42),
+                   "capacity %" PRId64 ": status %d got %ld", caps[ci],
+                   r.status, IDX(r.got));
+            CHECK(gc_chan_len(ch) == 0); /* handed over, not buffered */
+            destroy(ch);
+        }
     }
 }
 
 static void test_blocked_sender_completes(void)
 {
-    gc_chan *ch = gc_chan_new(1);
-    CHECK(gc_chan_try_send(ch, VAL(1)) == GC_OK);
+    void *v;
+    bool ok;
+    /* unbuffered: the receiver takes the value straight from the sender */
+    gc_chan *ch = gc_chan_new(0);
     struct op s = {ch, 2, GC_FOREVER, GC_NOT_READY, NULL, false};
     pthread_t t;
     pthread_create(&t, NULL, do_send, &s);
     wait_until_waiting(ch, 1, 0);
-    void *v;
-    bool ok;
-    CHECK(gc_chan_try_recv(ch, &v, &ok) == GC_OK && v == VAL(1));
+    EXPECT(gc_chan_try_recv(ch, &v, &ok) == GC_OK && ok && v == VAL(2));
     pthread_join(t, NULL);
     CHECK(s.status == GC_OK);
+    destroy(ch);
+
+    /* full buffer: a receive makes room and the sender's value moves in */
+    ch = gc_chan_new(1);
+    CHECK(gc_chan_try_send(ch, VAL(1)) == GC_OK);
+    s = (struct op){ch, 2, GC_FOREVER, GC_NOT_READY, NULL, false};
+    pthread_create(&t, NULL, do_send, &s);
+    wait_until_waiting(ch, 1, 0);
+    EXPECT(recv_wait(ch, &v, &ok, GC_FOREVER) == GC_OK && v == VAL(1));
+    pthread_join(t, NULL);
+    CHECK(s.status == GC_OK);
+    CHECK(gc_chan_len(ch) == 1);
     CHECK(gc_chan_try_recv(ch, &v, &ok) == GC_OK && v == VAL(2));
     destroy(ch);
 }
@@ -395,21 +926,55 @@ static void test_blocked_sender_completes(void)
 static void test_receivers_served_fifo(void)
 {
     enum { N = 6 };
-    gc_chan *ch = gc_chan_new(0);
-    struct op r[N];
-    pthread_t t[N];
-    for (int i = 0; i < N; i++) {
-        r[i] = (struct op){ch, 0, GC_FOREVER, GC_NOT_READY, NULL, false};
-        pthread_create(&t[i], NULL, do_recv, &r[i]);
-        wait_until_waiting(ch, 0, (size_t)i + 1);
+    for (int cap = 0; cap <= 2; cap += 2) {
+        gc_chan *ch = gc_chan_new(cap);
+        struct op r[N];
+        pthread_t t[N];
+        for (int i = 0; i < N; i++) {
+            r[i] = (struct op){ch, 0, GC_FOREVER, GC_NOT_READY, NULL, false};
+            pthread_create(&t[i], NULL, do_recv, &r[i]);
+            wait_until_waiting(ch, 0, (size_t)i + 1);
+        }
+        for (int i = 0; i < N; i++)
+            EXPECT(gc_chan_try_send(ch, VAL(i)) == GC_OK);
+        for (int i = 0; i < N; i++)
+            pthread_join(t[i], NULL);
+        for (int i = 0; i < N; i++)
+            CHECKF(r[i].status == GC_OK && r[i].got == VAL(i),
+                   "cap %d: receiver %d got %ld", cap, i, IDX(r[i].got));
+        destroy(ch);
     }
-    for (int i = 0; i < N; i++)
-        CHECK(gc_chan_try_send(ch, VAL(i)) == GC_OK);
-    for (int i = 0; i < N; i++) {
-        pthread_join(t[i], NULL);
-        CHECKF(r[i].got == VAL(i), "receiver %d got %ld", i, IDX(r[i].got));
+}
+
+static void test_senders_served_fifo(void)
+{
+    enum { N = 6 };
+    for (int cap = 0; cap <= 1; cap++) {
+        gc_chan *ch = gc_chan_new(cap);
+        if (cap)
+            CHECK(gc_chan_try_send(ch, VAL(100)) == GC_OK);
+        struct op s[N];
+        pthread_t t[N];
+        for (int i = 0; i < N; i++) {
+            s[i] = (struct op){ch, i, GC_FOREVER, GC_NOT_READY, NULL, false};
+            pthread_create(&t[i], NULL, do_send, &s[i]);
+            wait_until_waiting(ch, (size_t)i + 1, 0);
+        }
+        void *v;
+        bool ok;
+        if (cap)
+            EXPECT(gc_chan_try_recv(ch, &v, &ok) == GC_OK && v == VAL(100));
+        for (int i = 0; i < N; i++) {
+            EXPECT(recv_wait(ch, &v, &ok, GC_FOREVER) == GC_OK && ok);
+            EXPECTF(v == VAL(i), "cap %d: received %ld, want %d", cap, IDX(v), i);
+        }
+        for (int i = 0; i < N; i++) {
+            pthread_join(t[i], NULL);
+            CHECK(s[i].status == GC_OK);
+        }
+        CHECK(gc_chan_len(ch) == 0);
+        destroy(ch);
     }
-    destroy(ch);
 }
 
 static void test_timeouts_have_no_effect(void)
@@ -417,11 +982,22 @@ static void test_timeouts_have_no_effect(void)
     gc_chan *ch = gc_chan_new(0);
     void *v;
     bool ok;
-    CHECK(send_wait(ch, VAL(1), gc_deadline_after(0.005)) == GC_TIMEOUT);
-    CHECK(recv_wait(ch, &v, &ok, gc_deadline_after(0.005)) == GC_TIMEOUT);
     size_t s, r;
-    gc_chan_count_waiting(ch, &s, &r);
+    int64_t t0 = gc_now_ns();
+    CHECK(send_wait(ch, VAL(1), gc_deadline_after(0.005)) == GC_TIMEOUT);
+    CHECK(gc_now_ns() - t0 >= 5 * MS);
+    waiting(ch, &s, &r);
     CHECK(s == 0 && r == 0);
+    /* the timed-out value is not offered any more */
+    CHECK(gc_chan_try_recv(ch, &v, &ok) == GC_NOT_READY);
+    CHECK(recv_wait(ch, &v, &ok, gc_deadline_after(0.005)) == GC_TIMEOUT);
+    /* and the timed-out receiver does not take a later value */
+    CHECK(gc_chan_try_send(ch, VAL(2)) == GC_NOT_READY);
+    waiting(ch, &s, &r);
+    CHECK(s == 0 && r == 0);
+    /* a deadline already past still polls once, and still has no effect */
+    CHECK(send_wait(ch, VAL(3), gc_now_ns() - 1) == GC_TIMEOUT);
+    CHECK(gc_chan_try_recv(ch, &v, &ok) == GC_NOT_READY);
     destroy(ch);
 
     gc_chan *full = gc_chan_new(1);
@@ -429,8 +1005,18 @@ static void test_timeouts_have_no_effect(void)
     CHECK(send_wait(full, VAL(2), gc_deadline_after(0.005)) == GC_TIMEOUT);
     CHECK(gc_chan_len(full) == 1);
     CHECK(gc_chan_try_recv(full, &v, &ok) == GC_OK && v == VAL(1));
-    CHECK(gc_chan_try_recv(full, &v, &ok) == GC_NOT_READY);
+    CHECK(gc_chan_try_recv(full, &v, &ok) == GC_NOT_READY); /* VAL(2) never moved in */
     destroy(full);
+
+    /* a timed-out select: neither its send nor its recv happened */
+    gc_chan *a = gc_chan_new(0), *b = gc_chan_new(0);
+    gc_case cases[3] = {{a, VAL(7), true}, {b, NULL, false}, {NULL, NULL, false}};
+    gc_select_result res;
+    CHECK(select_now(cases, 3, gc_deadline_after(0.005), &res) == GC_TIMEOUT);
+    CHECK(gc_chan_try_recv(a, &v, &ok) == GC_NOT_READY);
+    CHECK(gc_chan_try_send(b, VAL(8)) == GC_NOT_READY);
+    destroy(a);
+    destroy(b);
 }
 
 static void test_close_wakes_everyone(void)
@@ -447,58 +1033,76 @@ static void test_close_wakes_everyone(void)
     }
     wait_until_waiting(rx, 0, N);
     wait_until_waiting(tx, N, 0);
-    CHECK(gc_chan_close(rx) == GC_OK);
-    CHECK(gc_chan_close(tx) == GC_OK);
+    EXPECT(gc_chan_close(rx) == GC_OK);
+    EXPECT(gc_chan_close(tx) == GC_OK);
     for (int i = 0; i < N; i++) {
         pthread_join(tr[i], NULL);
         pthread_join(ts[i], NULL);
+    }
+    for (int i = 0; i < N; i++) {
         CHECK(r[i].status == GC_OK && !r[i].ok && r[i].got == NULL);
         CHECK(s[i].status == GC_CLOSED);
     }
     destroy(rx);
     destroy(tx);
+
+    /* a full buffer: the blocked senders fail, the buffered values stay */
+    gc_chan *full = gc_chan_new(2);
+    CHECK(gc_chan_try_send(full, VAL(10)) == GC_OK);
+    CHECK(gc_chan_try_send(full, VAL(11)) == GC_OK);
+    for (int i = 0; i < N; i++) {
+        s[i] = (struct op){full, i, GC_FOREVER, GC_NOT_READY, NULL, false};
+        pthread_create(&ts[i], NULL, do_send, &s[i]);
+    }
+    wait_until_waiting(full, N, 0);
+    EXPECT(gc_chan_close(full) == GC_OK);
+    for (int i = 0; i < N; i++)
+        pthread_join(ts[i], NULL);
+    for (int i = 0; i < N; i++)
+        CHECK(s[i].status == GC_CLOSED);
+    void *v;
+    bool ok;
+    CHECK(gc_chan_try_recv(full, &v, &ok) == GC_OK && ok && v == VAL(10));
+    CHECK(gc_chan_try_recv(full, &v, &ok) == GC_OK && ok && v == VAL(11));
+    CHECK(gc_chan_try_recv(full, &v, &ok) == GC_OK && !ok);
+    size_t ns, nr;
+    waiting(full, &ns, &nr);
+    CHECK(ns == 0 && nr == 0);
+    destroy(full);
 }
 
-/* ---- select ----------------------------------------------------------- */
-
-static enum gc_status select_now(gc_case *cases, int n, int64_t deadline,
-                                 gc_select_result *res)
-{
-    gc_entry entries[16];
-    int order[32];
-    gc_select sel;
-    gc_select_init(&sel, cases, n, entries, order, order + n);
-    enum gc_status st = gc_select_try(&sel, res);
-    if (st == GC_NOT_READY && deadline != 0)
-        st = gc_select_wait(&sel, deadline, 0, res);
-    return st;
-}
+/* ---- 5. select -------------------------------------------------------- */
 
 static void test_select_uniform_choice(void)
 {
     enum { K = 4 };
     gc_chan *ch[K];
-    gc_case cases[K + 1];
+    gc_case cases[K + 2];
     for (int i = 0; i < K; i++) {
         ch[i] = gc_chan_new(2);
         gc_chan_try_send(ch[i], VAL(i));
         cases[i] = (gc_case){ch[i], NULL, false};
     }
-    cases[K] = (gc_case){NULL, NULL, false}; /* nil: never chosen */
-    long counts[K + 1] = {0};
-    long n = 20000L * scale;
+    cases[K] = (gc_case){NULL, NULL, false};     /* nil recv: never chosen */
+    cases[K + 1] = (gc_case){NULL, VAL(9), true}; /* nil send: never chosen */
+    long counts[K + 2] = {0};
+    const long n = 40000;
     for (long it = 0; it < n; it++) {
         gc_select_result res;
-        CHECK(select_now(cases, K + 1, 0, &res) == GC_OK);
+        CHECK(select_now(cases, K + 2, TRY_ONLY, &res) == GC_OK);
+        CHECK(res.index >= 0 && res.index < K + 2);
         counts[res.index]++;
-        gc_chan_try_send(ch[res.index], VAL(res.index)); /* keep it ready */
+        CHECK(res.ok && res.value == VAL(res.index));
+        if (res.index < K) /* keep every channel ready */
+            gc_chan_try_send(ch[res.index], VAL(res.index));
     }
-    double mean = (double)n / K, sigma = 0;
-    sigma = __builtin_sqrt(n * (1.0 / K) * (1 - 1.0 / K));
+    double mean = (double)n / K;
+    double sigma = sqrt(n * (1.0 / K) * (1 - 1.0 / K));
     for (int i = 0; i < K; i++)
-        CHECKF(counts[i] > mean - 5 * sigma && counts[i] < mean + 5 * sigma,
-               "case %d chosen %ld times of %ld", i, counts[i], n);
-    CHECK(counts[K] == 0);
+        CHECKF(fabs((double)counts[i] - mean) <= 5 * sigma,
+               "case %d chosen %ld times of %ld (mean %.0f, sigma %.0f)", i,
+               counts[i], n, mean, sigma);
+    CHECK(counts[K] == 0 && counts[K + 1] == 0);
     for (int i = 0; i < K; i++)
         destroy(ch[i]);
 }
@@ -507,72 +1111,294 @@ static void test_select_nil_only_times_out(void)
 {
     gc_case cases[2] = {{NULL, NULL, false}, {NULL, VAL(1), true}};
     gc_select_result res;
-    CHECK(select_now(cases, 2, 0, &res) == GC_NOT_READY);
+    CHECK(select_now(cases, 2, TRY_ONLY, &res) == GC_NOT_READY);
+    int64_t t0 = gc_now_ns();
     CHECK(select_now(cases, 2, gc_deadline_after(0.005), &res) == GC_TIMEOUT);
+    CHECK(gc_now_ns() - t0 >= 5 * MS);
     CHECK(select_now(cases, 0, gc_deadline_after(0.002), &res) == GC_TIMEOUT);
+
+    /* nil cases beside a real one: the real one decides */
+    gc_chan *ch = gc_chan_new(0);
+    struct select_op op = {{{NULL, NULL, false}, {ch, NULL, false}, {NULL, VAL(4), true}},
+                           3, GC_NOT_READY, {0}, 0};
+    pthread_t t;
+    pthread_create(&t, NULL, do_select, &op);
+    wait_until_waiting(ch, 0, 1);
+    EXPECT(gc_chan_try_send(ch, VAL(3)) == GC_OK);
+    pthread_join(t, NULL);
+    CHECK(op.status == GC_OK && op.res.index == 1 && op.res.value == VAL(3));
+    destroy(ch);
 }
 
 static void test_select_same_channel_twice(void)
 {
-    gc_chan *ch = gc_chan_new(1);
-    gc_case cases[3] = {{ch, NULL, false}, {ch, VAL(5), true}, {ch, NULL, false}};
+    /* two recv cases on one buffered channel: both get chosen over time,
+       and every value comes out once, in order */
+    gc_chan *ch = gc_chan_new(4);
+    gc_case two[2] = {{ch, NULL, false}, {ch, NULL, false}};
+    long chosen[2] = {0};
     gc_select_result res;
-    /* empty: only the send is ready */
-    CHECK(select_now(cases, 3, 0, &res) == GC_OK && res.index == 1);
-    /* full: only a recv is ready; it gets the value */
-    CHECK(select_now(cases, 3, 0, &res) == GC_OK);
-    CHECK(res.index == 0 || res.index == 2);
-    CHECK(res.value == VAL(5) && res.ok);
+    for (int i = 0; i < 1000; i++) {
+        CHECK(gc_chan_try_send(ch, VAL(2 * i)) == GC_OK);
+        CHECK(gc_chan_try_send(ch, VAL(2 * i + 1)) == GC_OK);
+        for (int k = 0; k < 2; k++) {
+            CHECK(select_now(two, 2, TRY_ONLY, &res) == GC_OK && res.ok);
+            CHECK(res.value == VAL(2 * i + k));
+            chosen[res.index]++;
+        }
+    }
+    CHECK(chosen[0] > 0 && chosen[1] > 0);
+    CHECK(select_now(two, 2, TRY_ONLY, &res) == GC_NOT_READY);
+    destroy(ch);
+
+    /* blocked with two recv entries on one unbuffered channel: one value
+       wakes it once, and both entries are gone afterwards */
+    for (int round = 0; round < 20; round++) {
+        ch = gc_chan_new(0);
+        struct select_op op = {{{ch, NULL, false}, {NULL, NULL, false}, {ch, NULL, false}},
+                               3, GC_NOT_READY, {0}, 0};
+        pthread_t t;
+        pthread_create(&t, NULL, do_select, &op);
+        wait_until_waiting(ch, 0, 1);
+        EXPECT(gc_chan_try_send(ch, VAL(round)) == GC_OK);
+        pthread_join(t, NULL);
+        CHECK(op.status == GC_OK && (op.res.index == 0 || op.res.index == 2));
+        CHECK(op.res.value == VAL(round) && op.res.ok);
+        size_t s, r;
+        waiting(ch, &s, &r);
+        CHECK(s == 0 && r == 0);
+        CHECK(gc_chan_try_send(ch, VAL(99)) == GC_NOT_READY);
+        destroy(ch);
+    }
+
+    /* send and recv of one cap-1 channel in one select */
+    ch = gc_chan_new(1);
+    gc_case cases[3] = {{ch, NULL, false}, {ch, VAL(5), true}, {ch, NULL, false}};
+    for (int i = 0; i < 50; i++) {
+        /* empty: only the send is ready */
+        CHECK(select_now(cases, 3, TRY_ONLY, &res) == GC_OK && res.index == 1);
+        CHECK(gc_chan_len(ch) == 1);
+        /* full: only a recv is ready; it gets the value */
+        CHECK(select_now(cases, 3, GC_FOREVER, &res) == GC_OK);
+        CHECK(res.index == 0 || res.index == 2);
+        CHECK(res.value == VAL(5) && res.ok);
+        CHECK(gc_chan_len(ch) == 0);
+    }
     destroy(ch);
 }
 
-struct select_op {
-    gc_case cases[3];
-    int n;
+/* One select offering a send and a recv on the same unbuffered channel
+   never pairs with itself; a peer on either side completes it. */
+static void test_select_send_and_recv_same_unbuffered(void)
+{
+    for (int side = 0; side < 2; side++) {
+        gc_chan *ch = gc_chan_new(0);
+        struct select_op op = {{{ch, VAL(5), true}, {ch, NULL, false}, {NULL, NULL, false}},
+                               3, GC_NOT_READY, {0}, 0};
+        op.deadline = gc_deadline_after(0.02);
+        /* alone, it times out: it cannot rendezvous with itself */
+        do_select(&op);
+        CHECK(op.status == GC_TIMEOUT);
+        op.deadline = 0;
+        pthread_t t;
+        pthread_create(&t, NULL, do_select, &op);
+        wait_until_waiting(ch, 1, 1);
+        void *v = NULL;
+        bool ok;
+        if (side == 0)
+            EXPECT(gc_chan_try_recv(ch, &v, &ok) == GC_OK && ok && v == VAL(5));
+        else
+            EXPECT(gc_chan_try_send(ch, VAL(6)) == GC_OK);
+        pthread_join(t, NULL);
+        CHECK(op.status == GC_OK);
+        if (side == 0) {
+            CHECK(op.res.index == 0);
+        } else {
+            CHECK(op.res.index == 1 && op.res.value == VAL(6) && op.res.ok);
+        }
+        size_t s, r;
+        waiting(ch, &s, &r);
+        CHECK(s == 0 && r == 0);
+        destroy(ch);
+    }
+}
+
+/* A send ready on one channel and a recv ready on another: exactly one of
+   them happens. */
+static void test_select_commits_one_case(void)
+{
+    long outcome[2] = {0};
+    for (int i = 0; i < 400; i++) {
+        gc_chan *a = gc_chan_new(1), *b = gc_chan_new(1);
+        CHECK(gc_chan_try_send(b, VAL(1)) == GC_OK);
+        gc_case cases[2] = {{a, VAL(2), true}, {b, NULL, false}};
+        gc_select_result res;
+        /* alternate the non-blocking pass and the locked registration poll */
+        if (i % 2) {
+            CHECK(select_now(cases, 2, TRY_ONLY, &res) == GC_OK);
+        } else {
+            gc_entry e[2];
+            int order[4];
+            gc_select sel;
+            gc_select_init(&sel, cases, 2, e, order, order + 2);
+            CHECK(gc_select_wait(&sel, GC_FOREVER, 0, &res) == GC_OK);
+        }
+        outcome[res.index]++;
+        if (res.index == 0) {
+            CHECK(gc_chan_len(a) == 1 && gc_chan_len(b) == 1);
+        } else {
+            CHECK(res.value == VAL(1) && res.ok);
+            CHECK(gc_chan_len(a) == 0 && gc_chan_len(b) == 0);
+        }
+        destroy(a);
+        destroy(b);
+    }
+    CHECK(outcome[0] > 0 && outcome[1] > 0);
+}
+
+/* A blocked select over three channels; three peers try at once, one per
+   channel: exactly one succeeds, and it is the one the select reports. */
+struct peer {
+    gc_chan *ch;
+    bool is_send;
+    long value;
+    pthread_barrier_t *go;
     enum gc_status status;
-    gc_select_result res;
+    void *got;
 };
 
-static void *do_select(void *arg)
+static void *peer_try(void *arg)
 {
-    struct select_op *op = arg;
-    op->status = select_now(op->cases, op->n, GC_FOREVER, &op->res);
+    struct peer *p = arg;
+    bool ok;
+    pthread_barrier_wait(p->go);
+    if (p->is_send)
+        p->status = gc_chan_try_send(p->ch, VAL(p->value));
+    else
+        p->status = gc_chan_try_recv(p->ch, &p->got, &ok);
     return NULL;
 }
 
-static void test_select_woken_by_send_and_close(void)
+static void test_select_one_winner_among_racing_peers(void)
 {
-    gc_chan *a = gc_chan_new(0), *b = gc_chan_new(0);
+    int rounds = 50 * scale;
+    for (int i = 0; i < rounds && !test_failed(); i++) {
+        gc_chan *ch[3] = {gc_chan_new(0), gc_chan_new(0), gc_chan_new(0)};
+        struct select_op op = {{{ch[0], NULL, false}, {ch[1], NULL, false},
+                                {ch[2], VAL(1000 + i), true}},
+                               3, GC_NOT_READY, {0}, 0};
+        pthread_t ts, tp[3];
+        pthread_create(&ts, NULL, do_select, &op);
+        wait_until_waiting(ch[2], 1, 0); /* registered on all three at once */
+        pthread_barrier_t go;
+        pthread_barrier_init(&go, NULL, 3);
+        struct peer p[3] = {{ch[0], true, i, &go, GC_NOT_READY, NULL},
+                            {ch[1], true, i, &go, GC_NOT_READY, NULL},
+                            {ch[2], false, 0, &go, GC_NOT_READY, NULL}};
+        for (int k = 0; k < 3; k++)
+            pthread_create(&tp[k], NULL, peer_try, &p[k]);
+        for (int k = 0; k < 3; k++)
+            pthread_join(tp[k], NULL);
+        pthread_join(ts, NULL);
+        pthread_barrier_destroy(&go);
+        int winners = 0, winner = -1;
+        for (int k = 0; k < 3; k++) {
+            EXPECT(p[k].status == GC_OK || p[k].status == GC_NOT_READY);
+            if (p[k].status == GC_OK) {
+                winners++;
+                winner = k;
+            }
+        }
+        EXPECTF(winners == 1, "round %d: %d peers succeeded", i, winners);
+        EXPECTF(op.status == GC_OK && op.res.index == winner,
+                "round %d: select chose %d, peer %d won", i, op.res.index, winner);
+        if (winner == 2)
+            EXPECT(p[2].got == VAL(1000 + i));
+        else if (winner >= 0)
+            EXPECT(op.res.value == VAL(i) && op.res.ok);
+        for (int k = 0; k < 3; k++) {
+            size_t s, r;
+            waiting(ch[k], &s, &r);
+            EXPECT(s == 0 && r == 0);
+            destroy(ch[k]);
+        }
+    }
+}
+
+static void test_select_woken_by_send_on_any_channel(void)
+{
+    enum { K = 3 };
+    for (int k = 0; k < K; k++) {
+        for (int cap = 0; cap <= 1; cap++) {
+            gc_chan *ch[K];
+            for (int i = 0; i < K; i++)
+                ch[i] = gc_chan_new(cap);
+            struct select_op op = {{{ch[0], NULL, false}, {ch[1], NULL, false},
+                                    {ch[2], NULL, false}},
+                                   3, GC_NOT_READY, {0}, 0};
+            pthread_t t;
+            pthread_create(&t, NULL, do_select, &op);
+            wait_until_waiting(ch[k], 0, 1);
+            EXPECT(send_wait(ch[k], VAL(10 + k), GC_FOREVER) == GC_OK);
+            pthread_join(t, NULL);
+            CHECKF(op.status == GC_OK && op.res.index == k &&
+                       op.res.value == VAL(10 + k) && op.res.ok,
+                   "channel %d cap %d: status %d index %d", k, cap, op.status,
+                   op.res.index);
+            for (int i = 0; i < K; i++) {
+                size_t s, r;
+                waiting(ch[i], &s, &r);
+                CHECK(s == 0 && r == 0); /* the losing cases were unlinked */
+                CHECK(gc_chan_len(ch[i]) == 0);
+                destroy(ch[i]);
+            }
+        }
+    }
+}
+
+static void test_select_woken_by_close(void)
+{
+    gc_chan *a = gc_chan_new(0), *b = gc_chan_new(0), *c = gc_chan_new(0);
     struct select_op op = {{{a, NULL, false}, {b, NULL, false}, {NULL, NULL, false}},
-                           3, GC_NOT_READY, {0}};
+                           3, GC_NOT_READY, {0}, 0};
     pthread_t t;
     pthread_create(&t, NULL, do_select, &op);
-    wait_until_waiting(b, 0, 1);
-    CHECK(gc_chan_try_send(b, VAL(9)) == GC_OK);
-    pthread_join(t, NULL);
-    CHECK(op.status == GC_OK && op.res.index == 1 && op.res.value == VAL(9));
-    size_t s, r;
-    gc_chan_count_waiting(a, &s, &r);
-    CHECK(r == 0); /* the losing case was unlinked */
-
-    pthread_create(&t, NULL, do_select, &op);
     wait_until_waiting(a, 0, 1);
-    gc_chan_close(a);
+    EXPECT(gc_chan_close(a) == GC_OK);
     pthread_join(t, NULL);
-    CHECK(op.status == GC_OK && op.res.index == 0 && !op.res.ok);
+    CHECK(op.status == GC_OK && op.res.index == 0 && !op.res.ok &&
+          op.res.value == NULL);
+    size_t s, r;
+    waiting(b, &s, &r);
+    CHECK(r == 0);
 
-    gc_chan *c = gc_chan_new(0);
+    /* a send case whose channel closes: GC_CLOSED, index of that case */
     struct select_op sop = {{{NULL, NULL, false}, {c, VAL(3), true}, {b, NULL, false}},
-                            3, GC_NOT_READY, {0}};
+                            3, GC_NOT_READY, {0}, 0};
     pthread_create(&t, NULL, do_select, &sop);
     wait_until_waiting(c, 1, 0);
-    gc_chan_close(c);
+    EXPECT(gc_chan_close(c) == GC_OK);
     pthread_join(t, NULL);
     CHECK(sop.status == GC_CLOSED && sop.res.index == 1);
+    waiting(b, &s, &r);
+    CHECK(r == 0);
+
+    /* already closed: the non-blocking pass and the registration poll both
+       report it, with the case's index */
+    gc_case cases[2] = {{b, NULL, false}, {c, VAL(4), true}};
+    gc_select_result res;
+    CHECK(select_now(cases, 2, TRY_ONLY, &res) == GC_CLOSED && res.index == 1);
+    gc_entry e[2];
+    int order[4];
+    gc_select sel;
+    gc_select_init(&sel, cases, 2, e, order, order + 2);
+    CHECK(gc_select_wait(&sel, GC_FOREVER, 0, &res) == GC_CLOSED && res.index == 1);
     destroy(a);
     destroy(b);
     destroy(c);
 }
+
+/* ---- 8. interrupt slices and signals ---------------------------------- */
 
 static void test_interrupt_slices_resume(void)
 {
@@ -583,34 +1409,145 @@ static void test_interrupt_slices_resume(void)
     gc_select sel;
     gc_select_result res;
     gc_select_init(&sel, &c, 1, &e, order, order + 1);
+    CHECK(gc_select_try(&sel, &res) == GC_NOT_READY);
     int64_t t0 = gc_now_ns();
-    CHECK(gc_select_wait(&sel, GC_FOREVER, 5000000, &res) == GC_INTERRUPTED);
-    CHECK(gc_now_ns() - t0 >= 5000000);
+    CHECK(gc_select_wait(&sel, GC_FOREVER, 5 * MS, &res) == GC_INTERRUPTED);
+    int64_t took = gc_now_ns() - t0;
+    CHECKF(took >= 5 * MS && took < 1000 * MS, "took %" PRId64 " ns", took);
     size_t s, r;
-    gc_chan_count_waiting(ch, &s, &r);
-    CHECK(r == 0); /* nothing left behind */
+    waiting(ch, &s, &r);
+    CHECK(s == 0 && r == 0); /* nothing left behind */
+    CHECK(gc_chan_try_send(ch, VAL(1)) == GC_NOT_READY);
+
+    /* again, with a far deadline instead of none */
+    t0 = gc_now_ns();
+    CHECK(gc_select_wait(&sel, gc_deadline_after(3600), 5 * MS, &res) ==
+          GC_INTERRUPTED);
+    CHECK(gc_now_ns() - t0 >= 5 * MS);
+
+    /* resume: the same select completes when a value comes */
     struct op snd = {ch, 11, GC_FOREVER, GC_NOT_READY, NULL, false};
     pthread_t t;
     pthread_create(&t, NULL, do_send, &snd);
     enum gc_status st;
-    while ((st = gc_select_wait(&sel, GC_FOREVER, 2000000, &res)) ==
-           GC_INTERRUPTED)
+    int slices = 0;
+    while ((st = gc_select_wait(&sel, GC_FOREVER, 2 * MS, &res)) == GC_INTERRUPTED)
+        slices++;
+    pthread_join(t, NULL);
+    CHECK(st == GC_OK && res.index == 0 && res.value == VAL(11) && res.ok);
+    CHECK(snd.status == GC_OK);
+
+    /* a send case interrupted: its value was not delivered */
+    gc_case sc = {ch, VAL(12), true};
+    gc_select_init(&sel, &sc, 1, &e, order, order + 1);
+    CHECK(gc_select_wait(&sel, GC_FOREVER, 3 * MS, &res) == GC_INTERRUPTED);
+    void *v;
+    bool ok;
+    CHECK(gc_chan_try_recv(ch, &v, &ok) == GC_NOT_READY);
+    struct op rcv = {ch, 0, GC_FOREVER, GC_NOT_READY, NULL, false};
+    pthread_create(&t, NULL, do_recv, &rcv);
+    while ((st = gc_select_wait(&sel, GC_FOREVER, 2 * MS, &res)) == GC_INTERRUPTED)
         ;
     pthread_join(t, NULL);
-    CHECK(st == GC_OK && res.value == VAL(11) && snd.status == GC_OK);
+    CHECK(st == GC_OK && res.index == 0);
+    CHECK(rcv.status == GC_OK && rcv.got == VAL(12));
+
+    /* the deadline comes before the slice ends: a timeout, not a slice */
+    gc_select_init(&sel, &c, 1, &e, order, order + 1);
+    CHECK(gc_select_wait(&sel, gc_deadline_after(0.003), 500 * MS, &res) == GC_TIMEOUT);
     destroy(ch);
 }
 
-/* ---- exactly-once stress ---------------------------------------------- */
+#ifdef __linux__
+static volatile sig_atomic_t signals_seen;
+
+static void count_signal(int signo)
+{
+    (void)signo;
+    signals_seen++;
+}
+
+struct signal_waiter {
+    gc_chan *ch;
+    int64_t slice, deadline;
+    enum gc_status status;
+    int64_t took, ended;
+    _Atomic int done;
+};
+
+static void *wait_for_signal(void *arg)
+{
+    struct signal_waiter *w = arg;
+    gc_case c = {w->ch, NULL, false};
+    gc_entry e;
+    int order[2];
+    gc_select sel;
+    gc_select_result res;
+    gc_select_init(&sel, &c, 1, &e, order, order + 1);
+    int64_t t0 = gc_now_ns();
+    w->status = gc_select_wait(&sel, w->deadline, w->slice, &res);
+    w->ended = gc_now_ns();
+    w->took = w->ended - t0;
+    atomic_store(&w->done, 1);
+    return NULL;
+}
+
+/* With a slice, a signal handler running on the waiting thread ends the
+   wait early (GC_INTERRUPTED, no effect); without one, the wait goes on. */
+static void test_signal_interrupts_sliced_wait(void)
+{
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = count_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0; /* no SA_RESTART, as Python installs its handlers */
+    sigaction(SIGUSR1, &sa, &old);
+
+    for (int sliced = 1; sliced >= 0; sliced--) {
+        gc_chan *ch = gc_chan_new(0);
+        struct signal_waiter w = {ch, sliced ? 20000 * MS : 0,
+                                  sliced ? GC_FOREVER : gc_deadline_after(0.06),
+                                  GC_NOT_READY, 0, 0, 0};
+        signals_seen = 0;
+        pthread_t t;
+        pthread_create(&t, NULL, wait_for_signal, &w);
+        wait_until_waiting(ch, 0, 1);
+        while (!atomic_load(&w.done)) { /* again and again: one may land
+                                            before the thread sleeps */
+            pthread_kill(t, SIGUSR1);
+            sleep_us(5000);
+        }
+        pthread_join(t, NULL);
+        if (sliced) {
+            EXPECTF(w.status == GC_INTERRUPTED && w.took < 10000 * MS,
+                    "sliced: status %d after %" PRId64 " ns", w.status, w.took);
+        } else {
+            EXPECTF(w.status == GC_TIMEOUT && w.ended >= w.deadline,
+                    "unsliced: status %d, %" PRId64 " ns before the deadline",
+                    w.status, w.deadline - w.ended);
+        }
+        EXPECT(signals_seen > 0);
+        size_t s, r;
+        waiting(ch, &s, &r);
+        EXPECT(s == 0 && r == 0);
+        EXPECT(gc_chan_try_send(ch, VAL(1)) == GC_NOT_READY);
+        destroy(ch);
+    }
+    sigaction(SIGUSR1, &old, NULL);
+}
+#endif
+
+/* ---- 6. exactly-once stress ------------------------------------------- */
 
 enum { STRESS_THREADS = 8 };
 
 struct stress {
-    gc_chan *ch, *other; /* receivers select over both */
-    long per_sender;
+    gc_chan *ch, *other;
+    int64_t capacity;
+    long per_sender, total;
     _Atomic int *sent_ok;  /* per value: 1 if its send committed */
     _Atomic int *received; /* per value: times received */
-    _Atomic int senders_left;
+    _Atomic long modes[8];  /* how often each kind of call committed */
     uint64_t seed;
 };
 
@@ -619,59 +1556,117 @@ struct stress_arg {
     int id;
 };
 
+static void count_received(struct stress *s, void *v)
+{
+    long i = IDX(v);
+    if (EXPECTF(i >= 0 && i < s->total, "received a foreign value %ld", i))
+        atomic_fetch_add(&s->received[i], 1);
+}
+
+/* A deadline 0 to 200 us away (sometimes already past), now and then 2 ms. */
+static int64_t short_deadline(uint64_t *r)
+{
+    uint64_t x = rnd(r);
+    if (x % 16 == 0)
+        return gc_now_ns() - 1;
+    if (x % 16 == 1)
+        return gc_now_ns() + 2 * MS;
+    return gc_now_ns() + (int64_t)((x >> 8) % (200 * US + 1));
+}
+
 static void *stress_sender(void *arg)
 {
     struct stress_arg *a = arg;
     struct stress *s = a->s;
-    uint64_t r = s->seed ^ (uint64_t)(a->id + 1) * 0x9E3779B97F4A7C15ULL;
+    uint64_t r = derive_seed((uint64_t)s->seed + (uint64_t)a->id + 1);
     for (long i = 0; i < s->per_sender; i++) {
         long v = a->id * s->per_sender + i;
-        int64_t deadline;
-        switch (rnd(&r) % 4) {
-        case 0: deadline = 0; break; /* try once */
-        case 1: deadline = gc_now_ns() + (int64_t)(rnd(&r) % 200000); break;
-        default: deadline = gc_now_ns() + 2000000; break;
-        }
         gc_chan *target = (rnd(&r) & 1) ? s->ch : s->other;
+        int mode = (int)(rnd(&r) % 8);
         enum gc_status st;
-        if (deadline == 0) {
+        gc_select_result res = {-1, NULL, false};
+        switch (mode) {
+        case 0: /* non-blocking */
             st = gc_chan_try_send(target, VAL(v));
-        } else if (rnd(&r) % 3 == 0) {
-            gc_case cases[2] = {{target, VAL(v), true}, {NULL, NULL, false}};
-            gc_select_result res;
-            st = select_now(cases, 2, deadline, &res);
-        } else {
-            st = send_wait(target, VAL(v), deadline);
+            break;
+        case 1: case 2: case 3: /* a plain blocking send */
+            st = send_wait(target, VAL(v), short_deadline(&r));
+            break;
+        case 4: case 5: { /* one channel and a nil case */
+            gc_case cases[2] = {{NULL, NULL, false}, {target, VAL(v), true}};
+            st = select_now(cases, 2, short_deadline(&r), &res);
+            EXPECT(st != GC_OK || res.index == 1);
+            break;
         }
-        if (st == GC_OK)
+        default: { /* the same value offered on both channels: one wins */
+            gc_case cases[3] = {{s->ch, VAL(v), true},
+                                {NULL, NULL, false},
+                                {s->other, VAL(v), true}};
+            st = select_now(cases, 3, short_deadline(&r), &res);
+            EXPECT(st != GC_OK || res.index == 0 || res.index == 2);
+            break;
+        }
+        }
+        EXPECTF(st == GC_OK || st == GC_TIMEOUT || st == GC_NOT_READY,
+                "send status %d", st);
+        if (st == GC_OK) {
             atomic_store(&s->sent_ok[v], 1);
+            atomic_fetch_add(&s->modes[mode], 1);
+        }
     }
-    atomic_fetch_sub(&s->senders_left, 1);
     return NULL;
-}
-
-static void count_received(struct stress *s, void *v)
-{
-    atomic_fetch_add(&s->received[IDX(v)], 1);
 }
 
 static void *stress_receiver(void *arg)
 {
     struct stress_arg *a = arg;
     struct stress *s = a->s;
-    uint64_t r = s->seed ^ (uint64_t)(a->id + 101) * 0x9E3779B97F4A7C15ULL;
+    uint64_t r = derive_seed((uint64_t)s->seed + (uint64_t)a->id + 101);
     for (;;) {
-        gc_case cases[3] = {{s->ch, NULL, false},
-                            {s->other, NULL, false},
-                            {NULL, NULL, false}};
-        int64_t deadline = (rnd(&r) % 2) ? gc_now_ns() + (int64_t)(rnd(&r) % 300000)
-                                         : gc_now_ns() + 5000000;
-        gc_select_result res;
-        enum gc_status st = select_now(cases, 3, deadline, &res);
+        gc_chan *source = (rnd(&r) & 1) ? s->ch : s->other;
+        int mode = (int)(rnd(&r) % 8);
+        enum gc_status st;
+        gc_select_result res = {-1, NULL, false};
+        void *v = NULL;
+        bool ok = false;
+        switch (mode) {
+        case 0:
+            st = gc_chan_try_recv(source, &v, &ok);
+            if (st == GC_NOT_READY)
+                gc_yield();
+            break;
+        case 1: case 2:
+            st = recv_wait(source, &v, &ok, short_deadline(&r));
+            break;
+        case 3: case 4: case 5: {
+            gc_case cases[3] = {{s->ch, NULL, false},
+                                {s->other, NULL, false},
+                                {NULL, NULL, false}};
+            st = select_now(cases, 3, short_deadline(&r), &res);
+            v = res.value;
+            ok = res.ok;
+            EXPECT(st != GC_OK || res.index == 0 || res.index == 1);
+            break;
+        }
+        default: { /* until a value, or the final close */
+            gc_case cases[3] = {{NULL, NULL, false},
+                                {s->ch, NULL, false},
+                                {s->other, NULL, false}};
+            st = select_now(cases, 3, GC_FOREVER, &res);
+            v = res.value;
+            ok = res.ok;
+            EXPECT(st == GC_OK && (res.index == 1 || res.index == 2));
+            break;
+        }
+        }
+        EXPECTF(st == GC_OK || st == GC_TIMEOUT || st == GC_NOT_READY,
+                "recv status %d", st);
         if (st == GC_OK) {
-            if (!res.ok)
-                return NULL; /* closed and drained */
-            count_received(s, res.value);
+            if (!ok) {
+                EXPECT(v == NULL);
+                return NULL; /* a channel is closed and drained */
+            }
+            count_received(s, v);
         }
     }
 }
@@ -680,14 +1675,14 @@ static void run_stress(int64_t capacity)
 {
     struct stress s;
     memset(&s, 0, sizeof s);
+    s.capacity = capacity;
     s.ch = gc_chan_new(capacity);
     s.other = gc_chan_new(capacity);
-    s.per_sender = 1500L * scale;
-    long total = s.per_sender * STRESS_THREADS;
-    s.sent_ok = calloc((size_t)total, sizeof(_Atomic int));
-    s.received = calloc((size_t)total, sizeof(_Atomic int));
-    s.senders_left = STRESS_THREADS;
-    s.seed = seed ^ (uint64_t)(capacity + 7);
+    s.per_sender = 2000L * scale;
+    s.total = s.per_sender * STRESS_THREADS;
+    s.sent_ok = calloc((size_t)s.total, sizeof(_Atomic int));
+    s.received = calloc((size_t)s.total, sizeof(_Atomic int));
+    s.seed = derive_seed((uint64_t)(capacity + 7));
     pthread_t tx[STRESS_THREADS], rx[STRESS_THREADS];
     struct stress_arg args[2 * STRESS_THREADS];
     for (int i = 0; i < STRESS_THREADS; i++) {
@@ -698,33 +1693,43 @@ static void run_stress(int64_t capacity)
     }
     for (int i = 0; i < STRESS_THREADS; i++)
         pthread_join(tx[i], NULL);
-    /* Receivers end when both channels are closed and drained; a select
-       over both sees "closed" on the first one, so close both, then drain
-       whatever the receivers left behind. */
-    gc_chan_close(s.ch);
-    gc_chan_close(s.other);
+    /* Receivers end once a channel they look at is closed and drained;
+       close both, then count whatever they left in the buffers. */
+    EXPECT(gc_chan_close(s.ch) == GC_OK);
+    EXPECT(gc_chan_close(s.other) == GC_OK);
     for (int i = 0; i < STRESS_THREADS; i++)
         pthread_join(rx[i], NULL);
-    void *v;
-    bool ok;
-    while (gc_chan_try_recv(s.ch, &v, &ok) == GC_OK && ok)
-        count_received(&s, v);
-    while (gc_chan_try_recv(s.other, &v, &ok) == GC_OK && ok)
-        count_received(&s, v);
-    long delivered = 0;
-    for (long i = 0; i < total; i++) {
+    gc_chan *both[2] = {s.ch, s.other};
+    for (int k = 0; k < 2; k++) {
+        void *v;
+        bool ok;
+        enum gc_status st;
+        while ((st = gc_chan_try_recv(both[k], &v, &ok)) == GC_OK && ok)
+            count_received(&s, v);
+        EXPECT(st == GC_OK && !ok);
+        size_t n, sw, rw;
+        EXPECT(gc_chan_take_buffer(both[k], &n) == NULL && n == 0);
+        waiting(both[k], &sw, &rw);
+        EXPECTF(sw == 0 && rw == 0, "left queued: %zu senders, %zu receivers", sw, rw);
+    }
+    long delivered = 0, bad = 0;
+    for (long i = 0; i < s.total; i++) {
         int want = atomic_load(&s.sent_ok[i]);
         int got = atomic_load(&s.received[i]);
-        if (got != want) {
+        if (got != want && bad++ < 5)
             fail_at(__FILE__, __LINE__,
-                    "capacity %" PRId64 ": value %ld sent_ok=%d received=%d",
-                    capacity, i, want, got);
-            break;
-        }
+                    "capacity %" PRId64 " seed %" PRIu64 ": value %ld sent_ok=%d received=%d",
+                    capacity, seed, i, want, got);
         delivered += got;
     }
-    if (delivered == 0)
-        fail_at(__FILE__, __LINE__, "nothing was delivered");
+    EXPECTF(bad == 0, "capacity %" PRId64 ": %ld values wrong of %ld", capacity, bad, s.total);
+    EXPECTF(delivered > 0, "nothing was delivered");
+    /* every kind of send committed at least once */
+    EXPECT(atomic_load(&s.modes[1]) + atomic_load(&s.modes[2]) > 0);
+    EXPECT(atomic_load(&s.modes[4]) + atomic_load(&s.modes[5]) > 0);
+    EXPECT(atomic_load(&s.modes[6]) + atomic_load(&s.modes[7]) > 0);
+    if (capacity != 0)
+        EXPECT(atomic_load(&s.modes[0]) > 0);
     free(s.sent_ok);
     free(s.received);
     destroy(s.ch);
@@ -736,17 +1741,143 @@ static void test_exactly_once_cap1(void) { run_stress(1); }
 static void test_exactly_once_cap16(void) { run_stress(16); }
 static void test_exactly_once_unbounded(void) { run_stress(GC_UNBOUNDED); }
 
-/* A receiver's deadline expires just as a sender arrives: either the value
+/* ---- 7. close racing blocked senders and receivers -------------------- */
+
+enum { CR_MAX_THREADS = 8, CR_VALUES = 4 };
+
+struct close_race {
+    gc_chan *ch;
+    _Atomic int sent_ok[CR_MAX_THREADS * CR_VALUES];
+    _Atomic int received[CR_MAX_THREADS * CR_VALUES];
+    _Atomic int closed_sends;
+    uint64_t seed;
+};
+
+struct cr_arg {
+    struct close_race *c;
+    int id;
+};
+
+static void *cr_sender(void *arg)
+{
+    struct cr_arg *a = arg;
+    struct close_race *c = a->c;
+    uint64_t r = derive_seed(c->seed + (uint64_t)a->id * 31 + 1);
+    for (int k = 0; k < CR_VALUES; k++) {
+        long v = a->id * CR_VALUES + k;
+        enum gc_status st;
+        if (rnd(&r) % 2) {
+            st = send_wait(c->ch, VAL(v), GC_FOREVER);
+        } else {
+            gc_case cases[2] = {{c->ch, VAL(v), true}, {NULL, NULL, false}};
+            gc_select_result res = {-1, NULL, false};
+            st = select_now(cases, 2, gc_deadline_after(60), &res);
+            EXPECT(st == GC_OK ? res.index == 0
+                               : (st != GC_CLOSED || res.index == 0));
+        }
+        EXPECTF(st == GC_OK || st == GC_CLOSED, "send status %d", st);
+        if (st == GC_OK) {
+            atomic_store(&c->sent_ok[v], 1);
+        } else {
+            atomic_fetch_add(&c->closed_sends, 1);
+            break; /* closed: the later values are never sent */
+        }
+    }
+    return NULL;
+}
+
+static void *cr_receiver(void *arg)
+{
+    struct cr_arg *a = arg;
+    struct close_race *c = a->c;
+    uint64_t r = derive_seed(c->seed + (uint64_t)a->id * 31 + 2);
+    bool slow = rnd(&r) % 2;
+    for (;;) {
+        void *v = NULL;
+        bool ok = false;
+        enum gc_status st = recv_wait(c->ch, &v, &ok, GC_FOREVER);
+        if (!EXPECTF(st == GC_OK, "recv status %d", st))
+            return NULL;
+        if (!ok)
+            return NULL;
+        long i = IDX(v);
+        if (EXPECTF(i >= 0 && i < CR_MAX_THREADS * CR_VALUES, "foreign value %ld", i))
+            atomic_fetch_add(&c->received[i], 1);
+        if (slow) /* let senders pile up */
+            sleep_us((long)(rnd(&r) % 50));
+    }
+}
+
+static void test_close_races_blocked_calls(void)
+{
+    static const int64_t caps[] = {0, 1, 4, GC_UNBOUNDED};
+    uint64_t r = derive_seed(77);
+    int rounds = 50 * scale;
+    long closed_total = 0, ok_total = 0;
+    for (int round = 0; round < rounds && !test_failed(); round++) {
+        int64_t cap = caps[round % 4];
+        struct close_race *c = calloc(1, sizeof *c);
+        c->ch = gc_chan_new(cap);
+        c->seed = rnd(&r);
+        int ns = 1 + (int)(rnd(&r) % CR_MAX_THREADS);
+        int nr = 1 + (int)(rnd(&r) % 4);
+        pthread_t ts[CR_MAX_THREADS], tr[CR_MAX_THREADS];
+        struct cr_arg sa[CR_MAX_THREADS], ra[CR_MAX_THREADS];
+        for (int i = 0; i < ns; i++) {
+            sa[i] = (struct cr_arg){c, i};
+            pthread_create(&ts[i], NULL, cr_sender, &sa[i]);
+        }
+        for (int i = 0; i < nr; i++) {
+            ra[i] = (struct cr_arg){c, i};
+            pthread_create(&tr[i], NULL, cr_receiver, &ra[i]);
+        }
+        switch (rnd(&r) % 3) { /* close at a random moment */
+        case 0: break;
+        case 1: spin_until(gc_now_ns() + (int64_t)(rnd(&r) % (100 * US))); break;
+        default: sleep_us((long)(rnd(&r) % 400)); break;
+        }
+        EXPECT(gc_chan_close(c->ch) == GC_OK);
+        for (int i = 0; i < ns; i++)
+            pthread_join(ts[i], NULL);
+        for (int i = 0; i < nr; i++)
+            pthread_join(tr[i], NULL);
+        /* the receivers drained the buffer before they saw the close */
+        size_t left;
+        void **items = gc_chan_take_buffer(c->ch, &left);
+        EXPECTF(left == 0, "%zu values left after the receivers ended", left);
+        free(items);
+        size_t sw, rw;
+        waiting(c->ch, &sw, &rw);
+        EXPECT(sw == 0 && rw == 0);
+        for (int v = 0; v < CR_MAX_THREADS * CR_VALUES; v++) {
+            int sent = atomic_load(&c->sent_ok[v]);
+            int got = atomic_load(&c->received[v]);
+            EXPECTF(got == sent,
+                    "round %d cap %" PRId64 " seed %" PRIu64 ": value %d sent %d received %d",
+                    round, cap, seed, v, sent, got);
+            ok_total += sent;
+        }
+        closed_total += atomic_load(&c->closed_sends);
+        gc_chan_free(c->ch);
+        free(c);
+    }
+    /* both outcomes happened somewhere */
+    CHECKF(closed_total > 0 && ok_total > 0, "closed %ld ok %ld", closed_total, ok_total);
+}
+
+/* ---- 9. a deadline expiring as the partner arrives -------------------- */
+
+/* Both sides block with deadlines that expire together: either the value
    was received or it was not sent; never lost, never twice. */
 static void test_deadline_races_sender(void)
 {
-    uint64_t r = seed ^ 0xABCDEF;
-    int rounds = 300 * scale;
+    uint64_t r = derive_seed(0xABCDEF);
+    int rounds = 150 * scale;
     for (int i = 0; i < rounds; i++) {
         gc_chan *ch = gc_chan_new(0);
-        int64_t when = gc_now_ns() + 200000;
+        int64_t when = gc_now_ns() + 200 * US;
         struct op rcv = {ch, 0, when, GC_NOT_READY, NULL, false};
-        struct op snd = {ch, i, when + (int64_t)(rnd(&r) % 100000) - 50000,
+        struct op snd = {ch, i, when + (int64_t)(rnd(&r) % (100 * US)) - 50 * US,
                          GC_NOT_READY, NULL, false};
         pthread_t t1, t2;
         pthread_create(&t1, NULL, do_recv, &rcv);
@@ -757,9 +1888,207 @@ static void test_deadline_races_sender(void)
         bool sent = snd.status == GC_OK;
         CHECKF(received == sent, "round %d: recv %d send %d", i, rcv.status,
                snd.status);
+        CHECK(received || rcv.status == GC_TIMEOUT);
+        CHECK(sent || snd.status == GC_TIMEOUT);
         if (received)
-            CHECK(rcv.got == VAL(i));
+            CHECK(rcv.got == VAL(i) && rcv.ok);
         destroy(ch);
+    }
+}
+
+/* A receiver's deadline expires just as a non-blocking send arrives.
+   Unbuffered: the send succeeds iff the receiver got the value.  Cap 1: the
+   send always succeeds; the value is either received or still buffered. */
+static void test_deadline_races_try_send(void)
+{
+    uint64_t r = derive_seed(0x5EED);
+    int rounds = 150 * scale;
+    for (int i = 0; i < rounds; i++) {
+        int cap = i % 2;
+        gc_chan *ch = gc_chan_new(cap);
+        int64_t when = gc_now_ns() + 300 * US;
+        struct op rcv = {ch, 0, when, GC_NOT_READY, NULL, false};
+        pthread_t t;
+        pthread_create(&t, NULL, do_recv, &rcv);
+        spin_until(when + (int64_t)(rnd(&r) % (60 * US)) - 30 * US);
+        enum gc_status st = gc_chan_try_send(ch, VAL(i));
+        pthread_join(t, NULL);
+        bool received = rcv.status == GC_OK;
+        CHECKF(received || rcv.status == GC_TIMEOUT, "recv status %d", rcv.status);
+        if (received)
+            CHECK(rcv.got == VAL(i) && rcv.ok);
+        if (cap == 0) {
+            CHECKF(st == (received ? GC_OK : GC_NOT_READY),
+                   "round %d: send %d, receiver %d", i, st, rcv.status);
+        } else {
+            CHECK(st == GC_OK);
+            CHECKF(gc_chan_len(ch) == (received ? 0u : 1u), "round %d: len %zu",
+                   i, gc_chan_len(ch));
+            if (!received) {
+                void *v;
+                bool ok;
+                CHECK(gc_chan_try_recv(ch, &v, &ok) == GC_OK && v == VAL(i));
+            }
+        }
+        destroy(ch);
+    }
+}
+
+/* A select over two channels times out just as both get a value: it takes
+   at most one, and only the matching send succeeded. */
+static void test_deadline_races_select(void)
+{
+    uint64_t r = derive_seed(0x5E1EC7);
+    int rounds = 150 * scale;
+    for (int i = 0; i < rounds; i++) {
+        gc_chan *a = gc_chan_new(0), *b = gc_chan_new(0);
+        int64_t when = gc_now_ns() + 300 * US;
+        struct select_op op = {{{a, NULL, false}, {NULL, NULL, false}, {b, NULL, false}},
+                               3, GC_NOT_READY, {-1, NULL, false}, when};
+        pthread_t t;
+        pthread_create(&t, NULL, do_select, &op);
+        spin_until(when + (int64_t)(rnd(&r) % (60 * US)) - 30 * US);
+        bool a_first = rnd(&r) & 1;
+        enum gc_status sa, sb;
+        if (a_first) {
+            sa = gc_chan_try_send(a, VAL(2 * i));
+            sb = gc_chan_try_send(b, VAL(2 * i + 1));
+        } else {
+            sb = gc_chan_try_send(b, VAL(2 * i + 1));
+            sa = gc_chan_try_send(a, VAL(2 * i));
+        }
+        pthread_join(t, NULL);
+        CHECK(sa == GC_OK || sa == GC_NOT_READY);
+        CHECK(sb == GC_OK || sb == GC_NOT_READY);
+        int sends_ok = (sa == GC_OK) + (sb == GC_OK);
+        if (op.status == GC_OK) {
+            CHECKF(sends_ok == 1, "round %d: %d sends took", i, sends_ok);
+            if (op.res.index == 0)
+                CHECK(sa == GC_OK && op.res.value == VAL(2 * i));
+            else
+                CHECK(op.res.index == 2 && sb == GC_OK && op.res.value == VAL(2 * i + 1));
+        } else {
+            CHECKF(op.status == GC_TIMEOUT, "round %d: status %d", i, op.status);
+            CHECKF(sends_ok == 0, "round %d: timed out yet %d sends took", i, sends_ok);
+        }
+        destroy(a);
+        destroy(b);
+    }
+}
+
+/* The owner's timeout and a peer's claim, as close as they get: the owner
+   registers with a deadline that is (nearly) over, so it gives up within
+   a few hundred nanoseconds, while the peer polls the channel in a tight
+   loop and claims the entry whenever it is there.  The claim lands before
+   the owner's last look at its state, between that look and its abort (the
+   abort then fails and the owner must report the committed result), or
+   after the abort (the claim fails).  Every value is accounted once. */
+struct tight {
+    gc_chan *ch;
+    bool owner_sends;
+    long iterations;
+    _Atomic int stop;
+    _Atomic int *sent_ok, *received;
+    _Atomic long peer_ok;
+};
+
+static void *tight_peer(void *arg)
+{
+    struct tight *t = arg;
+    long k = 0;
+    while (!atomic_load_explicit(&t->stop, memory_order_relaxed)) {
+        if (t->owner_sends) {
+            void *v;
+            bool ok;
+            if (gc_chan_try_recv(t->ch, &v, &ok) == GC_OK) {
+                long i = IDX(v);
+                if (EXPECTF(ok && i >= 0 && i < t->iterations, "peer got %ld", i))
+                    atomic_fetch_add(&t->received[i], 1);
+                atomic_fetch_add(&t->peer_ok, 1);
+            }
+        } else if (k < t->iterations &&
+                   gc_chan_try_send(t->ch, VAL(k)) == GC_OK) {
+            atomic_store(&t->sent_ok[k], 1);
+            atomic_fetch_add(&t->peer_ok, 1);
+            k++;
+        }
+    }
+    return NULL;
+}
+
+static void test_abort_races_claim_tight(void)
+{
+    uint64_t r = derive_seed(0x7167);
+    int saved_spin = gc_spin_yields;
+    for (int variant = 0; variant < 4 && !test_failed(); variant++) {
+        struct tight t;
+        memset(&t, 0, sizeof t);
+        t.ch = gc_chan_new(0);
+        t.owner_sends = variant & 1;
+        gc_spin_yields = (variant & 2) ? saved_spin : 0;
+        t.iterations = 2500L * scale;
+        t.sent_ok = calloc((size_t)t.iterations, sizeof(_Atomic int));
+        t.received = calloc((size_t)t.iterations, sizeof(_Atomic int));
+        pthread_t peer;
+        pthread_create(&peer, NULL, tight_peer, &t);
+        long owner_ok = 0, owner_timeout = 0;
+        /* two spinning threads: on a loaded machine, stop early */
+        int64_t give_up = gc_now_ns() + 1500 * MS;
+        bool gave_up = false;
+        for (long i = 0; i < t.iterations; i++) {
+            if (i % 64 == 0 && gc_now_ns() > give_up) {
+                gave_up = true;
+                break;
+            }
+            int64_t deadline = (rnd(&r) & 1)
+                                   ? gc_now_ns() - 1
+                                   : gc_now_ns() + (int64_t)(rnd(&r) % (3 * US));
+            enum gc_status st;
+            if (t.owner_sends) {
+                st = send_wait(t.ch, VAL(i), deadline);
+                if (st == GC_OK)
+                    atomic_store(&t.sent_ok[i], 1);
+            } else {
+                void *v = NULL;
+                bool ok = false;
+                st = recv_wait(t.ch, &v, &ok, deadline);
+                if (st == GC_OK) {
+                    long k = IDX(v);
+                    if (EXPECTF(ok && k >= 0 && k < t.iterations, "owner got %ld", k))
+                        atomic_fetch_add(&t.received[k], 1);
+                }
+            }
+            EXPECTF(st == GC_OK || st == GC_TIMEOUT, "status %d", st);
+            owner_ok += st == GC_OK;
+            owner_timeout += st == GC_TIMEOUT;
+        }
+        atomic_store(&t.stop, 1);
+        pthread_join(peer, NULL);
+        gc_spin_yields = saved_spin;
+        if (getenv("GC_TEST_VERBOSE"))
+            printf("# variant %d: %ld committed, %ld timed out\n", variant,
+                   owner_ok, owner_timeout);
+        EXPECTF(owner_ok == atomic_load(&t.peer_ok),
+                "variant %d: owner committed %ld, peer %ld", variant, owner_ok,
+                atomic_load(&t.peer_ok));
+        long bad = 0;
+        for (long i = 0; i < t.iterations; i++)
+            if (atomic_load(&t.sent_ok[i]) != atomic_load(&t.received[i]) && bad++ < 5)
+                fail_at(__FILE__, __LINE__,
+                        "variant %d seed %" PRIu64 ": value %ld sent_ok=%d received=%d",
+                        variant, seed, i, atomic_load(&t.sent_ok[i]),
+                        atomic_load(&t.received[i]));
+        size_t sw, rw;
+        waiting(t.ch, &sw, &rw);
+        EXPECT(sw == 0 && rw == 0);
+        /* both outcomes, or the test did not race (only judged on a run
+           that was not cut short by a loaded machine) */
+        EXPECTF(gave_up || (owner_ok > 0 && owner_timeout > 0),
+                "variant %d: %ld committed, %ld timed out: no race", variant,
+                owner_ok, owner_timeout);
+        free(t.sent_ok);
+        free(t.received);
+        destroy(t.ch);
     }
 }
 
@@ -1012,9 +2341,9 @@ static void test_ctx_expiring_while_exchanging(void)
         gc_ctx *cs = gc_ctx_new(NULL, gc_now_ns() + (int64_t)(rnd(&r) % 300000));
         gc_ctx *cr = gc_ctx_new(NULL, gc_now_ns() + (int64_t)(rnd(&r) % 300000));
         struct select_op snd = {{{ch, VAL(i), true}, {gc_ctx_done(cs), NULL, false}, {NULL, NULL, false}},
-                                2, GC_NOT_READY, {0}};
+                                2, GC_NOT_READY, {0}, 0};
         struct select_op rcv = {{{ch, NULL, false}, {gc_ctx_done(cr), NULL, false}, {NULL, NULL, false}},
-                                2, GC_NOT_READY, {0}};
+                                2, GC_NOT_READY, {0}, 0};
         pthread_t t1, t2;
         pthread_create(&t1, NULL, do_select, &snd);
         pthread_create(&t2, NULL, do_select, &rcv);
@@ -1037,34 +2366,71 @@ int main(void)
     seed = env ? strtoull(env, NULL, 10) : (uint64_t)gc_now_ns();
     if (seed == 0)
         seed = 1;
-    printf("seed %" PRIu64 " (GC_TEST_SEED to replay)\n", seed);
+    env = getenv("GC_TEST_SCALE");
+    if (env && atoi(env) > 0)
+        scale = atoi(env);
+    only = getenv("GC_TEST_ONLY");
+    env = getenv("GC_TEST_TIMEOUT");
+    test_timeout_ns = (env && atoi(env) > 0 ? atoi(env) : 120) * 1000 * MS;
+    printf("seed %" PRIu64 " (GC_TEST_SEED to replay), scale %d\n", seed, scale);
+    fflush(stdout);
 
-    run("park", test_park);
-    run("claim_abort_exclusive", test_claim_abort_exclusive);
+    pthread_t dog;
+    pthread_create(&dog, NULL, watchdog, NULL);
+    pthread_detach(dog);
+
+    /* 1. park */
+    run("park_timeout_and_changed_word", test_park_timeout_and_changed_word);
+    run("unpark_wakes_sleeper", test_unpark_wakes_sleeper);
+    /* 2. waiter protocol */
+    run("waiter_transitions", test_waiter_transitions);
+    run("waiter_wait_done_after_delayed_finish", test_waiter_wait_done_after_delayed_finish);
+    run("waiter_claim_abort_exclusive", test_waiter_claim_abort_exclusive);
+    /* 3. channel semantics */
     run("unbuffered_needs_partner", test_unbuffered_needs_partner);
     run("buffered_fifo_and_capacity", test_buffered_fifo_and_capacity);
+    run("buffer_against_model", test_buffer_against_model);
     run("unbounded_grows_and_shrinks", test_unbounded_grows_and_shrinks);
     run("close_semantics", test_close_semantics);
+    run("count_waiting", test_count_waiting);
     run("visit_and_take_buffer_order", test_visit_and_take_buffer_order);
+    /* 4. blocking */
     run("blocked_receiver_gets_value", test_blocked_receiver_gets_value);
     run("blocked_sender_completes", test_blocked_sender_completes);
     run("receivers_served_fifo", test_receivers_served_fifo);
+    run("senders_served_fifo", test_senders_served_fifo);
     run("timeouts_have_no_effect", test_timeouts_have_no_effect);
     run("close_wakes_everyone", test_close_wakes_everyone);
+    /* 5. select */
     run("select_uniform_choice", test_select_uniform_choice);
     run("select_nil_only_times_out", test_select_nil_only_times_out);
     run("select_same_channel_twice", test_select_same_channel_twice);
-    run("select_woken_by_send_and_close", test_select_woken_by_send_and_close);
+    run("select_send_and_recv_same_unbuffered", test_select_send_and_recv_same_unbuffered);
+    run("select_commits_one_case", test_select_commits_one_case);
+    run("select_one_winner_among_racing_peers", test_select_one_winner_among_racing_peers);
+    run("select_woken_by_send_on_any_channel", test_select_woken_by_send_on_any_channel);
+    run("select_woken_by_close", test_select_woken_by_close);
+    /* 8. interrupt slices and signals */
     run("interrupt_slices_resume", test_interrupt_slices_resume);
+#ifdef __linux__
+    run("signal_interrupts_sliced_wait", test_signal_interrupts_sliced_wait);
+#endif
+    /* 6, 7, 9. races */
     run("exactly_once_unbuffered", test_exactly_once_unbuffered);
     run("exactly_once_cap1", test_exactly_once_cap1);
     run("exactly_once_cap16", test_exactly_once_cap16);
     run("exactly_once_unbounded", test_exactly_once_unbounded);
+    run("close_races_blocked_calls", test_close_races_blocked_calls);
     run("deadline_races_sender", test_deadline_races_sender);
+    run("deadline_races_try_send", test_deadline_races_try_send);
+    run("deadline_races_select", test_deadline_races_select);
+    run("abort_races_claim_tight", test_abort_races_claim_tight);
+    /* timers */
     run("timer_fires_once_into_its_channel", test_timer_fires_once_into_its_channel);
     run("timer_stop_leaves_no_stale_value", test_timer_stop_leaves_no_stale_value);
     run("ticker_drops_ticks_for_a_slow_reader", test_ticker_drops_ticks_for_a_slow_reader);
     run("many_timers_racing_stop", test_many_timers_racing_stop);
+    /* contexts */
     gc_ctx_set_value_hooks((gc_ctx_value_hooks){count_retain, count_release});
     run("ctx_cancel_reaches_descendants_not_ancestors",
         test_ctx_cancel_reaches_descendants_not_ancestors);
