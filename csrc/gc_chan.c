@@ -25,6 +25,18 @@ void gc_waitq_push(gc_waitq *q, gc_entry *e)
     e->queued = true;
 }
 
+void gc_waitq_push_front(gc_waitq *q, gc_entry *e)
+{
+    e->prev = NULL;
+    e->next = q->head;
+    if (q->head)
+        q->head->prev = e;
+    else
+        q->tail = e;
+    q->head = e;
+    e->queued = true;
+}
+
 void gc_waitq_remove(gc_waitq *q, gc_entry *e)
 {
     if (e->prev)
@@ -214,6 +226,36 @@ enum gc_status gc_chan_try_send(gc_chan *ch, void *value)
     if (claimed)
         gc_waiter_finish(claimed);
     return st;
+}
+
+enum gc_status gc_chan_try_handoff(gc_chan *ch, void *value)
+{
+    gc_waiter *w = NULL;
+    enum gc_status st = GC_NOT_READY;
+    pthread_mutex_lock(&ch->lock);
+    if (ch->closed) {
+        st = GC_CLOSED;
+    } else {
+        gc_entry *e = waitq_claim_first(&ch->recvq);
+        if (e) {
+            w = e->waiter;
+            w->value = value;
+            w->ok = true;
+            w->chosen = e->case_index;
+            st = GC_OK;
+        }
+    }
+    pthread_mutex_unlock(&ch->lock);
+    if (w)
+        gc_waiter_finish(w);
+    return st;
+}
+
+void gc_chan_set_lifo_receivers(gc_chan *ch)
+{
+    pthread_mutex_lock(&ch->lock);
+    ch->lifo_receivers = true;
+    pthread_mutex_unlock(&ch->lock);
 }
 
 enum gc_status gc_chan_try_recv(gc_chan *ch, void **value, bool *ok)

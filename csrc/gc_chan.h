@@ -38,6 +38,17 @@ void gc_chan_free(gc_chan *ch);
 /* GC_OK (the channel owns the reference now), GC_CLOSED, GC_NOT_READY, GC_NOMEM. */
 enum gc_status gc_chan_try_send(gc_chan *ch, void *value);
 
+/* Give value to a receiver already blocked on the channel, never to the
+   buffer: GC_OK (the receiver owns the reference), GC_NOT_READY when nobody
+   waits, GC_CLOSED. */
+enum gc_status gc_chan_try_handoff(gc_chan *ch, void *value);
+
+/* Serve blocked receivers newest first (a stack) instead of FIFO.  A worker
+   pool's job channel uses it so the most recently idle worker, whose stack is
+   warm, gets the next job and the coldest ones reach their idle timeout.
+   Call before any receiver blocks. */
+void gc_chan_set_lifo_receivers(gc_chan *ch);
+
 /* GC_OK with (*value, *ok=true), or (NULL, *ok=false) once closed and drained;
    GC_NOT_READY otherwise. */
 enum gc_status gc_chan_try_recv(gc_chan *ch, void **value, bool *ok);

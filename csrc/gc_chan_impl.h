@@ -9,7 +9,8 @@
  *   - closed implies neither queue holds a live entry.
  *   - Unbuffered: live entries sit in at most one queue, except for one
  *     select that both sends and receives on this channel.
- *   - Entries are queued at the tail and served from the head: FIFO.
+ *   - Entries are served from the head.  They are queued at the tail (FIFO),
+ *     except receivers of a lifo_receivers channel, pushed at the head.
  */
 #ifndef GC_CHAN_IMPL_H
 #define GC_CHAN_IMPL_H
@@ -38,10 +39,12 @@ struct gc_chan {
     size_t head;      /* index of the oldest item */
     size_t count;     /* items buffered */
     bool closed;
+    bool lifo_receivers; /* set once before use */
     gc_waitq recvq, sendq;
 };
 
 void gc_waitq_push(gc_waitq *q, gc_entry *e);
+void gc_waitq_push_front(gc_waitq *q, gc_entry *e);
 void gc_waitq_remove(gc_waitq *q, gc_entry *e);
 
 /* With ch->lock held.  On GC_OK a waker may have claimed another call's

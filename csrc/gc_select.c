@@ -182,7 +182,12 @@ static enum gc_status register_cases(gc_select *sel, gc_select_result *res)
             e->send_value = c->send_value;
             e->case_index = i;
             e->is_send = c->is_send;
-            gc_waitq_push(c->is_send ? &c->chan->sendq : &c->chan->recvq, e);
+            if (c->is_send)
+                gc_waitq_push(&c->chan->sendq, e);
+            else if (c->chan->lifo_receivers)
+                gc_waitq_push_front(&c->chan->recvq, e);
+            else
+                gc_waitq_push(&c->chan->recvq, e);
         }
     }
     unlock_all(sel);

@@ -40,6 +40,7 @@ from ._context import (
     with_deadline,
     with_timeout,
 )
+from ._sync import ErrGroup, Future, Pool, WaitGroup
 
 __version__ = "0.1.0"
 
@@ -65,6 +66,10 @@ __all__ = [
     "ChannelClosed",
     "Context",
     "DeadlineExceeded",
+    "ErrGroup",
+    "Future",
+    "Pool",
+    "WaitGroup",
     "SignalReceived",
     "RecvCase",
     "SelectResult",

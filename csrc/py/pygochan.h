@@ -41,6 +41,18 @@ typedef struct {
     PyObject *after_func_runner; /* callable that starts the runner, or NULL */
     PyObject *channel_closed; /* the ChannelClosed exception class */
     unsigned long main_thread_ident;
+
+    /* WaitGroup, Future, Pool (sync.c, future.c, pool.c) */
+    PyTypeObject *wait_group_type;
+    PyTypeObject *future_base_type;  /* the C part of Future */
+    PyTypeObject *future_type;       /* Future(_FutureBase, cf.Future) */
+    PyTypeObject *pool_base_type;    /* the C part of Pool */
+    PyObject *future_states[5];      /* concurrent.futures' state strings */
+    PyObject *cancelled_error;       /* concurrent.futures.CancelledError */
+    PyObject *invalid_state_error;   /* concurrent.futures.InvalidStateError */
+    PyObject *future_timeout_error;  /* TimeoutError, also cf's before 3.11 */
+    PyObject *futures_logger;        /* logging.getLogger("concurrent.futures") */
+    PyObject *waiters_lock;          /* RLock: concurrent.futures.wait's protocol */
 } pyg_state;
 
 typedef struct {
@@ -127,6 +139,12 @@ int pyg_parse_args(const char *fname, PyObject *const *args, Py_ssize_t nargs,
 enum gc_status pyg_wait(pyg_state *st, gc_select *sel, int64_t deadline_ns,
                         gc_select_result *res);
 
+/* Wait until chan, a channel that is only ever closed, is closed: 0, or -1
+   with timeout_error (NULL: TimeoutError), ctx's error or what a signal
+   handler raised set.  An already closed channel wins over a done ctx. */
+int pyg_wait_closed(pyg_state *st, gc_chan *chan, const pyg_timeout *timeout,
+                    gc_ctx *ctx, const char *op, PyObject *timeout_error);
+
 /* Set the exception for a status other than GC_OK / GC_INTERRUPTED. */
 void pyg_raise_status(pyg_state *st, enum gc_status status, const char *op);
 
@@ -136,6 +154,23 @@ int pyg_channel_init_type(PyObject *module, pyg_state *st);
 int pyg_select_init_types(PyObject *module, pyg_state *st);
 int pyg_timer_init_types(PyObject *module, pyg_state *st);
 int pyg_context_init(PyObject *module, pyg_state *st);
+int pyg_sync_init(PyObject *module, pyg_state *st);
+int pyg_future_init(PyObject *module, pyg_state *st);
+int pyg_pool_init(PyObject *module, pyg_state *st);
+int pyg_sync_traverse(pyg_state *st, visitproc visit, void *arg);
+void pyg_sync_clear(pyg_state *st);
+
+/* Futures (future.c), for the pool. */
+typedef struct pyg_future pyg_future;
+/* A pending future carrying a call (steals nothing; NULL on error). */
+PyObject *pyg_future_new_task(pyg_state *st, PyObject *fn, PyObject *args,
+                              PyObject *kwargs);
+/* PENDING -> RUNNING; false if it was cancelled (it must not run). */
+bool pyg_future_claim(PyObject *future);
+/* Run a claimed future's call and settle it; true if the call raised. */
+bool pyg_future_run_claimed(PyObject *future);
+/* Cancel a pending future (a queued task the pool drops). */
+void pyg_future_cancel(PyObject *future);
 PyObject *pyg_done_channel_new(pyg_state *st, gc_ctx *ctx);
 extern PyMethodDef pyg_timer_functions[];
 extern PyMethodDef pyg_select_functions[];

@@ -28,9 +28,11 @@
 #include "gc_chan_impl.h" /* white-box: the ring's size, to see it shrink */
 #include "gc_ctx.h"
 #include "gc_park.h"
+#include "gc_pool.h"
 #include "gc_select.h"
 #include "gc_timer.h"
 #include "gc_waiter.h"
+#include "gc_wg.h"
 
 #ifndef GC_TEST_SANITIZED
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
@@ -2360,6 +2362,404 @@ static void test_ctx_expiring_while_exchanging(void)
     }
 }
 
+/* ---- hand-off, LIFO receivers, WaitGroup ------------------------------ */
+
+struct blocked_recv {
+    gc_chan *ch;
+    void *got;
+    pthread_t thread;
+};
+
+static void *blocked_recv_main(void *arg)
+{
+    struct blocked_recv *b = arg;
+    bool ok;
+    if (recv_wait(b->ch, &b->got, &ok, GC_FOREVER) != GC_OK || !ok)
+        b->got = NULL;
+    return NULL;
+}
+
+static void test_handoff_never_buffers(void)
+{
+    gc_chan *ch = gc_chan_new(4);
+    CHECK(gc_chan_try_handoff(ch, VAL(1)) == GC_NOT_READY);
+    CHECK(gc_chan_len(ch) == 0);
+    struct blocked_recv b = {ch, NULL, 0};
+    pthread_create(&b.thread, NULL, blocked_recv_main, &b);
+    wait_until_waiting(ch, 0, 1);
+    CHECK(gc_chan_try_handoff(ch, VAL(7)) == GC_OK);
+    pthread_join(b.thread, NULL);
+    CHECK(b.got == VAL(7));
+    gc_chan_close(ch);
+    CHECK(gc_chan_try_handoff(ch, VAL(1)) == GC_CLOSED);
+    destroy(ch);
+}
+
+static void test_lifo_receivers_newest_first(void)
+{
+    gc_chan *ch = gc_chan_new(0);
+    gc_chan_set_lifo_receivers(ch);
+    struct blocked_recv b[4];
+    for (int i = 0; i < 4; i++) {
+        b[i] = (struct blocked_recv){ch, NULL, 0};
+        pthread_create(&b[i].thread, NULL, blocked_recv_main, &b[i]);
+        wait_until_waiting(ch, 0, (size_t)i + 1);
+    }
+    /* One at a time, so each value's receiver is known before the next. */
+    for (int k = 0; k < 4; k++) {
+        CHECK(gc_chan_try_send(ch, VAL(k)) == GC_OK);
+        pthread_join(b[3 - k].thread, NULL);
+        CHECK(b[3 - k].got == VAL(k));
+    }
+    destroy(ch);
+}
+
+static void test_wg_counts_and_generations(void)
+{
+    gc_wg *wg = gc_wg_new();
+    CHECK(gc_wg_acquire_gen(wg) == NULL);
+    CHECK(gc_wg_add(wg, -1) == GC_CLOSED);
+    CHECK(gc_wg_add(wg, 2) == GC_OK);
+    gc_wg_gen *first = gc_wg_acquire_gen(wg);
+    CHECK(first != NULL);
+    CHECK(gc_wg_add(wg, -3) == GC_CLOSED && gc_wg_count(wg) == 2);
+    CHECK(gc_wg_add(wg, INT64_MAX) == GC_CLOSED && gc_wg_count(wg) == 2);
+    CHECK(gc_wg_add(wg, -1) == GC_OK && !gc_chan_is_closed(gc_wg_gen_chan(first)));
+    CHECK(gc_wg_add(wg, -1) == GC_OK && gc_chan_is_closed(gc_wg_gen_chan(first)));
+    /* The group leaves zero again while a waiter still holds the old
+       generation: the old one stays closed, the new one is open. */
+    CHECK(gc_wg_add(wg, 1) == GC_OK);
+    gc_wg_gen *second = gc_wg_acquire_gen(wg);
+    CHECK(second != first && !gc_chan_is_closed(gc_wg_gen_chan(second)));
+    CHECK(gc_chan_is_closed(gc_wg_gen_chan(first)));
+    gc_wg_gen_release(first);
+    gc_wg_gen_release(second);
+    gc_wg_free(wg); /* with a positive count: frees the current generation */
+}
+
+struct wg_stress {
+    gc_wg *wg;
+    atomic_long done_calls;
+    long per_thread;
+};
+
+static void *wg_done_main(void *arg)
+{
+    struct wg_stress *s = arg;
+    for (long i = 0; i < s->per_thread; i++) {
+        atomic_fetch_add(&s->done_calls, 1);
+        if (gc_wg_add(s->wg, -1) != GC_OK)
+            fail_at(__FILE__, __LINE__, "done below zero");
+        if (i % 16 == 0)
+            sched_yield();
+    }
+    return NULL;
+}
+
+static void test_wg_wait_sees_every_done(void)
+{
+    int rounds = 20 * scale;
+    for (int r = 0; r < rounds; r++) {
+        struct wg_stress s = {gc_wg_new(), 0, 50};
+        pthread_t t[4];
+        CHECK(gc_wg_add(s.wg, 4 * s.per_thread) == GC_OK);
+        for (int i = 0; i < 4; i++)
+            pthread_create(&t[i], NULL, wg_done_main, &s);
+        gc_wg_gen *gen = gc_wg_acquire_gen(s.wg);
+        if (gen) {
+            void *v;
+            bool ok = true;
+            CHECK(recv_wait(gc_wg_gen_chan(gen), &v, &ok, GC_FOREVER) == GC_OK);
+            CHECK(!ok);
+            gc_wg_gen_release(gen);
+        }
+        CHECK(atomic_load(&s.done_calls) == 4 * s.per_thread);
+        CHECK(gc_wg_count(s.wg) == 0);
+        for (int i = 0; i < 4; i++)
+            pthread_join(t[i], NULL);
+        gc_wg_free(s.wg);
+    }
+}
+
+/* ---- the worker pool's management, with pthreads as workers ----------- */
+
+struct pool_test {
+    gc_pool *pool;
+    atomic_int *ran;          /* per job: times run */
+    atomic_int threads;       /* worker threads not yet returned */
+    atomic_long idle_ns;      /* each worker's idle timeout */
+    atomic_long run_spin_ns;  /* how long a job takes */
+};
+
+struct worker_start {
+    struct pool_test *t;
+    void *first;
+};
+
+static void *pool_worker_main(void *arg)
+{
+    struct worker_start ws = *(struct worker_start *)arg;
+    free(arg);
+    struct pool_test *t = ws.t;
+    gc_chan *jobs = gc_pool_jobs(t->pool);
+    void *job = ws.first;
+    for (;;) {
+        if (job && job != GC_POOL_WAKE) {
+            gc_pool_job_started(t->pool);
+            atomic_fetch_add(&t->ran[IDX(job)], 1);
+            spin_until(gc_now_ns() + atomic_load(&t->run_spin_ns));
+            gc_pool_job_finished(t->pool);
+        }
+        job = NULL;
+        if (gc_pool_should_retire(t->pool))
+            break;
+        bool ok = false;
+        enum gc_status st = recv_wait(jobs, &job, &ok,
+                                      gc_now_ns() + atomic_load(&t->idle_ns));
+        if (st == GC_TIMEOUT) {
+            job = NULL;
+            if (gc_pool_idle_expired(t->pool))
+                break;
+            continue;
+        }
+        if (!ok) {
+            gc_pool_worker_closed(t->pool);
+            break;
+        }
+    }
+    atomic_fetch_sub(&t->threads, 1);
+    return NULL;
+}
+
+static void start_worker(struct pool_test *t, void *first)
+{
+    struct worker_start *ws = malloc(sizeof(*ws));
+    ws->t = t;
+    ws->first = first;
+    pthread_t th;
+    atomic_fetch_add(&t->threads, 1);
+    if (pthread_create(&th, NULL, pool_worker_main, ws) != 0) {
+        fail_at(__FILE__, __LINE__, "pthread_create");
+        abort();
+    }
+    pthread_detach(th);
+}
+
+/* true when the job was accepted */
+static bool pool_submit(struct pool_test *t, void *job, int64_t deadline)
+{
+    switch (gc_pool_route(t->pool, job)) {
+    case GC_ROUTE_HANDED:
+        return true;
+    case GC_ROUTE_NEW_WORKER:
+        start_worker(t, job);
+        return true;
+    case GC_ROUTE_SEND: {
+        enum gc_status st = send_wait(gc_pool_jobs(t->pool), job, deadline);
+        gc_pool_send_finished(t->pool);
+        return st == GC_OK;
+    }
+    case GC_ROUTE_SHUT_DOWN:
+        return false;
+    }
+    return false;
+}
+
+static void pool_finish(struct pool_test *t)
+{
+    gc_pool_shutdown(t->pool);
+    while (atomic_load(&t->threads) > 0)
+        sleep_us(200);
+}
+
+static size_t idle_workers(struct pool_test *t)
+{
+    size_t s, r;
+    gc_chan_count_waiting(gc_pool_jobs(t->pool), &s, &r);
+    return r;
+}
+
+static void test_pool_hands_to_newest_idle_worker_and_expires(void)
+{
+    struct pool_test t = {gc_pool_new(0, 4), calloc(64, sizeof(atomic_int)),
+                          0, 60 * 1000 * MS, 0};
+    /* Four jobs with no idle worker start four workers. */
+    for (int i = 0; i < 4; i++)
+        CHECK(pool_submit(&t, VAL(i), GC_FOREVER));
+    while (idle_workers(&t) < 4)
+        sleep_us(200);
+    gc_pool_stats st;
+    gc_pool_get_stats(t.pool, &st);
+    CHECK(st.alive == 4 && st.workers_started == 4);
+    /* Now jobs go to idle workers; no fifth worker at max. */
+    CHECK(gc_pool_route(t.pool, VAL(4)) == GC_ROUTE_HANDED);
+    while (atomic_load(&t.ran[4]) == 0)
+        sleep_us(100);
+    gc_pool_get_stats(t.pool, &st);
+    CHECK(st.workers_started == 4);
+    /* Shrink the idle timeout and wake the idle workers so they wait again
+       with it: they leave on their own. */
+    atomic_store(&t.idle_ns, 1 * MS);
+    while (gc_chan_try_handoff(gc_pool_jobs(t.pool), GC_POOL_WAKE) == GC_OK)
+        ;
+    while (atomic_load(&t.threads) > 0)
+        sleep_us(500);
+    gc_pool_get_stats(t.pool, &st);
+    CHECK(st.alive == 0 && st.workers_exited == 4);
+    /* An empty pool starts a worker again. */
+    CHECK(pool_submit(&t, VAL(5), GC_FOREVER));
+    pool_finish(&t);
+    for (int i = 0; i < 6; i++)
+        CHECK(atomic_load(&t.ran[i]) == 1);
+    free(t.ran);
+    gc_pool_free(t.pool);
+}
+
+static void test_pool_resize_both_ways(void)
+{
+    struct pool_test t = {gc_pool_new(8, 1), calloc(64, sizeof(atomic_int)),
+                          0, 10 * 1000 * MS, 20 * MS};
+    /* One slow worker, five queued jobs. */
+    for (int i = 0; i < 6; i++)
+        CHECK(pool_submit(&t, VAL(i), GC_FOREVER));
+    gc_pool_stats st;
+    gc_pool_get_stats(t.pool, &st);
+    CHECK(st.alive == 1 && st.queued >= 4);
+    /* Growing starts workers for the queued jobs at once. */
+    size_t start = gc_pool_resize(t.pool, 4);
+    CHECK(start == 3);
+    for (size_t i = 0; i < start; i++)
+        start_worker(&t, NULL);
+    for (;;) {
+        gc_pool_get_stats(t.pool, &st);
+        if (st.jobs_finished == 6)
+            break;
+        sleep_us(500);
+    }
+    CHECK(st.alive == 4);
+    /* Shrinking wakes idle workers, which exit; one stays. */
+    atomic_store(&t.run_spin_ns, 0);
+    while (idle_workers(&t) < 4)
+        sleep_us(200);
+    CHECK(gc_pool_resize(t.pool, 1) == 0);
+    while (atomic_load(&t.threads) > 1)
+        sleep_us(200);
+    gc_pool_get_stats(t.pool, &st);
+    CHECK(st.alive == 1 && st.workers_exited == 3);
+    CHECK(pool_submit(&t, VAL(6), GC_FOREVER));
+    pool_finish(&t);
+    for (int i = 0; i < 7; i++)
+        CHECK(atomic_load(&t.ran[i]) == 1);
+    free(t.ran);
+    gc_pool_free(t.pool);
+}
+
+struct pool_submitter {
+    struct pool_test *t;
+    long first, count;
+    atomic_bool *accepted;
+    uint64_t rng;
+    bool timeouts;
+};
+
+static void *pool_submitter_main(void *arg)
+{
+    struct pool_submitter *s = arg;
+    for (long i = s->first; i < s->first + s->count; i++) {
+        uint64_t r = rnd(&s->rng);
+        int64_t deadline = s->timeouts && (r & 3) == 0
+                               ? gc_now_ns() + (int64_t)(r >> 56) * US
+                               : GC_FOREVER;
+        atomic_store(&s->accepted[i], pool_submit(s->t, VAL(i), deadline));
+        if ((r & 0x70) == 0)
+            sleep_us((long)((r >> 20) % 300));
+    }
+    return NULL;
+}
+
+/* Submitters with random timeouts, workers with tiny idle timeouts (so they
+   keep exiting while jobs arrive) and random resizes: every accepted job
+   runs exactly once, no refused one runs, and nothing is stranded. */
+static void test_pool_stress_idle_expiry_and_resize(void)
+{
+    int rounds = scale / 2 > 0 ? scale / 2 : 1;
+    for (int round = 0; round < rounds; round++) {
+        uint64_t rng = derive_seed(0x9001 + (uint64_t)round);
+        static const int64_t queues[] = {0, 0, 1, 4, GC_UNBOUNDED};
+        int64_t queue = queues[rnd(&rng) % 5];
+        const long per = 400;
+        enum { NSUB = 3 };
+        struct pool_test t = {gc_pool_new(queue, 2),
+                              calloc((size_t)(per * NSUB), sizeof(atomic_int)),
+                              0, (long)(rnd(&rng) % 300) * US, 0};
+        atomic_bool *accepted = calloc((size_t)(per * NSUB), sizeof(atomic_bool));
+        struct pool_submitter subs[NSUB];
+        pthread_t th[NSUB];
+        for (int i = 0; i < NSUB; i++) {
+            subs[i] = (struct pool_submitter){&t, i * per, per, accepted,
+                                              derive_seed(rnd(&rng)), true};
+            pthread_create(&th[i], NULL, pool_submitter_main, &subs[i]);
+        }
+        for (int k = 0; k < 20; k++) {
+            sleep_us((long)(rnd(&rng) % 2000));
+            size_t start = gc_pool_resize(t.pool, 1 + rnd(&rng) % 4);
+            for (size_t i = 0; i < start; i++)
+                start_worker(&t, NULL);
+            atomic_store(&t.idle_ns, (long)(rnd(&rng) % 400) * US);
+        }
+        for (int i = 0; i < NSUB; i++)
+            pthread_join(th[i], NULL);
+        pool_finish(&t);
+        gc_pool_stats st;
+        gc_pool_get_stats(t.pool, &st);
+        CHECK(st.alive == 0 && st.busy == 0 && st.queued == 0);
+        CHECK(st.workers_started == st.workers_exited);
+        long accepted_n = 0;
+        for (long i = 0; i < per * NSUB; i++) {
+            int ran = atomic_load(&t.ran[i]);
+            bool acc = atomic_load(&accepted[i]);
+            accepted_n += acc;
+            if (ran != (acc ? 1 : 0)) {
+                fail_at(__FILE__, __LINE__, "job %ld ran %d times, accepted %d",
+                        i, ran, (int)acc);
+                break;
+            }
+        }
+        CHECK((uint64_t)accepted_n == st.jobs_finished);
+        free(accepted);
+        free(t.ran);
+        gc_pool_free(t.pool);
+    }
+}
+
+/* A submitter blocked on a busy pool is refused, with no effect, when the
+   pool shuts down. */
+static void test_pool_shutdown_refuses_blocked_submitter(void)
+{
+    struct pool_test t = {gc_pool_new(0, 1), calloc(8, sizeof(atomic_int)),
+                          0, 10 * 1000 * MS, 300 * MS};
+    CHECK(pool_submit(&t, VAL(0), GC_FOREVER));
+    struct pool_submitter s = {&t, 1, 1, calloc(8, sizeof(atomic_bool)), 1, false};
+    pthread_t th;
+    pthread_create(&th, NULL, pool_submitter_main, &s);
+    for (;;) {
+        size_t snd, rcv;
+        gc_chan_count_waiting(gc_pool_jobs(t.pool), &snd, &rcv);
+        if (snd == 1)
+            break;
+        sleep_us(100);
+    }
+    gc_pool_shutdown(t.pool);
+    pthread_join(th, NULL);
+    CHECK(!atomic_load(&s.accepted[1]));
+    pool_finish(&t);
+    CHECK(atomic_load(&t.ran[0]) == 1 && atomic_load(&t.ran[1]) == 0);
+    CHECK(gc_pool_route(t.pool, VAL(2)) == GC_ROUTE_SHUT_DOWN);
+    free(s.accepted);
+    free(t.ran);
+    gc_pool_free(t.pool);
+}
+
 int main(void)
 {
     const char *env = getenv("GC_TEST_SEED");
@@ -2441,6 +2841,18 @@ int main(void)
     run("ctx_released_while_its_deadline_fires", test_ctx_released_while_its_deadline_fires);
     run("ctx_after_items", test_ctx_after_items);
     run("ctx_expiring_while_exchanging", test_ctx_expiring_while_exchanging);
+
+    /* hand-off, WaitGroup, pool */
+    run("handoff_never_buffers", test_handoff_never_buffers);
+    run("lifo_receivers_newest_first", test_lifo_receivers_newest_first);
+    run("wg_counts_and_generations", test_wg_counts_and_generations);
+    run("wg_wait_sees_every_done", test_wg_wait_sees_every_done);
+    run("pool_hands_to_newest_idle_worker_and_expires",
+        test_pool_hands_to_newest_idle_worker_and_expires);
+    run("pool_resize_both_ways", test_pool_resize_both_ways);
+    run("pool_shutdown_refuses_blocked_submitter",
+        test_pool_shutdown_refuses_blocked_submitter);
+    run("pool_stress_idle_expiry_and_resize", test_pool_stress_idle_expiry_and_resize);
 
     printf("%d passed, %d failed\n", passed, failures);
     return failures ? 1 : 0;

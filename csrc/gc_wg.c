@@ -1,0 +1,125 @@
+/* gc_wg: the WaitGroup counter and its generations of zero channels. */
+#include "gc_wg.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+
+struct gc_wg_gen {
+    gc_chan *zero;       /* owned; closed when its generation reaches zero */
+    atomic_long refs;    /* the group's (while current) + each waiter's */
+};
+
+struct gc_wg {
+    pthread_mutex_t lock;
+    /* Guarded by lock.  current is NULL exactly when count == 0; the group
+       holds one reference on it, dropped when count returns to zero. */
+    int64_t count;
+    gc_wg_gen *current;
+};
+
+static gc_wg_gen *gen_new(void)
+{
+    gc_wg_gen *gen = malloc(sizeof(*gen));
+    if (!gen)
+        return NULL;
+    gen->zero = gc_chan_new(0);
+    if (!gen->zero) {
+        free(gen);
+        return NULL;
+    }
+    atomic_init(&gen->refs, 1);
+    return gen;
+}
+
+void gc_wg_gen_release(gc_wg_gen *gen)
+{
+    if (gen && atomic_fetch_sub(&gen->refs, 1) == 1) {
+        gc_chan_free(gen->zero);
+        free(gen);
+    }
+}
+
+gc_chan *gc_wg_gen_chan(gc_wg_gen *gen)
+{
+    return gen->zero;
+}
+
+gc_wg *gc_wg_new(void)
+{
+    gc_wg *wg = calloc(1, sizeof(*wg));
+    if (wg && pthread_mutex_init(&wg->lock, NULL) != 0) {
+        free(wg);
+        wg = NULL;
+    }
+    return wg;
+}
+
+void gc_wg_free(gc_wg *wg)
+{
+    if (!wg)
+        return;
+    if (wg->current) {
+        gc_chan_close(wg->current->zero);
+        gc_wg_gen_release(wg->current);
+    }
+    pthread_mutex_destroy(&wg->lock);
+    free(wg);
+}
+
+enum gc_status gc_wg_add(gc_wg *wg, int64_t delta)
+{
+    /* Allocate outside the lock in case this add leaves zero. */
+    gc_wg_gen *fresh = NULL, *finished = NULL;
+    if (delta > 0) {
+        pthread_mutex_lock(&wg->lock);
+        bool leaving_zero = wg->count == 0;
+        pthread_mutex_unlock(&wg->lock);
+        if (leaving_zero && !(fresh = gen_new()))
+            return GC_NOMEM;
+    }
+    pthread_mutex_lock(&wg->lock);
+    int64_t next;
+    if (__builtin_add_overflow(wg->count, delta, &next) || next < 0) {
+        pthread_mutex_unlock(&wg->lock);
+        gc_wg_gen_release(fresh);
+        return GC_CLOSED;
+    }
+    if (wg->count == 0 && next > 0) {
+        if (!fresh) { /* another add raced us past zero and back */
+            pthread_mutex_unlock(&wg->lock);
+            return gc_wg_add(wg, delta);
+        }
+        wg->current = fresh;
+        fresh = NULL;
+    } else if (wg->count > 0 && next == 0) {
+        finished = wg->current;
+        wg->current = NULL;
+    }
+    wg->count = next;
+    pthread_mutex_unlock(&wg->lock);
+    gc_wg_gen_release(fresh);
+    if (finished) {
+        gc_chan_close(finished->zero);
+        gc_wg_gen_release(finished);
+    }
+    return GC_OK;
+}
+
+int64_t gc_wg_count(gc_wg *wg)
+{
+    pthread_mutex_lock(&wg->lock);
+    int64_t n = wg->count;
+    pthread_mutex_unlock(&wg->lock);
+    return n;
+}
+
+gc_wg_gen *gc_wg_acquire_gen(gc_wg *wg)
+{
+    pthread_mutex_lock(&wg->lock);
+    gc_wg_gen *gen = wg->current;
+    if (gen)
+        atomic_fetch_add(&gen->refs, 1);
+    pthread_mutex_unlock(&wg->lock);
+    return gen;
+}

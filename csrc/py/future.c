@@ -1,0 +1,709 @@
+/*
+ * Future: a concurrent.futures.Future whose hot paths are C.
+ *
+ * `Future` is the Python class Future(_FutureBase, concurrent.futures.Future):
+ * isinstance() checks, asyncio.wrap_future and typing see a real
+ * concurrent.futures.Future, while every public method comes from the C base.
+ * Waiting is the module's one mechanism: a "done" channel, made when someone
+ * first has to block and closed when the future settles, so result() takes
+ * a timeout and a ctx and answers Ctrl-C like any other wait.
+ *
+ * concurrent.futures.wait() and as_completed() reach into _condition,
+ * _state and _waiters.  _condition is one RLock shared by all these futures:
+ * from the moment a future hands it out, settling that future takes the lock
+ * and notifies its _waiters, exactly as concurrent.futures does; until then
+ * nobody can be between wait()'s state check and its waiter install, so
+ * settling skips the lock.
+ *
+ * All fields are guarded by the GIL (the module declares no free-threading
+ * support): no function below releases it between reading a state and
+ * changing it, except waits, after which the state is read again.
+ */
+#include "pygochan.h"
+
+#include "structmember.h"
+
+enum future_state { PENDING, RUNNING, CANCELLED, CANCELLED_AND_NOTIFIED, FINISHED };
+
+struct pyg_future {
+    PyObject_HEAD
+    enum future_state state;
+    bool watched;         /* _condition was handed out: settle under it */
+    bool retrieved;       /* result()/exception() reported the exception */
+    PyObject *result;     /* owned; FINISHED without exception */
+    PyObject *exception;  /* owned; FINISHED with an exception */
+    PyObject *callbacks;  /* owned list of callables, or NULL */
+    PyObject *waiters;    /* owned list (concurrent.futures' waiters) or NULL */
+    gc_chan *done;        /* owned; made on the first blocking wait, closed
+                             when settled, freed in dealloc */
+    /* The call a pool runs: owned until it runs or is cancelled, then NULL. */
+    PyObject *fn, *args, *kwargs, *context;
+};
+
+static pyg_state *state_of(PyObject *self)
+{
+    return pyg_state_of_type(Py_TYPE(self));
+}
+
+static bool is_settled(const pyg_future *f)
+{
+    return f->state >= CANCELLED;
+}
+
+/* ---- settling --------------------------------------------------------- */
+
+/* Log an exception raised by a callback or waiter, like concurrent.futures
+   ("exception calling callback for <Future ...>"), then clear it. */
+static void log_callback_error(pyg_state *st, PyObject *self)
+{
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (tb && value)
+        PyException_SetTraceback(value, tb);
+    PyObject *saved_type, *saved_value, *saved_tb;
+    PyErr_GetExcInfo(&saved_type, &saved_value, &saved_tb);
+    PyErr_SetExcInfo(type, value, tb); /* steals: logging reads sys.exc_info() */
+    PyObject *r = PyObject_CallMethod(st->futures_logger, "exception", "sO",
+                                      "exception calling callback for %r", self);
+    if (!r)
+        PyErr_WriteUnraisable(self);
+    Py_XDECREF(r);
+    PyErr_SetExcInfo(saved_type, saved_value, saved_tb);
+}
+
+static int lock_waiters(pyg_state *st, pyg_future *f)
+{
+    if (!f->watched)
+        return 0;
+    PyObject *r = PyObject_CallMethod(st->waiters_lock, "acquire", NULL);
+    Py_XDECREF(r);
+    return r ? 1 : -1;
+}
+
+static void unlock_waiters(pyg_state *st, int locked)
+{
+    if (locked > 0) {
+        PyObject *r = PyObject_CallMethod(st->waiters_lock, "release", NULL);
+        if (!r)
+            PyErr_WriteUnraisable(st->waiters_lock);
+        Py_XDECREF(r);
+    }
+}
+
+static void notify_waiters(pyg_state *st, pyg_future *f, const char *method)
+{
+    if (!f->waiters)
+        return;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(f->waiters); i++) {
+        PyObject *r = PyObject_CallMethod(PyList_GET_ITEM(f->waiters, i),
+                                          method, "O", (PyObject *)f);
+        if (!r)
+            log_callback_error(st, (PyObject *)f);
+        Py_XDECREF(r);
+    }
+}
+
+/* The state already changed: wake blocked waits, then run the callbacks,
+   each once, in the order they were added. */
+static void after_settled(pyg_state *st, pyg_future *f)
+{
+    if (f->done)
+        gc_chan_close(f->done);
+    PyObject *callbacks = f->callbacks;
+    f->callbacks = NULL;
+    if (!callbacks)
+        return;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(callbacks); i++) {
+        PyObject *r = PyObject_CallOneArg(PyList_GET_ITEM(callbacks, i),
+                                          (PyObject *)f);
+        if (!r)
+            log_callback_error(st, (PyObject *)f);
+        Py_XDECREF(r);
+    }
+    Py_DECREF(callbacks);
+}
+
+static void drop_call(pyg_future *f)
+{
+    Py_CLEAR(f->fn);
+    Py_CLEAR(f->args);
+    Py_CLEAR(f->kwargs);
+    Py_CLEAR(f->context);
+}
+
+/* Settle with a result or an exception (one of them; the reference is
+   stolen).  -1 with InvalidStateError if already settled. */
+static int settle(pyg_future *f, PyObject *result, PyObject *exception)
+{
+    pyg_state *st = state_of((PyObject *)f);
+    int locked = lock_waiters(st, f);
+    if (locked < 0) {
+        Py_XDECREF(result);
+        Py_XDECREF(exception);
+        return -1;
+    }
+    if (is_settled(f)) {
+        unlock_waiters(st, locked);
+        Py_XDECREF(result);
+        Py_XDECREF(exception);
+        PyErr_Format(st->invalid_state_error, "%R is already settled",
+                     (PyObject *)f);
+        return -1;
+    }
+    f->state = FINISHED;
+    f->result = result;
+    f->exception = exception;
+    drop_call(f);
+    notify_waiters(st, f, exception ? "add_exception" : "add_result");
+    unlock_waiters(st, locked);
+    after_settled(st, f);
+    return 0;
+}
+
+/* 1: canceled now or before; 0: running or finished; -1: error. */
+static int cancel(pyg_future *f)
+{
+    pyg_state *st = state_of((PyObject *)f);
+    int locked = lock_waiters(st, f);
+    if (locked < 0)
+        return -1;
+    if (f->state == RUNNING || f->state == FINISHED) {
+        unlock_waiters(st, locked);
+        return 0;
+    }
+    if (f->state != PENDING) {
+        unlock_waiters(st, locked);
+        return 1;
+    }
+    /* concurrent.futures notifies waiters only when the executor reaches
+       the canceled call; a pool may never reach it (shutdown), so do it now. */
+    f->state = CANCELLED_AND_NOTIFIED;
+    drop_call(f);
+    notify_waiters(st, f, "add_cancelled");
+    unlock_waiters(st, locked);
+    after_settled(st, f);
+    return 1;
+}
+
+void pyg_future_cancel(PyObject *future)
+{
+    if (cancel((pyg_future *)future) < 0)
+        PyErr_WriteUnraisable(future);
+}
+
+/* ---- the pool's side -------------------------------------------------- */
+
+PyObject *pyg_future_new_task(pyg_state *st, PyObject *fn, PyObject *args,
+                              PyObject *kwargs)
+{
+    PyTypeObject *type = st->future_type;
+    pyg_future *f = (pyg_future *)type->tp_alloc(type, 0);
+    if (!f)
+        return NULL;
+    f->context = PyContext_CopyCurrent();
+    if (!f->context) {
+        Py_DECREF(f);
+        return NULL;
+    }
+    f->fn = Py_NewRef(fn);
+    f->args = Py_NewRef(args);
+    f->kwargs = kwargs ? Py_NewRef(kwargs) : NULL;
+    return (PyObject *)f;
+}
+
+/* The exception being raised, normalized, with its traceback attached. */
+static PyObject *take_exception(void)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    return PyErr_GetRaisedException();
+#else
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (tb && value)
+        PyException_SetTraceback(value, tb);
+    Py_XDECREF(type);
+    Py_XDECREF(tb);
+    return value;
+#endif
+}
+
+bool pyg_future_claim(PyObject *future)
+{
+    pyg_future *f = (pyg_future *)future;
+    if (f->state != PENDING)
+        return false; /* cancelled while queued */
+    f->state = RUNNING;
+    return true;
+}
+
+bool pyg_future_run_claimed(PyObject *future)
+{
+    pyg_future *f = (pyg_future *)future;
+    PyObject *fn = f->fn, *args = f->args, *kwargs = f->kwargs,
+             *context = f->context;
+    f->fn = f->args = f->kwargs = f->context = NULL;
+    PyObject *result = NULL;
+    /* The submitter's contextvars, in a copy of their own: entering fails
+       only if this very copy is already entered, which cannot happen. */
+    if (PyContext_Enter(context) == 0) {
+        result = PyObject_Call(fn, args, kwargs);
+        if (PyContext_Exit(context) < 0)
+            Py_CLEAR(result);
+    }
+    Py_DECREF(fn);
+    Py_DECREF(args);
+    Py_XDECREF(kwargs);
+    Py_DECREF(context);
+    /* Any BaseException lands in the future (the worker lives on), as in
+       concurrent.futures. */
+    PyObject *exception = result ? NULL : take_exception();
+    bool failed = exception != NULL;
+    if (settle(f, result, exception) < 0)
+        PyErr_WriteUnraisable(future);
+    return failed;
+}
+
+/* ---- Python methods --------------------------------------------------- */
+
+static PyObject *future_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    if (PyTuple_GET_SIZE(args) || (kwargs && PyDict_GET_SIZE(kwargs))) {
+        PyErr_SetString(PyExc_TypeError, "Future() takes no arguments");
+        return NULL;
+    }
+    return type->tp_alloc(type, 0);
+}
+
+/* concurrent.futures.Future.__init__ must not run (it would set the
+   attributes this type computes). */
+static int future_init(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(args),
+                       PyObject *Py_UNUSED(kwargs))
+{
+    return 0;
+}
+
+static int future_traverse(pyg_future *f, visitproc visit, void *arg)
+{
+    Py_VISIT(f->result);
+    Py_VISIT(f->exception);
+    Py_VISIT(f->callbacks);
+    Py_VISIT(f->waiters);
+    Py_VISIT(f->fn);
+    Py_VISIT(f->args);
+    Py_VISIT(f->kwargs);
+    Py_VISIT(f->context);
+    return 0;
+}
+
+static int future_clear(pyg_future *f)
+{
+    Py_CLEAR(f->result);
+    Py_CLEAR(f->exception);
+    Py_CLEAR(f->callbacks);
+    Py_CLEAR(f->waiters);
+    drop_call(f);
+    return 0;
+}
+
+/* Like asyncio's "exception was never retrieved": a failed future dropped
+   without anyone reading its exception reports it (sys.unraisablehook). */
+static void future_finalize(PyObject *self)
+{
+    pyg_future *f = (pyg_future *)self;
+    if (f->state != FINISHED || !f->exception || f->retrieved)
+        return;
+    f->retrieved = true;
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyObject *exc = f->exception;
+    PyErr_Restore(Py_NewRef((PyObject *)Py_TYPE(exc)), Py_NewRef(exc),
+                  PyException_GetTraceback(exc));
+    PyErr_WriteUnraisable(self);
+    PyErr_Restore(type, value, tb);
+}
+
+static void future_dealloc(pyg_future *f)
+{
+    PyTypeObject *type = Py_TYPE(f);
+    if (PyObject_CallFinalizerFromDealloc((PyObject *)f) < 0)
+        return; /* resurrected */
+    PyObject_GC_UnTrack(f);
+    future_clear(f);
+    gc_chan_free(f->done);
+    type->tp_free(f);
+    Py_DECREF(type);
+}
+
+static PyObject *future_cancel(PyObject *self, PyObject *Py_UNUSED(ignored))
+{
+    int r = cancel((pyg_future *)self);
+    return r < 0 ? NULL : PyBool_FromLong(r);
+}
+
+static PyObject *future_cancelled(PyObject *self, PyObject *Py_UNUSED(ignored))
+{
+    enum future_state s = ((pyg_future *)self)->state;
+    return PyBool_FromLong(s == CANCELLED || s == CANCELLED_AND_NOTIFIED);
+}
+
+static PyObject *future_running(PyObject *self, PyObject *Py_UNUSED(ignored))
+{
+    return PyBool_FromLong(((pyg_future *)self)->state == RUNNING);
+}
+
+static PyObject *future_done(PyObject *self, PyObject *Py_UNUSED(ignored))
+{
+    return PyBool_FromLong(is_settled((pyg_future *)self));
+}
+
+/* Block until settled (timeout, ctx, Ctrl-C as for every wait). */
+static int wait_settled(pyg_future *f, PyObject *const *args, Py_ssize_t nargs,
+                        PyObject *kwnames, const char *name)
+{
+    static const char *const kwlist[] = {"ctx", NULL};
+    pyg_state *st = state_of((PyObject *)f);
+    PyObject *argv[2] = {NULL, NULL};
+    pyg_timeout timeout;
+    gc_ctx *ctx;
+    if (nargs > 1) {
+        PyErr_Format(PyExc_TypeError,
+                     "%s() takes at most 1 positional argument (%zd given)",
+                     name, nargs);
+        return -1;
+    }
+    /* timeout may be positional (as in concurrent.futures) or a keyword */
+    static const char *const kwlist_t[] = {"timeout", "ctx", NULL};
+    if (nargs == 1) {
+        argv[0] = args[0];
+        if (pyg_parse_args(name, args + 1, 0, kwnames, 0, kwlist, argv + 1) < 0)
+            return -1;
+    } else if (pyg_parse_args(name, args, 0, kwnames, 0, kwlist_t, argv) < 0) {
+        return -1;
+    }
+    if (pyg_parse_timeout(argv[0], &timeout) < 0 ||
+        pyg_ctx_arg(st, argv[1], &ctx) < 0)
+        return -1;
+    if (is_settled(f))
+        return 0;
+    if (!f->done && !(f->done = gc_chan_new(0))) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    Py_INCREF(f); /* the done channel lives as long as f */
+    int r = pyg_wait_closed(st, f->done, &timeout, ctx, name,
+                            st->future_timeout_error);
+    Py_DECREF(f);
+    return r;
+}
+
+static PyObject *outcome(pyg_future *f, bool want_result)
+{
+    pyg_state *st = state_of((PyObject *)f);
+    if (f->state == CANCELLED || f->state == CANCELLED_AND_NOTIFIED) {
+        PyErr_SetNone(st->cancelled_error);
+        return NULL;
+    }
+    if (f->exception) {
+        f->retrieved = true;
+        if (!want_result)
+            return Py_NewRef(f->exception);
+        PyObject *exc = f->exception;
+        PyErr_Restore(Py_NewRef((PyObject *)Py_TYPE(exc)), Py_NewRef(exc),
+                      PyException_GetTraceback(exc));
+        return NULL;
+    }
+    return Py_NewRef(want_result ? f->result : Py_None);
+}
+
+static PyObject *future_result(PyObject *self, PyObject *const *args,
+                               Py_ssize_t nargs, PyObject *kwnames)
+{
+    if (wait_settled((pyg_future *)self, args, nargs, kwnames, "result") < 0)
+        return NULL;
+    return outcome((pyg_future *)self, true);
+}
+
+static PyObject *future_exception(PyObject *self, PyObject *const *args,
+                                  Py_ssize_t nargs, PyObject *kwnames)
+{
+    if (wait_settled((pyg_future *)self, args, nargs, kwnames, "exception") < 0)
+        return NULL;
+    return outcome((pyg_future *)self, false);
+}
+
+static PyObject *future_add_done_callback(PyObject *self, PyObject *fn)
+{
+    pyg_future *f = (pyg_future *)self;
+    if (!PyCallable_Check(fn)) {
+        PyErr_Format(PyExc_TypeError, "callback must be callable, not %.200s",
+                     Py_TYPE(fn)->tp_name);
+        return NULL;
+    }
+    if (!is_settled(f)) {
+        if (!f->callbacks && !(f->callbacks = PyList_New(0)))
+            return NULL;
+        if (PyList_Append(f->callbacks, fn) < 0)
+            return NULL;
+        Py_RETURN_NONE;
+    }
+    PyObject *r = PyObject_CallOneArg(fn, self);
+    if (!r)
+        log_callback_error(state_of(self), self);
+    Py_XDECREF(r);
+    Py_RETURN_NONE;
+}
+
+static PyObject *future_set_running_or_notify_cancel(PyObject *self,
+                                                     PyObject *Py_UNUSED(ignored))
+{
+    pyg_future *f = (pyg_future *)self;
+    if (f->state == CANCELLED || f->state == CANCELLED_AND_NOTIFIED)
+        Py_RETURN_FALSE;
+    if (f->state != PENDING) {
+        PyErr_SetString(PyExc_RuntimeError, "Future in unexpected state");
+        return NULL;
+    }
+    f->state = RUNNING;
+    Py_RETURN_TRUE;
+}
+
+static PyObject *future_set_result(PyObject *self, PyObject *result)
+{
+    if (settle((pyg_future *)self, Py_NewRef(result), NULL) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *future_set_exception(PyObject *self, PyObject *exception)
+{
+    if (PyExceptionClass_Check(exception)) {
+        exception = PyObject_CallNoArgs(exception);
+        if (!exception)
+            return NULL;
+    } else if (PyExceptionInstance_Check(exception)) {
+        Py_INCREF(exception);
+    } else {
+        PyErr_Format(PyExc_TypeError,
+                     "exceptions must derive from BaseException, not %.200s",
+                     Py_TYPE(exception)->tp_name);
+        return NULL;
+    }
+    if (settle((pyg_future *)self, NULL, exception) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static const char *const state_descriptions[] = {
+    "pending", "running", "cancelled", "cancelled", "finished"};
+
+static PyObject *future_repr(PyObject *self)
+{
+    pyg_future *f = (pyg_future *)self;
+    const char *name = Py_TYPE(self)->tp_name;
+    const char *dot = strrchr(name, '.');
+    name = dot ? dot + 1 : name;
+    const char *state = state_descriptions[f->state];
+    if (f->state == FINISHED)
+        return PyUnicode_FromFormat("<%s at %p state=%s %s %s>", name, self,
+                                    state, f->exception ? "raised" : "returned",
+                                    Py_TYPE(f->exception ? f->exception
+                                                         : f->result)->tp_name);
+    if (f->fn) {
+        PyObject *qualname = PyObject_GetAttrString(f->fn, "__qualname__");
+        if (!qualname)
+            PyErr_Clear();
+        else if (!PyUnicode_Check(qualname))
+            Py_CLEAR(qualname);
+        PyObject *r = qualname ? PyUnicode_FromFormat("<%s at %p state=%s calling %U>",
+                                                      name, self, state, qualname)
+                               : PyUnicode_FromFormat("<%s at %p state=%s>", name,
+                                                      self, state);
+        Py_XDECREF(qualname);
+        return r;
+    }
+    return PyUnicode_FromFormat("<%s at %p state=%s>", name, self, state);
+}
+
+/* ---- what concurrent.futures.wait / as_completed read ----------------- */
+
+static PyObject *future_get_condition(PyObject *self, void *Py_UNUSED(c))
+{
+    ((pyg_future *)self)->watched = true;
+    return Py_NewRef(state_of(self)->waiters_lock);
+}
+
+static PyObject *future_get_state(PyObject *self, void *Py_UNUSED(c))
+{
+    return Py_NewRef(state_of(self)->future_states[((pyg_future *)self)->state]);
+}
+
+static PyObject *future_get_waiters(PyObject *self, void *Py_UNUSED(c))
+{
+    pyg_future *f = (pyg_future *)self;
+    if (!f->waiters && !(f->waiters = PyList_New(0)))
+        return NULL;
+    return Py_NewRef(f->waiters);
+}
+
+static PyObject *future_get_result(PyObject *self, void *Py_UNUSED(c))
+{
+    PyObject *r = ((pyg_future *)self)->result;
+    return Py_NewRef(r ? r : Py_None);
+}
+
+static PyObject *future_get_exception(PyObject *self, void *Py_UNUSED(c))
+{
+    PyObject *e = ((pyg_future *)self)->exception;
+    return Py_NewRef(e ? e : Py_None);
+}
+
+static PyMethodDef future_methods[] = {
+    {"cancel", future_cancel, METH_NOARGS,
+     "cancel() -> bool\n--\n\nCancel the call unless it is running or done."},
+    {"cancelled", future_cancelled, METH_NOARGS,
+     "cancelled() -> bool\n--\n\nTrue if the call was cancelled."},
+    {"running", future_running, METH_NOARGS,
+     "running() -> bool\n--\n\nTrue while the call runs."},
+    {"done", future_done, METH_NOARGS,
+     "done() -> bool\n--\n\nTrue once finished or cancelled."},
+    {"result", (PyCFunction)(void (*)(void))future_result,
+     METH_FASTCALL | METH_KEYWORDS,
+     "result(timeout=None, *, ctx=None)\n--\n\n"
+     "Wait for the call and return its value, or raise its exception\n"
+     "(CancelledError if cancelled, TimeoutError on timeout, ctx.err()'s type\n"
+     "when ctx is done).  The wait releases the GIL and answers Ctrl-C.\n\n"
+     "    fut = pool.submit(pow, 2, 10)\n"
+     "    fut.result(timeout=5)   # 1024"},
+    {"exception", (PyCFunction)(void (*)(void))future_exception,
+     METH_FASTCALL | METH_KEYWORDS,
+     "exception(timeout=None, *, ctx=None)\n--\n\n"
+     "Wait like result() and return the call's exception, or None."},
+    {"add_done_callback", future_add_done_callback, METH_O,
+     "add_done_callback(fn)\n--\n\n"
+     "Call fn(future) once done (at once if already done), on the thread\n"
+     "that settles the future."},
+    {"set_running_or_notify_cancel", future_set_running_or_notify_cancel,
+     METH_NOARGS,
+     "set_running_or_notify_cancel() -> bool\n--\n\n"
+     "For executors: mark running, or return False if cancelled."},
+    {"set_result", future_set_result, METH_O,
+     "set_result(result)\n--\n\nSettle with a value (InvalidStateError if settled)."},
+    {"set_exception", future_set_exception, METH_O,
+     "set_exception(exception)\n--\n\nSettle with an exception."},
+    {NULL, NULL, 0, NULL}};
+
+static PyGetSetDef future_getset[] = {
+    {"_condition", future_get_condition, NULL,
+     "The lock concurrent.futures.wait() and as_completed() take.", NULL},
+    {"_state", future_get_state, NULL, "concurrent.futures' state name.", NULL},
+    {"_waiters", future_get_waiters, NULL,
+     "concurrent.futures.wait()'s waiters.", NULL},
+    {"_result", future_get_result, NULL, NULL, NULL},
+    {"_exception", future_get_exception, NULL, NULL, NULL},
+    {NULL, NULL, NULL, NULL, NULL}};
+
+PyDoc_STRVAR(future_doc,
+"The C part of pygochan.Future; use Future.");
+
+static PyType_Slot future_slots[] = {
+    {Py_tp_doc, (void *)future_doc},
+    {Py_tp_new, future_new},
+    {Py_tp_init, future_init},
+    {Py_tp_dealloc, future_dealloc},
+    {Py_tp_finalize, future_finalize},
+    {Py_tp_traverse, future_traverse},
+    {Py_tp_clear, future_clear},
+    {Py_tp_repr, future_repr},
+    {Py_tp_methods, future_methods},
+    {Py_tp_getset, future_getset},
+    {0, NULL}};
+
+static PyType_Spec future_spec = {
+    .name = "pygochan._core._FutureBase",
+    .basicsize = sizeof(pyg_future),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .slots = future_slots,
+};
+
+PyDoc_STRVAR(future_class_doc,
+"A concurrent.futures.Future whose waits release the GIL, take timeout=\n"
+"and ctx=, and answer Ctrl-C.  Pool.submit returns one; a bare Future()\n"
+"is a one-shot result slot any thread may settle.\n\n"
+"    fut = gc.Future()\n"
+"    threading.Thread(target=fut.set_result, args=(42,)).start()\n"
+"    fut.result(timeout=1)   # 42\n\n"
+"A failed future that is garbage-collected without anyone reading its\n"
+"exception reports it through sys.unraisablehook.");
+
+int pyg_future_init(PyObject *module, pyg_state *st)
+{
+    static const char *const names[] = {"PENDING", "RUNNING", "CANCELLED",
+                                        "CANCELLED_AND_NOTIFIED", "FINISHED"};
+    PyObject *base_mod = PyImport_ImportModule("concurrent.futures._base");
+    if (!base_mod)
+        return -1;
+    int rc = -1;
+    for (int i = 0; i < 5; i++)
+        if (!(st->future_states[i] = PyObject_GetAttrString(base_mod, names[i])))
+            goto done;
+    if (!(st->cancelled_error = PyObject_GetAttrString(base_mod, "CancelledError")) ||
+        !(st->invalid_state_error =
+              PyObject_GetAttrString(base_mod, "InvalidStateError")) ||
+        !(st->futures_logger = PyObject_GetAttrString(base_mod, "LOGGER")))
+        goto done;
+    PyObject *cf_timeout = PyObject_GetAttrString(base_mod, "TimeoutError");
+    if (!cf_timeout)
+        goto done;
+    if (cf_timeout == PyExc_TimeoutError) {
+        st->future_timeout_error = cf_timeout;
+    } else {
+        /* Before 3.11 concurrent.futures had its own TimeoutError: raise one
+           that both `except TimeoutError` and the old spelling catch. */
+        PyObject *bases = PyTuple_Pack(2, cf_timeout, PyExc_TimeoutError);
+        Py_DECREF(cf_timeout);
+        if (!bases)
+            goto done;
+        st->future_timeout_error = PyErr_NewException(
+            "pygochan.FutureTimeoutError", bases, NULL);
+        Py_DECREF(bases);
+        if (!st->future_timeout_error)
+            goto done;
+    }
+    PyObject *threading = PyImport_ImportModule("threading");
+    if (!threading)
+        goto done;
+    st->waiters_lock = PyObject_CallMethod(threading, "RLock", NULL);
+    Py_DECREF(threading);
+    if (!st->waiters_lock)
+        goto done;
+
+    st->future_base_type =
+        (PyTypeObject *)PyType_FromModuleAndSpec(module, &future_spec, NULL);
+    if (!st->future_base_type)
+        goto done;
+    /* class Future(_FutureBase, concurrent.futures.Future): __slots__ = () */
+    PyObject *cf_future = PyObject_GetAttrString(base_mod, "Future");
+    if (!cf_future)
+        goto done;
+    PyObject *ns = Py_BuildValue("{s:(),s:s,s:s}", "__slots__", "__module__",
+                                 "pygochan", "__doc__", future_class_doc);
+    PyObject *type = ns ? PyObject_CallFunction(
+                              (PyObject *)&PyType_Type, "s(OO)O", "Future",
+                              st->future_base_type, cf_future, ns)
+                        : NULL;
+    Py_DECREF(cf_future);
+    Py_XDECREF(ns);
+    if (!type)
+        goto done;
+    st->future_type = (PyTypeObject *)type;
+    if (PyModule_AddObject(module, "Future", Py_NewRef(type)) < 0) {
+        Py_DECREF(type);
+        goto done;
+    }
+    rc = 0;
+done:
+    Py_DECREF(base_mod);
+    return rc;
+}

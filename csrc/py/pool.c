@@ -1,0 +1,637 @@
+/*
+ * The C part of Pool: submitting, the worker loop, resize and shutdown over
+ * gc_pool.  Threads are started by the Python subclass's _start_worker
+ * (threading.Thread, so they show up in threading.enumerate() and are
+ * joined at exit); each runs _work(), which only returns when gc_pool says
+ * the worker may exit.
+ *
+ * Jobs in the job channel are owned references to Futures (see gc_chan.h).
+ */
+#include "pygochan.h"
+
+#include "gc_park.h"
+#include "gc_pool.h"
+
+#include "structmember.h"
+
+typedef struct {
+    PyObject_HEAD
+    gc_pool *pool;            /* owned; NULL until _configure */
+    int64_t idle_timeout_ns;  /* GC_FOREVER: idle workers never exit */
+    PyObject *idle_timeout;   /* the configured value (owned) */
+    /* Counters guarded by the GIL. */
+    uint64_t submitted, failed, cancelled;
+    PyObject *weakreflist;
+} pyg_pool;
+
+/* The pool whose worker the current thread is, so that a submit that would
+   block forever (every worker waiting on its own submit) raises instead. */
+static _Thread_local gc_pool *worker_of;
+
+static pyg_state *state_of(pyg_pool *self)
+{
+    return pyg_state_of_type(Py_TYPE(self));
+}
+
+static int require_configured(pyg_pool *self)
+{
+    if (self->pool)
+        return 0;
+    PyErr_SetString(PyExc_RuntimeError, "Pool.__init__ was not called");
+    return -1;
+}
+
+static PyObject *pool_new(PyTypeObject *type, PyObject *Py_UNUSED(args),
+                          PyObject *Py_UNUSED(kwargs))
+{
+    return type->tp_alloc(type, 0);
+}
+
+static int visit_job(void *value, void *arg)
+{
+    void **va = arg;
+    visitproc visit = (visitproc)va[0];
+    Py_VISIT((PyObject *)value);
+    return 0;
+}
+
+static int pool_traverse(pyg_pool *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->idle_timeout);
+    if (self->pool) {
+        void *va[2] = {(void *)visit, arg};
+        int r = gc_chan_visit(gc_pool_jobs(self->pool), visit_job, va);
+        if (r)
+            return r;
+    }
+    return 0;
+}
+
+/* Cancel every job still buffered.  Returns how many. */
+static size_t cancel_buffered(pyg_pool *self)
+{
+    size_t n = 0;
+    void **jobs = gc_chan_take_buffer(gc_pool_jobs(self->pool), &n);
+    for (size_t i = 0; i < n; i++) {
+        pyg_future_cancel(jobs[i]);
+        Py_DECREF((PyObject *)jobs[i]);
+    }
+    free(jobs);
+    self->cancelled += n;
+    return n;
+}
+
+static int pool_clear(pyg_pool *self)
+{
+    Py_CLEAR(self->idle_timeout);
+    if (self->pool)
+        cancel_buffered(self);
+    return 0;
+}
+
+static void pool_dealloc(pyg_pool *self)
+{
+    PyTypeObject *type = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    if (self->weakreflist)
+        PyObject_ClearWeakRefs((PyObject *)self);
+    /* Workers hold a reference to the pool, so none is left: only jobs
+       that could not be started may remain. */
+    pool_clear(self);
+    if (self->pool) {
+        gc_pool_shutdown(self->pool);
+        gc_pool_free(self->pool);
+    }
+    type->tp_free(self);
+    Py_DECREF(type);
+}
+
+static int parse_workers(PyObject *obj, size_t *out)
+{
+    if (PyBool_Check(obj) || !PyLong_Check(obj)) {
+        PyErr_Format(PyExc_TypeError, "max_workers must be an int, not %.200s",
+                     Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    Py_ssize_t n = PyLong_AsSsize_t(obj);
+    if (n == -1 && PyErr_Occurred()) {
+        if (!PyErr_ExceptionMatches(PyExc_OverflowError))
+            return -1;
+        PyErr_Clear();
+        n = -1;
+    }
+    if (n < 1 || n > 100000) {
+        PyErr_Format(PyExc_ValueError,
+                     "max_workers must be between 1 and 100000, not %R", obj);
+        return -1;
+    }
+    *out = (size_t)n;
+    return 0;
+}
+
+static PyObject *pool_configure(pyg_pool *self, PyObject *args)
+{
+    PyObject *workers_obj, *idle_obj, *queue_obj;
+    if (!PyArg_ParseTuple(args, "OOO:_configure", &workers_obj, &idle_obj,
+                          &queue_obj))
+        return NULL;
+    if (self->pool) {
+        PyErr_SetString(PyExc_RuntimeError, "Pool is already initialized");
+        return NULL;
+    }
+    size_t workers;
+    if (parse_workers(workers_obj, &workers) < 0)
+        return NULL;
+    int64_t idle_ns = GC_FOREVER;
+    if (idle_obj != Py_None) {
+        double seconds;
+        if (pyg_parse_seconds(idle_obj, "idle_timeout", true, &seconds) < 0)
+            return NULL;
+        idle_ns = seconds >= 9.2e9 ? GC_FOREVER : (int64_t)(seconds * 1e9);
+    }
+    if (PyBool_Check(queue_obj) || !PyLong_Check(queue_obj)) {
+        PyErr_Format(PyExc_TypeError, "queue_size must be an int, not %.200s",
+                     Py_TYPE(queue_obj)->tp_name);
+        return NULL;
+    }
+    int overflow;
+    long long queue = PyLong_AsLongLongAndOverflow(queue_obj, &overflow);
+    if (queue == -1 && PyErr_Occurred())
+        return NULL;
+    if (overflow || queue < GC_UNBOUNDED) {
+        PyErr_Format(PyExc_ValueError,
+                     "queue_size must be >= 0 or UNBOUNDED (-1), not %R",
+                     queue_obj);
+        return NULL;
+    }
+    if (!(self->pool = gc_pool_new(queue, workers)))
+        return PyErr_NoMemory();
+    self->idle_timeout_ns = idle_ns;
+    self->idle_timeout = Py_NewRef(idle_obj);
+    Py_RETURN_NONE;
+}
+
+/* ---- starting workers ------------------------------------------------- */
+
+/* Ask the Python side for a thread that runs _work(first).  On failure the
+   reservation gc_pool made is returned and the exception stays set. */
+static int start_worker(pyg_pool *self, PyObject *first)
+{
+    PyObject *r = PyObject_CallMethod((PyObject *)self, "_start_worker", "O",
+                                      first ? first : Py_None);
+    if (r) {
+        Py_DECREF(r);
+        return 0;
+    }
+    gc_pool_start_failed(self->pool);
+    return -1;
+}
+
+/* ---- submit ----------------------------------------------------------- */
+
+static const char *const submit_kwlist[] = {"submit_timeout", "submit_ctx", NULL};
+
+/* Split fn, *args, **kwargs (minus the submit_* keywords) out of a
+   vectorcall.  New references in *fn_args (a tuple) and *kwargs (NULL when
+   empty); *fn borrowed. */
+static int split_call(const char *name, PyObject *const *args, Py_ssize_t nargs,
+                      PyObject *kwnames, PyObject **fn, PyObject **fn_args,
+                      PyObject **kwargs, PyObject **options)
+{
+    options[0] = options[1] = NULL;
+    *kwargs = NULL;
+    if (nargs < 1) {
+        PyErr_Format(PyExc_TypeError, "%s() missing the callable", name);
+        return -1;
+    }
+    *fn = args[0];
+    if (!PyCallable_Check(*fn)) {
+        PyErr_Format(PyExc_TypeError, "%s() needs a callable, not %.200s", name,
+                     Py_TYPE(*fn)->tp_name);
+        return -1;
+    }
+    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    for (Py_ssize_t j = 0; j < nkw; j++) {
+        PyObject *key = PyTuple_GET_ITEM(kwnames, j);
+        PyObject *value = args[nargs + j];
+        int which = -1;
+        for (int k = 0; submit_kwlist[k]; k++)
+            if (PyUnicode_CompareWithASCIIString(key, submit_kwlist[k]) == 0)
+                which = k;
+        if (which >= 0) {
+            options[which] = value;
+            continue;
+        }
+        if (!*kwargs && !(*kwargs = PyDict_New()))
+            return -1;
+        if (PyDict_SetItem(*kwargs, key, value) < 0) {
+            Py_CLEAR(*kwargs);
+            return -1;
+        }
+    }
+    *fn_args = PyTuple_New(nargs - 1);
+    if (!*fn_args) {
+        Py_CLEAR(*kwargs);
+        return -1;
+    }
+    for (Py_ssize_t i = 1; i < nargs; i++)
+        PyTuple_SET_ITEM(*fn_args, i - 1, Py_NewRef(args[i]));
+    return 0;
+}
+
+static PyObject *refuse_after_shutdown(void)
+{
+    PyErr_SetString(PyExc_RuntimeError, "cannot schedule new futures after shutdown");
+    return NULL;
+}
+
+/* Route a new future's job; blocking only when `blocking` and the pool is
+   saturated.  Returns the future, or NULL with an exception (or, for a
+   non-blocking submit that found no room, NULL and no exception). */
+static PyObject *submit(pyg_pool *self, PyObject *const *args, Py_ssize_t nargs,
+                        PyObject *kwnames, bool blocking)
+{
+    const char *name = blocking ? "submit" : "try_submit";
+    pyg_state *st = state_of(self);
+    PyObject *fn, *fn_args, *kwargs, *options[2];
+    pyg_timeout timeout = {true, GC_FOREVER};
+    gc_ctx *ctx = NULL;
+    if (require_configured(self) < 0 ||
+        split_call(name, args, nargs, kwnames, &fn, &fn_args, &kwargs, options) < 0)
+        return NULL;
+    if ((options[0] || options[1]) && !blocking) {
+        Py_DECREF(fn_args);
+        Py_XDECREF(kwargs);
+        PyErr_SetString(PyExc_TypeError,
+                        "try_submit() never blocks: no submit_timeout/submit_ctx");
+        return NULL;
+    }
+    if (pyg_parse_timeout(options[0], &timeout) < 0 ||
+        pyg_ctx_arg(st, options[1], &ctx) < 0) {
+        Py_DECREF(fn_args);
+        Py_XDECREF(kwargs);
+        return NULL;
+    }
+    PyObject *future = pyg_future_new_task(st, fn, fn_args, kwargs);
+    Py_DECREF(fn_args);
+    Py_XDECREF(kwargs);
+    if (!future)
+        return NULL;
+    if (ctx && gc_ctx_err_now(ctx) != GC_CTX_ALIVE) {
+        Py_DECREF(future);
+        return pyg_raise_ctx_error(st, ctx);
+    }
+
+    Py_INCREF(future); /* the reference that travels with the job */
+    enum gc_status status = GC_OK;
+    switch (gc_pool_route(self->pool, future)) {
+    case GC_ROUTE_HANDED:
+        break;
+    case GC_ROUTE_NEW_WORKER:
+        if (start_worker(self, future) < 0)
+            status = GC_INTERRUPTED; /* exception set */
+        else
+            Py_DECREF(future); /* the thread took its own reference */
+        break;
+    case GC_ROUTE_SHUT_DOWN:
+        status = GC_CLOSED;
+        break;
+    case GC_ROUTE_SEND: {
+        gc_chan *jobs = gc_pool_jobs(self->pool);
+        status = gc_chan_try_send(jobs, future);
+        if (status == GC_NOT_READY && !blocking) {
+            gc_pool_send_finished(self->pool);
+            Py_DECREF(future);
+            Py_DECREF(future);
+            return NULL; /* no room: no effect */
+        }
+        if (status == GC_NOT_READY && worker_of == self->pool) {
+            gc_pool_send_finished(self->pool);
+            Py_DECREF(future);
+            Py_DECREF(future);
+            PyErr_SetString(PyExc_RuntimeError,
+                            "submit() from one of the pool's own workers while "
+                            "every worker is busy and the queue is full would "
+                            "wait forever; use try_submit() or a larger pool");
+            return NULL;
+        }
+        if (status == GC_NOT_READY) {
+            if (!timeout.blocking) {
+                status = GC_TIMEOUT;
+            } else {
+                gc_case cases[2] = {{jobs, future, true},
+                                    {ctx ? gc_ctx_done(ctx) : NULL, NULL, false}};
+                gc_entry entries[2];
+                int orders[4];
+                gc_select sel;
+                gc_select_result res;
+                gc_select_init(&sel, cases, 2, entries, orders, orders + 2);
+                status = pyg_wait(st, &sel, timeout.deadline_ns, &res);
+                if (status == GC_OK && res.index == 1) {
+                    gc_pool_send_finished(self->pool);
+                    Py_DECREF(future);
+                    Py_DECREF(future);
+                    return pyg_raise_ctx_error(st, ctx);
+                }
+            }
+        }
+        gc_pool_send_finished(self->pool);
+        break;
+    }
+    }
+    if (status == GC_OK) {
+        self->submitted++;
+        return future;
+    }
+    Py_DECREF(future);
+    Py_DECREF(future);
+    if (status == GC_CLOSED)
+        return refuse_after_shutdown();
+    if (status == GC_TIMEOUT)
+        PyErr_SetString(PyExc_TimeoutError, "submit timed out");
+    else if (status != GC_INTERRUPTED)
+        pyg_raise_status(st, status, name);
+    return NULL;
+}
+
+static PyObject *pool_submit(pyg_pool *self, PyObject *const *args,
+                             Py_ssize_t nargs, PyObject *kwnames)
+{
+    return submit(self, args, nargs, kwnames, true);
+}
+
+static PyObject *pool_try_submit(pyg_pool *self, PyObject *const *args,
+                                 Py_ssize_t nargs, PyObject *kwnames)
+{
+    PyObject *future = submit(self, args, nargs, kwnames, false);
+    if (!future && !PyErr_Occurred())
+        Py_RETURN_NONE;
+    return future;
+}
+
+/* ---- the worker loop -------------------------------------------------- */
+
+static void run_job(pyg_pool *self, PyObject *job)
+{
+    if (!pyg_future_claim(job)) {
+        self->cancelled++;
+        return;
+    }
+    gc_pool_job_started(self->pool);
+    if (pyg_future_run_claimed(job))
+        self->failed++;
+    gc_pool_job_finished(self->pool);
+}
+
+static PyObject *pool_work(pyg_pool *self, PyObject *first)
+{
+    if (require_configured(self) < 0)
+        return NULL;
+    gc_pool *pool = self->pool;
+    gc_chan *jobs = gc_pool_jobs(pool);
+    gc_pool *outer = worker_of;
+    worker_of = pool;
+    void *job = first == Py_None ? NULL : Py_NewRef(first);
+    for (;;) {
+        if (job && job != GC_POOL_WAKE) {
+            run_job(self, job);
+            Py_DECREF((PyObject *)job);
+        }
+        job = NULL;
+        if (gc_pool_should_retire(pool))
+            break;
+        bool ok = false;
+        enum gc_status st = gc_chan_try_recv(jobs, &job, &ok);
+        if (st == GC_NOT_READY) {
+            gc_case c = {jobs, NULL, false};
+            gc_entry entry;
+            int orders[2];
+            gc_select sel;
+            gc_select_result res;
+            int64_t deadline = self->idle_timeout_ns == GC_FOREVER
+                                   ? GC_FOREVER
+                                   : gc_deadline_after((double)self->idle_timeout_ns / 1e9);
+            gc_select_init(&sel, &c, 1, &entry, orders, orders + 1);
+            Py_BEGIN_ALLOW_THREADS
+            do {
+                st = gc_select_wait(&sel, deadline, 0, &res);
+            } while (st == GC_INTERRUPTED);
+            Py_END_ALLOW_THREADS
+            if (st == GC_OK) {
+                job = res.value;
+                ok = res.ok;
+            }
+        }
+        if (st == GC_TIMEOUT) {
+            job = NULL;
+            if (gc_pool_idle_expired(pool))
+                break;
+            continue;
+        }
+        if (!ok) {
+            gc_pool_worker_closed(pool);
+            break;
+        }
+    }
+    worker_of = outer;
+    Py_RETURN_NONE;
+}
+
+/* ---- control ---------------------------------------------------------- */
+
+static PyObject *pool_resize(pyg_pool *self, PyObject *arg)
+{
+    size_t workers;
+    if (require_configured(self) < 0 || parse_workers(arg, &workers) < 0)
+        return NULL;
+    size_t to_start = gc_pool_resize(self->pool, workers);
+    for (size_t i = 0; i < to_start; i++) {
+        if (start_worker(self, NULL) < 0) {
+            while (++i < to_start)
+                gc_pool_start_failed(self->pool);
+            return NULL;
+        }
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *pool_close(pyg_pool *self, PyObject *args)
+{
+    int cancel_futures;
+    if (!PyArg_ParseTuple(args, "p:_close", &cancel_futures) ||
+        require_configured(self) < 0)
+        return NULL;
+    gc_pool_shutdown(self->pool);
+    size_t n = cancel_futures ? cancel_buffered(self) : 0;
+    return PyLong_FromSize_t(n);
+}
+
+static PyObject *pool_cancel_queued(pyg_pool *self, PyObject *Py_UNUSED(ignored))
+{
+    if (require_configured(self) < 0)
+        return NULL;
+    return PyLong_FromSize_t(cancel_buffered(self));
+}
+
+static int get_stats(pyg_pool *self, gc_pool_stats *s)
+{
+    if (require_configured(self) < 0)
+        return -1;
+    gc_pool_get_stats(self->pool, s);
+    return 0;
+}
+
+static PyObject *pool_get_running(pyg_pool *self, void *Py_UNUSED(c))
+{
+    gc_pool_stats s;
+    return get_stats(self, &s) < 0 ? NULL : PyLong_FromSize_t(s.busy);
+}
+
+static PyObject *pool_get_idle(pyg_pool *self, void *Py_UNUSED(c))
+{
+    gc_pool_stats s;
+    if (get_stats(self, &s) < 0)
+        return NULL;
+    return PyLong_FromSize_t(s.alive > s.busy ? s.alive - s.busy : 0);
+}
+
+static PyObject *pool_get_workers(pyg_pool *self, void *Py_UNUSED(c))
+{
+    gc_pool_stats s;
+    return get_stats(self, &s) < 0 ? NULL : PyLong_FromSize_t(s.alive);
+}
+
+static PyObject *pool_get_pending(pyg_pool *self, void *Py_UNUSED(c))
+{
+    gc_pool_stats s;
+    return get_stats(self, &s) < 0 ? NULL : PyLong_FromSize_t(s.queued);
+}
+
+static PyObject *pool_get_max_workers(pyg_pool *self, void *Py_UNUSED(c))
+{
+    gc_pool_stats s;
+    return get_stats(self, &s) < 0 ? NULL : PyLong_FromSize_t(s.max_workers);
+}
+
+static PyObject *pool_get_queue_size(pyg_pool *self, void *Py_UNUSED(c))
+{
+    if (require_configured(self) < 0)
+        return NULL;
+    return PyLong_FromLongLong(gc_chan_capacity(gc_pool_jobs(self->pool)));
+}
+
+static PyObject *pool_get_idle_timeout(pyg_pool *self, void *Py_UNUSED(c))
+{
+    if (require_configured(self) < 0)
+        return NULL;
+    return Py_NewRef(self->idle_timeout);
+}
+
+static PyObject *pool_get_shut_down(pyg_pool *self, void *Py_UNUSED(c))
+{
+    gc_pool_stats s;
+    return get_stats(self, &s) < 0 ? NULL : PyBool_FromLong(s.shut_down);
+}
+
+static PyObject *pool_stats(pyg_pool *self, PyObject *Py_UNUSED(ignored))
+{
+    gc_pool_stats s;
+    if (get_stats(self, &s) < 0)
+        return NULL;
+    return Py_BuildValue(
+        "{s:n,s:n,s:n,s:n,s:n,s:n,s:K,s:K,s:K,s:K,s:K,s:K,s:K}",
+        "max_workers", (Py_ssize_t)s.max_workers,
+        "workers", (Py_ssize_t)s.alive,
+        "running", (Py_ssize_t)s.busy,
+        "idle", (Py_ssize_t)(s.alive > s.busy ? s.alive - s.busy : 0),
+        "pending", (Py_ssize_t)s.queued,
+        "blocked_submitters", (Py_ssize_t)s.blocked_submitters,
+        "submitted", (unsigned long long)self->submitted,
+        "started", (unsigned long long)s.jobs_started,
+        "completed", (unsigned long long)s.jobs_finished,
+        "failed", (unsigned long long)self->failed,
+        "cancelled", (unsigned long long)self->cancelled,
+        "workers_started", (unsigned long long)s.workers_started,
+        "workers_exited", (unsigned long long)s.workers_exited);
+}
+
+static PyMethodDef pool_methods[] = {
+    {"_configure", (PyCFunction)pool_configure, METH_VARARGS,
+     "_configure(max_workers, idle_timeout, queue_size)"},
+    {"submit", (PyCFunction)(void (*)(void))pool_submit,
+     METH_FASTCALL | METH_KEYWORDS,
+     "submit(fn, /, *args, submit_timeout=None, submit_ctx=None, **kwargs) -> Future\n"
+     "--\n\n"
+     "Schedule fn(*args, **kwargs).  Blocks while every worker is busy and\n"
+     "the queue is full; submit_timeout / submit_ctx bound that wait (a submit\n"
+     "that raises had no effect).\n\n"
+     "    fut = pool.submit(pow, 2, 10)\n"
+     "    fut.result()   # 1024"},
+    {"try_submit", (PyCFunction)(void (*)(void))pool_try_submit,
+     METH_FASTCALL | METH_KEYWORDS,
+     "try_submit(fn, /, *args, **kwargs) -> Future | None\n--\n\n"
+     "Like submit, but return None instead of blocking."},
+    {"_work", (PyCFunction)pool_work, METH_O,
+     "_work(first_job) -- a worker thread's body"},
+    {"resize", (PyCFunction)pool_resize, METH_O,
+     "resize(max_workers)\n--\n\n"
+     "Change max_workers.  Growing starts workers for waiting tasks at once;\n"
+     "shrinking retires idle workers now and busy ones after their task."},
+    {"_close", (PyCFunction)pool_close, METH_VARARGS,
+     "_close(cancel_futures) -- refuse new tasks; returns how many were cancelled"},
+    {"_cancel_queued", (PyCFunction)pool_cancel_queued, METH_NOARGS,
+     "_cancel_queued() -- cancel what is queued; returns how many"},
+    {"stats", (PyCFunction)pool_stats, METH_NOARGS,
+     "stats() -> dict\n--\n\n"
+     "A snapshot: gauges (max_workers, workers, running, idle, pending,\n"
+     "blocked_submitters) and cumulative counters (submitted, started,\n"
+     "completed, failed, cancelled, workers_started, workers_exited)."},
+    {NULL, NULL, 0, NULL}};
+
+static PyGetSetDef pool_getset[] = {
+    {"running", (getter)pool_get_running, NULL, "Tasks running now.", NULL},
+    {"idle", (getter)pool_get_idle, NULL, "Workers alive and not running a task.", NULL},
+    {"workers", (getter)pool_get_workers, NULL, "Worker threads alive.", NULL},
+    {"pending", (getter)pool_get_pending, NULL,
+     "Tasks accepted and queued, not yet started.", NULL},
+    {"max_workers", (getter)pool_get_max_workers, NULL,
+     "The most workers the pool runs at once (see resize).", NULL},
+    {"queue_size", (getter)pool_get_queue_size, NULL,
+     "Tasks buffered beyond the workers (0: hand-off; -1: unbounded).", NULL},
+    {"idle_timeout", (getter)pool_get_idle_timeout, NULL,
+     "Seconds an idle worker waits before exiting (None: never).", NULL},
+    {"_shut_down", (getter)pool_get_shut_down, NULL, NULL, NULL},
+    {NULL, NULL, NULL, NULL, NULL}};
+
+static PyMemberDef pool_members[] = {
+    {"__weaklistoffset__", T_PYSSIZET, offsetof(pyg_pool, weakreflist),
+     READONLY, NULL},
+    {NULL, 0, 0, 0, NULL}};
+
+static PyType_Slot pool_slots[] = {
+    {Py_tp_doc, (void *)"The C part of pygochan.Pool; use Pool."},
+    {Py_tp_new, pool_new},
+    {Py_tp_dealloc, pool_dealloc},
+    {Py_tp_traverse, pool_traverse},
+    {Py_tp_clear, pool_clear},
+    {Py_tp_methods, pool_methods},
+    {Py_tp_getset, pool_getset},
+    {Py_tp_members, pool_members},
+    {0, NULL}};
+
+static PyType_Spec pool_spec = {
+    .name = "pygochan._core._PoolBase",
+    .basicsize = sizeof(pyg_pool),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .slots = pool_slots,
+};
+
+int pyg_pool_init(PyObject *module, pyg_state *st)
+{
+    st->pool_base_type =
+        (PyTypeObject *)PyType_FromModuleAndSpec(module, &pool_spec, NULL);
+    if (!st->pool_base_type)
+        return -1;
+    return PyModule_AddObject(module, "_PoolBase",
+                              Py_NewRef((PyObject *)st->pool_base_type));
+}
