@@ -369,8 +369,11 @@ class ErrGroup:
         self._check_open()
         if not callable(fn):
             raise TypeError(f"try_go() needs a callable, not {type(fn).__name__}")
-        if self._slots is not None and not self._slots.try_send(None):
-            return False
+        if self._slots is not None:
+            try:
+                self._slots.send(None, timeout=0)
+            except TimeoutError:
+                return False
         self._start(fn, args, kwargs)
         return True
 

@@ -2514,8 +2514,16 @@ static void *pool_worker_main(void *arg)
         if (gc_pool_should_retire(t->pool))
             break;
         bool ok = false;
-        enum gc_status st = recv_wait(jobs, &job, &ok,
-                                      gc_now_ns() + atomic_load(&t->idle_ns));
+        /* Wake every 5 ms to follow changes of the test's idle timeout. */
+        int64_t idle_since = gc_now_ns(), now = idle_since, deadline;
+        enum gc_status st;
+        do {
+            deadline = idle_since + atomic_load(&t->idle_ns);
+            if (deadline > now + 5 * MS)
+                deadline = now + 5 * MS;
+            st = recv_wait(jobs, &job, &ok, deadline);
+            now = gc_now_ns();
+        } while (st == GC_TIMEOUT && now - idle_since < atomic_load(&t->idle_ns));
         if (st == GC_TIMEOUT) {
             job = NULL;
             if (gc_pool_idle_expired(t->pool))
@@ -2582,10 +2590,11 @@ static size_t idle_workers(struct pool_test *t)
 static void test_pool_hands_to_newest_idle_worker_and_expires(void)
 {
     struct pool_test t = {gc_pool_new(0, 4), calloc(64, sizeof(atomic_int)),
-                          0, 60 * 1000 * MS, 0};
-    /* Four jobs with no idle worker start four workers. */
+                          0, 60 * 1000 * MS, 50 * MS};
+    /* Four slow jobs with no idle worker start four workers. */
     for (int i = 0; i < 4; i++)
         CHECK(pool_submit(&t, VAL(i), GC_FOREVER));
+    atomic_store(&t.run_spin_ns, 0);
     while (idle_workers(&t) < 4)
         sleep_us(200);
     gc_pool_stats st;
@@ -2597,11 +2606,8 @@ static void test_pool_hands_to_newest_idle_worker_and_expires(void)
         sleep_us(100);
     gc_pool_get_stats(t.pool, &st);
     CHECK(st.workers_started == 4);
-    /* Shrink the idle timeout and wake the idle workers so they wait again
-       with it: they leave on their own. */
+    /* Shrink the idle timeout: the workers leave on their own. */
     atomic_store(&t.idle_ns, 1 * MS);
-    while (gc_chan_try_handoff(gc_pool_jobs(t.pool), GC_POOL_WAKE) == GC_OK)
-        ;
     while (atomic_load(&t.threads) > 0)
         sleep_us(500);
     gc_pool_get_stats(t.pool, &st);

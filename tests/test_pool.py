@@ -1,0 +1,633 @@
+"""Future and Pool: concurrent.futures compatibility, worker management,
+submit's blocking rules, map, shutdown, resize, and peers' bugs."""
+import asyncio
+import concurrent.futures as cf
+import contextvars
+import gc as pygc
+import itertools
+import logging
+import sys
+import threading
+import time
+import weakref
+
+import pytest
+
+import pygochan as gc
+from conftest import join_all, start, wait_for
+
+
+def pool_threads(pool):
+    return [t for t in threading.enumerate() if t.name.startswith(pool._name + "-worker")]
+
+
+# ---- Future -------------------------------------------------------------------
+
+
+def test_bare_future_is_a_concurrent_future():
+    fut = gc.Future()
+    assert isinstance(fut, cf.Future)
+    assert gc.Future[int] is not None
+    assert not fut.done() and not fut.running() and not fut.cancelled()
+    threading.Timer(0.02, fut.set_result, args=(42,)).start()
+    assert fut.result(timeout=5) == 42
+    assert fut.done() and fut.exception() is None
+    assert "finished returned int" in repr(fut)
+    with pytest.raises(cf.InvalidStateError):
+        fut.set_result(1)
+    with pytest.raises(TypeError):
+        gc.Future(1)
+
+
+def test_exception_is_raised_with_its_traceback():
+    fut = gc.Future()
+    try:
+        1 / 0
+    except ZeroDivisionError as e:
+        fut.set_exception(e)
+    with pytest.raises(ZeroDivisionError) as info:
+        fut.result()
+    assert info.value.__traceback__ is not None
+    assert isinstance(fut.exception(), ZeroDivisionError)
+    other = gc.Future()
+    other.set_exception(KeyError)  # a class is instantiated
+    assert isinstance(other.exception(), KeyError)
+    with pytest.raises(TypeError):
+        gc.Future().set_exception("nope")
+
+
+def test_result_timeout_is_both_timeout_errors_and_ctx_is_obeyed():
+    fut = gc.Future()
+    with pytest.raises(TimeoutError):
+        fut.result(timeout=0.01)
+    with pytest.raises(cf.TimeoutError):
+        fut.result(0)
+    with pytest.raises(ValueError):
+        fut.result(timeout=-1)
+    ctx, cancel = gc.with_cancel(gc.background())
+    threading.Timer(0.02, cancel).start()
+    with pytest.raises(gc.Canceled):
+        fut.exception(ctx=ctx)
+    fut.set_result(1)
+    assert fut.result(ctx=ctx) == 1  # a done future wins over a done ctx
+
+
+def test_cancel_and_callbacks():
+    fut = gc.Future()
+    calls = []
+    fut.add_done_callback(lambda f: calls.append(("a", f)))
+    fut.add_done_callback(lambda f: calls.append(("b", f)))
+    assert fut.cancel() and fut.cancel() and fut.cancelled()
+    assert calls == [("a", fut), ("b", fut)]
+    with pytest.raises(cf.CancelledError):
+        fut.result()
+    fut.add_done_callback(lambda f: calls.append(("late", f)))
+    assert calls[-1] == ("late", fut)
+    assert fut.set_running_or_notify_cancel() is False
+    running = gc.Future()
+    assert running.set_running_or_notify_cancel() is True and running.running()
+    assert running.cancel() is False
+    with pytest.raises(RuntimeError):
+        running.set_running_or_notify_cancel()
+    with pytest.raises(TypeError):
+        running.add_done_callback(3)
+
+
+def test_a_failing_callback_is_logged_like_concurrent_futures(caplog):
+    fut = gc.Future()
+    ran = []
+    fut.add_done_callback(lambda f: 1 / 0)
+    fut.add_done_callback(ran.append)
+    with caplog.at_level(logging.ERROR, logger="concurrent.futures"):
+        fut.set_result(None)
+    assert ran == [fut]
+    assert "exception calling callback" in caplog.text
+    assert "ZeroDivisionError" in caplog.text
+
+
+def test_unretrieved_exception_is_reported_and_retrieved_one_is_not(monkeypatch):
+    reports = []
+    monkeypatch.setattr(sys, "unraisablehook", reports.append)
+    fut = gc.Future()
+    fut.set_exception(ValueError("lost"))
+    del fut
+    pygc.collect()
+    assert len(reports) == 1 and isinstance(reports[0].exc_value, ValueError)
+    reports.clear()
+    fut = gc.Future()
+    fut.set_exception(ValueError("seen"))
+    assert fut.exception() is not None
+    del fut
+    ok = gc.Future()
+    ok.set_result(1)
+    del ok
+    pygc.collect()
+    assert reports == []
+
+
+def test_concurrent_futures_wait_and_as_completed_with_racing_completion(rng):
+    for _ in range(200):
+        futs = [gc.Future() for _ in range(4)]
+        setters = [
+            threading.Timer(rng.random() * 0.002, f.set_result, args=(i,)) for i, f in enumerate(futs)
+        ]
+        for s in setters:
+            s.start()
+        done, not_done = cf.wait(futs, timeout=10)
+        assert not not_done and len(done) == 4
+        futs = [gc.Future() for _ in range(3)]
+        for i, f in enumerate(futs):
+            threading.Timer(rng.random() * 0.002, f.set_result, args=(i,)).start()
+        assert sorted(f.result() for f in cf.as_completed(futs, timeout=10)) == [0, 1, 2]
+
+
+def test_wait_first_completed_and_cancelled_futures():
+    a, b = gc.Future(), gc.Future()
+    threading.Timer(0.02, a.cancel).start()
+    done, not_done = cf.wait([a, b], timeout=10, return_when=cf.FIRST_COMPLETED)
+    assert done == {a} and not_done == {b}
+
+
+# ---- Pool basics ------------------------------------------------------------------
+
+
+def test_submit_result_args_and_submit_options_not_passed_on():
+    def f(*args, **kwargs):
+        return args, kwargs
+
+    with gc.Pool(2) as pool:
+        assert isinstance(pool, cf.Executor)
+        fut = pool.submit(f, 1, 2, x=3, submit_timeout=5, submit_ctx=gc.background())
+        assert isinstance(fut, cf.Future)
+        assert fut.result(timeout=10) == ((1, 2), {"x": 3})
+        assert "state=finished" in repr(fut)
+
+
+def test_bad_arguments():
+    with pytest.raises(TypeError):
+        gc.Pool(max_workers="2")
+    with pytest.raises(ValueError):
+        gc.Pool(max_workers=0)
+    with pytest.raises(TypeError):
+        gc.Pool(max_workers=True)
+    with pytest.raises(ValueError):
+        gc.Pool(idle_timeout=-1)
+    with pytest.raises(TypeError):
+        gc.Pool(idle_timeout="1")
+    with pytest.raises(ValueError):
+        gc.Pool(queue_size=-2)
+    with pytest.raises(TypeError):
+        gc.Pool(queue_size=1.0)
+    with gc.Pool(1) as pool:
+        with pytest.raises(TypeError):
+            pool.submit()
+        with pytest.raises(TypeError):
+            pool.submit(42)
+        with pytest.raises(ValueError):
+            pool.submit(print, submit_timeout=-1)
+        with pytest.raises(TypeError):
+            pool.submit(print, submit_ctx=3)
+        with pytest.raises(TypeError):
+            pool.try_submit(print, submit_timeout=1)
+        with pytest.raises(ValueError):
+            pool.resize(0)
+        with pytest.raises(TypeError):
+            list(pool.map(42, [1]))
+        with pytest.raises(ValueError):
+            pool.map(abs, [1], window=0)
+        assert pool.stats()["submitted"] == 0  # nothing above had an effect
+
+
+def test_default_max_workers_is_cpu_count():
+    import os
+
+    with gc.Pool() as pool:
+        assert pool.max_workers == (os.cpu_count() or 1)
+        assert pool.queue_size == 0 and pool.idle_timeout == 10.0
+
+
+def test_exceptions_never_kill_a_worker_and_land_in_the_future():
+    def raise_(exc):
+        raise exc
+
+    with gc.Pool(1) as pool:
+        first = pool.submit(threading.get_ident).result()
+        for exc in (ValueError("v"), SystemExit(3), KeyboardInterrupt(), GeneratorExit()):
+            fut = pool.submit(raise_, exc)
+            assert fut.exception(timeout=10) is exc
+        assert pool.submit(threading.get_ident).result() == first
+        assert pool.workers == 1
+        assert pool.stats()["failed"] == 4
+
+
+def test_workers_start_on_demand_up_to_max_and_never_exceed_it():
+    active, peak = [0], [0]
+    lock = threading.Lock()
+
+    def task():
+        with lock:
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+        time.sleep(0.01)
+        with lock:
+            active[0] -= 1
+
+    with gc.Pool(3, queue_size=gc.UNBOUNDED) as pool:
+        assert pool.workers == 0
+        futs = [pool.submit(task) for _ in range(30)]
+        for f in futs:
+            f.result(timeout=10)
+        assert peak[0] == 3
+        assert pool.stats()["workers_started"] == 3
+
+
+def test_most_recently_idle_worker_is_reused_first():
+    gate = threading.Event()
+    with gc.Pool(4, idle_timeout=None) as pool:
+        blockers = [pool.submit(gate.wait, 10) for _ in range(4)]
+        wait_for(lambda: pool.running == 4)
+        gate.set()
+        for f in blockers:
+            f.result(timeout=10)
+        wait_for(lambda: pool.idle == 4 and pool.stats()["blocked_submitters"] == 0)
+        time.sleep(0.02)
+        idents = {pool.submit(threading.get_ident).result(timeout=10) for _ in range(20)}
+        assert len(idents) == 1
+        assert pool.stats()["workers_started"] == 4
+
+
+def test_idle_workers_exit_after_idle_timeout():
+    pool = gc.Pool(3, idle_timeout=0.05)
+    futs = [pool.submit(time.sleep, 0.02) for _ in range(3)]
+    for f in futs:
+        f.result(timeout=10)
+    assert pool.workers >= 1
+    wait_for(lambda: pool.workers == 0, what="idle workers to exit")
+    wait_for(lambda: not pool_threads(pool), what="worker threads to end")
+    assert pool.submit(abs, -1).result(timeout=10) == 1  # starts one again
+    pool.shutdown()
+
+
+def test_tasks_run_with_a_copy_of_the_submitters_contextvars():
+    var = contextvars.ContextVar("var", default="unset")
+
+    def read_and_set():
+        value = var.get()
+        var.set("changed by task")
+        return value
+
+    with gc.Pool(1) as pool:
+        var.set("submitter")
+        assert pool.submit(read_and_set).result() == "submitter"
+        assert var.get() == "submitter"
+        var.set("second")
+        assert pool.submit(read_and_set).result() == "second"
+
+
+def test_asyncio_wrap_future_and_run_in_executor():
+    async def main(pool):
+        loop = asyncio.get_running_loop()
+        a = await loop.run_in_executor(pool, pow, 2, 8)
+        b = await asyncio.wrap_future(pool.submit(sum, [1, 2, 3]))
+        with pytest.raises(ZeroDivisionError):
+            await asyncio.wrap_future(pool.submit(lambda: 1 / 0))
+        return a, b
+
+    with gc.Pool(2) as pool:
+        assert asyncio.run(main(pool)) == (256, 6)
+
+
+def test_introspection_and_stats():
+    gate = threading.Event()
+    with gc.Pool(2, queue_size=4) as pool:
+        futs = [pool.submit(gate.wait, 10) for _ in range(5)]
+        wait_for(lambda: pool.running == 2)
+        assert pool.pending == 3 and pool.idle == 0 and pool.workers == 2
+        assert "running=2" in repr(pool) and "pending=3" in repr(pool)
+        gate.set()
+        for f in futs:
+            f.result(timeout=10)
+        wait_for(lambda: pool.idle == 2)
+        s = pool.stats()
+        assert s["submitted"] == s["started"] == s["completed"] == 5
+        assert s["running"] == 0 and s["pending"] == 0 and s["failed"] == 0
+
+
+# ---- blocking submit -----------------------------------------------------------------
+
+
+def test_hand_off_submit_blocks_until_a_worker_takes_it():
+    gate = threading.Event()
+    ran = []
+    with gc.Pool(1, queue_size=0) as pool:
+        busy = pool.submit(gate.wait, 10)
+        wait_for(lambda: pool.running == 1)
+        with pytest.raises(TimeoutError):
+            pool.submit(ran.append, "timed out", submit_timeout=0.05)
+        assert pool.try_submit(ran.append, "refused") is None
+        ctx, cancel = gc.with_cancel(gc.background())
+        threading.Timer(0.02, cancel).start()
+        with pytest.raises(gc.Canceled):
+            pool.submit(ran.append, "canceled", submit_ctx=ctx)
+        blocked = start(lambda: pool.submit(ran.append, "taken").result(timeout=10))
+        wait_for(lambda: pool.stats()["blocked_submitters"] == 1)
+        assert pool.pending == 0
+        gate.set()
+        join_all([blocked])
+        busy.result()
+    assert ran == ["taken"]  # the calls that raised had no effect
+
+
+def test_buffered_queue_accepts_exactly_queue_size():
+    gate = threading.Event()
+    with gc.Pool(1, queue_size=2) as pool:
+        pool.submit(gate.wait, 10)
+        wait_for(lambda: pool.running == 1)
+        queued = [pool.submit(abs, -i, submit_timeout=1) for i in range(2)]
+        assert pool.pending == 2
+        assert pool.try_submit(abs, 0) is None
+        with pytest.raises(TimeoutError):
+            pool.submit(abs, 0, submit_timeout=0)
+        gate.set()
+        assert [f.result(timeout=10) for f in queued] == [0, 1]
+
+
+def test_nested_submit_into_a_saturated_pool_raises_instead_of_deadlocking():
+    with gc.Pool(1, queue_size=0) as pool:
+
+        def nested():
+            return pool.submit(abs, -1).result()
+
+        fut = pool.submit(nested)
+        with pytest.raises(RuntimeError, match="would wait forever"):
+            fut.result(timeout=10)
+
+        def nested_try():
+            return pool.try_submit(abs, -1)
+
+        assert pool.submit(nested_try).result(timeout=10) is None
+
+
+def test_nested_submit_with_room_works():
+    with gc.Pool(2, queue_size=gc.UNBOUNDED) as pool:
+        assert pool.submit(lambda: pool.submit(abs, -5).result(timeout=10)).result(timeout=10) == 5
+
+
+def test_blocking_submit_racing_shutdown_has_no_effect_or_runs(rng):
+    for _ in range(50):
+        gate = threading.Event()
+        ran = []
+        pool = gc.Pool(1, queue_size=rng.choice([0, 1]))
+        pool.submit(gate.wait, 10)
+        if pool.queue_size:
+            pool.submit(ran.append, "queued")
+        outcome = []
+
+        def submitter():
+            try:
+                outcome.append(pool.submit(ran.append, "late"))
+            except RuntimeError:
+                outcome.append("refused")
+
+        t = start(submitter)
+        time.sleep(rng.random() * 0.002)
+        pool.shutdown(wait=False)
+        gate.set()
+        join_all([t])
+        pool.shutdown(wait=True)
+        if outcome == ["refused"]:
+            assert "late" not in ran
+        else:
+            assert outcome[0].result(timeout=10) is None and "late" in ran
+        with pytest.raises(RuntimeError):
+            pool.submit(abs, 1)
+
+
+def test_submitter_blocked_while_shutdown_runs_and_workers_expire():
+    gate = threading.Event()
+    pool = gc.Pool(1, idle_timeout=0.01, queue_size=0)
+    busy = pool.submit(gate.wait, 10)
+    wait_for(lambda: pool.running == 1)
+    errors = []
+    t = start(lambda: errors.append(pytest.raises(RuntimeError, pool.submit, abs, 1)))
+    wait_for(lambda: pool.stats()["blocked_submitters"] == 1)
+    pool.shutdown(wait=False)
+    join_all([t])
+    gate.set()
+    busy.result(timeout=10)
+    pool.shutdown(wait=True)
+    assert pool.workers == 0 and not pool_threads(pool)
+
+
+def test_context_canceled_with_queued_tasks_then_shutdown_wait():
+    ctx, cancel = gc.with_cancel(gc.background())
+    pool = gc.Pool(2, queue_size=gc.UNBOUNDED)
+    futs = [pool.submit(ctx.wait, timeout=10) for _ in range(20)]
+    cancel()
+    pool.shutdown(wait=True)
+    assert all(f.done() and f.exception() is None for f in futs)
+    assert not pool_threads(pool)
+
+
+# ---- shutdown ------------------------------------------------------------------------
+
+
+def test_shutdown_wait_finishes_queued_tasks_and_leaves_no_threads():
+    pool = gc.Pool(2, queue_size=gc.UNBOUNDED)
+    futs = [pool.submit(time.sleep, 0.002) for _ in range(20)]
+    pool.shutdown(wait=True)
+    assert all(f.done() and not f.cancelled() for f in futs)
+    assert not pool_threads(pool) and pool.workers == 0
+    with pytest.raises(RuntimeError, match="after shutdown"):
+        pool.submit(abs, 1)
+    with pytest.raises(RuntimeError):
+        pool.try_submit(abs, 1)
+    pool.shutdown()  # idempotent
+
+
+def test_shutdown_cancel_futures_cancels_what_is_queued():
+    gate = threading.Event()
+    started = []
+    pool = gc.Pool(1, queue_size=gc.UNBOUNDED)
+    running = pool.submit(gate.wait, 10)
+    wait_for(lambda: pool.running == 1)
+    queued = [pool.submit(started.append, i) for i in range(10)]
+    pool.shutdown(wait=False, cancel_futures=True)
+    assert all(f.cancelled() for f in queued)
+    gate.set()
+    pool.shutdown(wait=True)
+    assert started == [] and running.result() is True
+    assert pool.stats()["cancelled"] == 10
+
+
+def test_queued_tasks_references_are_freed():
+    class Payload:
+        pass
+
+    gate = threading.Event()
+    pool = gc.Pool(1, queue_size=gc.UNBOUNDED)
+    pool.submit(gate.wait, 10)
+    payloads = [Payload() for _ in range(5)]
+    refs = [weakref.ref(p) for p in payloads]
+    futs = [pool.submit(id, p) for p in payloads]
+    futs[0].cancel()  # cancelled while queued: freed at once
+    del payloads
+    pygc.collect()
+    assert refs[0]() is None and all(r() is not None for r in refs[1:])
+    gate.set()
+    for f in futs[1:]:
+        f.result(timeout=10)
+    pygc.collect()
+    assert all(r() is None for r in refs)  # run: freed, though futures live
+    pool.shutdown()
+
+
+def test_with_block_body_exception_cancels_queued_and_waits_for_running():
+    gate = threading.Event()
+    started = []
+    with pytest.raises(LookupError):
+        with gc.Pool(1, queue_size=gc.UNBOUNDED) as pool:
+            running = pool.submit(lambda: (gate.wait(10), started.append("running")))
+            wait_for(lambda: pool.running == 1)
+            queued = [pool.submit(started.append, i) for i in range(5)]
+            threading.Timer(0.05, gate.set).start()
+            raise LookupError
+    assert started == ["running"] and running.done()
+    assert all(f.cancelled() for f in queued)
+
+
+# ---- map -----------------------------------------------------------------------------
+
+
+def test_map_ordered_unordered_and_multiple_iterables():
+    with gc.Pool(4) as pool:
+        assert list(pool.map(pow, [2, 3, 4], [2, 2, 2])) == [4, 9, 16]
+
+        def slow_square(x):
+            time.sleep(0.001 * (x % 5))
+            return x * x
+
+        assert list(pool.map(slow_square, range(100))) == [x * x for x in range(100)]
+        assert sorted(pool.map(slow_square, range(100), ordered=False)) == [x * x for x in range(100)]
+        assert list(pool.map(abs, [])) == []
+
+
+def test_map_consumes_an_endless_generator_lazily_and_break_cancels_the_rest():
+    pulled = itertools.count()
+    started = []
+
+    def numbers():
+        for i in itertools.count():
+            next(pulled)
+            yield i
+
+    def task(x):
+        started.append(x)
+        time.sleep(0.001)
+        return x
+
+    with gc.Pool(2, queue_size=gc.UNBOUNDED) as pool:
+        for ordered in (True, False):
+            pulled = itertools.count()
+            started.clear()
+            results = []
+            for r in pool.map(task, numbers(), ordered=ordered, window=8):
+                results.append(r)
+                if len(results) == 20:
+                    break
+            n_pulled = next(pulled)
+            assert n_pulled <= 20 + 8 + 1
+            wait_for(lambda: pool.running == 0)
+            assert len(started) < n_pulled or n_pulled <= 21  # the rest never started
+            assert pool.pending == 0
+            if ordered:
+                assert results == list(range(20))
+
+
+def test_map_raises_the_first_exception_and_cancels_the_rest():
+    started = []
+
+    def task(x):
+        started.append(x)
+        if x == 3:
+            raise ValueError(x)
+        time.sleep(0.002)
+        return x
+
+    with gc.Pool(1, queue_size=gc.UNBOUNDED) as pool:
+        got = []
+        with pytest.raises(ValueError):
+            for r in pool.map(task, range(1000), window=10):
+                got.append(r)
+        assert got == [0, 1, 2]
+        wait_for(lambda: pool.running == 0)
+        assert max(started) < 20
+
+
+def test_map_timeout():
+    with gc.Pool(1) as pool:
+        with pytest.raises(TimeoutError):
+            list(pool.map(time.sleep, [0.5, 0.5], timeout=0.05))
+        with pytest.raises(TimeoutError):
+            list(pool.map(time.sleep, [0.5, 0.5], timeout=0.05, ordered=False))
+
+
+# ---- resize ---------------------------------------------------------------------------
+
+
+def test_resize_up_and_down_under_load():
+    gate = threading.Event()
+    done = []
+    with gc.Pool(1, queue_size=gc.UNBOUNDED, idle_timeout=None) as pool:
+        futs = [pool.submit(lambda i=i: (gate.wait(10), done.append(i))) for i in range(8)]
+        wait_for(lambda: pool.running == 1)
+        pool.resize(4)
+        assert pool.max_workers == 4
+        wait_for(lambda: pool.running == 4, what="resize up to start workers for queued tasks")
+        pool.resize(2)  # running tasks are not interrupted
+        assert pool.running == 4
+        gate.set()
+        for f in futs:
+            f.result(timeout=10)
+        assert sorted(done) == list(range(8))
+        wait_for(lambda: pool.workers == 2, what="busy workers to retire after their task")
+        pool.resize(1)
+        wait_for(lambda: pool.workers == 1, what="an idle worker to retire at once")
+        assert pool.submit(abs, -3).result(timeout=10) == 3
+
+
+def test_stress_random_submits_timeouts_and_resizes(rng):
+    counts = {}
+    lock = threading.Lock()
+
+    def task(key):
+        with lock:
+            counts[key] = counts.get(key, 0) + 1
+        if key[1] % 7 == 0:
+            time.sleep(0.0005)
+
+    pool = gc.Pool(3, idle_timeout=0.002, queue_size=rng.choice([0, 2, gc.UNBOUNDED]))
+    accepted = [[] for _ in range(4)]
+
+    def submitter(n, seed):
+        import random
+
+        r = random.Random(seed)
+        for i in range(400):
+            try:
+                fut = pool.submit(task, (n, i), submit_timeout=r.choice([None, 0, 0.001]))
+                accepted[n].append(((n, i), fut))
+            except TimeoutError:
+                pass
+
+    threads = [start(submitter, n, rng.random()) for n in range(4)]
+    for _ in range(20):
+        time.sleep(0.005)
+        pool.resize(rng.randrange(1, 5))
+    join_all(threads)
+    pool.shutdown(wait=True)
+    keys = [k for acc in accepted for k, _ in acc]
+    assert all(f.done() for acc in accepted for _, f in acc)
+    assert sorted(counts) == sorted(keys)
+    assert set(counts.values()) == {1}
+    assert not pool_threads(pool)

@@ -1,0 +1,105 @@
+"""One Ctrl-C gets the user out of a WaitGroup, a Pool and its futures
+promptly, and queued tasks never start afterwards (subprocess tests)."""
+import os
+import signal
+
+import pytest
+
+from test_interrupt import interrupt_when_blocked, run_child
+
+pytestmark = pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
+
+# Each child: 2 workers busy with slow tasks, 50 queued; the blocker below
+# is interrupted; then it reports how many tasks ever started.
+SETUP = """
+    import pygochan as gc, threading, time
+    started = []
+    def slow(i):
+        started.append(i)
+        time.sleep(0.3)
+        return i
+"""
+
+BLOCKERS = {
+    "map": "for _ in pool.map(slow, range(50)): pass",
+    "map_unordered": "for _ in pool.map(slow, range(50), ordered=False): pass",
+    "result": "[pool.submit(slow, i) for i in range(50)][-1].result()",
+    "blocking_submit": "[pool.submit(slow, i) for i in range(50)]",
+    "with_body": "[pool.submit(slow, i) for i in range(50)]; threading.Event().wait()",
+}
+
+
+@pytest.mark.parametrize("name", sorted(BLOCKERS))
+def test_one_ctrl_c_exits_pool_promptly_and_queued_tasks_never_start(name):
+    queue_size = 0 if name == "blocking_submit" else -1
+    child = run_child(SETUP + f"""
+    try:
+        with gc.Pool(2, queue_size={queue_size}) as pool:
+            print('ready', flush=True)
+            {BLOCKERS[name]}
+        print('returned', flush=True)
+    except KeyboardInterrupt:
+        n = len(started)
+        print('interrupted', flush=True)
+        time.sleep(0.8)
+        # nothing queued started after the interrupt
+        assert len(started) == n, (n, len(started))
+        assert n <= 4, started
+""")
+    line, elapsed, returncode, stderr = interrupt_when_blocked(child)
+    assert line == "interrupted", stderr
+    assert elapsed < 1.0
+    assert returncode == 0, stderr
+
+
+def test_ctrl_c_in_wait_group_wait():
+    child = run_child("""
+        import pygochan as gc, threading
+        wg = gc.WaitGroup()
+        wg.add(1)
+        print('ready', flush=True)
+        try:
+            wg.wait()
+        except KeyboardInterrupt:
+            assert wg.count == 1
+            print('interrupted', flush=True)
+    """)
+    line, elapsed, returncode, stderr = interrupt_when_blocked(child)
+    assert line == "interrupted", stderr
+    assert elapsed < 1.0 and returncode == 0
+
+
+def test_interrupted_blocking_submit_had_no_effect():
+    child = run_child("""
+        import pygochan as gc, threading
+        gate = threading.Event()
+        ran = []
+        pool = gc.Pool(1, queue_size=0)
+        pool.submit(gate.wait)
+        print('ready', flush=True)
+        try:
+            pool.submit(ran.append, 'late')
+        except KeyboardInterrupt:
+            gate.set()
+            pool.shutdown(wait=True)
+            assert ran == [], ran
+            assert pool.stats()['submitted'] == 1
+            print('interrupted', flush=True)
+    """)
+    line, elapsed, returncode, stderr = interrupt_when_blocked(child)
+    assert line == "interrupted", stderr
+    assert elapsed < 1.0 and returncode == 0
+
+
+def test_workers_are_joined_at_interpreter_exit():
+    child = run_child("""
+        import pygochan as gc, time
+        pool = gc.Pool(2, queue_size=-1)
+        futs = [pool.submit(time.sleep, 0.05) for _ in range(6)]
+        futs[-1].add_done_callback(lambda f: print('last task done', flush=True))
+        print('ready', flush=True)
+    """)
+    assert child.readline() == "ready"
+    assert child.readline() == "last task done"
+    returncode, stderr = child.finish()
+    assert returncode == 0, stderr
