@@ -2,7 +2,8 @@
 
     python benchmarks/bench_pool.py [--quick] [--json]
 
-Trivial tasks on 4 workers unless stated.  ratio = stdlib time / pygochan
+Trivial tasks on 4 workers unless stated; pygochan.Pool with its defaults
+(queue_size=0: every task handed to a worker) unless a row says otherwise.  ratio = stdlib time / pygochan
 time (higher is better); the fan-out rows report efficiency = ideal time /
 measured time, where ideal = tasks x sleep / workers.
 """
@@ -78,9 +79,11 @@ def measure(quick):
 
     with cf.ThreadPoolExecutor(WORKERS) as tpe, gc.Pool(WORKERS) as pool, gc.Pool(
         WORKERS, queue_size=gc.UNBOUNDED
-    ) as unbounded, multiprocessing.pool.ThreadPool(WORKERS) as mp:
+    ) as unbounded, gc.Pool(WORKERS, queue_size=64) as buffered, multiprocessing.pool.ThreadPool(
+        WORKERS
+    ) as mp:
         # warm every pool's threads up
-        for ex in (tpe, pool, unbounded):
+        for ex in (tpe, pool, unbounded, buffered):
             submit_then_results(ex, 1000)
         imap_all(mp, 1000)
 
@@ -92,9 +95,11 @@ def measure(quick):
 
         t_tpe_map = best_of(lambda: map_all(tpe, n), reps)
         t_map = best_of(lambda: map_all(pool, n), reps)
+        t_map_buf = best_of(lambda: map_all(buffered, n), reps)
         t_imap = best_of(lambda: imap_all(mp, n), reps)
         row(f"map over {n} items", "ThreadPoolExecutor.map", t_tpe_map, t_map, n)
         row(f"map over {n} items", "ThreadPool.imap(chunksize=1)", t_imap, t_map, n)
+        row("same, queue_size=64", "ThreadPool.imap(chunksize=1)", t_imap, t_map_buf, n)
 
         trips = n // 10
         t_tpe_rt = best_of(lambda: round_trips(tpe, trips), reps)

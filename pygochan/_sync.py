@@ -14,7 +14,7 @@ import os
 import sys
 import threading
 import weakref
-from typing import Any, Callable, Iterable, Iterator, Optional
+from typing import Any, Callable, Dict, Iterable, Iterator, Optional, Tuple
 
 from . import _core
 from ._context import with_cancel_cause
@@ -148,7 +148,7 @@ class Pool(_core._PoolBase, _cf.Executor):
         )
 
     # Called by the C core whenever it decides a new worker is needed.
-    def _start_worker(self, first: Optional[Future]) -> None:
+    def _start_worker(self, first: Optional[Future[Any]]) -> None:
         thread = threading.Thread(
             target=self._worker_main,
             args=(first,),
@@ -163,7 +163,7 @@ class Pool(_core._PoolBase, _cf.Executor):
                 self._threads.discard(thread)
             raise
 
-    def _worker_main(self, first: Optional[Future]) -> None:
+    def _worker_main(self, first: Optional[Future[Any]]) -> None:
         try:
             self._work(first)
         finally:
@@ -203,7 +203,7 @@ class Pool(_core._PoolBase, _cf.Executor):
         else:
             self.shutdown(wait=True, cancel_futures=True)
 
-    def map(  # type: ignore[override]
+    def map(
         self,
         fn: Callable[..., Any],
         *iterables: Iterable[Any],
@@ -214,7 +214,7 @@ class Pool(_core._PoolBase, _cf.Executor):
     ) -> Iterator[Any]:
         """Lazily yield ``fn(*args)`` for args taken from ``zip(*iterables)``.
 
-        At most ``window`` tasks (default ``2 * max_workers``, at least 16)
+        At most ``window`` tasks (default ``4 * max_workers``, at least 64)
         are in flight, so an endless generator works.  ``ordered=False``
         yields results as they complete.  ``timeout`` bounds the whole
         iteration (``TimeoutError``).  The first exception raised by ``fn``
@@ -229,7 +229,7 @@ class Pool(_core._PoolBase, _cf.Executor):
         if chunksize < 1:
             raise ValueError("chunksize must be >= 1")
         if window is None:
-            window = max(16, 2 * self.max_workers)
+            window = max(64, 4 * self.max_workers)
         elif isinstance(window, bool) or not isinstance(window, int):
             raise TypeError("window must be an int")
         elif window < 1:
@@ -245,18 +245,19 @@ class Pool(_core._PoolBase, _cf.Executor):
         return self._map_unordered(fn, args_iter, window, deadline)
 
     def _map_ordered(
-        self, fn: Callable[..., Any], args_iter: Iterator[tuple], window: int, deadline: Optional[float]
+        self, fn: Callable[..., Any], args_iter: Iterator[Tuple[Any, ...]], window: int, deadline: Optional[float]
     ) -> Iterator[Any]:
-        in_flight: "collections.deque[Future]" = collections.deque()
-        submit = self.submit
+        in_flight: "collections.deque[Future[Any]]" = collections.deque()
+        submit, append, popleft = self.submit, in_flight.append, in_flight.popleft
         try:
             for args in itertools.islice(args_iter, window):
-                in_flight.append(submit(fn, *args))
+                append(submit(fn, *args))
             while in_flight:
-                fut = in_flight.popleft()
-                result = fut.result(_remaining(deadline))
-                for args in itertools.islice(args_iter, 1):
-                    in_flight.append(submit(fn, *args))
+                fut = popleft()
+                result = fut.result() if deadline is None else fut.result(_remaining(deadline))
+                more = next(args_iter, None)  # zip yields tuples, never None
+                if more is not None:
+                    append(submit(fn, *more))
                 yield result
                 del result
         finally:
@@ -264,14 +265,14 @@ class Pool(_core._PoolBase, _cf.Executor):
                 fut.cancel()
 
     def _map_unordered(
-        self, fn: Callable[..., Any], args_iter: Iterator[tuple], window: int, deadline: Optional[float]
+        self, fn: Callable[..., Any], args_iter: Iterator[Tuple[Any, ...]], window: int, deadline: Optional[float]
     ) -> Iterator[Any]:
-        finished = _core.Channel(_core.UNBOUNDED)
-        on_done = finished.send
-        in_flight: set[Future] = set()
+        finished: _core.Channel[_cf.Future[Any]] = _core.Channel(_core.UNBOUNDED)
+        on_done, next_done = finished.send, finished.recv
+        in_flight: set[_cf.Future[Any]] = set()
         submit = self.submit
 
-        def start(args: tuple) -> None:
+        def start(args: Tuple[Any, ...]) -> None:
             fut = submit(fn, *args)
             in_flight.add(fut)
             fut.add_done_callback(on_done)
@@ -280,16 +281,18 @@ class Pool(_core._PoolBase, _cf.Executor):
             for args in itertools.islice(args_iter, window):
                 start(args)
             while in_flight:
-                fut = finished.recv(timeout=_remaining(deadline))
+                fut = next_done() if deadline is None else next_done(timeout=_remaining(deadline))
                 in_flight.discard(fut)
                 result = fut.result()
-                for args in itertools.islice(args_iter, 1):
-                    start(args)
+                more = next(args_iter, None)  # zip yields tuples, never None
+                if more is not None:
+                    start(more)
                 yield result
                 del result
         finally:
             for fut in in_flight:
                 fut.cancel()
+
 
 
 def _monotonic() -> float:
@@ -338,7 +341,7 @@ class ErrGroup:
                 raise ValueError("limit must be >= 1")
         self.ctx, self._cancel = with_cancel_cause(ctx)
         self._limit = limit
-        self._slots = _core.Channel(limit) if limit is not None else None
+        self._slots: Optional[_core.Channel[None]] = _core.Channel(limit) if limit is not None else None
         self._wg = WaitGroup()
         self._lock = threading.Lock()
         self._errors: list[BaseException] = []
@@ -377,7 +380,7 @@ class ErrGroup:
         self._start(fn, args, kwargs)
         return True
 
-    def _start(self, fn: Callable[..., Any], args: tuple, kwargs: dict) -> None:
+    def _start(self, fn: Callable[..., Any], args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> None:
         self._wg.add(1)
 
         def run() -> None:
