@@ -286,6 +286,7 @@ static int future_init(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(args),
 
 static int future_traverse(pyg_future *f, visitproc visit, void *arg)
 {
+    Py_VISIT(Py_TYPE(f));
     Py_VISIT(f->result);
     Py_VISIT(f->exception);
     Py_VISIT(f->callbacks);

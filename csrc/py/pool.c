@@ -57,6 +57,7 @@ static int visit_job(void *value, void *arg)
 
 static int pool_traverse(pyg_pool *self, visitproc visit, void *arg)
 {
+    Py_VISIT(Py_TYPE(self));
     Py_VISIT(self->idle_timeout);
     if (self->pool) {
         void *va[2] = {(void *)visit, arg};
