@@ -101,6 +101,22 @@ def _shutdown_all_pools() -> None:
 _pool_numbers = itertools.count(1)
 
 
+def _pools_after_fork_in_child() -> None:
+    """fork() keeps only the calling thread: a pool's workers are gone in
+    the child, so every pool is shut down there (submit raises RuntimeError,
+    queued futures are cancelled) instead of handing tasks to nobody."""
+    global _exit_hook_lock
+    _exit_hook_lock = threading.Lock()
+    for pool in list(_live_pools):
+        pool._threads_lock = threading.Lock()
+        pool._threads = set()
+        pool._close(True)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_pools_after_fork_in_child)
+
+
 class Pool(_core._PoolBase, _cf.Executor):
     """A worker pool that is a ``concurrent.futures.Executor``.
 

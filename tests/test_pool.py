@@ -631,3 +631,29 @@ def test_stress_random_submits_timeouts_and_resizes(rng):
     assert sorted(counts) == sorted(keys)
     assert set(counts.values()) == {1}
     assert not pool_threads(pool)
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork")
+def test_a_pool_is_shut_down_in_a_forked_child():
+    import os
+
+    gate = threading.Event()
+    pool = gc.Pool(1, queue_size=gc.UNBOUNDED)
+    pool.submit(gate.wait, 10)
+    queued = pool.submit(abs, -1)
+    wait_for(lambda: pool.running == 1)
+    pid = os.fork()
+    if pid == 0:  # the child: no workers; nothing may be handed to them
+        code = 1
+        try:
+            try:
+                pool.submit(abs, -2)
+            except RuntimeError:
+                code = 0 if queued.cancelled() else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+    gate.set()
+    assert queued.result(timeout=10) == 1  # the parent's pool is untouched
+    pool.shutdown()
