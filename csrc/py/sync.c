@@ -80,27 +80,20 @@ static PyObject *wait_group_add(pyg_wait_group *self, PyObject *const *args,
         PyErr_SetString(PyExc_TypeError, "add() takes at most 1 argument");
         return NULL;
     }
-    if (nargs == 1) {
+    if (nargs == 1 && kwnames && PyTuple_GET_SIZE(kwnames)) {
+        PyErr_SetString(PyExc_TypeError, "add() got more than one delta");
+        return NULL;
+    }
+    if (nargs == 1)
         delta = args[0];
-        if (kwnames && PyTuple_GET_SIZE(kwnames)) {
-            PyErr_SetString(PyExc_TypeError, "add() got delta twice");
-            return NULL;
-        }
-    } else if (pyg_parse_args("add", args, 0, kwnames, 0, kwlist, &delta) < 0) {
+    else if (pyg_parse_args("add", args, 0, kwnames, 0, kwlist, &delta) < 0)
         return NULL;
-    }
-    if (!delta) {
-        enum gc_status st = gc_wg_add(self->wg, 1);
-        if (st == GC_OK)
-            Py_RETURN_NONE;
-        PyObject *one = PyLong_FromLong(1);
-        if (one) {
-            add(self, one);
-            Py_DECREF(one);
-        }
+    PyObject *one = NULL;
+    if (!delta && !(delta = one = PyLong_FromLong(1)))
         return NULL;
-    }
-    if (add(self, delta) < 0)
+    int r = add(self, delta);
+    Py_XDECREF(one);
+    if (r < 0)
         return NULL;
     Py_RETURN_NONE;
 }
