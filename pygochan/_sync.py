@@ -25,7 +25,7 @@ Future = _core.Future
 
 
 class WaitGroup(_core._WaitGroupBase):
-    """Go's ``sync.WaitGroup``: wait for a collection of threads to finish.
+    """Go's ``sync.WaitGroup``: wait for a collection of threads to finish::
 
         wg = gc.WaitGroup()
         for url in urls:
@@ -118,7 +118,7 @@ if hasattr(os, "register_at_fork"):
 
 
 class Pool(_core._PoolBase, _cf.Executor):
-    """A worker pool that is a ``concurrent.futures.Executor``.
+    """A worker pool that is a ``concurrent.futures.Executor``::
 
         with gc.Pool(max_workers=8) as pool:
             fut = pool.submit(fetch, url)                 # a Future
@@ -329,7 +329,7 @@ def _remaining(deadline: Optional[float]) -> Optional[float]:
 class ErrGroup:
     """Go's ``errgroup.Group``: run tasks in threads; the first failure
     cancels ``g.ctx`` (with that exception as the cause) and is raised by
-    ``wait()``.
+    ``wait()``::
 
         with gc.ErrGroup(ctx) as g:
             for url in urls:

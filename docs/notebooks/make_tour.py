@@ -1,0 +1,79 @@
+"""Regenerate tour.ipynb from these cells (run from the repository root):
+
+    python3 docs/notebooks/make_tour.py
+
+tests/test_notebook.py executes the notebook in a real kernel."""
+import nbformat
+from nbformat.v4 import new_notebook, new_markdown_cell, new_code_cell
+
+cells = [
+    new_markdown_cell("""# A tour of pygochan in Jupyter
+
+Channels, `select`, contexts, the worker pool — and what happens when you press
+**Interrupt kernel** while a cell is blocked. Every blocking call releases the GIL
+and answers the interrupt within 100 ms, with no effect on the channel."""),
+    new_code_cell("""import threading
+import time
+
+import pygochan as gc
+
+gc.__version__"""),
+    new_markdown_cell("## Channels\n\nA buffered channel, its repr, and iteration until `close`."),
+    new_code_cell("""ch = gc.Channel(3)
+ch.send("a")
+ch.send("b")
+ch"""),
+    new_code_cell("""def produce(out, n):
+    for i in range(n):
+        out.send(i * i)
+    out.close()          # receivers see the end after the last value
+
+squares = gc.Channel()
+threading.Thread(target=produce, args=(squares, 5)).start()
+list(squares)"""),
+    new_markdown_cell("## select\n\nWait on several channels at once; `default=True` never waits, `timeout=` bounds the wait."),
+    new_code_cell("""fast, slow = gc.Channel(1), gc.Channel(1)
+threading.Timer(0.05, fast.send, args=("fast",)).start()
+threading.Timer(0.5, slow.send, args=("slow",)).start()
+gc.select(gc.recv(fast), gc.recv(slow), timeout=2)"""),
+    new_code_cell("""gc.select(gc.recv(gc.Channel()), default=True)"""),
+    new_markdown_cell("## Contexts\n\nA deadline cancels everything waiting under it."),
+    new_code_cell("""ctx, cancel = gc.with_timeout(gc.background(), 0.1)
+try:
+    gc.Channel().recv(ctx=ctx)
+except gc.DeadlineExceeded as e:
+    print("gave up:", repr(e))
+ctx"""),
+    new_markdown_cell("## The worker pool\n\nA `concurrent.futures.Executor` with on-demand workers."),
+    new_code_cell("""def fetch(n):
+    time.sleep(0.01)
+    return n * 10
+
+with gc.Pool(max_workers=4) as pool:
+    results = list(pool.map(fetch, range(8)))
+    fut = pool.submit(fetch, 42)
+    print(fut.result(timeout=5), fut)
+    print(pool)
+results"""),
+    new_code_cell("""with gc.ErrGroup() as g:
+    for i in range(3):
+        g.go(time.sleep, 0.01)
+wg = gc.WaitGroup()
+wg"""),
+    new_markdown_cell("""## Interrupting a blocked cell
+
+The next cell waits forever on a channel nobody sends to. Press **Interrupt kernel**
+(the tests of this notebook do it through the kernel manager): the receive raises
+`KeyboardInterrupt` at once and the channel is left as it was."""),
+    new_code_cell("""stuck = gc.Channel()
+stuck.recv()""", metadata={"tags": ["raises-exception", "interrupt"]}),
+    new_code_cell("""# the kernel is alive, and the interrupted receive left nothing behind
+stuck"""),
+    new_code_cell("""threading.Timer(0.01, stuck.send, args=("after the interrupt",)).start()
+stuck.recv(timeout=5), stuck"""),
+]
+nb = new_notebook(cells=cells, metadata={
+    "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+    "language_info": {"name": "python"},
+})
+nbformat.write(nb, "docs/notebooks/tour.ipynb")

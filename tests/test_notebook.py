@@ -1,0 +1,76 @@
+"""docs/notebooks/tour.ipynb runs top to bottom in a real Jupyter kernel
+(nbclient + ipykernel); the cell tagged "interrupt" blocks on a recv and is
+stopped by the kernel manager's interrupt, after which the kernel still
+works.  Needs the docs extra (pip install -e ".[docs]")."""
+import pathlib
+import threading
+
+import pytest
+
+nbformat = pytest.importorskip("nbformat")
+nbclient = pytest.importorskip("nbclient")
+pytest.importorskip("ipykernel")
+
+NOTEBOOK = pathlib.Path(__file__).resolve().parent.parent / "docs" / "notebooks" / "tour.ipynb"
+
+
+def text_of(cell):
+    parts = []
+    for out in cell.get("outputs", []):
+        if out.output_type == "stream":
+            parts.append(out.text)
+        elif out.output_type in ("execute_result", "display_data"):
+            parts.append(out.data.get("text/plain", ""))
+        elif out.output_type == "error":
+            parts.append(f"{out.ename}: {out.evalue}")
+    return "\n".join(parts)
+
+
+def test_tour_runs_in_a_real_kernel_and_survives_an_interrupt():
+    from jupyter_client.manager import KernelManager
+
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    km = KernelManager(kernel_name="python3")
+    client = nbclient.NotebookClient(nb, km=km, timeout=60, kernel_name="python3")
+    interrupted = threading.Event()
+
+    def interrupt_when_blocked():
+        interrupted.set()
+        km.interrupt_kernel()
+
+    with client.setup_kernel():
+        for index, cell in enumerate(nb.cells):
+            if cell.cell_type != "code":
+                continue
+            timer = None
+            if "interrupt" in cell.metadata.get("tags", []):
+                timer = threading.Timer(1.0, interrupt_when_blocked)
+                timer.start()
+            try:
+                client.execute_cell(cell, index)
+            finally:
+                if timer is not None:
+                    timer.cancel()
+
+    outputs = [text_of(c) for c in nb.cells if c.cell_type == "code"]
+    errors = [
+        (c.source.splitlines()[0], out.ename)
+        for c in nb.cells
+        if c.cell_type == "code"
+        for out in c.get("outputs", [])
+        if out.output_type == "error"
+    ]
+    assert interrupted.is_set()
+    # only the blocked cell raised, and by the interrupt
+    assert errors == [("stuck = gc.Channel()", "KeyboardInterrupt")], errors
+    assert "waiting_receivers=0>" in outputs[-2]  # the interrupted recv left nothing
+    joined = "\n".join(outputs)
+    assert "<pygochan.Channel capacity=3 len=2" in joined
+    assert "[0, 1, 4, 9, 16]" in joined
+    assert "SelectResult(index=0, value='fast', ok=True)" in joined
+    assert "index=-1" in joined
+    assert "gave up: DeadlineExceeded" in joined
+    assert "[0, 10, 20, 30, 40, 50, 60, 70]" in joined
+    assert "<pygochan.Pool" in joined and "state=finished returned int" in joined
+    assert "<pygochan.WaitGroup count=0>" in joined
+    assert "'after the interrupt'" in outputs[-1] and "len=0" in outputs[-1]
