@@ -14,12 +14,14 @@ import os
 import sys
 import threading
 import weakref
-from typing import Any, Callable, Dict, Iterable, Iterator, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, Optional, Tuple, TypeVar
 
 from . import _core
 from ._context import with_cancel_cause
 
 __all__ = ["ErrGroup", "Future", "Pool", "WaitGroup"]
+
+_R = TypeVar("_R")
 
 Future = _core.Future
 
@@ -221,13 +223,13 @@ class Pool(_core._PoolBase, _cf.Executor):
 
     def map(
         self,
-        fn: Callable[..., Any],
+        fn: Callable[..., _R],
         *iterables: Iterable[Any],
         timeout: Optional[float] = None,
         chunksize: int = 1,
         ordered: bool = True,
         window: Optional[int] = None,
-    ) -> Iterator[Any]:
+    ) -> Iterator[_R]:
         """Lazily yield ``fn(*args)`` for args taken from ``zip(*iterables)``.
 
         At most ``window`` tasks (default ``4 * max_workers``, at least 64)
@@ -261,9 +263,9 @@ class Pool(_core._PoolBase, _cf.Executor):
         return self._map_unordered(fn, args_iter, window, deadline)
 
     def _map_ordered(
-        self, fn: Callable[..., Any], args_iter: Iterator[Tuple[Any, ...]], window: int, deadline: Optional[float]
-    ) -> Iterator[Any]:
-        in_flight: "collections.deque[Future[Any]]" = collections.deque()
+        self, fn: Callable[..., _R], args_iter: Iterator[Tuple[Any, ...]], window: int, deadline: Optional[float]
+    ) -> Iterator[_R]:
+        in_flight: "collections.deque[Future[_R]]" = collections.deque()
         submit, append, popleft = self.submit, in_flight.append, in_flight.popleft
         try:
             for args in itertools.islice(args_iter, window):
@@ -281,11 +283,11 @@ class Pool(_core._PoolBase, _cf.Executor):
                 fut.cancel()
 
     def _map_unordered(
-        self, fn: Callable[..., Any], args_iter: Iterator[Tuple[Any, ...]], window: int, deadline: Optional[float]
-    ) -> Iterator[Any]:
-        finished: _core.Channel[_cf.Future[Any]] = _core.Channel(_core.UNBOUNDED)
+        self, fn: Callable[..., _R], args_iter: Iterator[Tuple[Any, ...]], window: int, deadline: Optional[float]
+    ) -> Iterator[_R]:
+        finished: _core.Channel[_cf.Future[_R]] = _core.Channel(_core.UNBOUNDED)
         on_done, next_done = finished.send, finished.recv
-        in_flight: set[_cf.Future[Any]] = set()
+        in_flight: set[_cf.Future[_R]] = set()
         submit = self.submit
 
         def start(args: Tuple[Any, ...]) -> None:
