@@ -39,6 +39,9 @@ class CancelPair(Tuple[Context, Callable[..., None]]):
     def cancel(self) -> Callable[..., None]:
         return self[1]
 
+    def __repr__(self) -> str:
+        return f"CancelPair(ctx={self[0]!r}, cancel=<cancel function>)"
+
     def __enter__(self) -> Context:
         return self[0]
 

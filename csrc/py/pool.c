@@ -563,7 +563,7 @@ static PyMethodDef pool_methods[] = {
      METH_FASTCALL | METH_KEYWORDS,
      "submit(fn, /, *args, submit_timeout=None, submit_ctx=None, **kwargs) -> Future\n"
      "--\n\n"
-     "Schedule fn(*args, **kwargs).  Blocks while every worker is busy and\n"
+     "Schedule ``fn(*args, **kwargs)``.  Blocks while every worker is busy and\n"
      "the queue is full; submit_timeout / submit_ctx bound that wait (a submit\n"
      "that raises had no effect).\n\n"
      "    fut = pool.submit(pow, 2, 10)\n"
