@@ -186,7 +186,8 @@ def test_limit_blocks_go_and_try_go_refuses():
 
 
 def test_blocked_go_takes_no_slot_when_interrupted_in_a_subprocess():
-    from test_interrupt import interrupt_when_blocked, run_child
+    from test_interrupt import run_child
+    from test_pool_interrupt import assert_interrupted_promptly
 
     child = run_child("""
         import pygochan as gc, threading
@@ -201,9 +202,7 @@ def test_blocked_go_takes_no_slot_when_interrupted_in_a_subprocess():
             g.wait()
             print('interrupted', flush=True)
     """)
-    line, elapsed, returncode, stderr = interrupt_when_blocked(child)
-    assert line == "interrupted", stderr
-    assert elapsed < 1.0 and returncode == 0
+    assert_interrupted_promptly(child)
 
 
 def test_go_after_wait_is_a_runtime_error():
