@@ -634,6 +634,7 @@ def test_stress_random_submits_timeouts_and_resizes(rng):
 
 
 @pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork")
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_a_pool_is_shut_down_in_a_forked_child():
     import os
 
