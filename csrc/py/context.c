@@ -243,7 +243,7 @@ static PyObject *after_stop(PyObject *pair, PyObject *Py_UNUSED(ignored))
 
 static PyMethodDef after_stop_def = {
     "stop", after_stop, METH_NOARGS,
-    "stop() -> bool\n--\n\nUnregister the function: True if this prevented it "
+    "stop()\n--\n\nUnregister the function: True if this prevented it "
     "from running."};
 
 static PyObject *context_after_func(pyg_context *self, PyObject *fn)

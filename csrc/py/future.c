@@ -562,13 +562,13 @@ static PyObject *future_get_exception(PyObject *self, void *Py_UNUSED(c))
 
 static PyMethodDef future_methods[] = {
     {"cancel", future_cancel, METH_NOARGS,
-     "cancel() -> bool\n--\n\nCancel the call unless it is running or done."},
+     "cancel()\n--\n\nCancel the call unless it is running or done."},
     {"cancelled", future_cancelled, METH_NOARGS,
-     "cancelled() -> bool\n--\n\nTrue if the call was cancelled."},
+     "cancelled()\n--\n\nTrue if the call was cancelled."},
     {"running", future_running, METH_NOARGS,
-     "running() -> bool\n--\n\nTrue while the call runs."},
+     "running()\n--\n\nTrue while the call runs."},
     {"done", future_done, METH_NOARGS,
-     "done() -> bool\n--\n\nTrue once finished or cancelled."},
+     "done()\n--\n\nTrue once finished or cancelled."},
     {"result", (PyCFunction)(void (*)(void))future_result,
      METH_FASTCALL | METH_KEYWORDS,
      "result(timeout=None, *, ctx=None)\n--\n\n"
@@ -587,7 +587,7 @@ static PyMethodDef future_methods[] = {
      "that settles the future."},
     {"set_running_or_notify_cancel", future_set_running_or_notify_cancel,
      METH_NOARGS,
-     "set_running_or_notify_cancel() -> bool\n--\n\n"
+     "set_running_or_notify_cancel()\n--\n\n"
      "For executors: mark running, or return False if cancelled."},
     {"set_result", future_set_result, METH_O,
      "set_result(result)\n--\n\nSettle with a value (InvalidStateError if settled)."},

@@ -134,13 +134,13 @@ static PyMemberDef timer_members[] = {
 
 static PyMethodDef timer_methods[] = {
     {"stop", (PyCFunction)timer_stop, METH_NOARGS,
-     "stop() -> bool\n--\n\n"
+     "stop()\n--\n\n"
      "Stop the timer.  True if this prevented a delivery: the timer had not\n"
      "fired, or its value had not been received.  After stop() returns, no\n"
      "stale value can be received from c.\n\n"
      "    >>> t = Timer(60); t.stop()\n    True\n"},
     {"reset", (PyCFunction)timer_reset, METH_O,
-     "reset(seconds) -> bool\n--\n\n"
+     "reset(seconds)\n--\n\n"
      "Re-arm the timer to fire `seconds` from now, discarding any pending or\n"
      "unreceived value; returns what stop() would have.\n\n"
      "    >>> t = Timer(60); t.reset(0.01); t.c.recv() > 0\n    True\n    True\n"},
