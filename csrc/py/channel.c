@@ -363,7 +363,7 @@ static PyObject *channel_reduce(PyObject *self, PyObject *Py_UNUSED(ignored))
 static PyMethodDef channel_methods[] = {
     {"send", (PyCFunction)(void (*)(void))channel_send,
      METH_FASTCALL | METH_KEYWORDS,
-     "send(value, *, timeout=None, ctx=None)\n--\n\n"
+     "send($self, value, *, timeout=None, ctx=None)\n--\n\n"
      "Send value: block until a receiver takes it (unbuffered) or there is\n"
      "room in the buffer.  Raises ChannelClosed if the channel is or becomes\n"
      "closed, TimeoutError after timeout seconds; either way the value was\n"
@@ -371,7 +371,7 @@ static PyMethodDef channel_methods[] = {
      "    >>> ch = Channel(1)\n    >>> ch.send('job')\n"},
     {"recv", (PyCFunction)(void (*)(void))channel_recv,
      METH_FASTCALL | METH_KEYWORDS,
-     "recv(*, timeout=None, ctx=None)\n--\n\n"
+     "recv($self, *, timeout=None, ctx=None)\n--\n\n"
      "Receive a value, blocking until one is available.  Buffered values\n"
      "sent before close() are still delivered; once the channel is closed\n"
      "and drained, raises ChannelClosed.  TimeoutError after timeout seconds,\n"
@@ -379,12 +379,12 @@ static PyMethodDef channel_methods[] = {
      "    >>> ch = Channel(1); ch.send(42); ch.recv()\n    42\n"},
     {"recv_ok", (PyCFunction)(void (*)(void))channel_recv_ok,
      METH_FASTCALL | METH_KEYWORDS,
-     "recv_ok(*, timeout=None, ctx=None)\n--\n\n"
+     "recv_ok($self, *, timeout=None, ctx=None)\n--\n\n"
      "Receive like Go's `v, ok := <-ch`: (value, True), or (None, False)\n"
      "once the channel is closed and drained.  Never raises ChannelClosed.\n\n"
      "    >>> ch = Channel(1); ch.close(); ch.recv_ok()\n    (None, False)\n"},
     {"close", (PyCFunction)channel_close, METH_NOARGS,
-     "close()\n--\n\n"
+     "close($self)\n--\n\n"
      "Close the channel: blocked and future senders raise ChannelClosed,\n"
      "receivers drain what is buffered and then see the end.  Closing twice\n"
      "raises ChannelClosed.\n\n"

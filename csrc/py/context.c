@@ -314,26 +314,26 @@ static PyObject *context_reduce(PyObject *self, PyObject *Py_UNUSED(ignored))
 
 static PyMethodDef context_methods[] = {
     {"done", (PyCFunction)context_done, METH_NOARGS,
-     "done()\n--\n\nA receive-only Channel closed when the context is done, or\n"
+     "done($self)\n--\n\nA receive-only Channel closed when the context is done, or\n"
      "None if it can never be done.\n\n"
      "    >>> select(recv(jobs), recv(ctx.done()))\n"},
     {"err", (PyCFunction)context_err, METH_NOARGS,
-     "err()\n--\n\nNone while active; then a Canceled or DeadlineExceeded.\n\n"
+     "err($self)\n--\n\nNone while active; then a Canceled or DeadlineExceeded.\n\n"
      "    >>> ctx, cancel = with_cancel(background()); cancel(); ctx.err()\n"
      "    Canceled('context canceled')\n"},
     {"deadline", (PyCFunction)context_deadline, METH_NOARGS,
-     "deadline()\n--\n\nThe deadline on the time.monotonic() clock, or None.\n"},
+     "deadline($self)\n--\n\nThe deadline on the time.monotonic() clock, or None.\n"},
     {"value", (PyCFunction)context_value, METH_O,
-     "value(key)\n--\n\nThe value for key, looked up through the parents; None\n"
+     "value($self, key)\n--\n\nThe value for key, looked up through the parents; None\n"
      "if absent.\n\n    >>> with_value(background(), 'user', 'ann').value('user')\n"
      "    'ann'\n"},
     {"wait", (PyCFunction)(void (*)(void))context_wait,
      METH_FASTCALL | METH_KEYWORDS,
-     "wait(*, timeout=None, ctx=None)\n--\n\nBlock until the context is done.\n"
+     "wait($self, *, timeout=None, ctx=None)\n--\n\nBlock until the context is done.\n"
      "TimeoutError after timeout; the other ctx's error if it is done first.\n\n"
      "    >>> ctx, cancel = with_timeout(background(), 0.01); ctx.wait()\n"},
     {"after_func", (PyCFunction)context_after_func, METH_O,
-     "after_func(fn)\n--\n\nRun fn() in its own thread once the context is done\n"
+     "after_func($self, fn)\n--\n\nRun fn() in its own thread once the context is done\n"
      "(at once if it is).  Returns stop(), True if it prevented fn from running.\n\n"
      "    >>> stop = ctx.after_func(lambda: print('done'))\n"},
     {"_cancel", (PyCFunction)(void (*)(void))context_cancel,

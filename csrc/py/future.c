@@ -562,16 +562,16 @@ static PyObject *future_get_exception(PyObject *self, void *Py_UNUSED(c))
 
 static PyMethodDef future_methods[] = {
     {"cancel", future_cancel, METH_NOARGS,
-     "cancel()\n--\n\nCancel the call unless it is running or done."},
+     "cancel($self)\n--\n\nCancel the call unless it is running or done."},
     {"cancelled", future_cancelled, METH_NOARGS,
-     "cancelled()\n--\n\nTrue if the call was cancelled."},
+     "cancelled($self)\n--\n\nTrue if the call was cancelled."},
     {"running", future_running, METH_NOARGS,
-     "running()\n--\n\nTrue while the call runs."},
+     "running($self)\n--\n\nTrue while the call runs."},
     {"done", future_done, METH_NOARGS,
-     "done()\n--\n\nTrue once finished or cancelled."},
+     "done($self)\n--\n\nTrue once finished or cancelled."},
     {"result", (PyCFunction)(void (*)(void))future_result,
      METH_FASTCALL | METH_KEYWORDS,
-     "result(timeout=None, *, ctx=None)\n--\n\n"
+     "result($self, timeout=None, *, ctx=None)\n--\n\n"
      "Wait for the call and return its value, or raise its exception\n"
      "(CancelledError if cancelled, TimeoutError on timeout, ctx.err()'s type\n"
      "when ctx is done).  The wait releases the GIL and answers Ctrl-C.\n\n"
@@ -579,20 +579,20 @@ static PyMethodDef future_methods[] = {
      "    fut.result(timeout=5)   # 1024"},
     {"exception", (PyCFunction)(void (*)(void))future_exception,
      METH_FASTCALL | METH_KEYWORDS,
-     "exception(timeout=None, *, ctx=None)\n--\n\n"
+     "exception($self, timeout=None, *, ctx=None)\n--\n\n"
      "Wait like result() and return the call's exception, or None."},
     {"add_done_callback", future_add_done_callback, METH_O,
-     "add_done_callback(fn)\n--\n\n"
+     "add_done_callback($self, fn)\n--\n\n"
      "Call fn(future) once done (at once if already done), on the thread\n"
      "that settles the future."},
     {"set_running_or_notify_cancel", future_set_running_or_notify_cancel,
      METH_NOARGS,
-     "set_running_or_notify_cancel()\n--\n\n"
+     "set_running_or_notify_cancel($self)\n--\n\n"
      "For executors: mark running, or return False if cancelled."},
     {"set_result", future_set_result, METH_O,
-     "set_result(result)\n--\n\nSettle with a value (InvalidStateError if settled)."},
+     "set_result($self, result)\n--\n\nSettle with a value (InvalidStateError if settled)."},
     {"set_exception", future_set_exception, METH_O,
-     "set_exception(exception)\n--\n\nSettle with an exception."},
+     "set_exception($self, exception)\n--\n\nSettle with an exception."},
     {NULL, NULL, 0, NULL}};
 
 static PyGetSetDef future_getset[] = {

@@ -561,7 +561,7 @@ static PyMethodDef pool_methods[] = {
      "_configure(max_workers, idle_timeout, queue_size)"},
     {"submit", (PyCFunction)(void (*)(void))pool_submit,
      METH_FASTCALL | METH_KEYWORDS,
-     "submit(fn, /, *args, submit_timeout=None, submit_ctx=None, **kwargs)\n"
+     "submit($self, fn, /, *args, submit_timeout=None, submit_ctx=None, **kwargs)\n"
      "--\n\n"
      "Schedule ``fn(*args, **kwargs)``.  Blocks while every worker is busy and\n"
      "the queue is full; submit_timeout / submit_ctx bound that wait (a submit\n"
@@ -570,12 +570,12 @@ static PyMethodDef pool_methods[] = {
      "    fut.result()   # 1024"},
     {"try_submit", (PyCFunction)(void (*)(void))pool_try_submit,
      METH_FASTCALL | METH_KEYWORDS,
-     "try_submit(fn, /, *args, **kwargs)\n--\n\n"
+     "try_submit($self, fn, /, *args, **kwargs)\n--\n\n"
      "Like submit, but return None instead of blocking."},
     {"_work", (PyCFunction)pool_work, METH_O,
      "_work(first_job) -- a worker thread's body"},
     {"resize", (PyCFunction)pool_resize, METH_O,
-     "resize(max_workers)\n--\n\n"
+     "resize($self, max_workers)\n--\n\n"
      "Change max_workers.  Growing starts workers for waiting tasks at once;\n"
      "shrinking retires idle workers now and busy ones after their task."},
     {"_close", (PyCFunction)pool_close, METH_VARARGS,
@@ -583,7 +583,7 @@ static PyMethodDef pool_methods[] = {
     {"_cancel_queued", (PyCFunction)pool_cancel_queued, METH_NOARGS,
      "_cancel_queued() -- cancel what is queued; returns how many"},
     {"stats", (PyCFunction)pool_stats, METH_NOARGS,
-     "stats()\n--\n\n"
+     "stats($self)\n--\n\n"
      "A snapshot: gauges (max_workers, workers, running, idle, pending,\n"
      "blocked_submitters) and cumulative counters (submitted, started,\n"
      "completed, failed, cancelled, workers_started, workers_exited)."},

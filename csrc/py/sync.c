@@ -173,13 +173,13 @@ static PyObject *wait_group_reduce(PyObject *self, PyObject *Py_UNUSED(ignored))
 static PyMethodDef wait_group_methods[] = {
     {"add", (PyCFunction)(void (*)(void))wait_group_add,
      METH_FASTCALL | METH_KEYWORDS,
-     "add(delta=1)\n--\n\nAdd delta (may be negative) to the counter; ValueError\n"
+     "add($self, delta=1)\n--\n\nAdd delta (may be negative) to the counter; ValueError\n"
      "if it would go below zero."},
     {"done", (PyCFunction)wait_group_done, METH_NOARGS,
-     "done()\n--\n\nDecrement the counter by one."},
+     "done($self)\n--\n\nDecrement the counter by one."},
     {"wait", (PyCFunction)(void (*)(void))wait_group_wait,
      METH_FASTCALL | METH_KEYWORDS,
-     "wait(*, timeout=None, ctx=None)\n--\n\n"
+     "wait($self, *, timeout=None, ctx=None)\n--\n\n"
      "Block (GIL released, Ctrl-C answered) until the counter is zero."},
     {"__enter__", wait_group_enter, METH_NOARGS, NULL},
     {"__exit__", (PyCFunction)wait_group_exit, METH_VARARGS,

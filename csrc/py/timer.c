@@ -134,13 +134,13 @@ static PyMemberDef timer_members[] = {
 
 static PyMethodDef timer_methods[] = {
     {"stop", (PyCFunction)timer_stop, METH_NOARGS,
-     "stop()\n--\n\n"
+     "stop($self)\n--\n\n"
      "Stop the timer.  True if this prevented a delivery: the timer had not\n"
      "fired, or its value had not been received.  After stop() returns, no\n"
      "stale value can be received from c.\n\n"
      "    >>> t = Timer(60); t.stop()\n    True\n"},
     {"reset", (PyCFunction)timer_reset, METH_O,
-     "reset(seconds)\n--\n\n"
+     "reset($self, seconds)\n--\n\n"
      "Re-arm the timer to fire `seconds` from now, discarding any pending or\n"
      "unreceived value; returns what stop() would have.\n\n"
      "    >>> t = Timer(60); t.reset(0.01); t.c.recv() > 0\n    True\n    True\n"},
@@ -148,11 +148,11 @@ static PyMethodDef timer_methods[] = {
 
 static PyMethodDef ticker_methods[] = {
     {"stop", (PyCFunction)ticker_stop, METH_NOARGS,
-     "stop()\n--\n\n"
+     "stop($self)\n--\n\n"
      "Stop the ticks; an unreceived tick is discarded.\n\n"
      "    >>> tk = Ticker(0.5); tk.stop()\n"},
     {"reset", (PyCFunction)ticker_reset, METH_O,
-     "reset(interval)\n--\n\n"
+     "reset($self, interval)\n--\n\n"
      "Tick every `interval` seconds from now on; an unreceived tick is\n"
      "discarded.\n\n"
      "    >>> tk = Ticker(0.5); tk.reset(0.1); tk.stop()\n"},
