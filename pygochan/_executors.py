@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import concurrent.futures as _cf
+import functools
 import threading
 import time
 import weakref
@@ -122,7 +123,7 @@ def done(fut: FutureLike) -> "_core.Channel[None]":
         if fut.done():
             channel.close()
         else:
-            fut.add_done_callback(lambda f, channel=channel: _close_done_channel(channel, f))
+            fut.add_done_callback(functools.partial(_close_done_channel, channel))
     return channel
 
 
