@@ -102,12 +102,18 @@ def test_done_keeps_no_future_alive():
     import gc as collector
     import weakref
 
-    fut = cf.Future()
-    gc.done(fut)
-    ref = weakref.ref(fut)
-    del fut
+    from pygochan import _executors
+
     collector.collect()
-    assert ref() is None
+    cached_before = len(_executors._done_channels)
+    futures = [cf.Future() for _ in range(10)]
+    channels = [gc.done(f) for f in futures]  # the channels outlive their futures
+    refs = [weakref.ref(f) for f in futures]
+    del futures
+    collector.collect()
+    assert [r() for r in refs] == [None] * 10
+    assert not any(ch.closed for ch in channels)
+    assert len(_executors._done_channels) == cached_before
 
 
 def test_done_waits_on_futures_of_every_executor_kind():
