@@ -485,7 +485,13 @@ class ErrGroup:
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         if exc_type is None:
-            self.wait()
+            try:
+                self.wait()
+            except KeyboardInterrupt as interrupt:
+                # Ctrl-C while waiting stops the tasks too (an executor's
+                # pending futures are cancelled) before it propagates.
+                self._cancel(interrupt)
+                raise
             return
         # The body failed: stop the tasks and wait for them, then let the
         # body's exception propagate (task exceptions stay in .exceptions).

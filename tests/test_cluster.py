@@ -10,9 +10,6 @@ import concurrent.futures as cf
 import logging
 import os
 import signal
-import subprocess
-import sys
-import textwrap
 import threading
 import time
 import uuid
@@ -20,7 +17,8 @@ import uuid
 import pytest
 
 import pygochan as gc
-from conftest import JOIN_TIMEOUT, join_all, start
+from conftest import join_all, start
+from test_interrupt import Child
 
 distributed = pytest.importorskip("distributed")
 
@@ -239,9 +237,7 @@ def test_map_on_deadline_cancels_the_tasks_on_the_cluster(client, gate):
 
 
 def test_ctrl_c_in_a_process_waiting_on_cluster_tasks(client, gate):
-    child_code = textwrap.dedent(f"""
-        import signal
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+    child = Child(f"""
         import distributed
         import pygochan as gc
 
@@ -266,17 +262,28 @@ def test_ctrl_c_in_a_process_waiting_on_cluster_tasks(client, gate):
                 pass
         except KeyboardInterrupt:
             print("interrupted", len(submitted), all(f.cancelled() for f in submitted), flush=True)
+
+        del submitted[:]
+        try:
+            with gc.ErrGroup(executor=Recording()) as g:
+                for i in range(100, 120):
+                    g.go(gated, i)
+                print("waiting", flush=True)
+        except KeyboardInterrupt:
+            for f in submitted:
+                gc.done(f).recv_ok(timeout=120)
+            print("interrupted", len(submitted), all(f.cancelled() for f in submitted), flush=True)
         client.close()
     """)
-    child = subprocess.Popen([sys.executable, "-c", child_code], stdout=subprocess.PIPE, text=True)
     try:
-        ready = child.stdout.readline().strip()
-        assert ready == "waiting"
-        poll(lambda: gate.on_scheduler() == 3, "the child's three tasks on the scheduler")
-        child.send_signal(signal.SIGINT)
-        out, _ = child.communicate(timeout=CLUSTER_TIMEOUT)
+        # map_on, then an ErrGroup leaving its with block: each interrupted
+        # while the gated tasks keep it waiting.
+        for tasks in (3, 20):
+            assert child.readline(CLUSTER_TIMEOUT) == "waiting"
+            poll(lambda: gate.on_scheduler() == tasks, f"the child's {tasks} tasks on the scheduler")
+            child.send_signal(signal.SIGINT)
+            assert child.readline(CLUSTER_TIMEOUT) == f"interrupted {tasks} True"
     finally:
-        child.kill()
-        child.wait(timeout=CLUSTER_TIMEOUT)
-    assert out.strip() == "interrupted 3 True"
-    assert child.returncode == 0
+        returncode, errors = child.finish()
+    assert returncode == 0, errors
+    assert len(gate.executed()) <= 2 * 2  # at most one task per worker in each phase

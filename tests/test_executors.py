@@ -4,9 +4,6 @@ are in test_cluster.py)."""
 import asyncio
 import concurrent.futures as cf
 import signal
-import subprocess
-import sys
-import textwrap
 import threading
 import time
 
@@ -14,6 +11,7 @@ import pytest
 
 import pygochan as gc
 from conftest import JOIN_TIMEOUT, WAIT_TIMEOUT, join_all, start, wait_for
+from test_interrupt import Child
 
 
 class CountingExecutor:
@@ -152,9 +150,8 @@ def test_done_refuses_what_is_not_a_concurrent_future():
 
 
 def test_ctrl_c_interrupts_a_select_on_a_future():
-    code = textwrap.dedent("""
-        import signal, concurrent.futures as cf
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+    child = Child("""
+        import concurrent.futures as cf
         import pygochan as gc
         fut = cf.Future()
         print("waiting", flush=True)
@@ -163,15 +160,14 @@ def test_ctrl_c_interrupts_a_select_on_a_future():
         except KeyboardInterrupt:
             print("interrupted", fut.done(), flush=True)
     """)
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     try:
-        assert proc.stdout.readline().strip() == "waiting"
+        assert child.readline() == "waiting"
         time.sleep(0.1)  # let it block; a signal that comes earlier is also answered
-        proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=JOIN_TIMEOUT)
+        child.send_signal(signal.SIGINT)
+        assert child.readline() == "interrupted False"
     finally:
-        proc.kill()
-    assert out.strip() == "interrupted False"
+        returncode, errors = child.finish()
+    assert returncode == 0, errors
 
 
 # ---- gc.as_completed ---------------------------------------------------------
@@ -431,3 +427,39 @@ def test_errgroup_on_an_executor_under_many_threads(rng):
         join_all(threads)
         g.wait(timeout=JOIN_TIMEOUT)
     assert sorted(total) == list(range(200))
+
+
+def test_ctrl_c_leaving_an_executor_group_cancels_its_pending_futures():
+    child = Child("""
+        import threading, concurrent.futures as cf
+        import pygochan as gc
+        release = threading.Event()
+        submitted = []
+
+        class Recording(cf.ThreadPoolExecutor):
+            def submit(self, fn, *args, **kwargs):
+                fut = super().submit(fn, *args, **kwargs)
+                submitted.append(fut)
+                return fut
+
+        with Recording(1) as tpe:
+            try:
+                with gc.ErrGroup(executor=tpe) as g:
+                    for _ in range(5):
+                        g.go(release.wait, 60)
+                    print("waiting", flush=True)
+            except KeyboardInterrupt:
+                print("interrupted", gc.cause(g.ctx).__class__.__name__, flush=True)
+            gc.select(gc.recv(gc.done(submitted[-1])), timeout=20)
+            print(sum(f.cancelled() for f in submitted), flush=True)
+            release.set()
+    """)
+    try:
+        assert child.readline() == "waiting"
+        time.sleep(0.1)
+        child.send_signal(signal.SIGINT)
+        assert child.readline() == "interrupted KeyboardInterrupt"
+        assert child.readline(JOIN_TIMEOUT) == "4"  # every queued task cancelled
+    finally:
+        returncode, errors = child.finish()
+    assert returncode == 0, errors
