@@ -406,6 +406,16 @@ def test_errgroup_future_cancelled_by_someone_else_is_a_failure():
             g.wait(timeout=JOIN_TIMEOUT)
 
 
+def test_errgroup_go_on_a_shut_down_executor_raises_and_leaves_no_task():
+    tpe = cf.ThreadPoolExecutor(1)
+    tpe.shutdown()
+    g = gc.ErrGroup(limit=1, executor=tpe)
+    for _ in range(3):  # the slot and the count were given back each time
+        with pytest.raises(RuntimeError):
+            g.go(abs, -1)
+    g.wait(timeout=WAIT_TIMEOUT)
+
+
 def test_errgroup_executor_must_submit():
     with pytest.raises(TypeError, match="submit"):
         gc.ErrGroup(executor=object())
