@@ -41,6 +41,7 @@ from ._context import (
     with_timeout,
 )
 from ._sync import ErrGroup, Future, Pool, WaitGroup
+from ._executors import as_completed, done, map_on
 
 __version__ = "0.1.0"
 
@@ -77,8 +78,11 @@ __all__ = [
     "Ticker",
     "Timer",
     "after",
+    "as_completed",
     "background",
     "cause",
+    "done",
+    "map_on",
     "recv",
     "select",
     "send",

@@ -16,7 +16,7 @@ import threading
 import weakref
 from typing import Any, Callable, Dict, Iterable, Iterator, Optional, Tuple, TypeVar
 
-from . import _core
+from . import _core, _executors
 from ._context import with_cancel_cause
 
 __all__ = ["ErrGroup", "Future", "Pool", "WaitGroup"]
@@ -345,9 +345,24 @@ class ErrGroup:
     task are re-raised as they are.  An exception in the ``with`` body
     cancels ``g.ctx`` and waits for the tasks before propagating.  ``go``
     after ``wait()`` returned raises ``RuntimeError``.
+
+    ``executor=`` (any ``concurrent.futures.Executor``, a Dask
+    ``distributed.Client`` or its ``get_executor()``) submits the tasks
+    there instead of starting threads; when ``g.ctx`` is done its pending
+    futures are cancelled, so tasks the executor has not started never run::
+
+        with gc.ErrGroup(executor=client.get_executor(pure=False)) as g:
+            for page in pages:
+                g.go(parse, page)
     """
 
-    def __init__(self, ctx: Optional[_core.Context] = None, limit: Optional[int] = None) -> None:
+    def __init__(
+        self,
+        ctx: Optional[_core.Context] = None,
+        limit: Optional[int] = None,
+        *,
+        executor: Optional[_executors.SubmitsTasks] = None,
+    ) -> None:
         if ctx is None:
             ctx = _core.background()
         elif not isinstance(ctx, _core.Context):
@@ -364,6 +379,7 @@ class ErrGroup:
         self._lock = threading.Lock()
         self._errors: list[BaseException] = []
         self._waited = False
+        self._executor_tasks = None if executor is None else _executors.GroupTasks(executor, self.ctx)
 
     def __repr__(self) -> str:
         return (
@@ -399,6 +415,9 @@ class ErrGroup:
         return True
 
     def _start(self, fn: Callable[..., Any], args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> None:
+        if self._executor_tasks is not None:
+            self._executor_tasks.start(self, fn, args, kwargs)
+            return
         self._wg.add(1)
 
         def run() -> None:
@@ -466,7 +485,13 @@ class ErrGroup:
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         if exc_type is None:
-            self.wait()
+            try:
+                self.wait()
+            except KeyboardInterrupt as interrupt:
+                # Ctrl-C while waiting stops the tasks too (an executor's
+                # pending futures are cancelled) before it propagates.
+                self._cancel(interrupt)
+                raise
             return
         # The body failed: stop the tasks and wait for them, then let the
         # body's exception propagate (task exceptions stay in .exceptions).
