@@ -53,6 +53,8 @@ typedef struct {
     PyObject *future_timeout_error;  /* TimeoutError, also cf's before 3.11 */
     PyObject *futures_logger;        /* logging.getLogger("concurrent.futures") */
     PyObject *waiters_lock;          /* RLock: concurrent.futures.wait's protocol */
+
+    PyTypeObject *channel_iter_type; /* Channel.iter(ctx=) (views.c) */
 } pyg_state;
 
 typedef struct {
@@ -61,8 +63,14 @@ typedef struct {
     gc_timer *timer;        /* owned; set for a timer's receive-only channel */
     gc_ctx *owner_ctx;      /* a reference; set for a context's done channel,
                                whose chan the context owns */
+    PyObject *view_of;      /* recv_only()/send_only() views: the Channel
+                               whose chan this borrows (owned), else NULL */
+    int direction;          /* PYG_BOTH_WAYS, or a view's PYG_RECV_ONLY /
+                               PYG_SEND_ONLY; immutable */
     PyObject *weakreflist;
 } pyg_channel;
+
+enum { PYG_BOTH_WAYS = 0, PYG_RECV_ONLY = 1, PYG_SEND_ONLY = 2 };
 
 /* A Context.  ctx is NULL for contexts that are never done (background,
    without_cancel and their value children). */
@@ -73,6 +81,8 @@ typedef struct {
     PyObject *key;      /* with_value: the key and value (owned), else NULL */
     PyObject *value;
     PyObject *done;     /* the done Channel, made on first use (owned) */
+    PyObject *deadline_cause; /* with_deadline_cause: cause(ctx) once its own
+                                 deadline passed (owned), else NULL */
     PyObject *weakreflist;
 } pyg_context;
 
@@ -84,11 +94,28 @@ int pyg_ctx_arg(pyg_state *st, PyObject *obj, gc_ctx **out);
    to its cause when the cause is an exception.  Returns NULL. */
 PyObject *pyg_raise_ctx_error(pyg_state *st, gc_ctx *ctx);
 
-/* Timer channels and done channels are receive-only for Python code. */
+/* Timer channels, done channels and recv_only() views are receive-only for
+   Python code. */
 static inline bool pyg_channel_is_receive_only(const pyg_channel *ch)
 {
-    return ch->timer != NULL || ch->owner_ctx != NULL;
+    return ch->timer != NULL || ch->owner_ctx != NULL ||
+           ch->direction == PYG_RECV_ONLY;
 }
+
+/* Refuse an operation a view's direction forbids: -1 with TypeError set. */
+int pyg_refuse_if_receive_only(pyg_channel *ch, const char *op);
+int pyg_refuse_if_send_only(pyg_channel *ch, const char *op);
+
+/* Receive for Channel.recv and iteration: 1 and *out a new reference; 0
+   closed and drained; -1 with an exception set and nothing received. */
+int pyg_channel_recv_value(pyg_channel *self, PyObject *timeout_obj,
+                           PyObject *ctx_obj, PyObject **out);
+
+/* Channel methods defined in views.c. */
+PyObject *pyg_channel_recv_only(PyObject *self, PyObject *ignored);
+PyObject *pyg_channel_send_only(PyObject *self, PyObject *ignored);
+PyObject *pyg_channel_iter(PyObject *self, PyObject *const *args,
+                           Py_ssize_t nargs, PyObject *kwnames);
 
 /* Timer and Ticker: a timer firing into its channel c. */
 typedef struct {
@@ -157,6 +184,8 @@ int pyg_context_init(PyObject *module, pyg_state *st);
 int pyg_sync_init(PyObject *module, pyg_state *st);
 int pyg_future_init(PyObject *module, pyg_state *st);
 int pyg_pool_init(PyObject *module, pyg_state *st);
+int pyg_views_init(PyObject *module, pyg_state *st);
+int pyg_blocked_init(PyObject *module, pyg_state *st);
 int pyg_sync_traverse(pyg_state *st, visitproc visit, void *arg);
 void pyg_sync_clear(pyg_state *st);
 
