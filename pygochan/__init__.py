@@ -43,6 +43,14 @@ from ._context import (
     with_timeout,
     with_timeout_cause,
 )
+from ._debug import (
+    BlockedWait,
+    Deadlock,
+    blocked,
+    dump_blocked,
+    dump_on_signal,
+    set_deadlock_detection,
+)
 from ._more import (
     AfterFuncTimer,
     Once,
@@ -75,6 +83,7 @@ if hasattr(_os, "register_at_fork"):
 __all__ = [
     "UNBOUNDED",
     "AfterFuncTimer",
+    "BlockedWait",
     "CancelPair",
     "Canceled",
     "Channel",
@@ -82,6 +91,7 @@ __all__ = [
     "Context",
     "ContextError",
     "DeadlineExceeded",
+    "Deadlock",
     "ErrGroup",
     "Future",
     "Once",
@@ -100,12 +110,16 @@ __all__ = [
     "after",
     "after_func",
     "background",
+    "blocked",
     "cause",
+    "dump_blocked",
+    "dump_on_signal",
     "once_func",
     "once_value",
     "recv",
     "select",
     "send",
+    "set_deadlock_detection",
     "signal_context",
     "with_cancel",
     "with_cancel_cause",

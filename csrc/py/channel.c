@@ -147,7 +147,9 @@ static enum gc_status wait_one(pyg_channel *self, bool is_send, void *value,
     int orders[4];
     gc_select sel;
     gc_select_init(&sel, cases, n, entries, orders, orders + n);
-    return pyg_wait(state_of(self), &sel, timeout->deadline_ns, res);
+    PyObject *waited_on = (PyObject *)self;
+    return pyg_wait_for(state_of(self), &sel, timeout->deadline_ns, res,
+                        is_send ? "send" : "recv", &waited_on, 1);
 }
 
 static const char *const blocking_kwlist[] = {"timeout", "ctx", NULL};

@@ -198,7 +198,9 @@ static PyObject *context_wait(pyg_context *self, PyObject *const *args,
     gc_select sel;
     gc_select_result res;
     gc_select_init(&sel, cases, 2, entries, orders, orders + 2);
-    enum gc_status status = pyg_wait(st, &sel, timeout.deadline_ns, &res);
+    PyObject *waited_on = (PyObject *)self;
+    enum gc_status status = pyg_wait_for(st, &sel, timeout.deadline_ns, &res,
+                                         "wait", &waited_on, 1);
     if (status == GC_OK && res.index == 0)
         Py_RETURN_NONE;
     if (status == GC_OK)

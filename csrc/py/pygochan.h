@@ -11,7 +11,9 @@
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "gc_chan.h"
 #include "gc_select.h"
@@ -55,6 +57,17 @@ typedef struct {
     PyObject *waiters_lock;          /* RLock: concurrent.futures.wait's protocol */
 
     PyTypeObject *channel_iter_type; /* Channel.iter(ctx=) (views.c) */
+
+    /* Parked waits and deadlock detection (blocked.c) */
+    pthread_mutex_t blocked_lock;    /* guards the next three fields */
+    bool blocked_lock_ready;
+    struct pyg_blocked *blocked_head; /* linked parked waits, not owned */
+    size_t blocked_untimed;          /* how many of them have no deadline */
+    uint64_t blocked_changes;        /* bumped by every link and unlink */
+    bool deadlock_detection;         /* main thread only reads; set by Python */
+    int64_t deadlock_grace_ns;
+    PyObject *deadlock;              /* the Deadlock exception class */
+    PyObject *deadlock_reporter;     /* callable -> message or None, or NULL */
 } pyg_state;
 
 typedef struct {
@@ -162,15 +175,46 @@ int pyg_parse_args(const char *fname, PyObject *const *args, Py_ssize_t nargs,
 
 /* Finish a select whose gc_select_try found nothing ready: block with the
    GIL released until it commits, times out or a signal handler raises.
-   Returns the core status; on GC_INTERRUPTED a Python exception is set. */
+   Returns the core status; on GC_INTERRUPTED a Python exception is set
+   (on the main thread that may be Deadlock).  op names the operation and
+   objects (borrowed, alive during the call) what it waits on, for
+   blocked(); pyg_wait is pyg_wait_for with op "wait" and no objects. */
+enum gc_status pyg_wait_for(pyg_state *st, gc_select *sel, int64_t deadline_ns,
+                            gc_select_result *res, const char *op,
+                            PyObject *const *objects, Py_ssize_t nobjects);
 enum gc_status pyg_wait(pyg_state *st, gc_select *sel, int64_t deadline_ns,
                         gc_select_result *res);
+
+/* A parked wait, on the waiting thread's stack while it is linked into
+   its interpreter's registry (blocked.c; the fields up to `next` are
+   guarded by st->blocked_lock while linked, the rest belong to the
+   waiting thread). */
+typedef struct pyg_blocked {
+    struct pyg_blocked *prev, *next;
+    unsigned long thread_ident;
+    const char *op;                 /* static text */
+    PyObject *const *objects;       /* borrowed */
+    Py_ssize_t nobjects;
+    int64_t since_ns;
+    bool timed;                     /* it ends by itself: it has a deadline */
+    int64_t quiet_since_ns;         /* deadlock check: nothing changed since */
+    uint64_t quiet_changes;
+} pyg_blocked;
+
+void pyg_blocked_link(pyg_state *st, pyg_blocked *rec);
+void pyg_blocked_unlink(pyg_state *st, pyg_blocked *rec);
+/* On the main thread, between slices of an untimed wait: -1 with Deadlock
+   set if every thread has been parked hopelessly for the grace period. */
+int pyg_deadlock_check(pyg_state *st, pyg_blocked *rec);
+void pyg_blocked_after_fork(pyg_state *st);
+void pyg_blocked_free(pyg_state *st);
 
 /* Wait until chan, a channel that is only ever closed, is closed: 0, or -1
    with timeout_error (NULL: TimeoutError), ctx's error or what a signal
    handler raised set.  An already closed channel wins over a done ctx. */
 int pyg_wait_closed(pyg_state *st, gc_chan *chan, const pyg_timeout *timeout,
-                    gc_ctx *ctx, const char *op, PyObject *timeout_error);
+                    gc_ctx *ctx, const char *op, PyObject *timeout_error,
+                    PyObject *waited_on);
 
 /* Set the exception for a status other than GC_OK / GC_INTERRUPTED. */
 void pyg_raise_status(pyg_state *st, enum gc_status status, const char *op);

@@ -277,7 +277,8 @@ static PyObject *module_select(PyObject *module, PyObject *const *args,
             return select_result(st, -1, NULL, false);
         }
         status = timeout.blocking
-                     ? pyg_wait(st, &sel, timeout.deadline_ns, &res)
+                     ? pyg_wait_for(st, &sel, timeout.deadline_ns, &res,
+                                    "select", args, nargs)
                      : GC_TIMEOUT;
     }
     PyObject *result = NULL;
