@@ -1,118 +1,248 @@
 /* Who waits on what, and Go's "all goroutines are asleep - deadlock!".
 
    Every wait that parks (the slow path of pyg_wait_for; fast paths never
-   come here) links a record that lives on the waiting thread's C stack
-   into its interpreter's registry for as long as it parks.  blocked()
-   reads the registry; the main thread's waits use it to detect a deadlock.
+   come here) marks its thread's record parked, with what it waits on, for
+   as long as it parks.  blocked() reads the records; the main thread's
+   waits use them to detect a deadlock.
 
-   Locking: st->blocked_lock (a pthread mutex, a leaf: nothing else is
-   taken and no Python code runs while it is held) guards the list, the two
-   counters and every linked record.  A record's objects are borrowed: the
-   waiting call owns them for at least as long as the record is linked,
-   and whoever reads them takes its own references before unlocking. */
+   Each thread has its own record (per interpreter) written as a seqlock,
+   so parking takes no lock and touches no memory another running thread
+   writes.  all_lock (a leaf) guards the list of records and their
+   prev/next/st; it is taken to read the records and when a thread's
+   first wait makes its record or the thread exits.  A record is freed
+   when its thread exits (the key's destructor); records of a freed module
+   stay listed, orphaned, so a daemon thread parked at exit never touches
+   freed memory. */
 #include "pygochan.h"
 
 #include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <time.h>
 
 #include "gc_park.h"
 
-void pyg_blocked_link(pyg_state *st, pyg_blocked *rec)
-{
-    rec->since_ns = gc_now_ns();
-    pthread_mutex_lock(&st->blocked_lock);
-    rec->prev = NULL;
-    rec->next = st->blocked_head;
-    if (rec->next)
-        rec->next->prev = rec;
-    st->blocked_head = rec;
-    st->blocked_changes++;
-    if (!rec->timed)
-        st->blocked_untimed++;
-    pthread_mutex_unlock(&st->blocked_lock);
-}
+static pthread_mutex_t all_lock = PTHREAD_MUTEX_INITIALIZER;
+static pyg_blocked *all_head; /* guarded by all_lock */
 
-void pyg_blocked_unlink(pyg_state *st, pyg_blocked *rec)
+/* all_lock held */
+static void unlink_record(pyg_blocked *rec)
 {
-    pthread_mutex_lock(&st->blocked_lock);
     if (rec->prev)
         rec->prev->next = rec->next;
     else
-        st->blocked_head = rec->next;
+        all_head = rec->next;
     if (rec->next)
         rec->next->prev = rec->prev;
-    st->blocked_changes++;
-    if (!rec->timed)
-        st->blocked_untimed--;
-    pthread_mutex_unlock(&st->blocked_lock);
+    rec->prev = rec->next = NULL;
 }
 
+/* The thread exits: it is parked nowhere. */
+static void free_record(void *p)
+{
+    pyg_blocked *rec = p;
+    pthread_mutex_lock(&all_lock);
+    unlink_record(rec);
+    pthread_mutex_unlock(&all_lock);
+    free(rec);
+}
+
+pyg_blocked *pyg_blocked_self(pyg_state *st)
+{
+    pyg_blocked *rec = pthread_getspecific(st->blocked_key);
+    if (rec)
+        return rec;
+    rec = calloc(1, sizeof(*rec));
+    if (!rec)
+        return NULL;
+    rec->st = st;
+    rec->thread_ident = PyThread_get_thread_ident();
+    pthread_mutex_lock(&all_lock);
+    rec->next = all_head;
+    if (rec->next)
+        rec->next->prev = rec;
+    all_head = rec;
+    pthread_mutex_unlock(&all_lock);
+    if (pthread_setspecific(st->blocked_key, rec) != 0) {
+        free_record(rec);
+        return NULL;
+    }
+    return rec;
+}
+
+/* "Since when" needs no precision: the coarse clock costs a few ns. */
+static int64_t coarse_now_ns(void)
+{
+#ifdef CLOCK_MONOTONIC_COARSE
+    struct timespec ts;
+    if (clock_gettime(CLOCK_MONOTONIC_COARSE, &ts) == 0)
+        return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+#endif
+    return gc_now_ns();
+}
+
+/* Seqlock writes, by the record's own thread only. */
+static uint64_t begin_write(pyg_blocked *rec)
+{
+    uint64_t seq = atomic_load_explicit(&rec->seq, memory_order_relaxed);
+    atomic_store_explicit(&rec->seq, seq + 1, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
+    return seq;
+}
+
+static void end_write(pyg_blocked *rec, uint64_t seq)
+{
+    atomic_store_explicit(&rec->seq, seq + 2, memory_order_release);
+}
+
+void pyg_blocked_park(pyg_blocked *rec, const char *op, PyObject *const *objects,
+                      Py_ssize_t nobjects, bool timed)
+{
+    int64_t now = coarse_now_ns();
+    uint64_t seq = begin_write(rec);
+    atomic_store_explicit(&rec->op, op, memory_order_relaxed);
+    atomic_store_explicit(&rec->objects, objects, memory_order_relaxed);
+    atomic_store_explicit(&rec->nobjects, nobjects, memory_order_relaxed);
+    atomic_store_explicit(&rec->since_ns, now, memory_order_relaxed);
+    atomic_store_explicit(&rec->timed, timed, memory_order_relaxed);
+    atomic_store_explicit(&rec->parked, true, memory_order_relaxed);
+    end_write(rec, seq);
+}
+
+void pyg_blocked_unpark(pyg_blocked *rec)
+{
+    uint64_t seq = begin_write(rec);
+    atomic_store_explicit(&rec->parked, false, memory_order_relaxed);
+    end_write(rec, seq);
+}
+
+typedef struct {
+    uint64_t seq;
+    bool parked, timed;
+    const char *op;
+    PyObject *const *objects;
+    Py_ssize_t nobjects;
+    int64_t since_ns;
+} record_view;
+
+/* A consistent copy of a record's fields (all_lock held, so it is not
+   freed meanwhile). */
+static void read_record(pyg_blocked *rec, record_view *v)
+{
+    for (;;) {
+        uint64_t seq = atomic_load_explicit(&rec->seq, memory_order_acquire);
+        if (seq & 1) {
+            sched_yield(); /* its thread is between a few stores */
+            continue;
+        }
+        v->parked = atomic_load_explicit(&rec->parked, memory_order_relaxed);
+        v->timed = atomic_load_explicit(&rec->timed, memory_order_relaxed);
+        v->op = atomic_load_explicit(&rec->op, memory_order_relaxed);
+        v->objects = atomic_load_explicit(&rec->objects, memory_order_relaxed);
+        v->nobjects = atomic_load_explicit(&rec->nobjects, memory_order_relaxed);
+        v->since_ns = atomic_load_explicit(&rec->since_ns, memory_order_relaxed);
+        atomic_thread_fence(memory_order_acquire);
+        if (atomic_load_explicit(&rec->seq, memory_order_relaxed) == seq) {
+            v->seq = seq;
+            return;
+        }
+    }
+}
+
+typedef struct {
+    unsigned long thread_ident;
+    const char *op;
+    size_t first_ref; /* its objects are refs[first_ref:next one's] */
+    int64_t since_ns;
+    bool timed;
+} snapshot;
+
 /* _blocked(): [(thread ident, operation, (objects...), since, timed), ...]
-   with since on the time.monotonic() clock. */
+   with since on the time.monotonic() clock.  Called with the GIL held: a
+   parked call cannot release its objects before it gets the GIL back, so
+   taking references to them is safe while its record still says parked
+   (checked again after).  Without a GIL that does not hold, and the
+   objects are left out. */
 static PyObject *module_blocked(PyObject *module, PyObject *Py_UNUSED(ignored))
 {
     pyg_state *st = PyModule_GetState(module);
-    /* Count, allocate outside the lock, then copy: records may come and go
-       in between, so retry until the snapshot fits. */
-    for (;;) {
-        pthread_mutex_lock(&st->blocked_lock);
-        size_t n = 0, nobjects = 0;
-        for (pyg_blocked *r = st->blocked_head; r; r = r->next) {
-            n++;
-            nobjects += (size_t)r->nobjects;
-        }
-        pthread_mutex_unlock(&st->blocked_lock);
-
-        PyObject *list = PyList_New(0);
-        PyObject **objects = PyMem_Calloc(nobjects + 1, sizeof(PyObject *));
-        pyg_blocked *copies = PyMem_Calloc(n + 1, sizeof(pyg_blocked));
-        if (!list || !objects || !copies) {
-            Py_XDECREF(list);
-            PyMem_Free(objects);
-            PyMem_Free(copies);
-            return PyErr_NoMemory();
-        }
-        size_t got = 0, gotobjects = 0;
-        bool fits = true;
-        pthread_mutex_lock(&st->blocked_lock);
-        for (pyg_blocked *r = st->blocked_head; r; r = r->next) {
-            if (got == n || gotobjects + (size_t)r->nobjects > nobjects) {
-                fits = false;
+    PyObject *list = PyList_New(0);
+    if (!list)
+        return NULL;
+    size_t n = 0;
+    pthread_mutex_lock(&all_lock);
+    for (pyg_blocked *r = all_head; r; r = r->next)
+        n += r->st == st;
+    pthread_mutex_unlock(&all_lock);
+    /* Records made meanwhile are left out: they were not parked yet. */
+    snapshot *snaps = PyMem_Calloc(n + 1, sizeof(snapshot));
+    size_t nrefs = 0, cap = 16;
+    PyObject **refs = malloc(cap * sizeof(PyObject *));
+    if (!snaps || !refs) {
+        PyMem_Free(snaps);
+        free(refs);
+        Py_DECREF(list);
+        return PyErr_NoMemory();
+    }
+    size_t got = 0;
+    bool nomem = false;
+    pthread_mutex_lock(&all_lock);
+    for (pyg_blocked *r = all_head; r && got < n && !nomem; r = r->next) {
+        if (r->st != st)
+            continue;
+        record_view v;
+        read_record(r, &v);
+        if (!v.parked)
+            continue;
+        Py_ssize_t nobjects = 0;
+#ifndef Py_GIL_DISABLED
+        nobjects = v.nobjects;
+#endif
+        if (nrefs + (size_t)nobjects > cap) {
+            size_t newcap = 2 * cap + (size_t)nobjects;
+            PyObject **grown = realloc(refs, newcap * sizeof(PyObject *));
+            if (!grown) {
+                nomem = true;
                 break;
             }
-            copies[got] = *r;
-            copies[got].objects = objects + gotobjects;
-            for (Py_ssize_t i = 0; i < r->nobjects; i++) {
-                /* Py_INCREF runs no Python code: fine under a leaf lock */
-                objects[gotobjects++] = Py_NewRef(r->objects[i]);
-            }
-            got++;
+            refs = grown;
+            cap = newcap;
         }
-        pthread_mutex_unlock(&st->blocked_lock);
-        PyObject *result = list;
-        for (size_t i = 0; i < got && result; i++) {
-            pyg_blocked *r = &copies[i];
-            PyObject *objs = PyTuple_New(r->nobjects);
-            if (objs)
-                for (Py_ssize_t k = 0; k < r->nobjects; k++)
-                    PyTuple_SET_ITEM(objs, k, Py_NewRef(r->objects[k]));
-            PyObject *item = objs ? Py_BuildValue(
-                "(ksNdO)", r->thread_ident, r->op, objs,
-                (double)r->since_ns / 1e9, r->timed ? Py_True : Py_False) : NULL;
-            if (!item || PyList_Append(list, item) < 0)
-                result = NULL;
-            Py_XDECREF(item);
+        size_t first = nrefs;
+        for (Py_ssize_t i = 0; i < nobjects; i++)
+            refs[nrefs++] = Py_NewRef(v.objects[i]);
+        if (atomic_load_explicit(&r->seq, memory_order_acquire) != v.seq) {
+            /* it unparked while we looked: leave it out */
+            while (nrefs > first)
+                Py_DECREF(refs[--nrefs]);
+            continue;
         }
-        for (size_t i = 0; i < gotobjects; i++)
-            Py_DECREF(objects[i]);
-        PyMem_Free(objects);
-        PyMem_Free(copies);
-        if (!result || fits) {
-            if (!result)
-                Py_DECREF(list);
-            return result;
-        }
-        Py_DECREF(list);
+        snaps[got++] = (snapshot){r->thread_ident, v.op, first, v.since_ns, v.timed};
     }
+    pthread_mutex_unlock(&all_lock);
+    for (size_t i = 0; i < got && list && !nomem; i++) {
+        size_t first = snaps[i].first_ref;
+        size_t last = i + 1 < got ? snaps[i + 1].first_ref : nrefs;
+        PyObject *objs = PyTuple_New((Py_ssize_t)(last - first));
+        if (objs)
+            for (size_t k = first; k < last; k++)
+                PyTuple_SET_ITEM(objs, (Py_ssize_t)(k - first), Py_NewRef(refs[k]));
+        PyObject *item = objs ? Py_BuildValue(
+            "(ksNdO)", snaps[i].thread_ident, snaps[i].op, objs,
+            (double)snaps[i].since_ns / 1e9, snaps[i].timed ? Py_True : Py_False) : NULL;
+        if (!item || PyList_Append(list, item) < 0)
+            Py_CLEAR(list);
+        Py_XDECREF(item);
+    }
+    for (size_t k = 0; k < nrefs; k++)
+        Py_DECREF(refs[k]);
+    PyMem_Free(snaps);
+    free(refs);
+    if (nomem) {
+        Py_XDECREF(list);
+        return PyErr_NoMemory();
+    }
+    return list;
 }
 
 /* ---- deadlock detection ------------------------------------------------- */
@@ -121,45 +251,64 @@ static PyObject *module_blocked(PyObject *module, PyObject *Py_UNUSED(ignored))
    doing (one in I/O, time.sleep, a C library or just created counts).
    Walked with the GIL held, as faulthandler does; only called on builds
    with a GIL (see pyg_deadlock_check). */
-static size_t count_thread_states(void)
+static bool is_ignored(pyg_state *st, unsigned long ident)
+{
+    /* the idents were checked to be ints that fit when they were set */
+    Py_ssize_t n = st->deadlock_ignored ? PyTuple_GET_SIZE(st->deadlock_ignored) : 0;
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (PyLong_AsUnsignedLong(PyTuple_GET_ITEM(st->deadlock_ignored, i)) == ident)
+            return true;
+    return false;
+}
+
+static size_t count_thread_states(pyg_state *st)
 {
     size_t n = 0;
     PyInterpreterState *interp = PyThreadState_GetInterpreter(PyThreadState_Get());
     for (PyThreadState *t = PyInterpreterState_ThreadHead(interp); t;
          t = PyThreadState_Next(t))
-        n++;
+        n += !is_ignored(st, t->thread_id);
     return n;
 }
 
-int pyg_deadlock_check(pyg_state *st, pyg_blocked *rec)
+int pyg_deadlock_check(pyg_state *st, pyg_deadlock_watch *watch)
 {
 #ifdef Py_GIL_DISABLED
     /* Thread states cannot be walked safely without the GIL: never guess. */
     (void)st;
-    (void)rec;
+    (void)watch;
     return 0;
 #else
-    if (!st->deadlock_detection || rec->timed || !st->deadlock_reporter)
+    if (!st->deadlock_detection || !st->deadlock_reporter)
         return 0;
-    pthread_mutex_lock(&st->blocked_lock);
-    size_t untimed = st->blocked_untimed;
-    uint64_t changes = st->blocked_changes;
-    pthread_mutex_unlock(&st->blocked_lock);
+    size_t untimed = 0;
+    uint64_t changes = 0;
+    pthread_mutex_lock(&all_lock);
+    for (pyg_blocked *r = all_head; r; r = r->next) {
+        if (r->st != st)
+            continue;
+        record_view v;
+        read_record(r, &v);
+        changes += v.seq;
+        /* is_ignored reads ints: no Python code runs under the leaf lock */
+        untimed += v.parked && !v.timed && !is_ignored(st, r->thread_ident);
+    }
+    pthread_mutex_unlock(&all_lock);
     /* Anything that could still wake a waiter is progress: a thread not
        parked in pygochan, a park with a deadline, any pending timer
        (Timer, Ticker, after, a context deadline, after_func). */
-    if (untimed < count_thread_states() || gc_timer_pending() > 0) {
-        rec->quiet_since_ns = 0;
+    if (untimed < count_thread_states(st) || gc_timer_pending() > 0) {
+        watch->quiet_since_ns = 0;
         return 0;
     }
     int64_t now = gc_now_ns();
-    if (rec->quiet_since_ns == 0 || changes != rec->quiet_changes) {
+    if (watch->quiet_since_ns == 0 || changes != watch->quiet_changes) {
         /* Every wait that begins or ends restarts the grace period. */
-        rec->quiet_since_ns = now;
-        rec->quiet_changes = changes;
+        watch->quiet_since_ns = now;
+        watch->quiet_changes = changes;
         return 0;
     }
-    if (now - rec->quiet_since_ns < st->deadlock_grace_ns)
+    if (now - watch->quiet_since_ns < st->deadlock_grace_ns)
         return 0;
     /* The reporter (pygochan._debug) makes the last checks that need
        Python (signal handlers) and returns the message, or None. */
@@ -168,7 +317,7 @@ int pyg_deadlock_check(pyg_state *st, pyg_blocked *rec)
         return -1;
     if (message == Py_None) {
         Py_DECREF(message);
-        rec->quiet_since_ns = now; /* ask again after another grace period */
+        watch->quiet_since_ns = now; /* ask again after another grace period */
         return 0;
     }
     PyErr_SetObject(st->deadlock, message);
@@ -203,6 +352,27 @@ static PyObject *module_deadlock_detection(PyObject *module, PyObject *Py_UNUSED
                          (double)st->deadlock_grace_ns / 1e9);
 }
 
+/* _set_deadlock_ignored(idents): threads that never wake a wait. */
+static PyObject *module_set_deadlock_ignored(PyObject *module, PyObject *idents)
+{
+    pyg_state *st = PyModule_GetState(module);
+    if (!PyTuple_Check(idents)) {
+        PyErr_SetString(PyExc_TypeError, "_set_deadlock_ignored() needs a tuple of idents");
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(idents); i++) {
+        PyObject *ident = PyTuple_GET_ITEM(idents, i);
+        if (!PyLong_Check(ident) ||
+            (PyLong_AsUnsignedLong(ident) == (unsigned long)-1 && PyErr_Occurred())) {
+            PyErr_Clear();
+            PyErr_SetString(PyExc_TypeError, "thread idents must be ints");
+            return NULL;
+        }
+    }
+    Py_XSETREF(st->deadlock_ignored, Py_NewRef(idents));
+    Py_RETURN_NONE;
+}
+
 static PyObject *module_set_deadlock_reporter(PyObject *module, PyObject *fn)
 {
     pyg_state *st = PyModule_GetState(module);
@@ -210,14 +380,22 @@ static PyObject *module_set_deadlock_reporter(PyObject *module, PyObject *fn)
     Py_RETURN_NONE;
 }
 
-/* After fork() only the forking thread exists, and it was not waiting:
-   nobody is linked, and the lock may have been held by a thread now gone. */
+/* After fork() only the forking thread exists, and it was not waiting;
+   a lock may have been held by a thread now gone. */
 void pyg_blocked_after_fork(pyg_state *st)
 {
-    pthread_mutex_init(&st->blocked_lock, NULL);
-    st->blocked_head = NULL;
-    st->blocked_untimed = 0;
-    st->blocked_changes++;
+    (void)st; /* the list is process-wide */
+    pthread_mutex_init(&all_lock, NULL);
+    unsigned long self = PyThread_get_thread_ident();
+    for (pyg_blocked *r = all_head, *next; r; r = next) {
+        next = r->next;
+        atomic_store(&r->parked, false);
+        atomic_store(&r->seq, (atomic_load(&r->seq) | 1) + 1);
+        if (r->thread_ident != self) {
+            unlink_record(r);
+            free(r);
+        }
+    }
 }
 
 static PyMethodDef blocked_functions[] = {
@@ -227,17 +405,19 @@ static PyMethodDef blocked_functions[] = {
      METH_FASTCALL, "_set_deadlock_detection(enabled, grace)"},
     {"_deadlock_detection", module_deadlock_detection, METH_NOARGS,
      "_deadlock_detection() -> (enabled, grace)"},
+    {"_set_deadlock_ignored", module_set_deadlock_ignored, METH_O,
+     "_set_deadlock_ignored(idents): threads that never wake a wait."},
     {"_set_deadlock_reporter", module_set_deadlock_reporter, METH_O,
      "Register the callable that builds a Deadlock message (or None)."},
     {NULL, NULL, 0, NULL}};
 
 int pyg_blocked_init(PyObject *module, pyg_state *st)
 {
-    if (pthread_mutex_init(&st->blocked_lock, NULL) != 0) {
-        PyErr_SetString(PyExc_RuntimeError, "cannot create a lock");
+    if (pthread_key_create(&st->blocked_key, free_record) != 0) {
+        PyErr_SetString(PyExc_RuntimeError, "cannot create a thread-local key");
         return -1;
     }
-    st->blocked_lock_ready = true;
+    st->blocked_key_ready = true;
     st->deadlock_detection = true;
     st->deadlock_grace_ns = 1000 * 1000 * 1000;
     st->deadlock = PyErr_NewExceptionWithDoc(
@@ -253,8 +433,15 @@ int pyg_blocked_init(PyObject *module, pyg_state *st)
 
 void pyg_blocked_free(pyg_state *st)
 {
-    if (st->blocked_lock_ready) {
-        pthread_mutex_destroy(&st->blocked_lock);
-        st->blocked_lock_ready = false;
-    }
+    if (!st->blocked_key_ready)
+        return;
+    st->blocked_key_ready = false;
+    /* Orphan this module's records: a thread still parked (a daemon at
+       exit) may unpark later and must find its record alive. */
+    pthread_mutex_lock(&all_lock);
+    for (pyg_blocked *r = all_head; r; r = r->next)
+        if (r->st == st)
+            r->st = NULL;
+    pthread_mutex_unlock(&all_lock);
+    pthread_key_delete(st->blocked_key);
 }

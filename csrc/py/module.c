@@ -86,6 +86,7 @@ static int module_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(st->channel_iter_type);
     Py_VISIT(st->deadlock);
     Py_VISIT(st->deadlock_reporter);
+    Py_VISIT(st->deadlock_ignored);
     return pyg_sync_traverse(st, visit, arg);
 }
 
@@ -108,6 +109,7 @@ static int module_clear(PyObject *module)
     Py_CLEAR(st->channel_iter_type);
     Py_CLEAR(st->deadlock);
     Py_CLEAR(st->deadlock_reporter);
+    Py_CLEAR(st->deadlock_ignored);
     pyg_sync_clear(st);
     return 0;
 }

@@ -12,6 +12,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -59,14 +60,13 @@ typedef struct {
     PyTypeObject *channel_iter_type; /* Channel.iter(ctx=) (views.c) */
 
     /* Parked waits and deadlock detection (blocked.c) */
-    pthread_mutex_t blocked_lock;    /* guards the next three fields */
-    bool blocked_lock_ready;
-    struct pyg_blocked *blocked_head; /* linked parked waits, not owned */
-    size_t blocked_untimed;          /* how many of them have no deadline */
-    uint64_t blocked_changes;        /* bumped by every link and unlink */
+    pthread_key_t blocked_key;       /* this thread's pyg_blocked record */
+    bool blocked_key_ready;
     bool deadlock_detection;         /* main thread only reads; set by Python */
     int64_t deadlock_grace_ns;
     PyObject *deadlock;              /* the Deadlock exception class */
+    PyObject *deadlock_ignored;      /* tuple of thread idents that never
+                                        wake a wait (kernel service threads) */
     PyObject *deadlock_reporter;     /* callable -> message or None, or NULL */
 } pyg_state;
 
@@ -185,27 +185,41 @@ enum gc_status pyg_wait_for(pyg_state *st, gc_select *sel, int64_t deadline_ns,
 enum gc_status pyg_wait(pyg_state *st, gc_select *sel, int64_t deadline_ns,
                         gc_select_result *res);
 
-/* A parked wait, on the waiting thread's stack while it is linked into
-   its interpreter's registry (blocked.c; the fields up to `next` are
-   guarded by st->blocked_lock while linked, the rest belong to the
-   waiting thread). */
+/* What one thread is parked on: one record per thread and interpreter,
+   made at the thread's first wait, linked into a process-wide list (whose
+   lock guards prev/next/st) and freed when the thread exits.  Only the
+   record's thread writes the other fields, as a seqlock: seq is odd while
+   it writes, and every park and unpark adds 2, so parking costs a few
+   plain stores to the thread's own cache line.  objects are borrowed: the
+   parked call owns them (and keeps its frame) until it has the GIL back. */
 typedef struct pyg_blocked {
     struct pyg_blocked *prev, *next;
-    unsigned long thread_ident;
-    const char *op;                 /* static text */
-    PyObject *const *objects;       /* borrowed */
-    Py_ssize_t nobjects;
-    int64_t since_ns;
-    bool timed;                     /* it ends by itself: it has a deadline */
-    int64_t quiet_since_ns;         /* deadlock check: nothing changed since */
-    uint64_t quiet_changes;
+    pyg_state *st;                  /* NULL once its module is gone */
+    unsigned long thread_ident;     /* immutable */
+    _Atomic uint64_t seq;
+    _Atomic bool parked;
+    _Atomic bool timed;             /* it ends by itself: it has a deadline */
+    const char *_Atomic op;         /* static text */
+    PyObject *const *_Atomic objects;
+    _Atomic Py_ssize_t nobjects;
+    _Atomic int64_t since_ns;
 } pyg_blocked;
 
-void pyg_blocked_link(pyg_state *st, pyg_blocked *rec);
-void pyg_blocked_unlink(pyg_state *st, pyg_blocked *rec);
+/* Per-wait state of the main thread's deadlock check. */
+typedef struct {
+    int64_t quiet_since_ns;         /* nothing changed since; 0: not quiet */
+    uint64_t quiet_changes;
+} pyg_deadlock_watch;
+
+/* The calling thread's record, made on first use; NULL (no exception) when
+   out of memory: the wait then goes unrecorded. */
+pyg_blocked *pyg_blocked_self(pyg_state *st);
+void pyg_blocked_park(pyg_blocked *rec, const char *op, PyObject *const *objects,
+                      Py_ssize_t nobjects, bool timed);
+void pyg_blocked_unpark(pyg_blocked *rec);
 /* On the main thread, between slices of an untimed wait: -1 with Deadlock
    set if every thread has been parked hopelessly for the grace period. */
-int pyg_deadlock_check(pyg_state *st, pyg_blocked *rec);
+int pyg_deadlock_check(pyg_state *st, pyg_deadlock_watch *watch);
 void pyg_blocked_after_fork(pyg_state *st);
 void pyg_blocked_free(pyg_state *st);
 

@@ -110,21 +110,20 @@ enum gc_status pyg_wait_for(pyg_state *st, gc_select *sel, int64_t deadline_ns,
        answered before sleeping: a stream of short waits must not hide it. */
     if (on_main && PyErr_CheckSignals() < 0)
         return GC_INTERRUPTED;
-    pyg_blocked rec = {.thread_ident = PyThread_get_thread_ident(),
-                       .op = op,
-                       .objects = objects,
-                       .nobjects = nobjects,
-                       .timed = deadline_ns != GC_FOREVER};
-    pyg_blocked_link(st, &rec);
+    pyg_blocked *rec = pyg_blocked_self(st);
+    bool timed = deadline_ns != GC_FOREVER;
+    if (rec)
+        pyg_blocked_park(rec, op, objects, nobjects, timed);
+    pyg_deadlock_watch watch = {0, 0};
     for (;;) {
         enum gc_status status;
         Py_BEGIN_ALLOW_THREADS
         status = gc_select_wait(sel, deadline_ns,
                                 on_main ? MAIN_THREAD_SLICE_NS : 0, res);
-        /* Woken: leave the registry before queueing for the GIL, so that a
-           thread about to run is never counted as parked. */
-        if (status != GC_INTERRUPTED)
-            pyg_blocked_unlink(st, &rec);
+        /* Woken: unpark before queueing for the GIL, so that a thread about
+           to run is never counted as parked. */
+        if (status != GC_INTERRUPTED && rec)
+            pyg_blocked_unpark(rec);
         Py_END_ALLOW_THREADS
         if (status != GC_INTERRUPTED)
             return status;
@@ -132,8 +131,9 @@ enum gc_status pyg_wait_for(pyg_state *st, gc_select *sel, int64_t deadline_ns,
            handlers run: one that raises (KeyboardInterrupt) ends the call
            with no effect, otherwise wait again. */
         if (PyErr_CheckSignals() < 0 ||
-            (on_main && pyg_deadlock_check(st, &rec) < 0)) {
-            pyg_blocked_unlink(st, &rec);
+            (on_main && !timed && rec && pyg_deadlock_check(st, &watch) < 0)) {
+            if (rec)
+                pyg_blocked_unpark(rec);
             return GC_INTERRUPTED;
         }
     }
