@@ -15,7 +15,8 @@ import sys
 import threading
 import time
 import traceback
-from typing import IO, Any, Callable, List, NamedTuple, Optional, Tuple, Union
+import weakref
+from typing import IO, Any, Callable, Iterable, List, NamedTuple, Optional, Tuple, Union
 
 from . import _core
 
@@ -43,11 +44,11 @@ class BlockedWait(NamedTuple):
 
 
 def blocked() -> List[BlockedWait]:
-    """Every thread parked in a pygochan call right now, longest first::
+    """Every thread parked in a pygochan call right now, longest first.
 
-        >>> for w in gc.blocked():
-        ...     print(w.thread.name, w.operation, *w.objects)
-        worker-1 recv <pygochan.Channel capacity=0 len=0 closed=False ...>
+    >>> for w in gc.blocked():
+    ...     print(w.thread.name, w.operation, *w.objects)
+    worker-1 recv <pygochan.Channel capacity=0 len=0 closed=False ...>
     """
     threads = {t.ident: t for t in threading.enumerate()}
     waits = []
@@ -83,9 +84,9 @@ def _describe(waits: List[BlockedWait], now: float) -> List[str]:
 
 
 def dump_blocked(file: Optional[IO[str]] = None) -> None:
-    """Write who waits on what, like faulthandler writes tracebacks::
+    """Write who waits on what, like faulthandler writes tracebacks.
 
-        gc.dump_blocked()                 # to sys.stderr
+    >>> gc.dump_blocked()                 # to sys.stderr
     """
     if file is None:
         file = sys.stderr
@@ -117,21 +118,60 @@ def dump_on_signal(signum: int = getattr(signal, "SIGQUIT", signal.SIGINT)) -> _
 # ---- deadlock detection ---------------------------------------------------------
 
 
-def set_deadlock_detection(enabled: bool, *, grace: Optional[float] = None) -> None:
+_ignored_threads: "weakref.WeakSet[threading.Thread]" = weakref.WeakSet()
+
+
+def set_deadlock_detection(
+    enabled: bool,
+    *,
+    grace: Optional[float] = None,
+    ignore_threads: Optional[Iterable[threading.Thread]] = None,
+) -> None:
     """Turn deadlock detection on or off (on by default, as in Go), and set
     how long (seconds, default 1.0) the "nothing can wake anyone" state must
     hold before the main thread's wait raises ``Deadlock``::
 
         gc.set_deadlock_detection(False)   # waits on things pygochan cannot see
 
-    ``PYGOCHAN_DEADLOCK_DETECTION=0`` in the environment turns it off at
-    import.  Threads created outside Python that call in later (callbacks
-    from a C library) are invisible until they do: turn detection off when a
-    program waits for such a callback with no timeout.
+    ``ignore_threads`` names service threads that never wake a pygochan
+    wait, so that they do not count as progress (added to the ones already
+    ignored: a Jupyter kernel's own threads are, when pygochan is imported
+    in the kernel).  ``PYGOCHAN_DEADLOCK_DETECTION=0`` in the environment
+    turns detection off at import.  Threads created outside Python that call
+    in later (callbacks from a C library) are invisible until they do: turn
+    detection off when a program waits for such a callback with no timeout.
     """
     if grace is None:
         grace = _core._deadlock_detection()[1]
+    if ignore_threads is not None:
+        threads = list(ignore_threads)
+        for t in threads:
+            if not isinstance(t, threading.Thread):
+                raise TypeError(f"ignore_threads must hold Threads, not {type(t).__name__}")
+        _ignored_threads.update(threads)
     _core._set_deadlock_detection(bool(enabled), grace)
+    _refresh_ignored()
+
+
+def _refresh_ignored() -> None:
+    _core._set_deadlock_ignored(tuple(t.ident for t in list(_ignored_threads) if t.ident is not None))
+
+
+def _kernel_service_threads() -> List[threading.Thread]:
+    """The threads a Jupyter (ipykernel) kernel runs for itself: IOPub,
+    heartbeat, control, shell channel, the output pipe watchers, the parent
+    poller and IPython's history saver.  None of them runs user code or
+    touches the user's channels while a cell is executing."""
+    if "ipykernel" not in sys.modules:
+        return []
+    names = {"IOPub", "Heartbeat", "Control", "Shell channel"}
+    kinds = {"Heartbeat", "ControlThread", "ShellChannelThread", "ParentPollerUnix", "HistorySavingThread"}
+    found = []
+    for t in threading.enumerate():
+        target = getattr(getattr(t, "_target", None), "__name__", "")
+        if t.name in names or type(t).__name__ in kinds or target == "_watch_pipe_fd":
+            found.append(t)
+    return found
 
 
 def _python_signal_handler_installed() -> bool:
@@ -165,5 +205,7 @@ def _deadlock_report() -> Optional[str]:
 
 
 _core._set_deadlock_reporter(_deadlock_report)
+_ignored_threads.update(_kernel_service_threads())
+_refresh_ignored()
 if os.environ.get("PYGOCHAN_DEADLOCK_DETECTION", "1").strip().lower() in ("0", "false", "no", "off"):
     set_deadlock_detection(False)

@@ -252,3 +252,24 @@ def test_set_deadlock_detection_checks_its_grace():
         gc.set_deadlock_detection(True, grace=-1)
     with pytest.raises(TypeError):
         gc.set_deadlock_detection(True, grace="1")
+
+
+@pytest.mark.parametrize("ignored", [True, False])
+def test_ignored_service_threads_do_not_count_as_progress(ignored):
+    body = """
+        service = threading.Thread(target=time.sleep, args=(3600,), name='service', daemon=True)
+        service.start()
+        if IGNORED:
+            gc.set_deadlock_detection(True, ignore_threads=[service])
+    """.replace("IGNORED", str(ignored))
+    proc = spawn(textwrap.dedent(body) + NO_DEADLOCK_MAIN)
+    out, err = outcome(proc, interrupt_after=1.5)
+    if ignored:
+        assert out.strip().startswith("DEADLOCK"), (out, err)
+    else:
+        assert out.strip() == "interrupted", (out, err)
+
+
+def test_ignore_threads_checks_its_argument():
+    with pytest.raises(TypeError):
+        gc.set_deadlock_detection(True, ignore_threads=[1])
