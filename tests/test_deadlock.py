@@ -173,14 +173,16 @@ def test_dump_on_signal_writes_who_waits_on_what():
 # ---- blocked() in this process (every wait has a timeout) --------------------------
 
 
-def wait_until_blocked(n, timeout=WAIT_TIMEOUT):
+def wait_until_blocked(threads, timeout=WAIT_TIMEOUT):
+    """The blocked() entries of threads, once all of them are parked (other
+    tests' leftover threads, like the after_func runner, are left out)."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
-        waits = [w for w in gc.blocked() if w.thread is not threading.current_thread()]
-        if len(waits) >= n:
+        waits = [w for w in gc.blocked() if w.thread in threads]
+        if len(waits) == len(threads):
             return waits
         time.sleep(0.005)
-    pytest.fail(f"expected {n} blocked threads, saw {gc.blocked()}")
+    pytest.fail(f"expected {len(threads)} blocked threads, saw {gc.blocked()}")
 
 
 def test_blocked_lists_every_parked_call_with_its_objects():
@@ -200,9 +202,9 @@ def test_blocked_lists_every_parked_call_with_its_objects():
         start(lambda: ctx.wait(timeout=WAIT_TIMEOUT)),
         start(lambda: fut.result(timeout=WAIT_TIMEOUT)),
     ]
-    waits = wait_until_blocked(len(threads))
+    waits = wait_until_blocked(threads)
     by_thread = {w.thread: w for w in waits}
-    assert set(by_thread) >= set(threads)
+    assert set(by_thread) == set(threads)
     ops = sorted(by_thread[t].operation for t in threads)
     assert ops == sorted(["recv", "send", "select", "wait", "wait", "result"])
     sel = next(w for w in waits if w.operation == "select")
@@ -214,7 +216,8 @@ def test_blocked_lists_every_parked_call_with_its_objects():
     assert all(w.since <= time.monotonic() for w in waits)
     buf = io.StringIO()
     gc.dump_blocked(buf)
-    assert f"{len(waits)} thread(s) blocked" in buf.getvalue()
+    assert "thread(s) blocked in pygochan calls" in buf.getvalue()
+    assert buf.getvalue().count("[") >= len(threads)
     # wake them all; then nobody is listed
     ch.send(1)
     full.recv()
@@ -239,11 +242,15 @@ def test_blocked_records_come_and_go_under_churn(rng):
                 pass
 
     threads = [start(churn) for _ in range(6)]
+    seen = 0
     for _ in range(200):
         for w in gc.blocked():
-            assert w.operation == "recv" and w.timed
+            if w.thread in threads:
+                seen += 1
+                assert w.operation == "recv" and w.timed and "Channel capacity=0" in w.objects[0]
     stop.set()
     join_all(threads)
+    assert seen > 0
     assert [w for w in gc.blocked() if w.thread in threads] == []
 
 
@@ -273,3 +280,21 @@ def test_ignored_service_threads_do_not_count_as_progress(ignored):
 def test_ignore_threads_checks_its_argument():
     with pytest.raises(TypeError):
         gc.set_deadlock_detection(True, ignore_threads=[1])
+
+
+def test_blocked_shows_a_pool_submit_waiting_for_a_worker():
+    gate = gc.Channel()
+    with gc.Pool(max_workers=1, queue_size=0) as pool:
+        running = pool.submit(gate.recv, timeout=WAIT_TIMEOUT)
+        submitter = start(lambda: pool.submit(len, "x", submit_timeout=WAIT_TIMEOUT))
+        end = time.monotonic() + WAIT_TIMEOUT
+        while time.monotonic() < end:
+            submits = [w for w in gc.blocked() if w.operation == "submit"]
+            if submits:
+                break
+            time.sleep(0.005)
+        assert submits and submits[0].thread is submitter
+        assert submits[0].objects[0].startswith("<pygochan.Pool")
+        gate.send(None)
+        join_all([submitter])
+        assert running.result(timeout=WAIT_TIMEOUT) is None

@@ -123,8 +123,7 @@ def test_iter_with_ctx_ends_when_the_channel_is_closed_and_drained():
 
 
 def test_iter_with_ctx_raises_the_context_error_and_takes_nothing():
-    ch = gc.Channel(UNB := gc.UNBOUNDED)
-    assert UNB == gc.UNBOUNDED
+    ch = gc.Channel(gc.UNBOUNDED)
     ctx, cancel = gc.with_cancel(gc.background())
     got = []
     ch.send("a")

@@ -247,10 +247,7 @@ static PyObject *module_blocked(PyObject *module, PyObject *Py_UNUSED(ignored))
 
 /* ---- deadlock detection ------------------------------------------------- */
 
-/* Python threads of this interpreter: every thread state, whatever it is
-   doing (one in I/O, time.sleep, a C library or just created counts).
-   Walked with the GIL held, as faulthandler does; only called on builds
-   with a GIL (see pyg_deadlock_check). */
+#ifndef Py_GIL_DISABLED
 static bool is_ignored(pyg_state *st, unsigned long ident)
 {
     /* the idents were checked to be ints that fit when they were set */
@@ -261,6 +258,10 @@ static bool is_ignored(pyg_state *st, unsigned long ident)
     return false;
 }
 
+/* Python threads of this interpreter: every thread state, whatever it is
+   doing (one in I/O, time.sleep, a C library or just created counts).
+   Walked with the GIL held, as faulthandler does; only called on builds
+   with a GIL (see pyg_deadlock_check). */
 static size_t count_thread_states(pyg_state *st)
 {
     size_t n = 0;
@@ -270,6 +271,7 @@ static size_t count_thread_states(pyg_state *st)
         n += !is_ignored(st, t->thread_id);
     return n;
 }
+#endif
 
 int pyg_deadlock_check(pyg_state *st, pyg_deadlock_watch *watch)
 {

@@ -363,17 +363,10 @@ static PyType_Slot context_slots[] = {
     {Py_tp_members, context_members},
     {0, NULL}};
 
-#ifdef Py_TPFLAGS_DISALLOW_INSTANTIATION
-#define CONTEXT_FLAGS \
-    (Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_DISALLOW_INSTANTIATION)
-#else
-#define CONTEXT_FLAGS (Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC)
-#endif
-
 static PyType_Spec context_spec = {
     .name = "pygochan.Context",
     .basicsize = sizeof(pyg_context),
-    .flags = CONTEXT_FLAGS,
+    .flags = PYG_INTERNAL_GC_TYPE_FLAGS,
     .slots = context_slots,
 };
 

@@ -99,6 +99,14 @@ typedef struct {
     PyObject *weakreflist;
 } pyg_context;
 
+/* Flags of a GC type that only pygochan itself creates instances of. */
+#ifdef Py_TPFLAGS_DISALLOW_INSTANTIATION
+#define PYG_INTERNAL_GC_TYPE_FLAGS \
+    (Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_DISALLOW_INSTANTIATION)
+#else
+#define PYG_INTERNAL_GC_TYPE_FLAGS (Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC)
+#endif
+
 /* ctx= argument: None -> *out NULL; a Context -> its gc_ctx (NULL if it can
    never be done); anything else is a TypeError. */
 int pyg_ctx_arg(pyg_state *st, PyObject *obj, gc_ctx **out);

@@ -118,17 +118,10 @@ static PyType_Slot channel_iter_slots[] = {
     {Py_tp_iternext, channel_iter_next},
     {0, NULL}};
 
-#ifdef Py_TPFLAGS_DISALLOW_INSTANTIATION
-#define ITER_FLAGS \
-    (Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_DISALLOW_INSTANTIATION)
-#else
-#define ITER_FLAGS (Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC)
-#endif
-
 static PyType_Spec channel_iter_spec = {
     .name = "pygochan.ChannelIterator",
     .basicsize = sizeof(channel_iter),
-    .flags = ITER_FLAGS,
+    .flags = PYG_INTERNAL_GC_TYPE_FLAGS,
     .slots = channel_iter_slots,
 };
 
