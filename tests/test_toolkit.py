@@ -540,3 +540,43 @@ def test_mypy_rejects_a_send_on_a_receive_only_view(tmp_path):
     errors = [line for line in stdout.splitlines() if ": error:" in line]
     assert len(errors) == 1, stdout + stderr
     assert "views.py:8:" in errors[0] and '"send"' in errors[0], stdout
+
+
+def test_views_and_iterators_are_collected_with_their_channel():
+    import gc as pygc
+    import weakref
+
+    ch = gc.Channel(gc.UNBOUNDED)
+    ref = weakref.ref(ch)
+    view = ch.recv_only()
+    ch.send(view)            # a cycle: the channel buffers its own view
+    ch.send(ch.send_only())
+    ctx, cancel = gc.with_cancel(gc.background())
+    it = ch.iter(ctx=ctx)
+    ch.send(it)              # and an iterator that holds it
+    del ch, view, it
+    pygc.collect()
+    assert ref() is None
+    cancel()
+
+
+def test_blocked_and_views_do_not_leak(rng):
+    import tracemalloc
+
+    ch = gc.Channel(1)
+
+    def churn():
+        for _ in range(300):
+            v = ch.recv_only()
+            assert len(ch.send_only()) == 0
+            with pytest.raises(TimeoutError):
+                v.recv(timeout=0.0001 * rng.random())
+            gc.blocked()
+
+    churn()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    churn()
+    grown = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    assert grown < 64 * 1024, grown
