@@ -6,7 +6,8 @@ Go:
     ... cancel() ... wg.Wait()
 
 Each worker selects on its job channel and ctx.done(); blocking calls take
-ctx= and raise gc.Canceled once the context is done, having had no effect.
+ctx= and raise gc.Canceled once the context is done, having had no effect;
+gc.ContextError also catches a DeadlineExceeded.
 """
 import threading
 import time
@@ -14,22 +15,21 @@ import time
 import pygochan as gc
 
 
-def worker(ctx: gc.Context, jobs: "gc.Channel[int]", results: "gc.Channel[int]") -> None:
-    while True:
-        try:
-            job = jobs.recv(ctx=ctx)           # raises Canceled at shutdown
-        except gc.Canceled:
-            return
-        # A job taken is finished: results is unbounded, so this never blocks
-        # (a ctx= here could drop a job that was already taken).
-        results.send(job * 2)
+def worker(ctx: gc.Context, jobs: "gc.RecvOnlyChannel[int]", results: "gc.SendOnlyChannel[int]") -> None:
+    try:
+        for job in jobs.iter(ctx=ctx):         # raises Canceled at shutdown
+            # A job taken is finished: results is unbounded, so this never
+            # blocks (a ctx= here could drop a job that was already taken).
+            results.send(job * 2)
+    except gc.ContextError:                    # canceled or past a deadline
+        return
 
 
 def main() -> None:
     ctx, cancel = gc.with_cancel(gc.background())
     jobs: "gc.Channel[int]" = gc.Channel()
     results: "gc.Channel[int]" = gc.Channel(gc.UNBOUNDED)
-    workers = [threading.Thread(target=worker, args=(ctx, jobs, results)) for _ in range(4)]
+    workers = [threading.Thread(target=worker, args=(ctx, jobs.recv_only(), results.send_only())) for _ in range(4)]
     for t in workers:
         t.start()
     for i in range(100):

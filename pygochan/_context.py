@@ -15,7 +15,9 @@ __all__ = [
     "with_cancel",
     "with_cancel_cause",
     "with_deadline",
+    "with_deadline_cause",
     "with_timeout",
+    "with_timeout_cause",
 ]
 
 
@@ -88,13 +90,38 @@ def with_timeout(parent: Context, seconds: float) -> CancelPair:
     >>> with with_timeout(background(), 0.5) as ctx:
     ...     ch.recv(ctx=ctx)
     """
+    return with_deadline(parent, _deadline_in(seconds))
+
+
+def with_deadline_cause(parent: Context, deadline: float, cause: BaseException) -> CancelPair:
+    """Go's context.WithDeadlineCause: like with_deadline, and once the
+    deadline passes cause(ctx) is ``cause`` (err() stays DeadlineExceeded).
+
+    >>> ctx, cancel = with_deadline_cause(background(), 0, TimeoutError("slow backend"))
+    >>> cause(ctx)
+    TimeoutError('slow backend')
+    """
+    ctx = _core._new_context(parent, deadline, cause)
+    return CancelPair(ctx, _cancel_func(ctx))
+
+
+def with_timeout_cause(parent: Context, seconds: float, cause: BaseException) -> CancelPair:
+    """Go's context.WithTimeoutCause: with_timeout whose expiry has a cause.
+
+    >>> with with_timeout_cause(background(), 2.0, TimeoutError("no reply")) as ctx:
+    ...     reply = replies.recv(ctx=ctx)
+    """
+    return with_deadline_cause(parent, _deadline_in(seconds), cause)
+
+
+def _deadline_in(seconds: float) -> float:
     import time
 
     if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
         raise TypeError(f"seconds must be a number, not {type(seconds).__name__}")
     if seconds != seconds:
         raise ValueError("seconds must not be NaN")
-    return with_deadline(parent, time.monotonic() + seconds)
+    return time.monotonic() + seconds
 
 
 # ---- after_func: one runner thread starts each function in its own thread ----

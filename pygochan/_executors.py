@@ -326,22 +326,29 @@ class GroupTasks:
         self._pending = _InFlight()
         ctx.after_func(self._pending.cancel_all)
 
-    def start(self, group: "ErrGroup", fn: Callable[..., Any], args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> None:
+    def start(
+        self,
+        group: "ErrGroup",
+        fn: Callable[..., Any],
+        args: Tuple[Any, ...],
+        kwargs: Dict[str, Any],
+        slots: "Optional[_core.Channel[None]]",
+    ) -> None:
         """Submit ``fn(*args, **kwargs)`` for ``group``, counted by its
         WaitGroup and holding its limit slot (if any) until it settles."""
         group._wg.add(1)
         try:
             fut = self.executor.submit(fn, *args, **kwargs)
         except BaseException:
-            self._release(group)
+            self._release(group, slots)
             raise
         self._pending.add(fut)
-        fut.add_done_callback(lambda f: self._settled(group, f))
+        fut.add_done_callback(lambda f: self._settled(group, f, slots))
         # A cancellation that came before add() has already swept _pending.
         if self._ctx.err() is not None:
             fut.cancel()
 
-    def _settled(self, group: "ErrGroup", fut: Any) -> None:
+    def _settled(self, group: "ErrGroup", fut: Any, slots: "Optional[_core.Channel[None]]") -> None:
         self._pending.discard(fut)
         try:
             if fut.cancelled():
@@ -352,11 +359,12 @@ class GroupTasks:
                 if error is not None:
                     group._fail(error)
         finally:
-            self._release(group)
+            self._release(group, slots)
 
     @staticmethod
-    def _release(group: "ErrGroup") -> None:
-        # mirrors the end of a thread task in ErrGroup._start
-        if group._slots is not None:
-            group._slots.recv()
+    def _release(group: "ErrGroup", slots: "Optional[_core.Channel[None]]") -> None:
+        # mirrors the end of a thread task in ErrGroup._start: the slot goes
+        # back to the channel it was taken from, even after a set_limit
+        if slots is not None:
+            slots.recv()
         group._wg.done()

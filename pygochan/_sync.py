@@ -387,6 +387,25 @@ class ErrGroup:
             f"failed={len(self._errors)} limit={self._limit}>"
         )
 
+    def set_limit(self, n: Optional[int]) -> None:
+        """Go's ``Group.SetLimit``: at most ``n`` tasks at once from now on
+        (``None``: no limit).  Refused with ``RuntimeError`` while tasks run,
+        as in Go::
+
+            g = gc.ErrGroup()
+            g.set_limit(4)
+        """
+        if n is not None:
+            if isinstance(n, bool) or not isinstance(n, int):
+                raise TypeError(f"limit must be an int or None, not {type(n).__name__}")
+            if n < 1:
+                raise ValueError("limit must be >= 1")
+        with self._lock:
+            if self._wg.count or (self._slots is not None and len(self._slots)):
+                raise RuntimeError("set_limit() while tasks of the group are running")
+            self._limit = n
+            self._slots = _core.Channel(n) if n is not None else None
+
     def _check_open(self) -> None:
         if self._waited:
             raise RuntimeError("go() after wait() returned")
@@ -397,26 +416,34 @@ class ErrGroup:
         self._check_open()
         if not callable(fn):
             raise TypeError(f"go() needs a callable, not {type(fn).__name__}")
-        if self._slots is not None:
-            self._slots.send(None)
-        self._start(fn, args, kwargs)
+        slots = self._slots  # the one this task's slot is taken from and given back to
+        if slots is not None:
+            slots.send(None)
+        self._start(fn, args, kwargs, slots)
 
     def try_go(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> bool:
         """Like ``go``, but return False instead of waiting for a slot."""
         self._check_open()
         if not callable(fn):
             raise TypeError(f"try_go() needs a callable, not {type(fn).__name__}")
-        if self._slots is not None:
+        slots = self._slots
+        if slots is not None:
             try:
-                self._slots.send(None, timeout=0)
+                slots.send(None, timeout=0)
             except TimeoutError:
                 return False
-        self._start(fn, args, kwargs)
+        self._start(fn, args, kwargs, slots)
         return True
 
-    def _start(self, fn: Callable[..., Any], args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> None:
+    def _start(
+        self,
+        fn: Callable[..., Any],
+        args: Tuple[Any, ...],
+        kwargs: Dict[str, Any],
+        slots: Optional[_core.Channel[None]],
+    ) -> None:
         if self._executor_tasks is not None:
-            self._executor_tasks.start(self, fn, args, kwargs)
+            self._executor_tasks.start(self, fn, args, kwargs, slots)
             return
         self._wg.add(1)
 
@@ -426,16 +453,16 @@ class ErrGroup:
             except BaseException as exc:  # recorded, re-raised by wait()
                 self._fail(exc)
             finally:
-                if self._slots is not None:
-                    self._slots.recv()
+                if slots is not None:
+                    slots.recv()
                 self._wg.done()
 
         thread = threading.Thread(target=run, name=f"pygochan-errgroup-{_name(fn)}", daemon=True)
         try:
             thread.start()
         except BaseException:
-            if self._slots is not None:
-                self._slots.recv()
+            if slots is not None:
+                slots.recv()
             self._wg.done()
             raise
 
@@ -446,12 +473,13 @@ class ErrGroup:
         if first:
             self._cancel(exc)
 
-    def wait(self, *, timeout: Optional[float] = None) -> None:
+    def wait(self, *, timeout: Optional[float] = None, ctx: Optional[_core.Context] = None) -> None:
         """Wait for every task; raise the first exception (if any).
 
-        ``timeout`` raises ``TimeoutError`` and leaves the group running.
+        ``timeout`` raises ``TimeoutError`` and a done ``ctx`` its error;
+        either way the group keeps running and ``wait`` may be called again.
         """
-        self._wg.wait(timeout=timeout)
+        self._wg.wait(timeout=timeout, ctx=ctx)
         self._waited = True
         self._cancel(None)
         self._raise_first()

@@ -26,6 +26,16 @@ def text_of(cell):
     return "\n".join(parts)
 
 
+def joined_errors(nb):
+    return "\n".join(
+        out.evalue
+        for c in nb.cells
+        if c.cell_type == "code"
+        for out in c.get("outputs", [])
+        if out.output_type == "error"
+    )
+
+
 def test_tour_runs_in_a_real_kernel_and_survives_an_interrupt():
     from jupyter_client.manager import KernelManager
 
@@ -61,8 +71,15 @@ def test_tour_runs_in_a_real_kernel_and_survives_an_interrupt():
         if out.output_type == "error"
     ]
     assert interrupted.is_set()
-    # only the blocked cell raised, and by the interrupt
-    assert errors == [("stuck = gc.Channel()", "KeyboardInterrupt")], errors
+    # the deadlocked cell raised Deadlock, the blocked one the interrupt
+    assert errors == [
+        ("served = gc.Channel()", "Deadlock"),
+        ("stuck = gc.Channel()", "KeyboardInterrupt"),
+    ], errors
+    assert "all threads are asleep - deadlock!" in joined_errors(nb)
+    assert "thread 'cook'" in joined_errors(nb)
+    listing = next(out for out in outputs if "'cook'" in out)
+    assert "'recv'" in listing and "waiting_receivers=1>" in listing, listing
     assert "waiting_receivers=0>" in outputs[-2]  # the interrupted recv left nothing
     joined = "\n".join(outputs)
     assert "<pygochan.Channel capacity=3 len=2" in joined

@@ -69,7 +69,7 @@ static PyObject *channel_new(PyTypeObject *type, PyObject *args,
    value's __del__ may use the channel. */
 static void release_buffer(pyg_channel *self)
 {
-    if (!self->chan)
+    if (!self->chan || self->view_of)
         return;
     size_t count;
     void **items = gc_chan_take_buffer(self->chan, &count);
@@ -101,7 +101,8 @@ static int visit_value(void *value, void *arg)
 static int channel_traverse(pyg_channel *self, visitproc visit, void *arg)
 {
     Py_VISIT(Py_TYPE(self));
-    if (!self->chan)
+    Py_VISIT(self->view_of);
+    if (!self->chan || self->view_of) /* a view: its channel shows the buffer */
         return 0;
     struct visit_adapter a = {visit, arg};
     return gc_chan_visit(self->chan, visit_value, &a);
@@ -113,7 +114,9 @@ static void channel_dealloc(pyg_channel *self)
     PyObject_GC_UnTrack(self);
     if (self->weakreflist)
         PyObject_ClearWeakRefs((PyObject *)self);
-    if (self->owner_ctx) {
+    if (self->view_of) {
+        Py_CLEAR(self->view_of); /* the chan was borrowed from it */
+    } else if (self->owner_ctx) {
         /* a done channel: its context owns the chan */
         gc_ctx_release(self->owner_ctx);
     } else {
@@ -144,17 +147,30 @@ static enum gc_status wait_one(pyg_channel *self, bool is_send, void *value,
     int orders[4];
     gc_select sel;
     gc_select_init(&sel, cases, n, entries, orders, orders + n);
-    return pyg_wait(state_of(self), &sel, timeout->deadline_ns, res);
+    PyObject *waited_on = (PyObject *)self;
+    return pyg_wait_for(state_of(self), &sel, timeout->deadline_ns, res,
+                        is_send ? "send" : "recv", &waited_on, 1);
 }
 
 static const char *const blocking_kwlist[] = {"timeout", "ctx", NULL};
 
-static int refuse_if_receive_only(pyg_channel *self, const char *op)
+int pyg_refuse_if_receive_only(pyg_channel *self, const char *op)
 {
     if (!pyg_channel_is_receive_only(self))
         return 0;
     PyErr_Format(PyExc_TypeError, "%s on a %s channel: it is receive-only",
-                 op, self->timer ? "timer's" : "context's done");
+                 op, self->timer ? "timer's"
+                     : self->owner_ctx ? "context's done" : "receive-only view of a");
+    return -1;
+}
+#define refuse_if_receive_only pyg_refuse_if_receive_only
+
+int pyg_refuse_if_send_only(pyg_channel *self, const char *op)
+{
+    if (self->direction != PYG_SEND_ONLY)
+        return 0;
+    PyErr_Format(PyExc_TypeError,
+                 "%s on a send-only view of a channel: it is send-only", op);
     return -1;
 }
 
@@ -228,13 +244,15 @@ static PyObject *channel_send(pyg_channel *self, PyObject *const *args,
 
 /* 1: *out is the received value (a new reference); 0: closed and drained;
    -1: an exception is set and nothing was received. */
-static int recv_value(pyg_channel *self, PyObject *timeout_obj,
-                      PyObject *ctx_obj, PyObject **out)
+int pyg_channel_recv_value(pyg_channel *self, PyObject *timeout_obj,
+                           PyObject *ctx_obj, PyObject **out)
 {
     pyg_timeout timeout;
     gc_ctx *ctx;
     pyg_state *st = state_of(self);
-    if (pyg_parse_timeout(timeout_obj, &timeout) < 0 ||
+    if ((self->direction == PYG_SEND_ONLY &&
+         pyg_refuse_if_send_only(self, "recv") < 0) ||
+        pyg_parse_timeout(timeout_obj, &timeout) < 0 ||
         pyg_ctx_arg(st, ctx_obj, &ctx) < 0)
         return -1;
     if (ctx && gc_ctx_err_now(ctx) != GC_CTX_ALIVE) {
@@ -269,7 +287,7 @@ static PyObject *channel_recv(pyg_channel *self, PyObject *const *args,
     if (pyg_parse_args("recv", args, nargs, kwnames, 0, blocking_kwlist,
                        argv) < 0)
         return NULL;
-    int got = recv_value(self, argv[0], argv[1], &value);
+    int got = pyg_channel_recv_value(self, argv[0], argv[1], &value);
     if (got == 0)
         pyg_raise_status(state_of(self), GC_CLOSED, "recv");
     return got == 1 ? value : NULL;
@@ -282,7 +300,7 @@ static PyObject *channel_recv_ok(pyg_channel *self, PyObject *const *args,
     if (pyg_parse_args("recv_ok", args, nargs, kwnames, 0, blocking_kwlist,
                        argv) < 0)
         return NULL;
-    int got = recv_value(self, argv[0], argv[1], &value);
+    int got = pyg_channel_recv_value(self, argv[0], argv[1], &value);
     if (got < 0)
         return NULL;
     if (got == 0)
@@ -294,7 +312,7 @@ static PyObject *channel_recv_ok(pyg_channel *self, PyObject *const *args,
 static PyObject *channel_iternext(pyg_channel *self)
 {
     PyObject *value;
-    int got = recv_value(self, NULL, NULL, &value);
+    int got = pyg_channel_recv_value(self, NULL, NULL, &value);
     return got == 1 ? value : NULL; /* NULL without an exception: the end */
 }
 
@@ -345,8 +363,11 @@ static PyObject *channel_repr(pyg_channel *self)
         snprintf(capacity_text, sizeof capacity_text, "%lld",
                  (long long)capacity);
     return PyUnicode_FromFormat(
-        "<pygochan.Channel capacity=%s len=%zu closed=%s waiting_senders=%zu "
+        "<pygochan.Channel %scapacity=%s len=%zu closed=%s waiting_senders=%zu "
         "waiting_receivers=%zu>",
+        self->direction == PYG_RECV_ONLY   ? "(receive-only view) "
+        : self->direction == PYG_SEND_ONLY ? "(send-only view) "
+                                           : "",
         capacity_text, gc_chan_len(self->chan),
         gc_chan_is_closed(self->chan) ? "True" : "False", senders, receivers);
 }
@@ -389,6 +410,26 @@ static PyMethodDef channel_methods[] = {
      "receivers drain what is buffered and then see the end.  Closing twice\n"
      "raises ChannelClosed.\n\n"
      "    >>> ch = Channel(2); ch.send(1); ch.close(); list(ch)\n    [1]\n"},
+    {"recv_only", pyg_channel_recv_only, METH_NOARGS,
+     "recv_only($self)\n--\n\n"
+     "A receive-only view of this channel (Go's <-chan T): recv, recv_ok,\n"
+     "iteration and select's recv() work on it; send and close raise\n"
+     "TypeError.  It shares the channel itself.\n\n"
+     "    >>> results = Channel(8); out = results.recv_only()\n"},
+    {"send_only", pyg_channel_send_only, METH_NOARGS,
+     "send_only($self)\n--\n\n"
+     "A send-only view of this channel (Go's chan<- T): send, close and\n"
+     "select's send() work on it; receiving raises TypeError.  Closing is\n"
+     "the sender's side, as in Go.\n\n"
+     "    >>> jobs = Channel(8); producer_end = jobs.send_only()\n"},
+    {"iter", (PyCFunction)(void (*)(void))pyg_channel_iter,
+     METH_FASTCALL | METH_KEYWORDS,
+     "iter($self, *, ctx=None)\n--\n\n"
+     "Iterate like `for v in ch`, bound to a context: the loop ends when the\n"
+     "channel is closed and drained, and raises ctx's error (Canceled or\n"
+     "DeadlineExceeded, both ContextError) when ctx is done first; nothing\n"
+     "is received then.\n\n"
+     "    >>> for job in jobs.iter(ctx=ctx):\n    ...     handle(job)\n"},
     {"__reduce__", channel_reduce, METH_NOARGS, NULL},
     {"__class_getitem__", Py_GenericAlias, METH_O | METH_CLASS,
      "Channel[T] for type annotations."},

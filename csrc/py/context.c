@@ -94,6 +94,7 @@ static int context_traverse(pyg_context *self, visitproc visit, void *arg)
     Py_VISIT(self->key);
     Py_VISIT(self->value);
     Py_VISIT(self->done);
+    Py_VISIT(self->deadline_cause);
     return 0;
 }
 
@@ -103,6 +104,7 @@ static int context_clear(pyg_context *self)
     Py_CLEAR(self->key);
     Py_CLEAR(self->value);
     Py_CLEAR(self->done);
+    Py_CLEAR(self->deadline_cause);
     return 0;
 }
 
@@ -196,7 +198,9 @@ static PyObject *context_wait(pyg_context *self, PyObject *const *args,
     gc_select sel;
     gc_select_result res;
     gc_select_init(&sel, cases, 2, entries, orders, orders + 2);
-    enum gc_status status = pyg_wait(st, &sel, timeout.deadline_ns, &res);
+    PyObject *waited_on = (PyObject *)self;
+    enum gc_status status = pyg_wait_for(st, &sel, timeout.deadline_ns, &res,
+                                         "wait", &waited_on, 1);
     if (status == GC_OK && res.index == 0)
         Py_RETURN_NONE;
     if (status == GC_OK)
@@ -359,17 +363,10 @@ static PyType_Slot context_slots[] = {
     {Py_tp_members, context_members},
     {0, NULL}};
 
-#ifdef Py_TPFLAGS_DISALLOW_INSTANTIATION
-#define CONTEXT_FLAGS \
-    (Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_DISALLOW_INSTANTIATION)
-#else
-#define CONTEXT_FLAGS (Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC)
-#endif
-
 static PyType_Spec context_spec = {
     .name = "pygochan.Context",
     .basicsize = sizeof(pyg_context),
-    .flags = CONTEXT_FLAGS,
+    .flags = PYG_INTERNAL_GC_TYPE_FLAGS,
     .slots = context_slots,
 };
 
@@ -380,14 +377,15 @@ static PyObject *module_background(PyObject *module, PyObject *Py_UNUSED(ignored
     return Py_NewRef(((pyg_state *)PyModule_GetState(module))->background);
 }
 
-/* _new_context(parent, deadline): a cancelable child; deadline is None or a
-   time.monotonic() value. */
+/* _new_context(parent, deadline, deadline_cause=None): a cancelable child;
+   deadline is None or a time.monotonic() value. */
 static PyObject *module_new_context(PyObject *module, PyObject *const *args,
                                     Py_ssize_t nargs)
 {
     pyg_state *st = PyModule_GetState(module);
-    if (nargs != 2) {
-        PyErr_SetString(PyExc_TypeError, "_new_context(parent, deadline)");
+    if (nargs != 2 && nargs != 3) {
+        PyErr_SetString(PyExc_TypeError,
+                        "_new_context(parent, deadline, deadline_cause=None)");
         return NULL;
     }
     if (parent_arg(st, args[0]) < 0)
@@ -411,7 +409,30 @@ static PyObject *module_new_context(PyObject *module, PyObject *const *args,
     gc_ctx *ctx = gc_ctx_new(((pyg_context *)args[0])->ctx, deadline);
     if (!ctx)
         return PyErr_NoMemory();
-    return new_context(st, args[0], ctx, NULL, NULL);
+    PyObject *self = new_context(st, args[0], ctx, NULL, NULL);
+    if (self && nargs == 3 && args[2] != Py_None)
+        ((pyg_context *)self)->deadline_cause = Py_NewRef(args[2]);
+    return self;
+}
+
+/* The cause of a done context: the one given to cancel, else, when the
+   context expired by its own deadline, its deadline_cause.  A context whose
+   deadline is its parent's expired with the parent: ask the parent.  NULL
+   (no exception) when there is none.  The core keeps no deadline cause, so
+   no Python object is ever touched on the timer thread. */
+static PyObject *cause_of(pyg_context *self)
+{
+    for (pyg_context *c = self; c && c->ctx; c = (pyg_context *)c->parent) {
+        PyObject *cause = gc_ctx_cause(c->ctx);
+        if (cause || gc_ctx_err(c->ctx) != GC_CTX_DEADLINE)
+            return cause;
+        pyg_context *parent = (pyg_context *)c->parent;
+        bool own_deadline = !parent || !parent->ctx ||
+                            gc_ctx_deadline(c->ctx) < gc_ctx_deadline(parent->ctx);
+        if (own_deadline)
+            return c->deadline_cause;
+    }
+    return NULL;
 }
 
 static PyObject *module_with_value(PyObject *module, PyObject *const *args,
@@ -446,7 +467,7 @@ static PyObject *module_cause(PyObject *module, PyObject *ctx_obj)
     gc_ctx *ctx = ((pyg_context *)ctx_obj)->ctx;
     if (!ctx || gc_ctx_err(ctx) == GC_CTX_ALIVE)
         Py_RETURN_NONE;
-    PyObject *cause = gc_ctx_cause(ctx);
+    PyObject *cause = cause_of((pyg_context *)ctx_obj);
     if (cause)
         return Py_NewRef(cause);
     return new_ctx_error(st, ctx);
@@ -518,15 +539,29 @@ int pyg_context_init(PyObject *module, pyg_state *st)
 #ifndef Py_TPFLAGS_DISALLOW_INSTANTIATION
     st->context_type->tp_new = NULL; /* made by background() and with_*() */
 #endif
+    /* The module and the subclasses' bases keep ContextError alive. */
+    PyObject *context_error = PyErr_NewExceptionWithDoc(
+        "pygochan.ContextError",
+        "The context is done, whatever the reason: the base of Canceled and\n"
+        "DeadlineExceeded.",
+        PyExc_Exception, NULL);
+    if (!context_error || PyModule_AddObject(module, "ContextError", context_error) < 0) {
+        Py_XDECREF(context_error);
+        return -1;
+    }
     st->canceled = PyErr_NewExceptionWithDoc(
         "pygochan.Canceled", "The context was canceled (Go's context.Canceled).",
-        PyExc_Exception, NULL);
+        context_error, NULL);
     if (!st->canceled || PyModule_AddObject(module, "Canceled", Py_NewRef(st->canceled)) < 0)
+        return -1;
+    PyObject *deadline_bases = PyTuple_Pack(2, context_error, PyExc_TimeoutError);
+    if (!deadline_bases)
         return -1;
     st->deadline_exceeded = PyErr_NewExceptionWithDoc(
         "pygochan.DeadlineExceeded",
         "The context's deadline passed (Go's context.DeadlineExceeded).",
-        PyExc_TimeoutError, NULL);
+        deadline_bases, NULL);
+    Py_DECREF(deadline_bases);
     if (!st->deadline_exceeded ||
         PyModule_AddObject(module, "DeadlineExceeded", Py_NewRef(st->deadline_exceeded)) < 0)
         return -1;

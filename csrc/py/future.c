@@ -394,7 +394,7 @@ static int wait_settled(pyg_future *f, PyObject *const *args, Py_ssize_t nargs,
     }
     Py_INCREF(f); /* the done channel lives as long as f */
     int r = pyg_wait_closed(st, f->done, &timeout, ctx, name,
-                            st->future_timeout_error);
+                            st->future_timeout_error, (PyObject *)f);
     Py_DECREF(f);
     return r;
 }

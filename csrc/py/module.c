@@ -25,6 +25,7 @@ static int read_main_thread_ident(pyg_state *st)
 /* After fork() the forking thread is the child's main thread. */
 static PyObject *module_refresh_main_thread(PyObject *module, PyObject *Py_UNUSED(ignored))
 {
+    pyg_blocked_after_fork(PyModule_GetState(module));
     if (read_main_thread_ident(PyModule_GetState(module)) < 0)
         return NULL;
     Py_RETURN_NONE;
@@ -60,7 +61,8 @@ static int module_exec(PyObject *module)
         pyg_select_init_types(module, st) < 0 ||
         pyg_timer_init_types(module, st) < 0 ||
         pyg_context_init(module, st) < 0 || pyg_sync_init(module, st) < 0 ||
-        pyg_future_init(module, st) < 0 || pyg_pool_init(module, st) < 0)
+        pyg_future_init(module, st) < 0 || pyg_pool_init(module, st) < 0 ||
+        pyg_views_init(module, st) < 0 || pyg_blocked_init(module, st) < 0)
         return -1;
     return 0;
 }
@@ -81,6 +83,10 @@ static int module_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(st->after_func_queue);
     Py_VISIT(st->after_func_runner);
     Py_VISIT(st->channel_closed);
+    Py_VISIT(st->channel_iter_type);
+    Py_VISIT(st->deadlock);
+    Py_VISIT(st->deadlock_reporter);
+    Py_VISIT(st->deadlock_ignored);
     return pyg_sync_traverse(st, visit, arg);
 }
 
@@ -100,6 +106,10 @@ static int module_clear(PyObject *module)
     Py_CLEAR(st->after_func_queue);
     Py_CLEAR(st->after_func_runner);
     Py_CLEAR(st->channel_closed);
+    Py_CLEAR(st->channel_iter_type);
+    Py_CLEAR(st->deadlock);
+    Py_CLEAR(st->deadlock_reporter);
+    Py_CLEAR(st->deadlock_ignored);
     pyg_sync_clear(st);
     return 0;
 }
@@ -107,6 +117,7 @@ static int module_clear(PyObject *module)
 static void module_free(void *module)
 {
     module_clear((PyObject *)module);
+    pyg_blocked_free(PyModule_GetState((PyObject *)module));
 }
 
 static PyModuleDef_Slot module_slots[] = {

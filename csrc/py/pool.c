@@ -327,7 +327,9 @@ static PyObject *submit(pyg_pool *self, PyObject *const *args, Py_ssize_t nargs,
                 gc_select sel;
                 gc_select_result res;
                 gc_select_init(&sel, cases, 2, entries, orders, orders + 2);
-                status = pyg_wait(st, &sel, timeout.deadline_ns, &res);
+                PyObject *waited_on = (PyObject *)self;
+                status = pyg_wait_for(st, &sel, timeout.deadline_ns, &res,
+                                      "submit", &waited_on, 1);
                 if (status == GC_OK && res.index == 1) {
                     gc_pool_send_finished(self->pool);
                     Py_DECREF(future);

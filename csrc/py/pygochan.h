@@ -11,7 +11,10 @@
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "gc_chan.h"
 #include "gc_select.h"
@@ -53,6 +56,18 @@ typedef struct {
     PyObject *future_timeout_error;  /* TimeoutError, also cf's before 3.11 */
     PyObject *futures_logger;        /* logging.getLogger("concurrent.futures") */
     PyObject *waiters_lock;          /* RLock: concurrent.futures.wait's protocol */
+
+    PyTypeObject *channel_iter_type; /* Channel.iter(ctx=) (views.c) */
+
+    /* Parked waits and deadlock detection (blocked.c) */
+    pthread_key_t blocked_key;       /* this thread's pyg_blocked record */
+    bool blocked_key_ready;
+    bool deadlock_detection;         /* main thread only reads; set by Python */
+    int64_t deadlock_grace_ns;
+    PyObject *deadlock;              /* the Deadlock exception class */
+    PyObject *deadlock_ignored;      /* tuple of thread idents that never
+                                        wake a wait (kernel service threads) */
+    PyObject *deadlock_reporter;     /* callable -> message or None, or NULL */
 } pyg_state;
 
 typedef struct {
@@ -61,8 +76,14 @@ typedef struct {
     gc_timer *timer;        /* owned; set for a timer's receive-only channel */
     gc_ctx *owner_ctx;      /* a reference; set for a context's done channel,
                                whose chan the context owns */
+    PyObject *view_of;      /* recv_only()/send_only() views: the Channel
+                               whose chan this borrows (owned), else NULL */
+    int direction;          /* PYG_BOTH_WAYS, or a view's PYG_RECV_ONLY /
+                               PYG_SEND_ONLY; immutable */
     PyObject *weakreflist;
 } pyg_channel;
+
+enum { PYG_BOTH_WAYS = 0, PYG_RECV_ONLY = 1, PYG_SEND_ONLY = 2 };
 
 /* A Context.  ctx is NULL for contexts that are never done (background,
    without_cancel and their value children). */
@@ -73,8 +94,18 @@ typedef struct {
     PyObject *key;      /* with_value: the key and value (owned), else NULL */
     PyObject *value;
     PyObject *done;     /* the done Channel, made on first use (owned) */
+    PyObject *deadline_cause; /* with_deadline_cause: cause(ctx) once its own
+                                 deadline passed (owned), else NULL */
     PyObject *weakreflist;
 } pyg_context;
+
+/* Flags of a GC type that only pygochan itself creates instances of. */
+#ifdef Py_TPFLAGS_DISALLOW_INSTANTIATION
+#define PYG_INTERNAL_GC_TYPE_FLAGS \
+    (Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_DISALLOW_INSTANTIATION)
+#else
+#define PYG_INTERNAL_GC_TYPE_FLAGS (Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC)
+#endif
 
 /* ctx= argument: None -> *out NULL; a Context -> its gc_ctx (NULL if it can
    never be done); anything else is a TypeError. */
@@ -84,11 +115,28 @@ int pyg_ctx_arg(pyg_state *st, PyObject *obj, gc_ctx **out);
    to its cause when the cause is an exception.  Returns NULL. */
 PyObject *pyg_raise_ctx_error(pyg_state *st, gc_ctx *ctx);
 
-/* Timer channels and done channels are receive-only for Python code. */
+/* Timer channels, done channels and recv_only() views are receive-only for
+   Python code. */
 static inline bool pyg_channel_is_receive_only(const pyg_channel *ch)
 {
-    return ch->timer != NULL || ch->owner_ctx != NULL;
+    return ch->timer != NULL || ch->owner_ctx != NULL ||
+           ch->direction == PYG_RECV_ONLY;
 }
+
+/* Refuse an operation a view's direction forbids: -1 with TypeError set. */
+int pyg_refuse_if_receive_only(pyg_channel *ch, const char *op);
+int pyg_refuse_if_send_only(pyg_channel *ch, const char *op);
+
+/* Receive for Channel.recv and iteration: 1 and *out a new reference; 0
+   closed and drained; -1 with an exception set and nothing received. */
+int pyg_channel_recv_value(pyg_channel *self, PyObject *timeout_obj,
+                           PyObject *ctx_obj, PyObject **out);
+
+/* Channel methods defined in views.c. */
+PyObject *pyg_channel_recv_only(PyObject *self, PyObject *ignored);
+PyObject *pyg_channel_send_only(PyObject *self, PyObject *ignored);
+PyObject *pyg_channel_iter(PyObject *self, PyObject *const *args,
+                           Py_ssize_t nargs, PyObject *kwnames);
 
 /* Timer and Ticker: a timer firing into its channel c. */
 typedef struct {
@@ -135,15 +183,60 @@ int pyg_parse_args(const char *fname, PyObject *const *args, Py_ssize_t nargs,
 
 /* Finish a select whose gc_select_try found nothing ready: block with the
    GIL released until it commits, times out or a signal handler raises.
-   Returns the core status; on GC_INTERRUPTED a Python exception is set. */
+   Returns the core status; on GC_INTERRUPTED a Python exception is set
+   (on the main thread that may be Deadlock).  op names the operation and
+   objects (borrowed, alive during the call) what it waits on, for
+   blocked(); pyg_wait is pyg_wait_for with op "wait" and no objects. */
+enum gc_status pyg_wait_for(pyg_state *st, gc_select *sel, int64_t deadline_ns,
+                            gc_select_result *res, const char *op,
+                            PyObject *const *objects, Py_ssize_t nobjects);
 enum gc_status pyg_wait(pyg_state *st, gc_select *sel, int64_t deadline_ns,
                         gc_select_result *res);
+
+/* What one thread is parked on: one record per thread and interpreter,
+   made at the thread's first wait, linked into a process-wide list (whose
+   lock guards prev/next/st) and freed when the thread exits.  Only the
+   record's thread writes the other fields, as a seqlock: seq is odd while
+   it writes, and every park and unpark adds 2, so parking costs a few
+   plain stores to the thread's own cache line.  objects are borrowed: the
+   parked call owns them (and keeps its frame) until it has the GIL back. */
+typedef struct pyg_blocked {
+    struct pyg_blocked *prev, *next;
+    pyg_state *st;                  /* NULL once its module is gone */
+    unsigned long thread_ident;     /* immutable */
+    _Atomic uint64_t seq;
+    _Atomic bool parked;
+    _Atomic bool timed;             /* it ends by itself: it has a deadline */
+    const char *_Atomic op;         /* static text */
+    PyObject *const *_Atomic objects;
+    _Atomic Py_ssize_t nobjects;
+    _Atomic int64_t since_ns;
+} pyg_blocked;
+
+/* Per-wait state of the main thread's deadlock check. */
+typedef struct {
+    int64_t quiet_since_ns;         /* nothing changed since; 0: not quiet */
+    uint64_t quiet_changes;
+} pyg_deadlock_watch;
+
+/* The calling thread's record, made on first use; NULL (no exception) when
+   out of memory: the wait then goes unrecorded. */
+pyg_blocked *pyg_blocked_self(pyg_state *st);
+void pyg_blocked_park(pyg_blocked *rec, const char *op, PyObject *const *objects,
+                      Py_ssize_t nobjects, bool timed);
+void pyg_blocked_unpark(pyg_blocked *rec);
+/* On the main thread, between slices of an untimed wait: -1 with Deadlock
+   set if every thread has been parked hopelessly for the grace period. */
+int pyg_deadlock_check(pyg_state *st, pyg_deadlock_watch *watch);
+void pyg_blocked_after_fork(pyg_state *st);
+void pyg_blocked_free(pyg_state *st);
 
 /* Wait until chan, a channel that is only ever closed, is closed: 0, or -1
    with timeout_error (NULL: TimeoutError), ctx's error or what a signal
    handler raised set.  An already closed channel wins over a done ctx. */
 int pyg_wait_closed(pyg_state *st, gc_chan *chan, const pyg_timeout *timeout,
-                    gc_ctx *ctx, const char *op, PyObject *timeout_error);
+                    gc_ctx *ctx, const char *op, PyObject *timeout_error,
+                    PyObject *waited_on);
 
 /* Set the exception for a status other than GC_OK / GC_INTERRUPTED. */
 void pyg_raise_status(pyg_state *st, enum gc_status status, const char *op);
@@ -157,6 +250,8 @@ int pyg_context_init(PyObject *module, pyg_state *st);
 int pyg_sync_init(PyObject *module, pyg_state *st);
 int pyg_future_init(PyObject *module, pyg_state *st);
 int pyg_pool_init(PyObject *module, pyg_state *st);
+int pyg_views_init(PyObject *module, pyg_state *st);
+int pyg_blocked_init(PyObject *module, pyg_state *st);
 int pyg_sync_traverse(pyg_state *st, visitproc visit, void *arg);
 void pyg_sync_clear(pyg_state *st);
 

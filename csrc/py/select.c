@@ -110,7 +110,9 @@ static PyObject *new_case(PyTypeObject *type, PyObject *channel,
 static PyObject *module_recv(PyObject *module, PyObject *channel)
 {
     pyg_state *st = PyModule_GetState(module);
-    if (check_channel_arg(st, "recv", channel) < 0)
+    if (check_channel_arg(st, "recv", channel) < 0 ||
+        (channel != Py_None &&
+         pyg_refuse_if_send_only((pyg_channel *)channel, "recv()") < 0))
         return NULL;
     return new_case(st->recv_case_type, channel, NULL);
 }
@@ -128,12 +130,8 @@ static PyObject *module_send(PyObject *module, PyObject *const *args,
     if (check_channel_arg(st, "send", args[0]) < 0)
         return NULL;
     if (args[0] != Py_None &&
-        pyg_channel_is_receive_only((pyg_channel *)args[0])) {
-        PyErr_SetString(PyExc_TypeError,
-                        "send() on a timer's or context's channel: it is "
-                        "receive-only");
+        pyg_refuse_if_receive_only((pyg_channel *)args[0], "send()") < 0)
         return NULL;
-    }
     return new_case(st->send_case_type, args[0], args[1]);
 }
 
@@ -279,7 +277,8 @@ static PyObject *module_select(PyObject *module, PyObject *const *args,
             return select_result(st, -1, NULL, false);
         }
         status = timeout.blocking
-                     ? pyg_wait(st, &sel, timeout.deadline_ns, &res)
+                     ? pyg_wait_for(st, &sel, timeout.deadline_ns, &res,
+                                    "select", args, nargs)
                      : GC_TIMEOUT;
     }
     PyObject *result = NULL;

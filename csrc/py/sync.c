@@ -120,7 +120,8 @@ static int wait_zero(pyg_wait_group *self, PyObject *timeout_obj,
     gc_wg_gen *gen = gc_wg_acquire_gen(self->wg);
     if (!gen)
         return 0;
-    int r = pyg_wait_closed(st, gc_wg_gen_chan(gen), &timeout, ctx, "wait", NULL);
+    int r = pyg_wait_closed(st, gc_wg_gen_chan(gen), &timeout, ctx, "wait", NULL,
+                            (PyObject *)self);
     gc_wg_gen_release(gen);
     return r;
 }

@@ -100,8 +100,9 @@ int pyg_parse_args(const char *fname, PyObject *const *args, Py_ssize_t nargs,
     return 0;
 }
 
-enum gc_status pyg_wait(pyg_state *st, gc_select *sel, int64_t deadline_ns,
-                        gc_select_result *res)
+enum gc_status pyg_wait_for(pyg_state *st, gc_select *sel, int64_t deadline_ns,
+                            gc_select_result *res, const char *op,
+                            PyObject *const *objects, Py_ssize_t nobjects)
 {
     bool on_main = PyThread_get_thread_ident() == st->main_thread_ident;
     /* A Ctrl-C that arrived while this thread was busy (say, draining a
@@ -109,20 +110,39 @@ enum gc_status pyg_wait(pyg_state *st, gc_select *sel, int64_t deadline_ns,
        answered before sleeping: a stream of short waits must not hide it. */
     if (on_main && PyErr_CheckSignals() < 0)
         return GC_INTERRUPTED;
+    pyg_blocked *rec = pyg_blocked_self(st);
+    bool timed = deadline_ns != GC_FOREVER;
+    if (rec)
+        pyg_blocked_park(rec, op, objects, nobjects, timed);
+    pyg_deadlock_watch watch = {0, 0};
     for (;;) {
         enum gc_status status;
         Py_BEGIN_ALLOW_THREADS
         status = gc_select_wait(sel, deadline_ns,
                                 on_main ? MAIN_THREAD_SLICE_NS : 0, res);
+        /* Woken: unpark before queueing for the GIL, so that a thread about
+           to run is never counted as parked. */
+        if (status != GC_INTERRUPTED && rec)
+            pyg_blocked_unpark(rec);
         Py_END_ALLOW_THREADS
         if (status != GC_INTERRUPTED)
             return status;
         /* Nothing happened yet; the wait is unregistered.  Let the signal
            handlers run: one that raises (KeyboardInterrupt) ends the call
            with no effect, otherwise wait again. */
-        if (PyErr_CheckSignals() < 0)
+        if (PyErr_CheckSignals() < 0 ||
+            (on_main && !timed && rec && pyg_deadlock_check(st, &watch) < 0)) {
+            if (rec)
+                pyg_blocked_unpark(rec);
             return GC_INTERRUPTED;
+        }
     }
+}
+
+enum gc_status pyg_wait(pyg_state *st, gc_select *sel, int64_t deadline_ns,
+                        gc_select_result *res)
+{
+    return pyg_wait_for(st, sel, deadline_ns, res, "wait", NULL, 0);
 }
 
 void pyg_raise_status(pyg_state *st, enum gc_status status, const char *op)
@@ -147,7 +167,8 @@ void pyg_raise_status(pyg_state *st, enum gc_status status, const char *op)
 }
 
 int pyg_wait_closed(pyg_state *st, gc_chan *chan, const pyg_timeout *timeout,
-                    gc_ctx *ctx, const char *op, PyObject *timeout_error)
+                    gc_ctx *ctx, const char *op, PyObject *timeout_error,
+                    PyObject *waited_on)
 {
     /* Nothing to wait for wins over a done context: the call has no effect
        either way, and the caller learns the more useful fact. */
@@ -168,7 +189,8 @@ int pyg_wait_closed(pyg_state *st, gc_chan *chan, const pyg_timeout *timeout,
         gc_select_init(&sel, cases, 2, entries, orders, orders + 2);
         status = gc_select_try(&sel, &res);
         if (status == GC_NOT_READY)
-            status = pyg_wait(st, &sel, timeout->deadline_ns, &res);
+            status = pyg_wait_for(st, &sel, timeout->deadline_ns, &res, op,
+                                  &waited_on, waited_on ? 1 : 0);
     }
     if (status == GC_OK && res.index == 0)
         return 0;

@@ -60,12 +60,34 @@ results"""),
         g.go(time.sleep, 0.01)
 wg = gc.WaitGroup()
 wg"""),
+    new_markdown_cell("""## Debugging a hang: who waits on what
+
+`gc.blocked()` lists every thread parked in a pygochan call: the operation, the
+objects (a channel's repr shows who waits on it) and since when. `gc.dump_blocked()`
+prints the same, like `faulthandler` does tracebacks."""),
+    new_code_cell("""orders = gc.Channel()
+def cook():
+    orders.recv()        # nobody ever sends an order
+threading.Thread(target=cook, name="cook", daemon=True).start()
+time.sleep(0.1)
+[(w.thread.name, w.operation, w.objects) for w in gc.blocked()]"""),
+    new_markdown_cell("""## All threads are asleep: `gc.Deadlock`
+
+When every thread is blocked in pygochan and nothing (no other thread, timer or
+timeout) can ever wake one, the main thread's wait raises `gc.Deadlock` after about a
+second, naming who waits on what, instead of hanging the cell (Go's
+`fatal error: all goroutines are asleep - deadlock!`)."""),
+    new_code_cell("""served = gc.Channel()
+served.recv()            # the cook waits for an order, we wait for the dish""",
+                  metadata={"tags": ["raises-exception"]}),
     new_markdown_cell("""## Interrupting a blocked cell
 
-The next cell waits forever on a channel nobody sends to. Press **Interrupt kernel**
+The next cell waits on a channel that a slow producer (asleep in another thread) has
+not filled yet: not a deadlock, so it just waits. Press **Interrupt kernel**
 (the tests of this notebook do it through the kernel manager): the receive raises
 `KeyboardInterrupt` at once and the channel is left as it was."""),
     new_code_cell("""stuck = gc.Channel()
+threading.Thread(target=time.sleep, args=(600,), name="slow producer", daemon=True).start()
 stuck.recv()""", metadata={"tags": ["raises-exception", "interrupt"]}),
     new_code_cell("""# the kernel is alive, and the interrupted receive left nothing behind
 stuck"""),

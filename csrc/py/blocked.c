@@ -1,0 +1,449 @@
+/* Who waits on what, and Go's "all goroutines are asleep - deadlock!".
+
+   Every wait that parks (the slow path of pyg_wait_for; fast paths never
+   come here) marks its thread's record parked, with what it waits on, for
+   as long as it parks.  blocked() reads the records; the main thread's
+   waits use them to detect a deadlock.
+
+   Each thread has its own record (per interpreter) written as a seqlock,
+   so parking takes no lock and touches no memory another running thread
+   writes.  all_lock (a leaf) guards the list of records and their
+   prev/next/st; it is taken to read the records and when a thread's
+   first wait makes its record or the thread exits.  A record is freed
+   when its thread exits (the key's destructor); records of a freed module
+   stay listed, orphaned, so a daemon thread parked at exit never touches
+   freed memory. */
+#include "pygochan.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "gc_park.h"
+
+static pthread_mutex_t all_lock = PTHREAD_MUTEX_INITIALIZER;
+static pyg_blocked *all_head; /* guarded by all_lock */
+
+/* all_lock held */
+static void unlink_record(pyg_blocked *rec)
+{
+    if (rec->prev)
+        rec->prev->next = rec->next;
+    else
+        all_head = rec->next;
+    if (rec->next)
+        rec->next->prev = rec->prev;
+    rec->prev = rec->next = NULL;
+}
+
+/* The thread exits: it is parked nowhere. */
+static void free_record(void *p)
+{
+    pyg_blocked *rec = p;
+    pthread_mutex_lock(&all_lock);
+    unlink_record(rec);
+    pthread_mutex_unlock(&all_lock);
+    free(rec);
+}
+
+pyg_blocked *pyg_blocked_self(pyg_state *st)
+{
+    pyg_blocked *rec = pthread_getspecific(st->blocked_key);
+    if (rec)
+        return rec;
+    rec = calloc(1, sizeof(*rec));
+    if (!rec)
+        return NULL;
+    rec->st = st;
+    rec->thread_ident = PyThread_get_thread_ident();
+    pthread_mutex_lock(&all_lock);
+    rec->next = all_head;
+    if (rec->next)
+        rec->next->prev = rec;
+    all_head = rec;
+    pthread_mutex_unlock(&all_lock);
+    if (pthread_setspecific(st->blocked_key, rec) != 0) {
+        free_record(rec);
+        return NULL;
+    }
+    return rec;
+}
+
+/* "Since when" needs no precision: the coarse clock costs a few ns. */
+static int64_t coarse_now_ns(void)
+{
+#ifdef CLOCK_MONOTONIC_COARSE
+    struct timespec ts;
+    if (clock_gettime(CLOCK_MONOTONIC_COARSE, &ts) == 0)
+        return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+#endif
+    return gc_now_ns();
+}
+
+/* Seqlock writes, by the record's own thread only. */
+static uint64_t begin_write(pyg_blocked *rec)
+{
+    uint64_t seq = atomic_load_explicit(&rec->seq, memory_order_relaxed);
+    atomic_store_explicit(&rec->seq, seq + 1, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
+    return seq;
+}
+
+static void end_write(pyg_blocked *rec, uint64_t seq)
+{
+    atomic_store_explicit(&rec->seq, seq + 2, memory_order_release);
+}
+
+void pyg_blocked_park(pyg_blocked *rec, const char *op, PyObject *const *objects,
+                      Py_ssize_t nobjects, bool timed)
+{
+    int64_t now = coarse_now_ns();
+    uint64_t seq = begin_write(rec);
+    atomic_store_explicit(&rec->op, op, memory_order_relaxed);
+    atomic_store_explicit(&rec->objects, objects, memory_order_relaxed);
+    atomic_store_explicit(&rec->nobjects, nobjects, memory_order_relaxed);
+    atomic_store_explicit(&rec->since_ns, now, memory_order_relaxed);
+    atomic_store_explicit(&rec->timed, timed, memory_order_relaxed);
+    atomic_store_explicit(&rec->parked, true, memory_order_relaxed);
+    end_write(rec, seq);
+}
+
+void pyg_blocked_unpark(pyg_blocked *rec)
+{
+    uint64_t seq = begin_write(rec);
+    atomic_store_explicit(&rec->parked, false, memory_order_relaxed);
+    end_write(rec, seq);
+}
+
+typedef struct {
+    uint64_t seq;
+    bool parked, timed;
+    const char *op;
+    PyObject *const *objects;
+    Py_ssize_t nobjects;
+    int64_t since_ns;
+} record_view;
+
+/* A consistent copy of a record's fields (all_lock held, so it is not
+   freed meanwhile). */
+static void read_record(pyg_blocked *rec, record_view *v)
+{
+    for (;;) {
+        uint64_t seq = atomic_load_explicit(&rec->seq, memory_order_acquire);
+        if (seq & 1) {
+            sched_yield(); /* its thread is between a few stores */
+            continue;
+        }
+        v->parked = atomic_load_explicit(&rec->parked, memory_order_relaxed);
+        v->timed = atomic_load_explicit(&rec->timed, memory_order_relaxed);
+        v->op = atomic_load_explicit(&rec->op, memory_order_relaxed);
+        v->objects = atomic_load_explicit(&rec->objects, memory_order_relaxed);
+        v->nobjects = atomic_load_explicit(&rec->nobjects, memory_order_relaxed);
+        v->since_ns = atomic_load_explicit(&rec->since_ns, memory_order_relaxed);
+        atomic_thread_fence(memory_order_acquire);
+        if (atomic_load_explicit(&rec->seq, memory_order_relaxed) == seq) {
+            v->seq = seq;
+            return;
+        }
+    }
+}
+
+typedef struct {
+    unsigned long thread_ident;
+    const char *op;
+    size_t first_ref; /* its objects are refs[first_ref:next one's] */
+    int64_t since_ns;
+    bool timed;
+} snapshot;
+
+/* _blocked(): [(thread ident, operation, (objects...), since, timed), ...]
+   with since on the time.monotonic() clock.  Called with the GIL held: a
+   parked call cannot release its objects before it gets the GIL back, so
+   taking references to them is safe while its record still says parked
+   (checked again after).  Without a GIL that does not hold, and the
+   objects are left out. */
+static PyObject *module_blocked(PyObject *module, PyObject *Py_UNUSED(ignored))
+{
+    pyg_state *st = PyModule_GetState(module);
+    PyObject *list = PyList_New(0);
+    if (!list)
+        return NULL;
+    size_t n = 0;
+    pthread_mutex_lock(&all_lock);
+    for (pyg_blocked *r = all_head; r; r = r->next)
+        n += r->st == st;
+    pthread_mutex_unlock(&all_lock);
+    /* Records made meanwhile are left out: they were not parked yet. */
+    snapshot *snaps = PyMem_Calloc(n + 1, sizeof(snapshot));
+    size_t nrefs = 0, cap = 16;
+    PyObject **refs = malloc(cap * sizeof(PyObject *));
+    if (!snaps || !refs) {
+        PyMem_Free(snaps);
+        free(refs);
+        Py_DECREF(list);
+        return PyErr_NoMemory();
+    }
+    size_t got = 0;
+    bool nomem = false;
+    pthread_mutex_lock(&all_lock);
+    for (pyg_blocked *r = all_head; r && got < n && !nomem; r = r->next) {
+        if (r->st != st)
+            continue;
+        record_view v;
+        read_record(r, &v);
+        if (!v.parked)
+            continue;
+        Py_ssize_t nobjects = 0;
+#ifndef Py_GIL_DISABLED
+        nobjects = v.nobjects;
+#endif
+        if (nrefs + (size_t)nobjects > cap) {
+            size_t newcap = 2 * cap + (size_t)nobjects;
+            PyObject **grown = realloc(refs, newcap * sizeof(PyObject *));
+            if (!grown) {
+                nomem = true;
+                break;
+            }
+            refs = grown;
+            cap = newcap;
+        }
+        size_t first = nrefs;
+        for (Py_ssize_t i = 0; i < nobjects; i++)
+            refs[nrefs++] = Py_NewRef(v.objects[i]);
+        if (atomic_load_explicit(&r->seq, memory_order_acquire) != v.seq) {
+            /* it unparked while we looked: leave it out */
+            while (nrefs > first)
+                Py_DECREF(refs[--nrefs]);
+            continue;
+        }
+        snaps[got++] = (snapshot){r->thread_ident, v.op, first, v.since_ns, v.timed};
+    }
+    pthread_mutex_unlock(&all_lock);
+    for (size_t i = 0; i < got && list && !nomem; i++) {
+        size_t first = snaps[i].first_ref;
+        size_t last = i + 1 < got ? snaps[i + 1].first_ref : nrefs;
+        PyObject *objs = PyTuple_New((Py_ssize_t)(last - first));
+        if (objs)
+            for (size_t k = first; k < last; k++)
+                PyTuple_SET_ITEM(objs, (Py_ssize_t)(k - first), Py_NewRef(refs[k]));
+        PyObject *item = objs ? Py_BuildValue(
+            "(ksNdO)", snaps[i].thread_ident, snaps[i].op, objs,
+            (double)snaps[i].since_ns / 1e9, snaps[i].timed ? Py_True : Py_False) : NULL;
+        if (!item || PyList_Append(list, item) < 0)
+            Py_CLEAR(list);
+        Py_XDECREF(item);
+    }
+    for (size_t k = 0; k < nrefs; k++)
+        Py_DECREF(refs[k]);
+    PyMem_Free(snaps);
+    free(refs);
+    if (nomem) {
+        Py_XDECREF(list);
+        return PyErr_NoMemory();
+    }
+    return list;
+}
+
+/* ---- deadlock detection ------------------------------------------------- */
+
+#ifndef Py_GIL_DISABLED
+static bool is_ignored(pyg_state *st, unsigned long ident)
+{
+    /* the idents were checked to be ints that fit when they were set */
+    Py_ssize_t n = st->deadlock_ignored ? PyTuple_GET_SIZE(st->deadlock_ignored) : 0;
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (PyLong_AsUnsignedLong(PyTuple_GET_ITEM(st->deadlock_ignored, i)) == ident)
+            return true;
+    return false;
+}
+
+/* Python threads of this interpreter: every thread state, whatever it is
+   doing (one in I/O, time.sleep, a C library or just created counts).
+   Walked with the GIL held, as faulthandler does; only called on builds
+   with a GIL (see pyg_deadlock_check). */
+static size_t count_thread_states(pyg_state *st)
+{
+    size_t n = 0;
+    PyInterpreterState *interp = PyThreadState_GetInterpreter(PyThreadState_Get());
+    for (PyThreadState *t = PyInterpreterState_ThreadHead(interp); t;
+         t = PyThreadState_Next(t))
+        n += !is_ignored(st, t->thread_id);
+    return n;
+}
+#endif
+
+int pyg_deadlock_check(pyg_state *st, pyg_deadlock_watch *watch)
+{
+#ifdef Py_GIL_DISABLED
+    /* Thread states cannot be walked safely without the GIL: never guess. */
+    (void)st;
+    (void)watch;
+    return 0;
+#else
+    if (!st->deadlock_detection || !st->deadlock_reporter)
+        return 0;
+    size_t untimed = 0;
+    uint64_t changes = 0;
+    pthread_mutex_lock(&all_lock);
+    for (pyg_blocked *r = all_head; r; r = r->next) {
+        if (r->st != st)
+            continue;
+        record_view v;
+        read_record(r, &v);
+        changes += v.seq;
+        /* is_ignored reads ints: no Python code runs under the leaf lock */
+        untimed += v.parked && !v.timed && !is_ignored(st, r->thread_ident);
+    }
+    pthread_mutex_unlock(&all_lock);
+    /* Anything that could still wake a waiter is progress: a thread not
+       parked in pygochan, a park with a deadline, any pending timer
+       (Timer, Ticker, after, a context deadline, after_func). */
+    if (untimed < count_thread_states(st) || gc_timer_pending() > 0) {
+        watch->quiet_since_ns = 0;
+        return 0;
+    }
+    int64_t now = gc_now_ns();
+    if (watch->quiet_since_ns == 0 || changes != watch->quiet_changes) {
+        /* Every wait that begins or ends restarts the grace period. */
+        watch->quiet_since_ns = now;
+        watch->quiet_changes = changes;
+        return 0;
+    }
+    if (now - watch->quiet_since_ns < st->deadlock_grace_ns)
+        return 0;
+    /* The reporter (pygochan._debug) makes the last checks that need
+       Python (signal handlers) and returns the message, or None. */
+    PyObject *message = PyObject_CallNoArgs(st->deadlock_reporter);
+    if (!message)
+        return -1;
+    if (message == Py_None) {
+        Py_DECREF(message);
+        watch->quiet_since_ns = now; /* ask again after another grace period */
+        return 0;
+    }
+    PyErr_SetObject(st->deadlock, message);
+    Py_DECREF(message);
+    return -1;
+#endif
+}
+
+static PyObject *module_set_deadlock_detection(PyObject *module, PyObject *const *args,
+                                               Py_ssize_t nargs)
+{
+    pyg_state *st = PyModule_GetState(module);
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "_set_deadlock_detection(enabled, grace)");
+        return NULL;
+    }
+    int enabled = PyObject_IsTrue(args[0]);
+    if (enabled < 0)
+        return NULL;
+    double grace;
+    if (pyg_parse_seconds(args[1], "grace", true, &grace) < 0)
+        return NULL;
+    st->deadlock_detection = enabled;
+    st->deadlock_grace_ns = grace > 1e9 ? INT64_MAX / 2 : (int64_t)(grace * 1e9);
+    Py_RETURN_NONE;
+}
+
+static PyObject *module_deadlock_detection(PyObject *module, PyObject *Py_UNUSED(ignored))
+{
+    pyg_state *st = PyModule_GetState(module);
+    return Py_BuildValue("(Od)", st->deadlock_detection ? Py_True : Py_False,
+                         (double)st->deadlock_grace_ns / 1e9);
+}
+
+/* _set_deadlock_ignored(idents): threads that never wake a wait. */
+static PyObject *module_set_deadlock_ignored(PyObject *module, PyObject *idents)
+{
+    pyg_state *st = PyModule_GetState(module);
+    if (!PyTuple_Check(idents)) {
+        PyErr_SetString(PyExc_TypeError, "_set_deadlock_ignored() needs a tuple of idents");
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(idents); i++) {
+        PyObject *ident = PyTuple_GET_ITEM(idents, i);
+        if (!PyLong_Check(ident) ||
+            (PyLong_AsUnsignedLong(ident) == (unsigned long)-1 && PyErr_Occurred())) {
+            PyErr_Clear();
+            PyErr_SetString(PyExc_TypeError, "thread idents must be ints");
+            return NULL;
+        }
+    }
+    Py_XSETREF(st->deadlock_ignored, Py_NewRef(idents));
+    Py_RETURN_NONE;
+}
+
+static PyObject *module_set_deadlock_reporter(PyObject *module, PyObject *fn)
+{
+    pyg_state *st = PyModule_GetState(module);
+    Py_XSETREF(st->deadlock_reporter, Py_NewRef(fn));
+    Py_RETURN_NONE;
+}
+
+/* After fork() only the forking thread exists, and it was not waiting;
+   a lock may have been held by a thread now gone. */
+void pyg_blocked_after_fork(pyg_state *st)
+{
+    (void)st; /* the list is process-wide */
+    pthread_mutex_init(&all_lock, NULL);
+    unsigned long self = PyThread_get_thread_ident();
+    for (pyg_blocked *r = all_head, *next; r; r = next) {
+        next = r->next;
+        atomic_store(&r->parked, false);
+        atomic_store(&r->seq, (atomic_load(&r->seq) | 1) + 1);
+        if (r->thread_ident != self) {
+            unlink_record(r);
+            free(r);
+        }
+    }
+}
+
+static PyMethodDef blocked_functions[] = {
+    {"_blocked", module_blocked, METH_NOARGS,
+     "_blocked(): the parked waits, as (ident, op, objects, since, timed)."},
+    {"_set_deadlock_detection", (PyCFunction)(void (*)(void))module_set_deadlock_detection,
+     METH_FASTCALL, "_set_deadlock_detection(enabled, grace)"},
+    {"_deadlock_detection", module_deadlock_detection, METH_NOARGS,
+     "_deadlock_detection() -> (enabled, grace)"},
+    {"_set_deadlock_ignored", module_set_deadlock_ignored, METH_O,
+     "_set_deadlock_ignored(idents): threads that never wake a wait."},
+    {"_set_deadlock_reporter", module_set_deadlock_reporter, METH_O,
+     "Register the callable that builds a Deadlock message (or None)."},
+    {NULL, NULL, 0, NULL}};
+
+int pyg_blocked_init(PyObject *module, pyg_state *st)
+{
+    if (pthread_key_create(&st->blocked_key, free_record) != 0) {
+        PyErr_SetString(PyExc_RuntimeError, "cannot create a thread-local key");
+        return -1;
+    }
+    st->blocked_key_ready = true;
+    st->deadlock_detection = true;
+    st->deadlock_grace_ns = 1000 * 1000 * 1000;
+    st->deadlock = PyErr_NewExceptionWithDoc(
+        "pygochan.Deadlock",
+        "Every thread is blocked in pygochan and nothing can wake any of them\n"
+        "(Go's \"all goroutines are asleep - deadlock!\"); raised in the main\n"
+        "thread's wait.  See set_deadlock_detection().",
+        PyExc_RuntimeError, NULL);
+    if (!st->deadlock || PyModule_AddObject(module, "Deadlock", Py_NewRef(st->deadlock)) < 0)
+        return -1;
+    return PyModule_AddFunctions(module, blocked_functions);
+}
+
+void pyg_blocked_free(pyg_state *st)
+{
+    if (!st->blocked_key_ready)
+        return;
+    st->blocked_key_ready = false;
+    /* Orphan this module's records: a thread still parked (a daemon at
+       exit) may unpark later and must find its record alive. */
+    pthread_mutex_lock(&all_lock);
+    for (pyg_blocked *r = all_head; r; r = r->next)
+        if (r->st == st)
+            r->st = NULL;
+    pthread_mutex_unlock(&all_lock);
+    pthread_key_delete(st->blocked_key);
+}

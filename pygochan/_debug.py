@@ -1,0 +1,211 @@
+"""Debugging a hang: who waits on what (``blocked``, ``dump_blocked``,
+``dump_on_signal``) and Go's deadlock detector (``Deadlock``,
+``set_deadlock_detection``).
+
+The C core links a record of every wait that parks (never of one that
+completes at once) into a per-interpreter registry; this module turns the
+records into something to read.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+import weakref
+from typing import IO, Any, Callable, Iterable, List, NamedTuple, Optional, Tuple, Union
+
+from . import _core
+
+__all__ = [
+    "BlockedWait",
+    "Deadlock",
+    "blocked",
+    "dump_blocked",
+    "dump_on_signal",
+    "set_deadlock_detection",
+]
+
+Deadlock = _core.Deadlock
+
+
+class BlockedWait(NamedTuple):
+    """One thread parked in a pygochan call, as ``blocked()`` reports it."""
+
+    thread: Optional[threading.Thread]  #: None for a thread threading does not know
+    ident: int  #: the thread's ident
+    operation: str  #: "recv", "send", "select", "wait", "result", "submit", ...
+    objects: Tuple[str, ...]  #: the reprs of what it waits on (select: its cases)
+    since: float  #: when it parked, on the time.monotonic() clock
+    timed: bool  #: the call has a timeout (it ends by itself)
+
+
+def blocked() -> List[BlockedWait]:
+    """Every thread parked in a pygochan call right now, longest first.
+
+    >>> for w in gc.blocked():
+    ...     print(w.thread.name, w.operation, *w.objects)
+    worker-1 recv <pygochan.Channel capacity=0 len=0 closed=False ...>
+    """
+    threads = {t.ident: t for t in threading.enumerate()}
+    waits = []
+    for ident, op, objects, since, timed in _core._blocked():
+        waits.append(
+            BlockedWait(threads.get(ident), ident, op, tuple(_safe_repr(o) for o in objects), since, timed)
+        )
+    waits.sort(key=lambda w: w.since)
+    return waits
+
+
+def _safe_repr(obj: Any) -> str:
+    try:
+        return repr(obj)
+    except Exception as exc:  # a broken __repr__ must not hide the dump
+        return f"<{type(obj).__name__} object, repr raised {type(exc).__name__}>"
+
+
+def _describe(waits: List[BlockedWait], now: float) -> List[str]:
+    frames = sys._current_frames()
+    lines = []
+    for w in waits:
+        name = w.thread.name if w.thread is not None else "?"
+        what = ", ".join(w.objects) if w.objects else ""
+        timed = ", with a timeout" if w.timed else ""
+        lines.append(f"thread {name!r} (ident {w.ident}): {w.operation} {what} [{now - w.since:.1f} s{timed}]")
+        frame = frames.get(w.ident)
+        if frame is not None:
+            stack = [e for e in traceback.extract_stack(frame) if e.filename != __file__]
+            for entry in stack[-3:]:
+                lines.append(f'    File "{entry.filename}", line {entry.lineno}, in {entry.name}')
+    return lines
+
+
+def dump_blocked(file: Optional[IO[str]] = None) -> None:
+    """Write who waits on what, like faulthandler writes tracebacks.
+
+    >>> gc.dump_blocked()                 # to sys.stderr
+    """
+    if file is None:
+        file = sys.stderr
+    waits = blocked()
+    now = time.monotonic()
+    header = f"pygochan: {len(waits)} thread(s) blocked in pygochan calls"
+    print("\n".join([header, *_describe(waits, now)]), file=file, flush=True)
+
+
+def _dump_handler(signum: int, frame: Any) -> None:
+    dump_blocked()
+
+
+_dump_handler._pygochan_dump = True  # type: ignore[attr-defined]
+
+_Handler = Union[Callable[[int, Any], Any], int, None]
+
+
+def dump_on_signal(signum: int = getattr(signal, "SIGQUIT", signal.SIGINT)) -> _Handler:
+    """Dump ``blocked()`` to stderr whenever ``signum`` arrives (opt in; the
+    default is SIGQUIT, Go's goroutine dump, Ctrl-\\ in a terminal).  Call it
+    from the main thread; returns the previous handler.
+
+        >>> gc.dump_on_signal(signal.SIGUSR1)   # then: kill -USR1 <pid>
+    """
+    return signal.signal(signum, _dump_handler)
+
+
+# ---- deadlock detection ---------------------------------------------------------
+
+
+_ignored_threads: "weakref.WeakSet[threading.Thread]" = weakref.WeakSet()
+
+
+def set_deadlock_detection(
+    enabled: bool,
+    *,
+    grace: Optional[float] = None,
+    ignore_threads: Optional[Iterable[threading.Thread]] = None,
+) -> None:
+    """Turn deadlock detection on or off (on by default, as in Go), and set
+    how long (seconds, default 1.0) the "nothing can wake anyone" state must
+    hold before the main thread's wait raises ``Deadlock``::
+
+        gc.set_deadlock_detection(False)   # waits on things pygochan cannot see
+
+    ``ignore_threads`` names service threads that never wake a pygochan
+    wait, so that they do not count as progress (added to the ones already
+    ignored: a Jupyter kernel's own threads are, when pygochan is imported
+    in the kernel).  ``PYGOCHAN_DEADLOCK_DETECTION=0`` in the environment
+    turns detection off at import.  Threads created outside Python that call
+    in later (callbacks from a C library) are invisible until they do: turn
+    detection off when a program waits for such a callback with no timeout.
+    """
+    if grace is None:
+        grace = _core._deadlock_detection()[1]
+    if ignore_threads is not None:
+        threads = list(ignore_threads)
+        for t in threads:
+            if not isinstance(t, threading.Thread):
+                raise TypeError(f"ignore_threads must hold Threads, not {type(t).__name__}")
+        _ignored_threads.update(threads)
+    _core._set_deadlock_detection(bool(enabled), grace)
+    _refresh_ignored()
+
+
+def _refresh_ignored() -> None:
+    _core._set_deadlock_ignored(tuple(t.ident for t in list(_ignored_threads) if t.ident is not None))
+
+
+def _kernel_service_threads() -> List[threading.Thread]:
+    """The threads a Jupyter (ipykernel) kernel runs for itself: IOPub,
+    heartbeat, control, shell channel, the output pipe watchers, the parent
+    poller and IPython's history saver.  None of them runs user code or
+    touches the user's channels while a cell is executing."""
+    if "ipykernel" not in sys.modules:
+        return []
+    names = {"IOPub", "Heartbeat", "Control", "Shell channel"}
+    kinds = {"Heartbeat", "ControlThread", "ShellChannelThread", "ParentPollerUnix", "HistorySavingThread"}
+    found = []
+    for t in threading.enumerate():
+        target = getattr(getattr(t, "_target", None), "__name__", "")
+        if t.name in names or type(t).__name__ in kinds or target == "_watch_pipe_fd":
+            found.append(t)
+    return found
+
+
+def _python_signal_handler_installed() -> bool:
+    # A Python handler may send on a channel or cancel a context: progress.
+    for signum in signal.valid_signals():
+        try:
+            handler = signal.getsignal(signum)
+        except (ValueError, OSError):
+            continue
+        if handler in (None, signal.SIG_DFL, signal.SIG_IGN):
+            continue
+        if signum == signal.SIGINT and handler is signal.default_int_handler:
+            continue
+        if getattr(handler, "_pygochan_dump", False):
+            continue
+        return True
+    return False
+
+
+def _deadlock_report() -> Optional[str]:
+    """Called by the main thread's wait once every thread has been parked
+    with no way to wake for the grace period: the message, or None if a
+    Python signal handler could still make progress."""
+    if _python_signal_handler_installed():
+        return None
+    waits = blocked()
+    lines = ["all threads are asleep - deadlock!", ""]
+    lines += _describe(waits, time.monotonic())
+    lines += ["", "(pygochan.set_deadlock_detection(False) turns this check off)"]
+    return "\n".join(lines)
+
+
+_core._set_deadlock_reporter(_deadlock_report)
+_ignored_threads.update(_kernel_service_threads())
+_refresh_ignored()
+if os.environ.get("PYGOCHAN_DEADLOCK_DETECTION", "1").strip().lower() in ("0", "false", "no", "off"):
+    set_deadlock_detection(False)

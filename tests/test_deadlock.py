@@ -1,0 +1,311 @@
+"""Go's two debugging aids: blocked()/dump_blocked() and the deadlock
+detector ("all goroutines are asleep").  Deadlock cases run in a child
+process, since only the main thread's wait raises Deadlock."""
+import io
+import os
+import signal
+import subprocess
+import sys
+import sysconfig
+import textwrap
+import threading
+import time
+
+import pytest
+
+import pygochan as gc
+
+from conftest import WAIT_TIMEOUT, join_all, start
+
+# Without a GIL the detector is off (it never guesses) and blocked() leaves
+# the objects out.
+FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+needs_gil = pytest.mark.skipif(FREE_THREADED, reason="deadlock detection and blocked() objects need the GIL")
+
+PRELUDE = """
+import os, signal, socket, sys, threading, time
+signal.signal(signal.SIGINT, signal.default_int_handler)
+import pygochan as gc
+gc.set_deadlock_detection(True, grace=0.2)
+"""
+
+
+def spawn(body):
+    env = dict(os.environ)
+    env.pop("PYGOCHAN_DEADLOCK_DETECTION", None)
+    return subprocess.Popen(
+        [sys.executable, "-c", PRELUDE + textwrap.dedent(body)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, env=env,
+    )
+
+
+def outcome(proc, interrupt_after=None):
+    """The child's stdout; with interrupt_after, SIGINT it that many seconds
+    after it printed 'ready' (the wait must still be going on then)."""
+    if interrupt_after is not None:
+        assert proc.stdout.readline().strip() == "ready"
+        time.sleep(interrupt_after)
+        proc.send_signal(signal.SIGINT)
+    try:
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    return out, err
+
+
+DEADLOCKED_MAIN = """
+try:
+    {wait}
+    print('returned')
+except gc.Deadlock as e:
+    print('DEADLOCK')
+    print(e)
+"""
+
+
+@needs_gil
+@pytest.mark.parametrize("case", ["recv", "two_threads", "waitgroup", "select_nil", "send"])
+def test_the_classic_deadlocks_raise_in_the_main_thread(case):
+    setup, wait = {
+        "recv": ("ch = gc.Channel()", "ch.recv()"),
+        "send": ("ch = gc.Channel()", "ch.send('lost')"),
+        "select_nil": ("", "gc.select(gc.recv(None))"),
+        "two_threads": (
+            textwrap.dedent("""
+            a, b = gc.Channel(), gc.Channel()
+            wg = gc.WaitGroup()
+            def first():
+                a.recv()
+                b.send(1)
+            def second():
+                b.recv()
+                a.send(1)
+            wg.go(first)
+            wg.go(second)
+            """),
+            "wg.wait()",
+        ),
+        "waitgroup": (
+            textwrap.dedent("""
+            wg = gc.WaitGroup()
+            wg.add(3)
+            for _ in range(2):
+                threading.Thread(target=wg.done).start()
+            """),
+            "wg.wait()",
+        ),
+    }[case]
+    out, err = outcome(spawn(setup + DEADLOCKED_MAIN.format(wait=wait)))
+    assert out.startswith("DEADLOCK"), (out, err)
+    assert "all threads are asleep - deadlock!" in out
+    assert "MainThread" in out
+    if case == "two_threads":
+        assert out.count(": recv <pygochan.Channel") == 2, out
+        assert "wait <pygochan.WaitGroup" in out, out
+
+
+NO_DEADLOCK_MAIN = """
+ch = gc.Channel()
+print('ready', flush=True)
+try:
+    ch.recv()
+    print('returned')
+except gc.Deadlock as e:
+    print('DEADLOCK', e)
+except KeyboardInterrupt:
+    print('interrupted')
+"""
+
+
+@pytest.mark.parametrize("case", [
+    "socket_read", "sleep", "stdin_read", "timer_in_an_hour", "after_func_in_an_hour",
+    "waiter_with_timeout", "context_deadline", "python_signal_handler", "switched_off",
+    "busy_thread",
+])
+def test_progress_elsewhere_is_never_taken_for_a_deadlock(case):
+    setup = {
+        "socket_read": "a, b = socket.socketpair()\nthreading.Thread(target=a.recv, args=(1,), daemon=True).start()",
+        "sleep": "threading.Thread(target=time.sleep, args=(3600,), daemon=True).start()",
+        "stdin_read": "threading.Thread(target=sys.stdin.read, daemon=True).start()",
+        "timer_in_an_hour": "t = gc.Timer(3600)",
+        "after_func_in_an_hour": "t = gc.after_func(3600, lambda: None)",
+        "waiter_with_timeout": "threading.Thread(target=gc.Channel().recv, kwargs={'timeout': 3600}, daemon=True).start()",
+        "context_deadline": "ctx, cancel = gc.with_timeout(gc.background(), 3600)\nthreading.Thread(target=ctx.wait, daemon=True).start()",
+        "python_signal_handler": "signal.signal(signal.SIGUSR1, lambda s, f: None)",
+        "switched_off": "gc.set_deadlock_detection(False)",
+        "busy_thread": "def spin():\n    while True: sum(range(1000))\nthreading.Thread(target=spin, daemon=True).start()",
+    }[case]
+    # every other thread is parked for good, too
+    setup += "\nthreading.Thread(target=gc.Channel().recv, daemon=True).start()"
+    out, err = outcome(spawn(setup + NO_DEADLOCK_MAIN), interrupt_after=1.5)
+    assert out.strip() == "interrupted", (out, err)
+
+
+def test_a_deadlock_that_ends_by_a_send_is_not_one():
+    # the main thread's receive completes after several grace periods,
+    # from a thread that was asleep (time.sleep) meanwhile
+    out, err = outcome(spawn("""
+        ch = gc.Channel()
+        def later():
+            time.sleep(1.0)
+            ch.send('late')
+        threading.Thread(target=later).start()
+        print(ch.recv())
+    """))
+    assert out.strip() == "late", err
+
+
+@needs_gil
+def test_dump_on_signal_writes_who_waits_on_what():
+    proc = spawn("""
+        gc.dump_on_signal(signal.SIGUSR1)
+        jobs = gc.Channel()
+        threading.Thread(target=jobs.recv, name='consumer', daemon=True).start()
+        print('ready', flush=True)
+        try:
+            gc.Channel().recv()
+        except gc.Deadlock:
+            print('DEADLOCK')
+    """)
+    assert proc.stdout.readline().strip() == "ready"
+    time.sleep(0.1)
+    proc.send_signal(signal.SIGUSR1)
+    out, err = proc.communicate(timeout=60)
+    # the dump handler is no progress: the deadlock is still found
+    assert out.strip() == "DEADLOCK", (out, err)
+    assert "thread(s) blocked in pygochan calls" in err
+    assert "'consumer'" in err
+
+
+# ---- blocked() in this process (every wait has a timeout) --------------------------
+
+
+def wait_until_blocked(threads, timeout=WAIT_TIMEOUT):
+    """The blocked() entries of threads, once all of them are parked (other
+    tests' leftover threads, like the after_func runner, are left out)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        waits = [w for w in gc.blocked() if w.thread in threads]
+        if len(waits) == len(threads):
+            return waits
+        time.sleep(0.005)
+    pytest.fail(f"expected {len(threads)} blocked threads, saw {gc.blocked()}")
+
+
+@needs_gil
+def test_blocked_lists_every_parked_call_with_its_objects():
+    ch = gc.Channel()
+    full = gc.Channel(1)
+    full.send(0)
+    wg = gc.WaitGroup()
+    wg.add(1)
+    ctx, cancel = gc.with_cancel(gc.background())
+    fut = gc.Future()
+    release = gc.Channel()
+    threads = [
+        start(lambda: ch.recv(timeout=WAIT_TIMEOUT)),
+        start(lambda: full.send(1, timeout=WAIT_TIMEOUT)),
+        start(lambda: gc.select(gc.recv(release), gc.send(full, 2), timeout=WAIT_TIMEOUT)),
+        start(lambda: wg.wait(timeout=WAIT_TIMEOUT)),
+        start(lambda: ctx.wait(timeout=WAIT_TIMEOUT)),
+        start(lambda: fut.result(timeout=WAIT_TIMEOUT)),
+    ]
+    waits = wait_until_blocked(threads)
+    by_thread = {w.thread: w for w in waits}
+    assert set(by_thread) == set(threads)
+    ops = sorted(by_thread[t].operation for t in threads)
+    assert ops == sorted(["recv", "send", "select", "wait", "wait", "result"])
+    sel = next(w for w in waits if w.operation == "select")
+    assert sel.objects[0].startswith("pygochan.recv(<pygochan.Channel")
+    assert sel.objects[1].startswith("pygochan.send(<pygochan.Channel capacity=1")
+    recv = next(w for w in waits if w.operation == "recv")
+    assert "waiting_receivers=1" in recv.objects[0]
+    assert all(w.timed for w in waits)
+    assert all(w.since <= time.monotonic() for w in waits)
+    buf = io.StringIO()
+    gc.dump_blocked(buf)
+    assert "thread(s) blocked in pygochan calls" in buf.getvalue()
+    assert buf.getvalue().count("[") >= len(threads)
+    # wake them all; then nobody is listed
+    ch.send(1)
+    full.recv()
+    full.recv()
+    release.close()
+    wg.done()
+    cancel()
+    fut.set_result(None)
+    join_all(threads)
+    assert [w for w in gc.blocked() if w.thread in threads] == []
+
+
+def test_blocked_records_come_and_go_under_churn(rng):
+    ch = gc.Channel()
+    stop = threading.Event()
+
+    def churn():
+        while not stop.is_set():
+            try:
+                ch.recv(timeout=rng.random() * 0.002)
+            except TimeoutError:
+                pass
+
+    threads = [start(churn) for _ in range(6)]
+    seen = 0
+    for _ in range(200):
+        for w in gc.blocked():
+            if w.thread in threads:
+                seen += 1
+                assert w.operation == "recv" and w.timed
+                assert FREE_THREADED or "Channel capacity=0" in w.objects[0]
+    stop.set()
+    join_all(threads)
+    assert seen > 0
+    assert [w for w in gc.blocked() if w.thread in threads] == []
+
+
+def test_set_deadlock_detection_checks_its_grace():
+    with pytest.raises(ValueError):
+        gc.set_deadlock_detection(True, grace=-1)
+    with pytest.raises(TypeError):
+        gc.set_deadlock_detection(True, grace="1")
+
+
+@needs_gil
+@pytest.mark.parametrize("ignored", [True, False])
+def test_ignored_service_threads_do_not_count_as_progress(ignored):
+    body = """
+        service = threading.Thread(target=time.sleep, args=(3600,), name='service', daemon=True)
+        service.start()
+        if IGNORED:
+            gc.set_deadlock_detection(True, ignore_threads=[service])
+    """.replace("IGNORED", str(ignored))
+    proc = spawn(textwrap.dedent(body) + NO_DEADLOCK_MAIN)
+    out, err = outcome(proc, interrupt_after=1.5)
+    if ignored:
+        assert out.strip().startswith("DEADLOCK"), (out, err)
+    else:
+        assert out.strip() == "interrupted", (out, err)
+
+
+def test_ignore_threads_checks_its_argument():
+    with pytest.raises(TypeError):
+        gc.set_deadlock_detection(True, ignore_threads=[1])
+
+
+def test_blocked_shows_a_pool_submit_waiting_for_a_worker():
+    gate = gc.Channel()
+    with gc.Pool(max_workers=1, queue_size=0) as pool:
+        running = pool.submit(gate.recv, timeout=WAIT_TIMEOUT)
+        submitter = start(lambda: pool.submit(len, "x", submit_timeout=WAIT_TIMEOUT))
+        end = time.monotonic() + WAIT_TIMEOUT
+        while time.monotonic() < end:
+            submits = [w for w in gc.blocked() if w.operation == "submit"]
+            if submits:
+                break
+            time.sleep(0.005)
+        assert submits and submits[0].thread is submitter
+        assert FREE_THREADED or submits[0].objects[0].startswith("<pygochan.Pool")
+        gate.send(None)
+        join_all([submitter])
+        assert running.result(timeout=WAIT_TIMEOUT) is None
