@@ -156,7 +156,7 @@ def test_submit_result_args_and_submit_options_not_passed_on():
         return args, kwargs
 
     with gc.Pool(2) as pool:
-        assert isinstance(pool, cf.Executor)
+        assert isinstance(pool, cf.Executor) and isinstance(pool, cf.ThreadPoolExecutor)
         fut = pool.submit(f, 1, 2, x=3, submit_timeout=5, submit_ctx=gc.background())
         assert isinstance(fut, cf.Future)
         assert fut.result(timeout=10) == ((1, 2), {"x": 3})
@@ -166,8 +166,9 @@ def test_submit_result_args_and_submit_options_not_passed_on():
 def test_bad_arguments():
     with pytest.raises(TypeError):
         gc.Pool(max_workers="2")
-    with pytest.raises(ValueError):
-        gc.Pool(max_workers=0)
+    for number in (0, -1):
+        with pytest.raises(ValueError, match="max_workers must be greater than 0"):
+            gc.Pool(max_workers=number)
     with pytest.raises(TypeError):
         gc.Pool(max_workers=True)
     with pytest.raises(ValueError):
@@ -193,17 +194,20 @@ def test_bad_arguments():
             pool.resize(0)
         with pytest.raises(TypeError):
             list(pool.map(42, [1]))
-        with pytest.raises(ValueError):
-            pool.map(abs, [1], window=0)
+        with pytest.raises(ValueError, match="buffersize must be None or > 0"):
+            pool.map(abs, [1], buffersize=0)
+        with pytest.raises(TypeError, match="buffersize must be an integer or None"):
+            pool.map(abs, [1], buffersize=2.0)
         assert pool.stats()["submitted"] == 0  # nothing above had an effect
 
 
-def test_default_max_workers_is_cpu_count():
+def test_defaults_are_thread_pool_executors():
     import os
 
+    cpus = getattr(os, "process_cpu_count", os.cpu_count)() or 1
     with gc.Pool() as pool:
-        assert pool.max_workers == (os.cpu_count() or 1)
-        assert pool.queue_size == 0 and pool.idle_timeout == 10.0
+        assert pool.max_workers == pool._max_workers == min(32, cpus + 4)
+        assert pool.queue_size == gc.UNBOUNDED and pool.idle_timeout == 10.0
 
 
 def test_exceptions_never_kill_a_worker_and_land_in_the_future():
@@ -531,7 +535,7 @@ def test_map_consumes_an_endless_generator_lazily_and_break_cancels_the_rest():
             pulled = itertools.count()
             started.clear()
             results = []
-            for r in pool.map(task, numbers(), ordered=ordered, window=8):
+            for r in pool.map(task, numbers(), ordered=ordered, buffersize=8):
                 results.append(r)
                 if len(results) == 20:
                     break
@@ -557,7 +561,7 @@ def test_map_raises_the_first_exception_and_cancels_the_rest():
     with gc.Pool(1, queue_size=gc.UNBOUNDED) as pool:
         got = []
         with pytest.raises(ValueError):
-            for r in pool.map(task, range(1000), window=10):
+            for r in pool.map(task, range(1000), buffersize=10):
                 got.append(r)
         assert got == [0, 1, 2]
         wait_for(lambda: pool.running == 0)
