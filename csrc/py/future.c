@@ -316,6 +316,12 @@ static void future_finalize(PyObject *self)
     if (f->state != FINISHED || !f->exception || f->retrieved)
         return;
     f->retrieved = true;
+    /* A task that stopped because its context was canceled did what it was
+       asked (asyncio does not report a cancelled task either): shutting a
+       pool down on Ctrl-C must not print one report per task. */
+    if (PyObject_TypeCheck(f->exception,
+                           (PyTypeObject *)state_of(self)->canceled))
+        return;
     PyObject *type, *value, *tb;
     PyErr_Fetch(&type, &value, &tb);
     PyObject *exc = f->exception;
