@@ -14,7 +14,7 @@ import os
 import sys
 import threading
 import weakref
-from typing import Any, Callable, Dict, Iterable, Iterator, Optional, Tuple, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, Optional, Tuple, TypeVar, overload
 
 from . import _core
 from ._context import with_cancel_cause
@@ -22,6 +22,14 @@ from ._context import with_cancel_cause
 __all__ = ["ErrGroup", "Future", "Pool", "WaitGroup"]
 
 _R = TypeVar("_R")
+_A = TypeVar("_A")
+_B = TypeVar("_B")
+_C = TypeVar("_C")
+_D = TypeVar("_D")
+if TYPE_CHECKING:
+    from typing_extensions import ParamSpec
+
+    _P = ParamSpec("_P")
 
 Future = _core.Future
 
@@ -41,7 +49,7 @@ class WaitGroup(_core._WaitGroupBase):
 
     __slots__ = ()
 
-    def go(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> threading.Thread:
+    def go(self, fn: Callable[_P, Any], /, *args: _P.args, **kwargs: _P.kwargs) -> threading.Thread:
         """Run ``fn(*args, **kwargs)`` in a new thread counted by the group.
 
         The counter goes up before the thread starts and down when ``fn``
@@ -201,12 +209,12 @@ class Pool(_core._PoolBase, _cf.ThreadPoolExecutor):
         return self._ctx
 
     @property
-    def _max_workers(self) -> int:
+    def _max_workers(self) -> int:  # type: ignore[override]  # read-only here
         """ThreadPoolExecutor's name for ``max_workers`` (read-only)."""
         return self.max_workers
 
     @property
-    def _threads(self) -> "frozenset[threading.Thread]":
+    def _threads(self) -> "frozenset[threading.Thread]":  # type: ignore[override]
         """The worker threads alive now, as ThreadPoolExecutor's ``_threads``
         (a snapshot; workers that exit after ``idle_timeout`` leave it)."""
         with self._threads_lock:
@@ -274,7 +282,84 @@ class Pool(_core._PoolBase, _cf.ThreadPoolExecutor):
         else:
             self.shutdown(wait=True, cancel_futures=True)
 
-    def map(  # type: ignore[override]
+    # As builtins.map: fn's parameters are checked against the items (so
+    # map(fn) without an iterable, which Executor allows, is not accepted).
+    @overload  # type: ignore[override]
+    def map(
+        self,
+        fn: Callable[[_A], _R],
+        iterable: Iterable[_A],
+        /,
+        *,
+        timeout: Optional[float] = None,
+        chunksize: int = 1,
+        buffersize: Optional[int] = None,
+        ordered: bool = True,
+    ) -> Iterator[_R]: ...
+
+    @overload
+    def map(
+        self,
+        fn: Callable[[_A, _B], _R],
+        iterable1: Iterable[_A],
+        iterable2: Iterable[_B],
+        /,
+        *,
+        timeout: Optional[float] = None,
+        chunksize: int = 1,
+        buffersize: Optional[int] = None,
+        ordered: bool = True,
+    ) -> Iterator[_R]: ...
+
+    @overload
+    def map(
+        self,
+        fn: Callable[[_A, _B, _C], _R],
+        iterable1: Iterable[_A],
+        iterable2: Iterable[_B],
+        iterable3: Iterable[_C],
+        /,
+        *,
+        timeout: Optional[float] = None,
+        chunksize: int = 1,
+        buffersize: Optional[int] = None,
+        ordered: bool = True,
+    ) -> Iterator[_R]: ...
+
+    @overload
+    def map(
+        self,
+        fn: Callable[[_A, _B, _C, _D], _R],
+        iterable1: Iterable[_A],
+        iterable2: Iterable[_B],
+        iterable3: Iterable[_C],
+        iterable4: Iterable[_D],
+        /,
+        *,
+        timeout: Optional[float] = None,
+        chunksize: int = 1,
+        buffersize: Optional[int] = None,
+        ordered: bool = True,
+    ) -> Iterator[_R]: ...
+
+    @overload
+    def map(
+        self,
+        fn: Callable[..., _R],
+        iterable1: Iterable[Any],
+        iterable2: Iterable[Any],
+        iterable3: Iterable[Any],
+        iterable4: Iterable[Any],
+        iterable5: Iterable[Any],
+        /,
+        *iterables: Iterable[Any],
+        timeout: Optional[float] = None,
+        chunksize: int = 1,
+        buffersize: Optional[int] = None,
+        ordered: bool = True,
+    ) -> Iterator[_R]: ...
+
+    def map(
         self,
         fn: Callable[..., _R],
         *iterables: Iterable[Any],
@@ -310,6 +395,7 @@ class Pool(_core._PoolBase, _cf.ThreadPoolExecutor):
             end_time = _monotonic() + timeout
         args_iter = zip(*iterables)
         submit = self.submit
+        fs: "list[_cf.Future[_R]]"
         if buffersize is None:
             fs = [submit(fn, *args) for args in args_iter]
             refill = None
@@ -466,7 +552,7 @@ class ErrGroup:
         if self._waited:
             raise RuntimeError("go() after wait() returned")
 
-    def go(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None:
+    def go(self, fn: Callable[_P, Any], /, *args: _P.args, **kwargs: _P.kwargs) -> None:
         """Run ``fn(*args, **kwargs)`` in a new thread; with a ``limit``,
         first wait for a free slot."""
         self._check_open()
@@ -476,7 +562,7 @@ class ErrGroup:
             self._slots.send(None)
         self._start(fn, args, kwargs)
 
-    def try_go(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> bool:
+    def try_go(self, fn: Callable[_P, Any], /, *args: _P.args, **kwargs: _P.kwargs) -> bool:
         """Like ``go``, but return False instead of waiting for a slot."""
         self._check_open()
         if not callable(fn):
