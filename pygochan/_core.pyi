@@ -156,6 +156,8 @@ class Future(concurrent.futures.Future[T]):
         self, timeout: Optional[float] = None, *, ctx: Optional[Context] = None
     ) -> Optional[BaseException]: ...
 
+_FutureTimeoutError: type[TimeoutError]
+
 class _PoolBase:
     def _configure(self, max_workers: int, idle_timeout: Optional[float], queue_size: int) -> None: ...
     # As typeshed types ThreadPoolExecutor.submit: fn's arguments are

@@ -473,7 +473,8 @@ def _unordered_results(
         try:
             done = finished.recv(timeout=_remaining(end_time))
         except TimeoutError:
-            raise _cf.TimeoutError() from None
+            # the class result() raises: before 3.11 both spellings catch it
+            raise _core._FutureTimeoutError() from None
         pending.discard(done)
         return done
 

@@ -709,6 +709,12 @@ int pyg_future_init(PyObject *module, pyg_state *st)
         Py_DECREF(type);
         goto done;
     }
+    /* What a result() wait raises on timeout, for Pool.map's waits too. */
+    if (PyModule_AddObject(module, "_FutureTimeoutError",
+                           Py_NewRef(st->future_timeout_error)) < 0) {
+        Py_DECREF(st->future_timeout_error);
+        goto done;
+    }
     rc = 0;
 done:
     Py_DECREF(base_mod);
