@@ -2746,6 +2746,35 @@ static void test_pool_stress_idle_expiry_and_resize(void)
     }
 }
 
+/* An idle worker's slot goes to exactly one submitter, and a send that did
+   not happen gives it back: no thread is started while a worker is idle,
+   and one is started once the idle one is spoken for. */
+static void test_pool_idle_slot_is_taken_once_and_given_back(void)
+{
+    struct pool_test t = {gc_pool_new(0, 2), calloc(8, sizeof(atomic_int)),
+                          0, 60 * 1000 * MS, 0};
+    CHECK(pool_submit(&t, VAL(0), GC_FOREVER));
+    while (idle_workers(&t) < 1)
+        sleep_us(200);
+    enum gc_pool_route route = gc_pool_route(t.pool);
+    CHECK(route == GC_ROUTE_TO_IDLE);
+    gc_pool_send_finished(t.pool, route, false); /* e.g. a timeout */
+    CHECK((route = gc_pool_route(t.pool)) == GC_ROUTE_TO_IDLE);
+    /* The idle worker is spoken for now: the next job needs a new one. */
+    CHECK(gc_pool_route(t.pool) == GC_ROUTE_NEW_WORKER);
+    gc_pool_start_failed(t.pool);
+    gc_pool_send_finished(t.pool, route, false);
+    CHECK(pool_submit(&t, VAL(1), GC_FOREVER));
+    while (atomic_load(&t.ran[1]) == 0)
+        sleep_us(100);
+    gc_pool_stats st;
+    gc_pool_get_stats(t.pool, &st);
+    CHECK(st.workers_started == 1);
+    pool_finish(&t);
+    free(t.ran);
+    gc_pool_free(t.pool);
+}
+
 /* A submitter blocked on a busy pool is refused, with no effect, when the
    pool shuts down. */
 static void test_pool_shutdown_refuses_blocked_submitter(void)
@@ -2866,6 +2895,8 @@ int main(void)
     run("pool_resize_both_ways", test_pool_resize_both_ways);
     run("pool_shutdown_refuses_blocked_submitter",
         test_pool_shutdown_refuses_blocked_submitter);
+    run("pool_idle_slot_is_taken_once_and_given_back",
+        test_pool_idle_slot_is_taken_once_and_given_back);
     run("pool_stress_idle_expiry_and_resize", test_pool_stress_idle_expiry_and_resize);
 
     printf("%d passed, %d failed\n", passed, failures);
