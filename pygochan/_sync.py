@@ -24,8 +24,6 @@ __all__ = ["ErrGroup", "Future", "Pool", "WaitGroup"]
 _R = TypeVar("_R")
 _A = TypeVar("_A")
 _B = TypeVar("_B")
-_C = TypeVar("_C")
-_D = TypeVar("_D")
 if TYPE_CHECKING:
     from typing_extensions import ParamSpec
 
@@ -314,43 +312,10 @@ class Pool(_core._PoolBase, _cf.ThreadPoolExecutor):
     @overload
     def map(
         self,
-        fn: Callable[[_A, _B, _C], _R],
-        iterable1: Iterable[_A],
-        iterable2: Iterable[_B],
-        iterable3: Iterable[_C],
-        /,
-        *,
-        timeout: Optional[float] = None,
-        chunksize: int = 1,
-        buffersize: Optional[int] = None,
-        ordered: bool = True,
-    ) -> Iterator[_R]: ...
-
-    @overload
-    def map(
-        self,
-        fn: Callable[[_A, _B, _C, _D], _R],
-        iterable1: Iterable[_A],
-        iterable2: Iterable[_B],
-        iterable3: Iterable[_C],
-        iterable4: Iterable[_D],
-        /,
-        *,
-        timeout: Optional[float] = None,
-        chunksize: int = 1,
-        buffersize: Optional[int] = None,
-        ordered: bool = True,
-    ) -> Iterator[_R]: ...
-
-    @overload
-    def map(
-        self,
         fn: Callable[..., _R],
         iterable1: Iterable[Any],
         iterable2: Iterable[Any],
         iterable3: Iterable[Any],
-        iterable4: Iterable[Any],
-        iterable5: Iterable[Any],
         /,
         *iterables: Iterable[Any],
         timeout: Optional[float] = None,
