@@ -15,23 +15,17 @@ struct gc_pool {
        never held while waiting. */
     pthread_mutex_t lock;
     size_t max_workers;
-    size_t alive;       /* workers started (or reserved) and not exited */
-    size_t sending;     /* submitters routed GC_ROUTE_SEND, not yet finished */
+    size_t alive;   /* workers started (or reserved) and not exited */
+    size_t idle;    /* receiving workers no job is on its way to */
+    size_t backlog; /* jobs sent or being sent for busy workers that no
+                       worker has yet come back for */
     bool shut_down;
     uint64_t workers_started, workers_exited;
 
     /* Read without the lock: busy is a gauge, the others count up. */
     atomic_size_t busy;
     atomic_uint_fast64_t jobs_started, jobs_finished;
-    /* Mirrors alive > max_workers so workers test it per job without the
-       lock; set and cleared under the lock. */
-    atomic_bool over_capacity;
 };
-
-static void update_over_capacity(gc_pool *pool)
-{
-    atomic_store(&pool->over_capacity, pool->alive > pool->max_workers);
-}
 
 gc_pool *gc_pool_new(int64_t queue_size, size_t max_workers)
 {
@@ -49,7 +43,6 @@ gc_pool *gc_pool_new(int64_t queue_size, size_t max_workers)
     atomic_init(&pool->busy, 0);
     atomic_init(&pool->jobs_started, 0);
     atomic_init(&pool->jobs_finished, 0);
-    atomic_init(&pool->over_capacity, false);
     return pool;
 }
 
@@ -67,33 +60,39 @@ gc_chan *gc_pool_jobs(gc_pool *pool)
     return pool->jobs;
 }
 
-enum gc_pool_route gc_pool_route(gc_pool *pool, void *job)
+enum gc_pool_route gc_pool_route(gc_pool *pool)
 {
-    /* An idle worker is blocked receiving exactly when the buffer is empty,
-       so handing over never overtakes a buffered job. */
-    enum gc_status st = gc_chan_try_handoff(pool->jobs, job);
-    if (st == GC_OK)
-        return GC_ROUTE_HANDED;
     enum gc_pool_route route;
     pthread_mutex_lock(&pool->lock);
-    if (pool->shut_down || st == GC_CLOSED) {
+    if (pool->shut_down) {
         route = GC_ROUTE_SHUT_DOWN;
+    } else if (pool->idle > 0) {
+        pool->idle--;
+        route = GC_ROUTE_TO_IDLE;
     } else if (pool->alive < pool->max_workers) {
         pool->alive++;
         pool->workers_started++;
         route = GC_ROUTE_NEW_WORKER;
     } else {
-        pool->sending++;
-        route = GC_ROUTE_SEND;
+        pool->backlog++;
+        route = GC_ROUTE_QUEUE;
     }
     pthread_mutex_unlock(&pool->lock);
     return route;
 }
 
-void gc_pool_send_finished(gc_pool *pool)
+void gc_pool_send_finished(gc_pool *pool, enum gc_pool_route route, bool sent)
 {
+    if (sent)
+        return;
     pthread_mutex_lock(&pool->lock);
-    pool->sending--;
+    /* The receiver this job was owed is idle again: either the slot taken
+       at routing, or, if a worker already came back for the backlog, that
+       worker. */
+    if (route == GC_ROUTE_QUEUE && pool->backlog > 0)
+        pool->backlog--;
+    else
+        pool->idle++;
     pthread_mutex_unlock(&pool->lock);
 }
 
@@ -102,7 +101,6 @@ void gc_pool_start_failed(gc_pool *pool)
     pthread_mutex_lock(&pool->lock);
     pool->alive--;
     pool->workers_started--;
-    update_over_capacity(pool);
     pthread_mutex_unlock(&pool->lock);
 }
 
@@ -110,39 +108,56 @@ static void exit_locked(gc_pool *pool)
 {
     pool->alive--;
     pool->workers_exited++;
-    update_over_capacity(pool);
+}
+
+bool gc_pool_worker_ready(gc_pool *pool)
+{
+    bool stay = true;
+    pthread_mutex_lock(&pool->lock);
+    if (pool->alive > pool->max_workers) {
+        exit_locked(pool);
+        stay = false;
+    } else if (pool->backlog > 0) {
+        pool->backlog--;
+    } else {
+        pool->idle++;
+    }
+    pthread_mutex_unlock(&pool->lock);
+    return stay;
+}
+
+/* A receiving worker leaves only by taking an idle slot, so every job on its
+   way still finds a receiver. */
+static bool leave_idle(gc_pool *pool, bool only_over_capacity)
+{
+    bool leave = false;
+    pthread_mutex_lock(&pool->lock);
+    if (pool->idle > 0 &&
+        (!only_over_capacity || pool->alive > pool->max_workers)) {
+        pool->idle--;
+        exit_locked(pool);
+        leave = true;
+    }
+    pthread_mutex_unlock(&pool->lock);
+    return leave;
 }
 
 bool gc_pool_should_retire(gc_pool *pool)
 {
-    if (!atomic_load(&pool->over_capacity))
-        return false;
-    bool retire = false;
-    pthread_mutex_lock(&pool->lock);
-    if (pool->alive > pool->max_workers) {
-        exit_locked(pool);
-        retire = true;
-    }
-    pthread_mutex_unlock(&pool->lock);
-    return retire;
+    return leave_idle(pool, true);
 }
 
 bool gc_pool_idle_expired(gc_pool *pool)
 {
-    pthread_mutex_lock(&pool->lock);
-    /* A submitter past its routing decision counted on this worker (or one
-       like it) coming back; so does a job buffered while this worker's
-       receive was timing out. */
-    bool leave = pool->sending == 0 && gc_chan_len(pool->jobs) == 0;
-    if (leave)
-        exit_locked(pool);
-    pthread_mutex_unlock(&pool->lock);
-    return leave;
+    return leave_idle(pool, false);
 }
 
 void gc_pool_worker_closed(gc_pool *pool)
 {
     pthread_mutex_lock(&pool->lock);
+    /* Closed and drained: no job is on its way to anyone. */
+    if (pool->idle > 0)
+        pool->idle--;
     exit_locked(pool);
     pthread_mutex_unlock(&pool->lock);
 }
@@ -166,21 +181,19 @@ size_t gc_pool_resize(gc_pool *pool, size_t max_workers)
     pool->max_workers = max_workers;
     if (!pool->shut_down) {
         if (pool->alive < max_workers) {
-            /* Work that waited for a free worker gets one now. */
-            size_t waiting = gc_chan_len(pool->jobs) + pool->sending;
+            /* Work queued for a free worker gets one now. */
             to_start = max_workers - pool->alive;
-            if (to_start > waiting)
-                to_start = waiting;
+            if (to_start > pool->backlog)
+                to_start = pool->backlog;
             pool->alive += to_start;
             pool->workers_started += to_start;
         } else {
             to_wake = pool->alive - max_workers;
         }
     }
-    update_over_capacity(pool);
     pthread_mutex_unlock(&pool->lock);
-    /* Busy workers see over_capacity after their job; idle ones must be
-       woken.  A wake nobody takes is simply not sent. */
+    /* Busy workers retire after their job; idle ones must be woken.  A wake
+       nobody takes is simply not sent. */
     while (to_wake-- > 0 &&
            gc_chan_try_handoff(pool->jobs, GC_POOL_WAKE) == GC_OK) {
     }

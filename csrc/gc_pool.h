@@ -5,16 +5,23 @@
  * work channel) whose blocked receivers, the idle workers, are served newest
  * first.  The pool decides, under its own lock, everything that must not
  * race: whether a job goes to an idle worker, to a new worker (which starts
- * with that job, so it never waits in the channel) or into the channel;
- * whether an idle worker may exit; how many workers a resize starts or
- * retires.  The caller owns the threads: it starts one whenever the pool
+ * with that job, so it never waits in the channel) or into the queue for a
+ * busy one; whether an idle worker may exit; how many workers a resize starts
+ * or retires.  The caller owns the threads: it starts one whenever the pool
  * says GC_ROUTE_NEW_WORKER and runs gc_pool's worker protocol in it.
  *
- * The liveness rule: while a job is buffered or a submitter is about to
- * block sending one, at least one worker is alive and will come back for it.
- * An idle worker therefore exits only after checking, under the lock, that
- * no submitter is between its routing decision and the end of its send and
- * that the channel holds nothing.
+ * The bookkeeping behind every decision: each job sent to the channel is
+ * owed a receiver.  A worker that is done with its job either takes one of
+ * the jobs queued for a busy pool (`backlog`) or becomes an idle receiver
+ * (`idle`); a submitter routed to an idle worker takes that worker's slot
+ * (idle - 1) instead of starting a thread, as ThreadPoolExecutor's idle
+ * semaphore does.  Receivers are interchangeable, so
+ *     workers receiving >= jobs in flight to the channel
+ * holds exactly when idle >= 0, and an idle worker may exit (timeout,
+ * resize) only by taking one idle slot.  A send that does not happen gives
+ * its slot back.  A worker marks itself ready before it lets go of the GIL,
+ * so a submit that follows a result reuses that worker (CPython's
+ * test_idle_thread_reuse).
  *
  * Jobs are opaque pointers whose references the caller manages as with any
  * channel.  GC_POOL_WAKE (never a job) is handed to idle workers to make
@@ -45,23 +52,28 @@ gc_chan *gc_pool_jobs(gc_pool *pool);
 
 /* ---- submitting ---- */
 enum gc_pool_route {
-    GC_ROUTE_HANDED,     /* an idle worker took the job */
+    GC_ROUTE_TO_IDLE,    /* send the job: an idle worker will receive it */
+    GC_ROUTE_QUEUE,      /* send the job (blocking or not) into the queue for
+                            the next worker done with its job */
     GC_ROUTE_NEW_WORKER, /* start a worker whose first job this is (counted
                             alive already; gc_pool_start_failed if it cannot) */
-    GC_ROUTE_SEND,       /* send the job to gc_pool_jobs (blocking or not),
-                            then gc_pool_send_finished whatever the outcome */
     GC_ROUTE_SHUT_DOWN   /* the pool is shut down: nothing happened */
 };
-enum gc_pool_route gc_pool_route(gc_pool *pool, void *job);
-void gc_pool_send_finished(gc_pool *pool);
+enum gc_pool_route gc_pool_route(gc_pool *pool);
+/* After a TO_IDLE or QUEUE route, whatever the outcome: sent says whether
+   the job is in the channel now. */
+void gc_pool_send_finished(gc_pool *pool, enum gc_pool_route route, bool sent);
 void gc_pool_start_failed(gc_pool *pool);
 
 /* ---- the worker protocol ----
- * A worker runs its first job (if any), then loops: gc_pool_should_retire?
- * exit; receive a job (try, then block until its idle deadline); a job:
- * run it between gc_pool_job_started / _finished; GC_POOL_WAKE: loop;
- * closed and drained: gc_pool_worker_closed, exit; idle deadline passed:
- * gc_pool_idle_expired? exit : loop.  */
+ * A worker runs its first job (if any), then loops:
+ *   gc_pool_worker_ready? (false: it was retired, exit)
+ *   receive until a job arrives (try, then block until its idle deadline):
+ *     a job: run it between gc_pool_job_started / _finished, loop;
+ *     GC_POOL_WAKE: gc_pool_should_retire? exit : receive again;
+ *     idle deadline passed: gc_pool_idle_expired? exit : receive again;
+ *     closed and drained: gc_pool_worker_closed, exit.  */
+bool gc_pool_worker_ready(gc_pool *pool);
 bool gc_pool_should_retire(gc_pool *pool);
 bool gc_pool_idle_expired(gc_pool *pool);
 void gc_pool_worker_closed(gc_pool *pool);
@@ -71,8 +83,8 @@ void gc_pool_job_finished(gc_pool *pool);
 /* ---- control ---- */
 /* Set max_workers (>= 1).  Idle workers beyond it are woken to exit, busy
    ones exit after their job.  Returns how many workers the caller must start
-   now (already counted alive, with no first job) for jobs waiting in the
-   channel. */
+   now (already counted alive, with no first job) for jobs queued for busy
+   workers. */
 size_t gc_pool_resize(gc_pool *pool, size_t max_workers);
 /* Refuse new jobs and close the channel: idle workers exit, busy ones drain
    what is buffered first.  Idempotent. */

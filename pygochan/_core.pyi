@@ -4,7 +4,9 @@ import concurrent.futures
 
 from ._more import RecvOnlyChannel, SendOnlyChannel
 from types import GenericAlias
-from typing import Any, Callable, Dict, Final, Generic, Iterator, NamedTuple, Optional, Tuple, TypeVar, Union
+from typing import Any, Callable, Dict, Final, Generic, Iterator, NamedTuple, Optional, Tuple, TypeVar, Union, overload
+
+from typing_extensions import ParamSpec
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
@@ -151,6 +153,7 @@ _after_func_queue: Channel[Callable[[], Any]]
 # ---- WaitGroup, Future, Pool (completed in pygochan._sync) ----
 
 _W = TypeVar("_W", bound="_WaitGroupBase")
+_P = ParamSpec("_P")
 
 class _WaitGroupBase:
     def __init__(self) -> None: ...
@@ -172,13 +175,27 @@ class Future(concurrent.futures.Future[T]):
         self, timeout: Optional[float] = None, *, ctx: Optional[Context] = None
     ) -> Optional[BaseException]: ...
 
+_FutureTimeoutError: type[TimeoutError]
+
 class _PoolBase:
     def _configure(self, max_workers: int, idle_timeout: Optional[float], queue_size: int) -> None: ...
-    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]: ...
-    def try_submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Optional[Future[T]]: ...
+    # As typeshed types ThreadPoolExecutor.submit: fn's arguments are
+    # checked.  A call that passes submit_timeout= or submit_ctx= (the
+    # blocking-submit options) is checked for those, not for fn's arguments.
+    @overload
+    def submit(
+        self, fn: Callable[..., T], /, *args: Any, submit_timeout: Optional[float], submit_ctx: Optional[Context] = None, **kwargs: Any
+    ) -> Future[T]: ...
+    @overload
+    def submit(
+        self, fn: Callable[..., T], /, *args: Any, submit_ctx: Optional[Context], submit_timeout: Optional[float] = None, **kwargs: Any
+    ) -> Future[T]: ...
+    @overload
+    def submit(self, fn: Callable[_P, T], /, *args: _P.args, **kwargs: _P.kwargs) -> Future[T]: ...
+    def try_submit(self, fn: Callable[_P, T], /, *args: _P.args, **kwargs: _P.kwargs) -> Optional[Future[T]]: ...
     def resize(self, max_workers: int) -> None: ...
     def stats(self) -> Dict[str, int]: ...
-    def _work(self, first: Optional[Future[Any]]) -> None: ...
+    def _work(self, first: "list[Optional[Future[Any]]]") -> None: ...
     def _close(self, cancel_futures: bool) -> int: ...
     def _cancel_queued(self) -> int: ...
     @property

@@ -14,7 +14,7 @@ import os
 import sys
 import threading
 import weakref
-from typing import Any, Callable, Dict, Iterable, Iterator, Optional, Tuple, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, Optional, Tuple, TypeVar, overload
 
 from . import _core, _executors
 from ._context import with_cancel_cause
@@ -22,6 +22,12 @@ from ._context import with_cancel_cause
 __all__ = ["ErrGroup", "Future", "Pool", "WaitGroup"]
 
 _R = TypeVar("_R")
+_A = TypeVar("_A")
+_B = TypeVar("_B")
+if TYPE_CHECKING:
+    from typing_extensions import ParamSpec
+
+    _P = ParamSpec("_P")
 
 Future = _core.Future
 
@@ -41,7 +47,7 @@ class WaitGroup(_core._WaitGroupBase):
 
     __slots__ = ()
 
-    def go(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> threading.Thread:
+    def go(self, fn: Callable[_P, Any], /, *args: _P.args, **kwargs: _P.kwargs) -> threading.Thread:
         """Run ``fn(*args, **kwargs)`` in a new thread counted by the group.
 
         The counter goes up before the thread starts and down when ``fn``
@@ -96,7 +102,10 @@ def _install_exit_hook() -> None:
 
 
 def _shutdown_all_pools() -> None:
+    # Queued tasks still run, as in concurrent.futures; tasks blocked on
+    # pygochan calls with ctx=pool.ctx return, so exit cannot hang on them.
     for pool in list(_live_pools):
+        pool._cancel_ctx(None)
         pool.shutdown(wait=True)
 
 
@@ -111,7 +120,7 @@ def _pools_after_fork_in_child() -> None:
     _exit_hook_lock = threading.Lock()
     for pool in list(_live_pools):
         pool._threads_lock = threading.Lock()
-        pool._threads = set()
+        pool._worker_threads = set()
         pool._close(True)
 
 
@@ -119,21 +128,37 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_pools_after_fork_in_child)
 
 
-class Pool(_core._PoolBase, _cf.Executor):
-    """A worker pool that is a ``concurrent.futures.Executor``::
+def _default_max_workers() -> int:
+    """ThreadPoolExecutor's default: I/O-bound work wants more threads than
+    CPUs, and more than 32 rarely helps."""
+    count = getattr(os, "process_cpu_count", os.cpu_count)()
+    return min(32, (count or 1) + 4)
+
+
+class Pool(_core._PoolBase, _cf.ThreadPoolExecutor):
+    """A worker pool that is a ``concurrent.futures.ThreadPoolExecutor``::
 
         with gc.Pool(max_workers=8) as pool:
             fut = pool.submit(fetch, url)                 # a Future
-            for page in pool.map(fetch, urls):            # lazy, in order
+            for page in pool.map(fetch, urls):            # in order
                 ...
 
-    Workers start on demand up to ``max_workers`` (default ``os.cpu_count()``),
-    wait for work with the GIL released, the most recently idle one takes the
-    next task, and each exits after ``idle_timeout`` seconds idle (``None``:
-    never).  ``queue_size=0`` hands each task straight to a worker (``submit``
-    blocks while all are busy); ``n > 0`` buffers ``n`` tasks; ``UNBOUNDED``
-    never blocks.  A blocking ``submit`` takes ``submit_timeout=`` and
-    ``submit_ctx=``, answers Ctrl-C, and has no effect when it raises.
+    The defaults are ThreadPoolExecutor's: ``submit`` never blocks (the
+    queue is unbounded), ``map`` submits every item at once,
+    ``shutdown(cancel_futures=True)`` cancels what is queued, and
+    ``max_workers`` defaults to ``min(32, cpu count + 4)``.  Workers start
+    on demand up to ``max_workers``, wait for work with the GIL released,
+    the most recently idle one takes the next task, and each exits after
+    ``idle_timeout`` seconds idle (``None``: never).
+
+    Go's work channel is an option: ``queue_size=0`` hands each task
+    straight to a worker (``submit`` blocks while all are busy), ``n > 0``
+    buffers ``n`` tasks.  A blocking ``submit`` takes ``submit_timeout=``
+    and ``submit_ctx=``, answers Ctrl-C, and has no effect when it raises.
+
+    ``pool.ctx`` is canceled by ``shutdown(cancel_futures=True)``, by a
+    ``KeyboardInterrupt`` leaving ``with pool:`` and at interpreter exit;
+    tasks pass it to their blocking calls so that one Ctrl-C stops them.
 
     Tasks run with a copy of the submitter's ``contextvars``.  A task's
     exception lands in its future and never kills a worker; a failed future
@@ -144,17 +169,21 @@ class Pool(_core._PoolBase, _cf.Executor):
         self,
         max_workers: Optional[int] = None,
         idle_timeout: Optional[float] = 10.0,
-        queue_size: int = 0,
+        queue_size: int = _core.UNBOUNDED,
         *,
         name: Optional[str] = None,
     ) -> None:
+        # ThreadPoolExecutor.__init__ is not called: this class keeps none
+        # of its machinery, only its type (asyncio's set_default_executor
+        # requires one).
         if max_workers is None:
-            max_workers = os.cpu_count() or 1
+            max_workers = _default_max_workers()
         self._configure(max_workers, idle_timeout, queue_size)
         self._name = name or f"pygochan-pool-{next(_pool_numbers)}"
-        self._threads: set[threading.Thread] = set()
+        self._worker_threads: set[threading.Thread] = set()
         self._threads_lock = threading.Lock()
         self._worker_numbers = itertools.count(1)
+        self._ctx, self._cancel_ctx = with_cancel_cause(_core.background())
         _live_pools.add(self)
         _install_exit_hook()
 
@@ -165,47 +194,75 @@ class Pool(_core._PoolBase, _cf.Executor):
             f"running={self.running} idle={self.idle} pending={self.pending}>"
         )
 
+    @property
+    def ctx(self) -> _core.Context:
+        """Canceled by ``shutdown(cancel_futures=True)``, by a
+        ``KeyboardInterrupt`` leaving ``with pool:`` and at interpreter exit.
+        Tasks pass it to their blocking calls::
+
+            def task(pool, jobs):
+                while True:
+                    handle(jobs.recv(ctx=pool.ctx))   # Canceled on Ctrl-C
+        """
+        return self._ctx
+
+    @property
+    def _max_workers(self) -> int:  # type: ignore[override]  # read-only here
+        """ThreadPoolExecutor's name for ``max_workers`` (read-only)."""
+        return self.max_workers
+
+    @property
+    def _threads(self) -> "frozenset[threading.Thread]":  # type: ignore[override]
+        """The worker threads alive now, as ThreadPoolExecutor's ``_threads``
+        (a snapshot; workers that exit after ``idle_timeout`` leave it)."""
+        with self._threads_lock:
+            return frozenset(self._worker_threads)
+
     # Called by the C core whenever it decides a new worker is needed.
     def _start_worker(self, first: Optional[Future[Any]]) -> None:
         thread = threading.Thread(
             target=self._worker_main,
-            args=(first,),
+            args=([first],),  # emptied by _work: nothing keeps the future
             name=f"{self._name}-worker-{next(self._worker_numbers)}",
         )
+        del first
         with self._threads_lock:
-            self._threads.add(thread)
+            self._worker_threads.add(thread)
         try:
             thread.start()
         except BaseException:
             with self._threads_lock:
-                self._threads.discard(thread)
+                self._worker_threads.discard(thread)
             raise
 
-    def _worker_main(self, first: Optional[Future[Any]]) -> None:
+    def _worker_main(self, first: "list[Optional[Future[Any]]]") -> None:
         try:
             self._work(first)
         finally:
             with self._threads_lock:
-                self._threads.discard(threading.current_thread())
+                self._worker_threads.discard(threading.current_thread())
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        """Refuse new tasks; with ``cancel_futures`` cancel the queued ones;
-        with ``wait`` block until every worker has exited (queued tasks run
-        first unless cancelled).  A Ctrl-C during the wait cancels what is
-        still queued and propagates."""
+        """Refuse new tasks; with ``cancel_futures`` cancel the queued ones
+        and ``pool.ctx``; with ``wait`` block until every worker has exited
+        (queued tasks run first unless cancelled).  A Ctrl-C during the wait
+        cancels what is still queued and ``pool.ctx``, and propagates."""
         self._close(cancel_futures)
+        if cancel_futures:
+            self._cancel_ctx(None)
         if not wait:
             return
         try:
             while True:
                 with self._threads_lock:
-                    threads = [t for t in self._threads if t is not threading.current_thread()]
+                    threads = [t for t in self._worker_threads if t is not threading.current_thread()]
                 if not threads:
                     break
                 for thread in threads:
                     thread.join()
-        except BaseException:
+        except BaseException as exc:
             self._cancel_queued()
+            self._cancel_ctx(exc)
             raise
 
     def __enter__(self) -> "Pool":
@@ -215,11 +272,57 @@ class Pool(_core._PoolBase, _cf.Executor):
         if exc_type is None:
             self.shutdown(wait=True)
         elif issubclass(exc_type, KeyboardInterrupt):
-            # Ctrl-C: nothing queued starts, and nobody waits for running
-            # tasks (they finish in the background; exit joins them).
-            self.shutdown(wait=False, cancel_futures=True)
+            # Ctrl-C: nothing queued starts, running tasks are asked to stop
+            # through pool.ctx, and nobody waits for them here (exit joins
+            # them).
+            self._close(True)
+            self._cancel_ctx(exc)
         else:
             self.shutdown(wait=True, cancel_futures=True)
+
+    # As builtins.map: fn's parameters are checked against the items (so
+    # map(fn) without an iterable, which Executor allows, is not accepted).
+    @overload  # type: ignore[override]
+    def map(
+        self,
+        fn: Callable[[_A], _R],
+        iterable: Iterable[_A],
+        /,
+        *,
+        timeout: Optional[float] = None,
+        chunksize: int = 1,
+        buffersize: Optional[int] = None,
+        ordered: bool = True,
+    ) -> Iterator[_R]: ...
+
+    @overload
+    def map(
+        self,
+        fn: Callable[[_A, _B], _R],
+        iterable1: Iterable[_A],
+        iterable2: Iterable[_B],
+        /,
+        *,
+        timeout: Optional[float] = None,
+        chunksize: int = 1,
+        buffersize: Optional[int] = None,
+        ordered: bool = True,
+    ) -> Iterator[_R]: ...
+
+    @overload
+    def map(
+        self,
+        fn: Callable[..., _R],
+        iterable1: Iterable[Any],
+        iterable2: Iterable[Any],
+        iterable3: Iterable[Any],
+        /,
+        *iterables: Iterable[Any],
+        timeout: Optional[float] = None,
+        chunksize: int = 1,
+        buffersize: Optional[int] = None,
+        ordered: bool = True,
+    ) -> Iterator[_R]: ...
 
     def map(
         self,
@@ -227,90 +330,130 @@ class Pool(_core._PoolBase, _cf.Executor):
         *iterables: Iterable[Any],
         timeout: Optional[float] = None,
         chunksize: int = 1,
+        buffersize: Optional[int] = None,
         ordered: bool = True,
-        window: Optional[int] = None,
     ) -> Iterator[_R]:
-        """Lazily yield ``fn(*args)`` for args taken from ``zip(*iterables)``.
+        """Yield ``fn(*args)`` for args taken from ``zip(*iterables)``.
 
-        At most ``window`` tasks (default ``4 * max_workers``, at least 64)
-        are in flight, so an endless generator works.  ``ordered=False``
-        yields results as they complete.  ``timeout`` bounds the whole
-        iteration (``TimeoutError``).  The first exception raised by ``fn``
-        is raised from the iterator; leaving the loop early (``break``, an
-        exception, Ctrl-C) cancels every task that has not started.
+        As in ThreadPoolExecutor, every task is submitted before ``map``
+        returns; ``buffersize=n`` (Python 3.14's name) instead keeps at most
+        ``n`` tasks in flight, submitting one more as each result is taken,
+        so an endless generator works.  ``ordered=False`` yields results as
+        they complete.  ``timeout`` bounds the whole iteration from the call
+        (``TimeoutError``).  The first exception raised by ``fn`` is raised
+        from the iterator; leaving the loop early (``break``, an exception,
+        Ctrl-C) cancels every task that has not started.  ``chunksize`` is
+        accepted for ThreadPoolExecutor compatibility and ignored.
 
             for size in pool.map(len, pages, ordered=False):
                 total += size
         """
         if not callable(fn):
             raise TypeError(f"map() needs a callable, not {type(fn).__name__}")
-        if chunksize < 1:
-            raise ValueError("chunksize must be >= 1")
-        if window is None:
-            window = max(64, 4 * self.max_workers)
-        elif isinstance(window, bool) or not isinstance(window, int):
-            raise TypeError("window must be an int")
-        elif window < 1:
-            raise ValueError("window must be >= 1")
-        deadline = None
+        if buffersize is not None:
+            if isinstance(buffersize, bool) or not isinstance(buffersize, int):
+                raise TypeError("buffersize must be an integer or None")
+            if buffersize < 1:
+                raise ValueError("buffersize must be None or > 0")
+        end_time = None
         if timeout is not None:
-            if timeout < 0:
-                raise ValueError("timeout must be a non-negative number of seconds")
-            deadline = _monotonic() + timeout
+            end_time = _monotonic() + timeout
         args_iter = zip(*iterables)
-        if ordered:
-            return self._map_ordered(fn, args_iter, window, deadline)
-        return self._map_unordered(fn, args_iter, window, deadline)
-
-    def _map_ordered(
-        self, fn: Callable[..., _R], args_iter: Iterator[Tuple[Any, ...]], window: int, deadline: Optional[float]
-    ) -> Iterator[_R]:
-        in_flight: "collections.deque[Future[_R]]" = collections.deque()
-        submit, append, popleft = self.submit, in_flight.append, in_flight.popleft
-        try:
-            for args in itertools.islice(args_iter, window):
-                append(submit(fn, *args))
-            while in_flight:
-                fut = popleft()
-                result = fut.result() if deadline is None else fut.result(_remaining(deadline))
-                more = next(args_iter, None)  # zip yields tuples, never None
-                if more is not None:
-                    append(submit(fn, *more))
-                yield result
-                del result
-        finally:
-            for fut in in_flight:
-                fut.cancel()
-
-    def _map_unordered(
-        self, fn: Callable[..., _R], args_iter: Iterator[Tuple[Any, ...]], window: int, deadline: Optional[float]
-    ) -> Iterator[_R]:
-        finished: _core.Channel[_cf.Future[_R]] = _core.Channel(_core.UNBOUNDED)
-        on_done, next_done = finished.send, finished.recv
-        in_flight: set[_cf.Future[_R]] = set()
         submit = self.submit
+        fs: "list[_cf.Future[_R]]"
+        if buffersize is None:
+            fs = [submit(fn, *args) for args in args_iter]
+            refill = None
+        else:
+            fs = [submit(fn, *args) for args in itertools.islice(args_iter, buffersize)]
+            refill = _Refill(weakref.ref(self), fn, args_iter)
+        if ordered:
+            return _ordered_results(fs, refill, end_time)
+        return _unordered_results(fs, refill, end_time)
 
-        def start(args: Tuple[Any, ...]) -> None:
-            fut = submit(fn, *args)
-            in_flight.add(fut)
-            fut.add_done_callback(on_done)
 
+class _Refill:
+    """The lazy half of ``map(buffersize=n)``: submit the next item, if the
+    pool is still alive and there is one.  Holds the pool weakly, as
+    ThreadPoolExecutor.map does, so a forgotten iterator keeps nothing."""
+
+    __slots__ = ("pool", "fn", "args_iter")
+
+    def __init__(self, pool: "weakref.ref[Pool]", fn: Callable[..., Any], args_iter: Iterator[Tuple[Any, ...]]):
+        self.pool, self.fn, self.args_iter = pool, fn, args_iter
+
+    def next_future(self) -> Optional[_cf.Future[Any]]:
+        pool = self.pool()
+        if pool is None:
+            return None
+        args = next(self.args_iter, None)  # zip yields tuples, never None
+        if args is None:
+            return None
+        return pool.submit(self.fn, *args)
+
+
+def _result_or_cancel(fut: "_cf.Future[_R]", end_time: Optional[float]) -> _R:
+    # The caller passes its last reference: none is kept once this returns.
+    try:
+        return fut.result(_remaining(end_time))
+    finally:
+        fut.cancel()
+        del fut
+
+
+def _ordered_results(
+    fs: "list[_cf.Future[_R]]", refill: Optional[_Refill], end_time: Optional[float]
+) -> Iterator[_R]:
+    pending = collections.deque(fs)
+    del fs
+    try:
+        while pending:
+            if refill is not None:
+                more = refill.next_future()
+                if more is not None:
+                    pending.append(more)
+                del more
+            # no local holds the future or its result across the yield
+            yield _result_or_cancel(pending.popleft(), end_time)
+    finally:
+        for fut in pending:
+            fut.cancel()
+
+
+def _unordered_results(
+    fs: "list[_cf.Future[_R]]", refill: Optional[_Refill], end_time: Optional[float]
+) -> Iterator[_R]:
+    finished: _core.Channel[_cf.Future[_R]] = _core.Channel(_core.UNBOUNDED)
+    pending: "set[_cf.Future[_R]]" = set()
+
+    def start(fut: "_cf.Future[_R]") -> None:
+        pending.add(fut)
+        fut.add_done_callback(finished.send)
+
+    while fs:
+        start(fs.pop())
+    del fs
+
+    def next_done() -> "_cf.Future[_R]":
         try:
-            for args in itertools.islice(args_iter, window):
-                start(args)
-            while in_flight:
-                fut = next_done() if deadline is None else next_done(timeout=_remaining(deadline))
-                in_flight.discard(fut)
-                result = fut.result()
-                more = next(args_iter, None)  # zip yields tuples, never None
+            done = finished.recv(timeout=_remaining(end_time))
+        except TimeoutError:
+            # the class result() raises: before 3.11 both spellings catch it
+            raise _core._FutureTimeoutError() from None
+        pending.discard(done)
+        return done
+
+    try:
+        while pending:
+            if refill is not None:
+                more = refill.next_future()
                 if more is not None:
                     start(more)
-                yield result
-                del result
-        finally:
-            for fut in in_flight:
-                fut.cancel()
-
+                del more
+            yield _result_or_cancel(next_done(), None)
+    finally:
+        for fut in pending:
+            fut.cancel()
 
 
 def _monotonic() -> float:
@@ -410,7 +553,7 @@ class ErrGroup:
         if self._waited:
             raise RuntimeError("go() after wait() returned")
 
-    def go(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None:
+    def go(self, fn: Callable[_P, Any], /, *args: _P.args, **kwargs: _P.kwargs) -> None:
         """Run ``fn(*args, **kwargs)`` in a new thread; with a ``limit``,
         first wait for a free slot."""
         self._check_open()
@@ -421,7 +564,7 @@ class ErrGroup:
             slots.send(None)
         self._start(fn, args, kwargs, slots)
 
-    def try_go(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> bool:
+    def try_go(self, fn: Callable[_P, Any], /, *args: _P.args, **kwargs: _P.kwargs) -> bool:
         """Like ``go``, but return False instead of waiting for a slot."""
         self._check_open()
         if not callable(fn):

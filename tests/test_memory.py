@@ -423,7 +423,7 @@ def test_pool_futures_and_wait_groups_leak_nothing():
             f.result()
         for f in futs[1000:]:
             assert isinstance(f.exception(), ValueError)
-        assert list(pool.map(id, [value] * 500, window=64)) == [id(value)] * 500
+        assert list(pool.map(id, [value] * 500, buffersize=64)) == [id(value)] * 500
         assert sorted(pool.map(id, [value] * 500, ordered=False)) == [id(value)] * 500
         for _ in range(200):
             handoff.submit(id, value).result()

@@ -6,6 +6,8 @@ import contextvars
 import gc as pygc
 import itertools
 import logging
+import queue
+import subprocess
 import sys
 import threading
 import time
@@ -121,6 +123,9 @@ def test_unretrieved_exception_is_reported_and_retrieved_one_is_not(monkeypatch)
     ok = gc.Future()
     ok.set_result(1)
     del ok
+    stopped = gc.Future()  # a task that obeyed its canceled context
+    stopped.set_exception(gc.Canceled("context canceled"))
+    del stopped
     pygc.collect()
     assert reports == []
 
@@ -156,7 +161,7 @@ def test_submit_result_args_and_submit_options_not_passed_on():
         return args, kwargs
 
     with gc.Pool(2) as pool:
-        assert isinstance(pool, cf.Executor)
+        assert isinstance(pool, cf.Executor) and isinstance(pool, cf.ThreadPoolExecutor)
         fut = pool.submit(f, 1, 2, x=3, submit_timeout=5, submit_ctx=gc.background())
         assert isinstance(fut, cf.Future)
         assert fut.result(timeout=10) == ((1, 2), {"x": 3})
@@ -166,8 +171,9 @@ def test_submit_result_args_and_submit_options_not_passed_on():
 def test_bad_arguments():
     with pytest.raises(TypeError):
         gc.Pool(max_workers="2")
-    with pytest.raises(ValueError):
-        gc.Pool(max_workers=0)
+    for number in (0, -1):
+        with pytest.raises(ValueError, match="max_workers must be greater than 0"):
+            gc.Pool(max_workers=number)
     with pytest.raises(TypeError):
         gc.Pool(max_workers=True)
     with pytest.raises(ValueError):
@@ -193,17 +199,20 @@ def test_bad_arguments():
             pool.resize(0)
         with pytest.raises(TypeError):
             list(pool.map(42, [1]))
-        with pytest.raises(ValueError):
-            pool.map(abs, [1], window=0)
+        with pytest.raises(ValueError, match="buffersize must be None or > 0"):
+            pool.map(abs, [1], buffersize=0)
+        with pytest.raises(TypeError, match="buffersize must be an integer or None"):
+            pool.map(abs, [1], buffersize=2.0)
         assert pool.stats()["submitted"] == 0  # nothing above had an effect
 
 
-def test_default_max_workers_is_cpu_count():
+def test_defaults_are_thread_pool_executors():
     import os
 
+    cpus = getattr(os, "process_cpu_count", os.cpu_count)() or 1
     with gc.Pool() as pool:
-        assert pool.max_workers == (os.cpu_count() or 1)
-        assert pool.queue_size == 0 and pool.idle_timeout == 10.0
+        assert pool.max_workers == pool._max_workers == min(32, cpus + 4)
+        assert pool.queue_size == gc.UNBOUNDED and pool.idle_timeout == 10.0
 
 
 def test_exceptions_never_kill_a_worker_and_land_in_the_future():
@@ -531,7 +540,7 @@ def test_map_consumes_an_endless_generator_lazily_and_break_cancels_the_rest():
             pulled = itertools.count()
             started.clear()
             results = []
-            for r in pool.map(task, numbers(), ordered=ordered, window=8):
+            for r in pool.map(task, numbers(), ordered=ordered, buffersize=8):
                 results.append(r)
                 if len(results) == 20:
                     break
@@ -557,7 +566,7 @@ def test_map_raises_the_first_exception_and_cancels_the_rest():
     with gc.Pool(1, queue_size=gc.UNBOUNDED) as pool:
         got = []
         with pytest.raises(ValueError):
-            for r in pool.map(task, range(1000), window=10):
+            for r in pool.map(task, range(1000), buffersize=10):
                 got.append(r)
         assert got == [0, 1, 2]
         wait_for(lambda: pool.running == 0)
@@ -566,10 +575,12 @@ def test_map_raises_the_first_exception_and_cancels_the_rest():
 
 def test_map_timeout():
     with gc.Pool(1) as pool:
-        with pytest.raises(TimeoutError):
-            list(pool.map(time.sleep, [0.5, 0.5], timeout=0.05))
-        with pytest.raises(TimeoutError):
-            list(pool.map(time.sleep, [0.5, 0.5], timeout=0.05, ordered=False))
+        for ordered in (True, False):
+            # both spellings catch it (they differ before Python 3.11)
+            with pytest.raises(TimeoutError):
+                list(pool.map(time.sleep, [0.5, 0.5], timeout=0.05, ordered=ordered))
+            with pytest.raises(cf.TimeoutError):
+                list(pool.map(time.sleep, [0.5, 0.5], timeout=0.05, ordered=ordered))
 
 
 # ---- resize ---------------------------------------------------------------------------
@@ -658,3 +669,170 @@ def test_a_pool_is_shut_down_in_a_forked_child():
     gate.set()
     assert queued.result(timeout=10) == 1  # the parent's pool is untouched
     pool.shutdown()
+
+
+# ---- a drop-in ThreadPoolExecutor ------------------------------------------------------
+
+
+def run_with_watchdog(fn, timeout=30):
+    """Run fn in a thread; a deadlock fails the test instead of hanging it."""
+    t = start(fn)
+    t.join(timeout)
+    assert not t.is_alive(), f"{fn.__name__} deadlocked"
+    join_all([t])
+
+
+def test_submit_never_blocks_by_default_tasks_writing_to_a_bounded_queue():
+    results = queue.Queue(maxsize=2)
+
+    def program():
+        with gc.Pool(4) as pool:
+            for i in range(40):  # all submitted before anything is read
+                pool.submit(results.put, i)
+            got = sorted(results.get(timeout=10) for _ in range(40))
+        assert got == list(range(40))
+
+    run_with_watchdog(program)
+
+
+def test_shutdown_cancel_futures_cancels_every_queued_task_by_default():
+    pool = gc.Pool(4)
+    futs = [pool.submit(time.sleep, 0.05) for _ in range(40)]
+    pool.shutdown(cancel_futures=True)
+    cancelled = [f for f in futs if f.cancelled()]
+    ran = [f for f in futs if not f.cancelled()]
+    assert 1 <= len(ran) <= 8 and len(cancelled) == 40 - len(ran)
+    assert all(f.done() and f.exception() is None for f in ran)
+    assert pool.ctx.err() is not None
+
+
+def test_map_submits_everything_at_call_time():
+    finished = []
+    pool = gc.Pool(3)
+    pool.map(finished.append, range(10))  # the iterator is never consumed
+    pool.shutdown(wait=True)
+    assert sorted(finished) == list(range(10))
+
+
+def test_map_buffersize_bounds_what_is_in_flight():
+    pulled = []
+
+    def numbers():
+        for i in itertools.count():
+            pulled.append(i)
+            yield i
+
+    with gc.Pool(2) as pool:
+        it = pool.map(abs, numbers(), buffersize=5)
+        assert len(pulled) == 5
+        assert [next(it) for _ in range(10)] == list(range(10))
+        assert len(pulled) <= 10 + 5
+        del it
+
+
+def test_a_submit_after_a_result_reuses_the_worker():
+    with gc.Pool() as pool:
+        for _ in range(50):
+            pool.submit(pow, 2, 3).result()
+        assert len(pool._threads) == 1 and pool.stats()["workers_started"] == 1
+
+
+def test_threads_and_max_workers_read_like_thread_pool_executor():
+    gate = threading.Event()
+    with gc.Pool(4) as pool:
+        futs = [pool.submit(gate.wait, 10) for _ in range(60)]
+        threads = pool._threads
+        assert len(threads) == pool._max_workers == 4
+        assert all(isinstance(t, threading.Thread) and t.is_alive() for t in threads)
+        with pytest.raises(AttributeError):
+            pool._max_workers = 8
+        gate.set()
+        for f in futs:
+            f.result(timeout=10)
+
+
+class Payload:
+    pass
+
+
+def make_payload(*_):
+    return Payload()
+
+
+class TaskError(Exception):
+    pass  # unlike ValueError, weak-referenceable
+
+
+def fail_with(payload):
+    raise TaskError(payload)
+
+
+@pytest.mark.parametrize("path", ["success", "first_job", "exception", "cancel", "shutdown", "map"])
+def test_done_and_dropped_future_keeps_nothing_alive(path):
+    gate = threading.Event()
+    pool = gc.Pool(1, idle_timeout=None)
+    arg = Payload()
+    fn = lambda payload: make_payload()  # noqa: E731 - a callable to watch
+    refs = [weakref.ref(arg), weakref.ref(fn)]
+    if path != "first_job":
+        pool.submit(abs, 1).result(timeout=10)  # a worker exists
+    if path in ("success", "first_job"):
+        fut = pool.submit(fn, arg)
+        refs.append(weakref.ref(fut.result(timeout=10)))
+    elif path == "exception":
+        fut = pool.submit(fail_with, arg)
+        refs.append(weakref.ref(fut.exception(timeout=10)))
+    elif path == "map":
+        for result in pool.map(fn, [arg]):
+            refs.append(weakref.ref(result))
+        del result
+        fut = None
+    else:
+        pool.submit(gate.wait, 10)
+        wait_for(lambda: pool.running == 1)
+        fut = pool.submit(fn, arg)
+        if path == "cancel":
+            assert fut.cancel()
+        else:
+            pool.shutdown(wait=False, cancel_futures=True)
+        assert fut.cancelled()
+    del arg, fn, fut
+    pygc.collect()
+    alive = [r for r in refs if r() is not None]
+    gate.set()
+    pool.shutdown()
+    assert alive == [], f"{path}: still referenced: {[r() for r in alive]}"
+
+
+def test_set_default_executor_run_in_executor_and_shutdown_default_executor():
+    import warnings
+
+    async def main(pool):
+        loop = asyncio.get_running_loop()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # 3.9/3.10 warn for other executors
+            loop.set_default_executor(pool)
+        names = await asyncio.gather(
+            *[loop.run_in_executor(None, lambda: threading.current_thread().name) for _ in range(8)]
+        )
+        await loop.shutdown_default_executor()
+        return names
+
+    pool = gc.Pool(2)
+    names = asyncio.run(main(pool))
+    assert all(name.startswith(pool._name) for name in names)
+    assert pool._shut_down and pool.workers == 0
+    with pytest.raises(RuntimeError):
+        pool.submit(abs, 1)
+
+
+def test_asyncio_run_shuts_a_default_pool_down():
+    pool = gc.Pool(2)
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        loop.set_default_executor(pool)
+        return await loop.run_in_executor(None, pow, 3, 3)
+
+    assert asyncio.run(main()) == 27  # asyncio.run calls shutdown_default_executor
+    assert pool._shut_down and pool.workers == 0

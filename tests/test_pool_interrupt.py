@@ -105,3 +105,56 @@ def test_workers_are_joined_at_interpreter_exit():
     assert child.readline() == "last task done"
     returncode, stderr = child.finish()
     assert returncode == 0, stderr
+
+
+# Tasks stuck on pygochan calls that nothing will ever satisfy, unless they
+# pass pool.ctx: one Ctrl-C must still end the program, both out of a
+# with block and with the interrupt reaching the top level (interpreter exit).
+STUCK = """
+    import pygochan as gc, threading
+    never = gc.Channel()
+    stopped = []
+    def stuck(pool, i):
+        try:
+            never.recv(ctx=pool.ctx)
+        except gc.Canceled:
+            stopped.append(i)
+            raise
+"""
+
+
+def test_one_ctrl_c_ends_a_with_block_whose_tasks_are_stuck():
+    child = run_child(STUCK + """
+    pool = None
+    try:
+        with gc.Pool(3) as pool:
+            futs = [pool.submit(stuck, pool, i) for i in range(10)]
+            print('ready', flush=True)
+            futs[-1].result()
+    except KeyboardInterrupt:
+        assert pool.ctx.err() is not None
+        assert isinstance(gc.cause(pool.ctx), KeyboardInterrupt)
+        assert sum(f.cancelled() for f in futs) == 7  # queued: never started
+        for f in futs[:3]:
+            assert isinstance(f.exception(timeout=10), gc.Canceled)
+        assert sorted(stopped) == [0, 1, 2], stopped
+        print('interrupted', flush=True)
+    """)
+    line, _, returncode, stderr = interrupt_when_blocked(child)
+    assert line == "interrupted", stderr
+    assert returncode == 0, stderr
+
+
+def test_one_ctrl_c_at_top_level_exits_although_tasks_are_stuck():
+    child = run_child(STUCK + """
+    pool = gc.Pool(2)
+    futs = [pool.submit(stuck, pool, i) for i in range(4)]
+    threading.current_thread().name  # the main thread ends by the interrupt
+    print('ready', flush=True)
+    futs[0].result()
+    """)
+    line, _, returncode, stderr = interrupt_when_blocked(child)
+    assert line is None, line  # stdout closed: the process ended
+    assert returncode == -signal.SIGINT, stderr
+    assert "KeyboardInterrupt" in stderr
+    assert "Traceback" in stderr and stderr.count("Traceback") == 1, stderr

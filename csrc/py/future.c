@@ -316,6 +316,12 @@ static void future_finalize(PyObject *self)
     if (f->state != FINISHED || !f->exception || f->retrieved)
         return;
     f->retrieved = true;
+    /* A task that stopped because its context was canceled did what it was
+       asked (asyncio does not report a cancelled task either): shutting a
+       pool down on Ctrl-C must not print one report per task. */
+    if (PyObject_TypeCheck(f->exception,
+                           (PyTypeObject *)state_of(self)->canceled))
+        return;
     PyObject *type, *value, *tb;
     PyErr_Fetch(&type, &value, &tb);
     PyObject *exc = f->exception;
@@ -701,6 +707,12 @@ int pyg_future_init(PyObject *module, pyg_state *st)
     st->future_type = (PyTypeObject *)type;
     if (PyModule_AddObject(module, "Future", Py_NewRef(type)) < 0) {
         Py_DECREF(type);
+        goto done;
+    }
+    /* What a result() wait raises on timeout, for Pool.map's waits too. */
+    if (PyModule_AddObject(module, "_FutureTimeoutError",
+                           Py_NewRef(st->future_timeout_error)) < 0) {
+        Py_DECREF(st->future_timeout_error);
         goto done;
     }
     rc = 0;

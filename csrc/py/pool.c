@@ -121,9 +121,13 @@ static int parse_workers(PyObject *obj, size_t *out)
         PyErr_Clear();
         n = -1;
     }
-    if (n < 1 || n > 100000) {
+    if (n < 1) { /* ThreadPoolExecutor's message */
+        PyErr_SetString(PyExc_ValueError, "max_workers must be greater than 0");
+        return -1;
+    }
+    if (n > 100000) {
         PyErr_Format(PyExc_ValueError,
-                     "max_workers must be between 1 and 100000, not %R", obj);
+                     "max_workers must be at most 100000, not %R", obj);
         return -1;
     }
     *out = (size_t)n;
@@ -178,7 +182,7 @@ static PyObject *pool_configure(pyg_pool *self, PyObject *args)
    reservation gc_pool made is returned and the exception stays set. */
 static int start_worker(pyg_pool *self, PyObject *first)
 {
-    PyObject *r = PyObject_CallMethod((PyObject *)self, "_start_worker", "O",
+    PyObject *r = PyObject_CallMethod((PyObject *)self, "_start_worker", "(O)",
                                       first ? first : Py_None);
     if (r) {
         Py_DECREF(r);
@@ -285,9 +289,8 @@ static PyObject *submit(pyg_pool *self, PyObject *const *args, Py_ssize_t nargs,
 
     Py_INCREF(future); /* the reference that travels with the job */
     enum gc_status status = GC_OK;
-    switch (gc_pool_route(self->pool, future)) {
-    case GC_ROUTE_HANDED:
-        break;
+    enum gc_pool_route route = gc_pool_route(self->pool);
+    switch (route) {
     case GC_ROUTE_NEW_WORKER:
         if (start_worker(self, future) < 0)
             status = GC_INTERRUPTED; /* exception set */
@@ -297,17 +300,21 @@ static PyObject *submit(pyg_pool *self, PyObject *const *args, Py_ssize_t nargs,
     case GC_ROUTE_SHUT_DOWN:
         status = GC_CLOSED;
         break;
-    case GC_ROUTE_SEND: {
+    case GC_ROUTE_TO_IDLE:
+    case GC_ROUTE_QUEUE: {
         gc_chan *jobs = gc_pool_jobs(self->pool);
         status = gc_chan_try_send(jobs, future);
         if (status == GC_NOT_READY && !blocking) {
-            gc_pool_send_finished(self->pool);
+            gc_pool_send_finished(self->pool, route, false);
             Py_DECREF(future);
             Py_DECREF(future);
             return NULL; /* no room: no effect */
         }
-        if (status == GC_NOT_READY && worker_of == self->pool) {
-            gc_pool_send_finished(self->pool);
+        /* Routed to an idle worker, a hand-off waits only for that worker
+           to reach the channel. */
+        if (status == GC_NOT_READY && route == GC_ROUTE_QUEUE &&
+            worker_of == self->pool) {
+            gc_pool_send_finished(self->pool, route, false);
             Py_DECREF(future);
             Py_DECREF(future);
             PyErr_SetString(PyExc_RuntimeError,
@@ -331,14 +338,14 @@ static PyObject *submit(pyg_pool *self, PyObject *const *args, Py_ssize_t nargs,
                 status = pyg_wait_for(st, &sel, timeout.deadline_ns, &res,
                                       "submit", &waited_on, 1);
                 if (status == GC_OK && res.index == 1) {
-                    gc_pool_send_finished(self->pool);
+                    gc_pool_send_finished(self->pool, route, false);
                     Py_DECREF(future);
                     Py_DECREF(future);
                     return pyg_raise_ctx_error(st, ctx);
                 }
             }
         }
-        gc_pool_send_finished(self->pool);
+        gc_pool_send_finished(self->pool, route, status == GC_OK);
         break;
     }
     }
@@ -386,25 +393,15 @@ static void run_job(pyg_pool *self, PyObject *job)
     gc_pool_job_finished(self->pool);
 }
 
-static PyObject *pool_work(pyg_pool *self, PyObject *first)
+/* Receive this worker's next job (>= 0), or find that it must exit (-1,
+   already counted out by gc_pool).  Jobs buffered are taken without
+   letting go of the GIL. */
+static int receive_job(pyg_pool *self, gc_chan *jobs, void **job)
 {
-    if (require_configured(self) < 0)
-        return NULL;
     gc_pool *pool = self->pool;
-    gc_chan *jobs = gc_pool_jobs(pool);
-    gc_pool *outer = worker_of;
-    worker_of = pool;
-    void *job = first == Py_None ? NULL : Py_NewRef(first);
     for (;;) {
-        if (job && job != GC_POOL_WAKE) {
-            run_job(self, job);
-            Py_DECREF((PyObject *)job);
-        }
-        job = NULL;
-        if (gc_pool_should_retire(pool))
-            break;
         bool ok = false;
-        enum gc_status st = gc_chan_try_recv(jobs, &job, &ok);
+        enum gc_status st = gc_chan_try_recv(jobs, job, &ok);
         if (st == GC_NOT_READY) {
             gc_case c = {jobs, NULL, false};
             gc_entry entry;
@@ -421,20 +418,63 @@ static PyObject *pool_work(pyg_pool *self, PyObject *first)
             } while (st == GC_INTERRUPTED);
             Py_END_ALLOW_THREADS
             if (st == GC_OK) {
-                job = res.value;
+                *job = res.value;
                 ok = res.ok;
             }
         }
         if (st == GC_TIMEOUT) {
-            job = NULL;
+            *job = NULL;
             if (gc_pool_idle_expired(pool))
-                break;
+                return -1;
             continue;
         }
         if (!ok) {
+            *job = NULL;
             gc_pool_worker_closed(pool);
-            break;
+            return -1;
         }
+        if (*job != GC_POOL_WAKE)
+            return 0;
+        *job = NULL;
+        if (gc_pool_should_retire(pool))
+            return -1;
+    }
+}
+
+static PyObject *pool_work(pyg_pool *self, PyObject *first)
+{
+    if (require_configured(self) < 0)
+        return NULL;
+    gc_pool *pool = self->pool;
+    gc_chan *jobs = gc_pool_jobs(pool);
+    gc_pool *outer = worker_of;
+    worker_of = pool;
+    /* The first job comes in a one-item list that is emptied here, so that
+       neither the thread's arguments nor its frames keep the future (and
+       its result) alive after it ran. */
+    void *job = NULL;
+    if (PyList_Check(first) && PyList_GET_SIZE(first) == 1) {
+        PyObject *item = PyList_GET_ITEM(first, 0);
+        if (item != Py_None)
+            job = Py_NewRef(item);
+        if (PyList_SetSlice(first, 0, 1, NULL) < 0) {
+            Py_XDECREF((PyObject *)job);
+            worker_of = outer;
+            return NULL;
+        }
+    }
+    for (;;) {
+        if (job) {
+            run_job(self, job);
+            Py_DECREF((PyObject *)job);
+            job = NULL;
+        }
+        /* Ready for the next job while this thread still holds the GIL: a
+           submit that follows this job's result finds this worker. */
+        if (!gc_pool_worker_ready(pool))
+            break;
+        if (receive_job(self, jobs, &job) < 0)
+            break;
     }
     worker_of = outer;
     Py_RETURN_NONE;
@@ -565,8 +605,9 @@ static PyMethodDef pool_methods[] = {
      METH_FASTCALL | METH_KEYWORDS,
      "submit($self, fn, /, *args, submit_timeout=None, submit_ctx=None, **kwargs)\n"
      "--\n\n"
-     "Schedule ``fn(*args, **kwargs)``.  Blocks while every worker is busy and\n"
-     "the queue is full; submit_timeout / submit_ctx bound that wait (a submit\n"
+     "Schedule ``fn(*args, **kwargs)``.  Never blocks with the default unbounded\n"
+     "queue; with queue_size=n it blocks while every worker is busy and the\n"
+     "queue is full, and submit_timeout / submit_ctx bound that wait (a submit\n"
      "that raises had no effect).\n\n"
      "    fut = pool.submit(pow, 2, 10)\n"
      "    fut.result()   # 1024"},
@@ -575,7 +616,7 @@ static PyMethodDef pool_methods[] = {
      "try_submit($self, fn, /, *args, **kwargs)\n--\n\n"
      "Like submit, but return None instead of blocking."},
     {"_work", (PyCFunction)pool_work, METH_O,
-     "_work(first_job) -- a worker thread's body"},
+     "_work([first_job]) -- a worker thread's body; empties the list"},
     {"resize", (PyCFunction)pool_resize, METH_O,
      "resize($self, max_workers)\n--\n\n"
      "Change max_workers.  Growing starts workers for waiting tasks at once;\n"

@@ -2504,37 +2504,45 @@ static void *pool_worker_main(void *arg)
     gc_chan *jobs = gc_pool_jobs(t->pool);
     void *job = ws.first;
     for (;;) {
-        if (job && job != GC_POOL_WAKE) {
+        if (job) {
             gc_pool_job_started(t->pool);
             atomic_fetch_add(&t->ran[IDX(job)], 1);
             spin_until(gc_now_ns() + atomic_load(&t->run_spin_ns));
             gc_pool_job_finished(t->pool);
         }
         job = NULL;
-        if (gc_pool_should_retire(t->pool))
-            break;
-        bool ok = false;
-        /* Wake every 5 ms to follow changes of the test's idle timeout. */
-        int64_t idle_since = gc_now_ns(), now = idle_since, deadline;
-        enum gc_status st;
-        do {
-            deadline = idle_since + atomic_load(&t->idle_ns);
-            if (deadline > now + 5 * MS)
-                deadline = now + 5 * MS;
-            st = recv_wait(jobs, &job, &ok, deadline);
-            now = gc_now_ns();
-        } while (st == GC_TIMEOUT && now - idle_since < atomic_load(&t->idle_ns));
-        if (st == GC_TIMEOUT) {
-            job = NULL;
-            if (gc_pool_idle_expired(t->pool))
+        if (!gc_pool_worker_ready(t->pool))
+            goto out;
+        for (;;) {
+            bool ok = false;
+            /* Wake every 5 ms to follow changes of the test's idle timeout. */
+            int64_t idle_since = gc_now_ns(), now = idle_since, deadline;
+            enum gc_status st;
+            do {
+                deadline = idle_since + atomic_load(&t->idle_ns);
+                if (deadline > now + 5 * MS)
+                    deadline = now + 5 * MS;
+                st = recv_wait(jobs, &job, &ok, deadline);
+                now = gc_now_ns();
+            } while (st == GC_TIMEOUT && now - idle_since < atomic_load(&t->idle_ns));
+            if (st == GC_TIMEOUT) {
+                job = NULL;
+                if (gc_pool_idle_expired(t->pool))
+                    goto out;
+                continue;
+            }
+            if (!ok) {
+                gc_pool_worker_closed(t->pool);
+                goto out;
+            }
+            if (job != GC_POOL_WAKE)
                 break;
-            continue;
-        }
-        if (!ok) {
-            gc_pool_worker_closed(t->pool);
-            break;
+            job = NULL;
+            if (gc_pool_should_retire(t->pool))
+                goto out;
         }
     }
+out:
     atomic_fetch_sub(&t->threads, 1);
     return NULL;
 }
@@ -2556,15 +2564,15 @@ static void start_worker(struct pool_test *t, void *first)
 /* true when the job was accepted */
 static bool pool_submit(struct pool_test *t, void *job, int64_t deadline)
 {
-    switch (gc_pool_route(t->pool, job)) {
-    case GC_ROUTE_HANDED:
-        return true;
+    enum gc_pool_route route = gc_pool_route(t->pool);
+    switch (route) {
     case GC_ROUTE_NEW_WORKER:
         start_worker(t, job);
         return true;
-    case GC_ROUTE_SEND: {
+    case GC_ROUTE_TO_IDLE:
+    case GC_ROUTE_QUEUE: {
         enum gc_status st = send_wait(gc_pool_jobs(t->pool), job, deadline);
-        gc_pool_send_finished(t->pool);
+        gc_pool_send_finished(t->pool, route, st == GC_OK);
         return st == GC_OK;
     }
     case GC_ROUTE_SHUT_DOWN:
@@ -2601,7 +2609,7 @@ static void test_pool_hands_to_newest_idle_worker_and_expires(void)
     gc_pool_get_stats(t.pool, &st);
     CHECK(st.alive == 4 && st.workers_started == 4);
     /* Now jobs go to idle workers; no fifth worker at max. */
-    CHECK(gc_pool_route(t.pool, VAL(4)) == GC_ROUTE_HANDED);
+    CHECK(pool_submit(&t, VAL(4), GC_FOREVER));
     while (atomic_load(&t.ran[4]) == 0)
         sleep_us(100);
     gc_pool_get_stats(t.pool, &st);
@@ -2738,6 +2746,35 @@ static void test_pool_stress_idle_expiry_and_resize(void)
     }
 }
 
+/* An idle worker's slot goes to exactly one submitter, and a send that did
+   not happen gives it back: no thread is started while a worker is idle,
+   and one is started once the idle one is spoken for. */
+static void test_pool_idle_slot_is_taken_once_and_given_back(void)
+{
+    struct pool_test t = {gc_pool_new(0, 2), calloc(8, sizeof(atomic_int)),
+                          0, 60 * 1000 * MS, 0};
+    CHECK(pool_submit(&t, VAL(0), GC_FOREVER));
+    while (idle_workers(&t) < 1)
+        sleep_us(200);
+    enum gc_pool_route route = gc_pool_route(t.pool);
+    CHECK(route == GC_ROUTE_TO_IDLE);
+    gc_pool_send_finished(t.pool, route, false); /* e.g. a timeout */
+    CHECK((route = gc_pool_route(t.pool)) == GC_ROUTE_TO_IDLE);
+    /* The idle worker is spoken for now: the next job needs a new one. */
+    CHECK(gc_pool_route(t.pool) == GC_ROUTE_NEW_WORKER);
+    gc_pool_start_failed(t.pool);
+    gc_pool_send_finished(t.pool, route, false);
+    CHECK(pool_submit(&t, VAL(1), GC_FOREVER));
+    while (atomic_load(&t.ran[1]) == 0)
+        sleep_us(100);
+    gc_pool_stats st;
+    gc_pool_get_stats(t.pool, &st);
+    CHECK(st.workers_started == 1);
+    pool_finish(&t);
+    free(t.ran);
+    gc_pool_free(t.pool);
+}
+
 /* A submitter blocked on a busy pool is refused, with no effect, when the
    pool shuts down. */
 static void test_pool_shutdown_refuses_blocked_submitter(void)
@@ -2760,7 +2797,7 @@ static void test_pool_shutdown_refuses_blocked_submitter(void)
     CHECK(!atomic_load(&s.accepted[1]));
     pool_finish(&t);
     CHECK(atomic_load(&t.ran[0]) == 1 && atomic_load(&t.ran[1]) == 0);
-    CHECK(gc_pool_route(t.pool, VAL(2)) == GC_ROUTE_SHUT_DOWN);
+    CHECK(gc_pool_route(t.pool) == GC_ROUTE_SHUT_DOWN);
     free(s.accepted);
     free(t.ran);
     gc_pool_free(t.pool);
@@ -2858,6 +2895,8 @@ int main(void)
     run("pool_resize_both_ways", test_pool_resize_both_ways);
     run("pool_shutdown_refuses_blocked_submitter",
         test_pool_shutdown_refuses_blocked_submitter);
+    run("pool_idle_slot_is_taken_once_and_given_back",
+        test_pool_idle_slot_is_taken_once_and_given_back);
     run("pool_stress_idle_expiry_and_resize", test_pool_stress_idle_expiry_and_resize);
 
     printf("%d passed, %d failed\n", passed, failures);
