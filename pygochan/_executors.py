@@ -40,6 +40,7 @@ from typing import (
 )
 
 from . import _core
+from ._more import RecvOnlyChannel
 
 if TYPE_CHECKING:
     from ._sync import ErrGroup
@@ -83,7 +84,7 @@ def _check_future(fut: Any, what: str) -> None:
 # One done-channel per future, so a select loop that calls done(fut) on
 # every turn adds one callback to the future, not one per turn.  The
 # channel never refers to its future (that would keep the key alive).
-_done_channels: "weakref.WeakKeyDictionary[Any, _core.Channel[None]]" = weakref.WeakKeyDictionary()
+_done_channels: "weakref.WeakKeyDictionary[Any, RecvOnlyChannel[None]]" = weakref.WeakKeyDictionary()
 _done_channels_lock = threading.Lock()
 
 
@@ -91,7 +92,7 @@ def _close_done_channel(channel: "_core.Channel[None]", _fut: Any) -> None:
     channel.close()
 
 
-def done(fut: FutureLike) -> "_core.Channel[None]":
+def done(fut: FutureLike) -> "RecvOnlyChannel[None]":
     """A channel closed when ``fut`` settles (result, exception or
     cancellation), so ``select`` waits on futures next to channels::
 
@@ -106,25 +107,26 @@ def done(fut: FutureLike) -> "_core.Channel[None]":
     (no polling); for a future that is already done it is closed at once.
     Calling ``done`` again on the same future returns the same channel.
 
-    The channel is receive-only, like ``ctx.done()``: it never carries a
-    value, and sending on it or closing it is an error in the caller.
+    The channel is a receive-only view (``send`` and ``close`` raise
+    ``TypeError``): it never carries a value, like ``ctx.done()``.
     """
     _check_future(fut, "done")
+    channel: "Optional[_core.Channel[None]]" = None
     try:
         with _done_channels_lock:
-            channel = _done_channels.get(fut)
-            created = channel is None
-            if channel is None:
+            view = _done_channels.get(fut)
+            if view is None:
                 channel = _core.Channel()
-                _done_channels[fut] = channel
+                view = _done_channels[fut] = channel.recv_only()
     except TypeError:  # not weak-referenceable: a channel of its own each time
-        channel, created = _core.Channel(), True
-    if created:
+        channel = _core.Channel()
+        view = channel.recv_only()
+    if channel is not None:
         if fut.done():
             channel.close()
         else:
             fut.add_done_callback(functools.partial(_close_done_channel, channel))
-    return channel
+    return view
 
 
 # ---- as_completed(futures) ------------------------------------------------

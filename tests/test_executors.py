@@ -96,6 +96,20 @@ def test_done_returns_one_channel_per_future_and_adds_one_callback():
     assert gc.done(fut).closed
 
 
+def test_done_is_receive_only():
+    fut = cf.Future()
+    ch = gc.done(fut)
+    with pytest.raises(TypeError):
+        ch.send(None, timeout=0)
+    with pytest.raises(TypeError):
+        ch.close()
+    with pytest.raises(TypeError):
+        gc.select(gc.send(ch, None), default=True)
+    assert not ch.closed  # nothing above had an effect
+    fut.set_result(None)
+    assert ch.closed
+
+
 def test_done_keeps_no_future_alive():
     import gc as collector
     import weakref
