@@ -145,6 +145,18 @@ enum gc_status pyg_wait(pyg_state *st, gc_select *sel, int64_t deadline_ns,
 int pyg_wait_closed(pyg_state *st, gc_chan *chan, const pyg_timeout *timeout,
                     gc_ctx *ctx, const char *op, PyObject *timeout_error);
 
+/* After a committed receive of value (the core's pointer, not yet turned
+   into a Python object) from chan: run the signal handlers pending on the
+   main thread.  0: keep the value.  -1: a handler raised, and the receive
+   is undone (gc_chan_give_back), so the call raises with no effect.
+   Without this the interpreter would run the same handler right after the
+   call returned and drop the value it returned. */
+int pyg_keep_received(gc_chan *chan, void *value);
+
+/* Undo a committed receive whose result could not be built: the value
+   goes back to the head of chan.  Call with the exception set. */
+void pyg_give_back(gc_chan *chan, void *value);
+
 /* Set the exception for a status other than GC_OK / GC_INTERRUPTED. */
 void pyg_raise_status(pyg_state *st, enum gc_status status, const char *op);
 

@@ -259,6 +259,9 @@ static PyObject *module_select(PyObject *module, PyObject *const *args,
         cases[n].is_send = false;
         cases[n].send_value = NULL;
     }
+    /* A signal already pending raises before any case can commit. */
+    if (PyErr_CheckSignals() < 0)
+        goto fail_early;
     /* From here each send case offers a reference of its own. */
     for (int i = 0; i < n; i++)
         if (cases[i].is_send)
@@ -291,9 +294,14 @@ static PyObject *module_select(PyObject *module, PyObject *const *args,
         release_offers(cases, n, is_send ? res.index : -1);
         PyObject *value = NULL;
         if (!is_send && res.ok) {
-            value = pyg_value_out(res.value);
-            if (!value)
+            gc_chan *from = cases[res.index].chan;
+            if (pyg_keep_received(from, res.value) < 0)
                 goto done;
+            value = pyg_value_out(res.value);
+            if (!value) {
+                pyg_give_back(from, res.value);
+                goto done;
+            }
         }
         result = select_result(st, res.index, value, res.ok);
     } else {

@@ -1550,6 +1550,7 @@ struct stress {
     _Atomic int *sent_ok;  /* per value: 1 if its send committed */
     _Atomic int *received; /* per value: times received */
     _Atomic long modes[8];  /* how often each kind of call committed */
+    _Atomic long given_back; /* receives undone by gc_chan_give_back */
     uint64_t seed;
 };
 
@@ -1648,6 +1649,7 @@ static void *stress_receiver(void *arg)
             v = res.value;
             ok = res.ok;
             EXPECT(st != GC_OK || res.index == 0 || res.index == 1);
+            source = st == GC_OK ? cases[res.index].chan : NULL;
             break;
         }
         default: { /* until a value, or the final close */
@@ -1658,6 +1660,7 @@ static void *stress_receiver(void *arg)
             v = res.value;
             ok = res.ok;
             EXPECT(st == GC_OK && (res.index == 1 || res.index == 2));
+            source = st == GC_OK ? cases[res.index].chan : NULL;
             break;
         }
         }
@@ -1667,6 +1670,12 @@ static void *stress_receiver(void *arg)
             if (!ok) {
                 EXPECT(v == NULL);
                 return NULL; /* a channel is closed and drained */
+            }
+            /* Now and then undo the receive, as an interrupted caller
+               does: the value must still arrive exactly once. */
+            if (rnd(&r) % 8 == 0 && EXPECT(gc_chan_give_back(source, v) == GC_OK)) {
+                atomic_fetch_add(&s->given_back, 1);
+                continue;
             }
             count_received(s, v);
         }
@@ -1732,6 +1741,7 @@ static void run_stress(int64_t capacity)
     EXPECT(atomic_load(&s.modes[6]) + atomic_load(&s.modes[7]) > 0);
     if (capacity != 0)
         EXPECT(atomic_load(&s.modes[0]) > 0);
+    EXPECT(atomic_load(&s.given_back) > 0);
     free(s.sent_ok);
     free(s.received);
     destroy(s.ch);
@@ -2379,6 +2389,184 @@ static void *blocked_recv_main(void *arg)
     return NULL;
 }
 
+/* ---- give-back: a committed receive undone ----------------------------- */
+
+static void test_give_back_is_received_first(void)
+{
+    static const int64_t caps[] = {0, 1, 4, GC_UNBOUNDED};
+    for (size_t ci = 0; ci < sizeof caps / sizeof *caps; ci++) {
+        int64_t cap = caps[ci];
+        long fill = cap == 0 ? 0 : cap == GC_UNBOUNDED ? 20 : cap;
+        gc_chan *ch = gc_chan_new(cap);
+        void *v;
+        bool ok;
+        for (long i = 0; i < fill; i++)
+            CHECK(gc_chan_try_send(ch, VAL(i)) == GC_OK);
+        if (fill) {
+            /* Take the oldest and give it back: it is first again, and a
+               full channel is now one past its capacity. */
+            CHECK(gc_chan_try_recv(ch, &v, &ok) == GC_OK && v == VAL(0));
+            CHECK(gc_chan_give_back(ch, v) == GC_OK);
+            CHECK(gc_chan_len(ch) == (size_t)fill);
+        }
+        /* Beyond the capacity: a value received when no more is buffered. */
+        CHECK(gc_chan_give_back(ch, VAL(999)) == GC_OK);
+        CHECK(gc_chan_len(ch) == (size_t)fill + 1);
+        if (cap != GC_UNBOUNDED)
+            CHECK(gc_chan_try_send(ch, VAL(77)) == GC_NOT_READY);
+        CHECK(gc_chan_try_recv(ch, &v, &ok) == GC_OK && ok);
+        CHECKF(v == VAL(999), "cap %" PRId64 ": got %ld first", cap, IDX(v));
+        for (long i = 0; i < fill; i++) {
+            CHECK(gc_chan_try_recv(ch, &v, &ok) == GC_OK && ok);
+            CHECKF(v == VAL(i), "cap %" PRId64 ": got %ld want %ld", cap, IDX(v), i);
+        }
+        CHECK(gc_chan_try_recv(ch, &v, &ok) == GC_NOT_READY);
+        destroy(ch);
+    }
+}
+
+static void test_give_back_wraps_the_ring(void)
+{
+    /* At every head position of a full ring: undo three receives (latest
+       first, as nested interrupted calls would), then push one past the
+       capacity so the ring grows while wrapped. */
+    for (int start = 0; start < 6; start++) {
+        gc_chan *ch = gc_chan_new(5);
+        void *v, *taken[3];
+        bool ok;
+        long next_in = 0, next_out = 0;
+        for (int i = 0; i < start; i++) {
+            CHECK(gc_chan_try_send(ch, VAL(next_in++)) == GC_OK);
+            CHECK(gc_chan_try_recv(ch, &v, &ok) == GC_OK && v == VAL(next_out++));
+        }
+        while (gc_chan_try_send(ch, VAL(next_in)) == GC_OK)
+            next_in++;
+        for (int k = 0; k < 3; k++)
+            CHECK(gc_chan_try_recv(ch, &taken[k], &ok) == GC_OK);
+        for (int k = 2; k >= 0; k--)
+            CHECK(gc_chan_give_back(ch, taken[k]) == GC_OK);
+        CHECK(gc_chan_len(ch) == 5);
+        CHECK(gc_chan_give_back(ch, VAL(999)) == GC_OK);
+        CHECK(gc_chan_len(ch) == 6);
+        CHECK(gc_chan_try_recv(ch, &v, &ok) == GC_OK && v == VAL(999));
+        while (next_out < next_in) {
+            CHECK(gc_chan_try_recv(ch, &v, &ok) == GC_OK && ok);
+            CHECKF(v == VAL(next_out), "start %d: got %ld want %ld", start, IDX(v),
+                   next_out);
+            next_out++;
+        }
+        CHECK(gc_chan_len(ch) == 0);
+        destroy(ch);
+    }
+}
+
+static void test_give_back_to_blocked_receiver(void)
+{
+    static const int64_t caps[] = {0, 3, GC_UNBOUNDED};
+    for (size_t ci = 0; ci < sizeof caps / sizeof *caps; ci++) {
+        gc_chan *ch = gc_chan_new(caps[ci]);
+        struct op r = {ch, 0, GC_FOREVER, GC_NOT_READY, NULL, false};
+        pthread_t t;
+        pthread_create(&t, NULL, do_recv, &r);
+        wait_until_waiting(ch, 0, 1);
+        CHECK(gc_chan_give_back(ch, VAL(5)) == GC_OK);
+        pthread_join(t, NULL);
+        CHECK(r.status == GC_OK && r.ok && r.got == VAL(5));
+        CHECK(gc_chan_len(ch) == 0); /* handed over, not buffered */
+        destroy(ch);
+    }
+}
+
+static void test_give_back_keeps_blocked_senders_waiting(void)
+{
+    for (int cap = 0; cap <= 2; cap += 2) {
+        gc_chan *ch = gc_chan_new(cap);
+        void *v;
+        bool ok;
+        for (int i = 0; i < cap; i++)
+            CHECK(gc_chan_try_send(ch, VAL(i)) == GC_OK);
+        struct op s = {ch, 50, GC_FOREVER, GC_NOT_READY, NULL, false};
+        pthread_t t;
+        pthread_create(&t, NULL, do_send, &s);
+        wait_until_waiting(ch, 1, 0);
+        CHECK(gc_chan_give_back(ch, VAL(40)) == GC_OK);
+        /* The given-back value comes first; taking it frees no room, so the
+           sender stays blocked rather than moving into a full ring. */
+        CHECK(gc_chan_try_recv(ch, &v, &ok) == GC_OK && v == VAL(40));
+        size_t sw, rw;
+        waiting(ch, &sw, &rw);
+        CHECKF(sw == 1, "cap %d: the sender moved into a full buffer", cap);
+        CHECK(gc_chan_len(ch) == (size_t)cap);
+        for (int i = 0; i < cap; i++)
+            CHECK(gc_chan_try_recv(ch, &v, &ok) == GC_OK && v == VAL(i));
+        CHECK(recv_wait(ch, &v, &ok, GC_FOREVER) == GC_OK && v == VAL(50));
+        pthread_join(t, NULL);
+        CHECK(s.status == GC_OK);
+        CHECK(gc_chan_len(ch) == 0);
+        destroy(ch);
+    }
+}
+
+static void test_give_back_after_close(void)
+{
+    gc_chan *ch = gc_chan_new(0);
+    void *v;
+    bool ok;
+    CHECK(gc_chan_close(ch) == GC_OK);
+    CHECK(gc_chan_give_back(ch, VAL(3)) == GC_OK);
+    CHECK(gc_chan_try_recv(ch, &v, &ok) == GC_OK && ok && v == VAL(3));
+    CHECK(gc_chan_try_recv(ch, &v, &ok) == GC_OK && !ok && v == NULL);
+    destroy(ch);
+}
+
+/* One thread receives in order and undoes a random half of its receives;
+   the sequence it keeps is exactly what was sent, in order. */
+struct ordered_sender {
+    gc_chan *ch;
+    long n;
+};
+
+static void *ordered_sender_main(void *arg)
+{
+    struct ordered_sender *o = arg;
+    for (long i = 0; i < o->n; i++)
+        EXPECT(send_wait(o->ch, VAL(i), GC_FOREVER) == GC_OK);
+    EXPECT(gc_chan_close(o->ch) == GC_OK);
+    return NULL;
+}
+
+static void test_give_back_keeps_order_under_racing_sender(void)
+{
+    static const int64_t caps[] = {0, 1, 4, GC_UNBOUNDED};
+    for (size_t ci = 0; ci < sizeof caps / sizeof *caps; ci++) {
+        gc_chan *ch = gc_chan_new(caps[ci]);
+        struct ordered_sender o = {ch, 500L * scale};
+        uint64_t r = derive_seed(4242 + ci);
+        pthread_t t;
+        pthread_create(&t, NULL, ordered_sender_main, &o);
+        long want = 0, undone = 0;
+        for (;;) {
+            void *v;
+            bool ok;
+            CHECK(recv_wait(ch, &v, &ok, GC_FOREVER) == GC_OK);
+            if (!ok)
+                break;
+            CHECKF(v == VAL(want), "cap %" PRId64 ": got %ld want %ld", caps[ci],
+                   IDX(v), want);
+            if (rnd(&r) & 1) {
+                CHECK(gc_chan_give_back(ch, v) == GC_OK);
+                undone++;
+            } else {
+                want++;
+            }
+        }
+        pthread_join(t, NULL);
+        CHECKF(want == o.n, "cap %" PRId64 ": kept %ld of %ld", caps[ci], want, o.n);
+        CHECK(undone > 0);
+        destroy(ch);
+    }
+}
+
 static void test_handoff_never_buffers(void)
 {
     gc_chan *ch = gc_chan_new(4);
@@ -2849,6 +3037,14 @@ int main(void)
     run("ctx_expiring_while_exchanging", test_ctx_expiring_while_exchanging);
 
     /* hand-off, WaitGroup, pool */
+    run("give_back_is_received_first", test_give_back_is_received_first);
+    run("give_back_wraps_the_ring", test_give_back_wraps_the_ring);
+    run("give_back_to_blocked_receiver", test_give_back_to_blocked_receiver);
+    run("give_back_keeps_blocked_senders_waiting",
+        test_give_back_keeps_blocked_senders_waiting);
+    run("give_back_after_close", test_give_back_after_close);
+    run("give_back_keeps_order_under_racing_sender",
+        test_give_back_keeps_order_under_racing_sender);
     run("handoff_never_buffers", test_handoff_never_buffers);
     run("lifo_receivers_newest_first", test_lifo_receivers_newest_first);
     run("wg_counts_and_generations", test_wg_counts_and_generations);
