@@ -41,6 +41,8 @@ from ._context import (
     with_timeout,
 )
 from ._sync import ErrGroup, Future, Pool, WaitGroup
+from ._aio import aselect, release_loop
+from ._aio import stats as aio_stats
 
 __version__ = "0.1.0"
 
@@ -77,9 +79,12 @@ __all__ = [
     "Ticker",
     "Timer",
     "after",
+    "aio_stats",
+    "aselect",
     "background",
     "cause",
     "recv",
+    "release_loop",
     "select",
     "send",
     "signal_context",

@@ -60,7 +60,8 @@ static int module_exec(PyObject *module)
         pyg_select_init_types(module, st) < 0 ||
         pyg_timer_init_types(module, st) < 0 ||
         pyg_context_init(module, st) < 0 || pyg_sync_init(module, st) < 0 ||
-        pyg_future_init(module, st) < 0 || pyg_pool_init(module, st) < 0)
+        pyg_future_init(module, st) < 0 || pyg_pool_init(module, st) < 0 ||
+        pyg_aio_init(module, st) < 0)
         return -1;
     return 0;
 }
@@ -81,6 +82,8 @@ static int module_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(st->after_func_queue);
     Py_VISIT(st->after_func_runner);
     Py_VISIT(st->channel_closed);
+    Py_VISIT(st->hub_type);
+    Py_VISIT(st->aop_type);
     return pyg_sync_traverse(st, visit, arg);
 }
 
@@ -100,6 +103,8 @@ static int module_clear(PyObject *module)
     Py_CLEAR(st->after_func_queue);
     Py_CLEAR(st->after_func_runner);
     Py_CLEAR(st->channel_closed);
+    Py_CLEAR(st->hub_type);
+    Py_CLEAR(st->aop_type);
     pyg_sync_clear(st);
     return 0;
 }

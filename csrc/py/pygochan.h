@@ -53,6 +53,10 @@ typedef struct {
     PyObject *future_timeout_error;  /* TimeoutError, also cf's before 3.11 */
     PyObject *futures_logger;        /* logging.getLogger("concurrent.futures") */
     PyObject *waiters_lock;          /* RLock: concurrent.futures.wait's protocol */
+
+    /* asyncio (aio.c) */
+    PyTypeObject *hub_type;
+    PyTypeObject *aop_type;
 } pyg_state;
 
 typedef struct {
@@ -169,6 +173,12 @@ int pyg_context_init(PyObject *module, pyg_state *st);
 int pyg_sync_init(PyObject *module, pyg_state *st);
 int pyg_future_init(PyObject *module, pyg_state *st);
 int pyg_pool_init(PyObject *module, pyg_state *st);
+int pyg_aio_init(PyObject *module, pyg_state *st);
+
+/* A SelectResult(index, value, ok); value: a reference taken over (NULL
+   means None). */
+PyObject *pyg_select_result(pyg_state *st, int index, PyObject *value,
+                            bool ok);
 int pyg_sync_traverse(pyg_state *st, visitproc visit, void *arg);
 void pyg_sync_clear(pyg_state *st);
 

@@ -140,8 +140,8 @@ static PyObject *module_send(PyObject *module, PyObject *const *args,
 /* ---- select ----------------------------------------------------------- */
 
 /* value: a reference this function takes over (NULL means None). */
-static PyObject *select_result(pyg_state *st, int index, PyObject *value,
-                               bool ok)
+PyObject *pyg_select_result(pyg_state *st, int index, PyObject *value,
+                            bool ok)
 {
     PyTypeObject *type = st->select_result_type;
     PyObject *result = type->tp_alloc(type, 3);
@@ -279,7 +279,7 @@ static PyObject *module_select(PyObject *module, PyObject *const *args,
                 PyMem_Free(entries);
                 PyMem_Free(orders);
             }
-            return select_result(st, -1, NULL, false);
+            return pyg_select_result(st, -1, NULL, false);
         }
         status = timeout.blocking
                      ? pyg_wait(st, &sel, timeout.deadline_ns, &res)
@@ -303,7 +303,7 @@ static PyObject *module_select(PyObject *module, PyObject *const *args,
                 goto done;
             }
         }
-        result = select_result(st, res.index, value, res.ok);
+        result = pyg_select_result(st, res.index, value, res.ok);
     } else {
         release_offers(cases, n, -1);
         if (status != GC_INTERRUPTED)
