@@ -53,11 +53,13 @@ class _LoopHub:
     method runs on that thread.
     """
 
-    __slots__ = ("core", "loop", "redeliver", "_fallback", "__weakref__")
+    __slots__ = ("core", "_loop", "redeliver", "_fallback", "__weakref__")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.core = _core._Hub()
-        self.loop = loop
+        # weak: the registry maps the loop to this hub, which must not keep
+        # the loop alive
+        self._loop = weakref.ref(loop)
         # task -> the message of a cancellation absorbed by a hand-off
         self.redeliver: Dict[asyncio.Task[Any], Any] = {}
         self._fallback: Optional[threading.Thread] = None
@@ -74,6 +76,14 @@ class _LoopHub:
                 daemon=True,
             )
             self._fallback.start()
+        _release_on_close(loop, self)
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        loop = self._loop()
+        if loop is None:
+            raise RuntimeError("the event loop of this hub is gone")
+        return loop
 
     def drain(self) -> None:
         for op in self.core.take():
@@ -120,7 +130,8 @@ def _fallback_main(hub_ref: "weakref.ref[_LoopHub]", fd: int) -> None:
     while True:
         poller.poll(1000)  # the GIL is released while polling
         hub = hub_ref()
-        if hub is None or hub.loop.is_closed():
+        loop = hub._loop() if hub is not None else None
+        if hub is None or loop is None or loop.is_closed():
             return
         if hub.core.pending():
             done = threading.Event()
@@ -132,10 +143,10 @@ def _fallback_main(hub_ref: "weakref.ref[_LoopHub]", fd: int) -> None:
                     done.set()
 
             try:
-                hub.loop.call_soon_threadsafe(drain_once)
+                loop.call_soon_threadsafe(drain_once)
             except RuntimeError:
                 return  # the loop closed
-            del hub
+            del hub, loop
             done.wait(1.0)  # one scheduled drain per burst
 
 
@@ -146,6 +157,24 @@ _registry: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopHub]" = (
 )
 _registry_lock = threading.Lock()
 _cache = threading.local()
+
+
+def _release_on_close(loop: asyncio.AbstractEventLoop, hub: _LoopHub) -> None:
+    """Make loop.close() release the hub: its descriptor closes with the
+    loop's own, and operations a closed loop can never resume are undone."""
+    original_close = loop.close
+    hub_ref = weakref.ref(hub)
+
+    def close() -> None:
+        h = hub_ref()
+        if h is not None and not loop.is_running() and not loop.is_closed():
+            _release(loop, h)
+        original_close()
+
+    try:
+        loop.close = close  # type: ignore[method-assign]
+    except (AttributeError, TypeError):
+        pass  # a loop type without instance attributes: release_loop() by hand
 
 
 def _hub_for(loop: asyncio.AbstractEventLoop) -> _LoopHub:
@@ -326,11 +355,18 @@ def release_loop(loop: asyncio.AbstractEventLoop) -> int:
         gc.aio.release_loop(loop)
     """
     with _registry_lock:
-        hub = _registry.pop(loop, None)
-    if getattr(_cache, "hub", None) is hub:
-        _cache.hub = None
+        hub = _registry.get(loop)
     if hub is None:
         return 0
+    return _release(loop, hub)
+
+
+def _release(loop: asyncio.AbstractEventLoop, hub: _LoopHub) -> int:
+    with _registry_lock:
+        if _registry.get(loop) is hub:
+            del _registry[loop]
+    if getattr(_cache, "hub", None) is hub:
+        _cache.hub = None
     count = 0
     for op in hub.core.parked_ops():
         count += 1
