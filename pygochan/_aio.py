@@ -400,12 +400,150 @@ def stats(loop: Optional[asyncio.AbstractEventLoop] = None) -> Dict[str, int]:
     return out
 
 
+# ---- contexts, wait groups, futures, pools, groups ----------------------
+
+
+async def _adone(self: _core.Context, *, timeout: Optional[float] = None,
+                 ctx: Optional[_core.Context] = None) -> None:
+    """Wait until the context is done, suspending the task::
+
+        await ctx.adone()             # then ctx.err() says why
+    """
+    await _run(_aop(_RECV_OK, self.done(), None, timeout, ctx))
+
+
+async def _wait_closed(obj: Any, timeout: Optional[float], ctx: Optional[_core.Context]) -> None:
+    op = _core._aop_closed(obj, timeout, ctx)
+    if op is not None:
+        await _run(op)
+
+
+async def wait_group_wait_async(self: Any, *, timeout: Optional[float] = None,
+                                ctx: Optional[_core.Context] = None) -> None:
+    """``wait()`` for coroutines: suspend until the counter is zero::
+
+        await wg.wait_async(timeout=30)
+    """
+    await _wait_closed(self, timeout, ctx)
+
+
+def _future_await(self: Any) -> Any:
+    # A receive on the future's done channel: awaiting (or cancelling the
+    # await) never cancels the job itself.
+    op = _core._aop_closed(self, None, None)
+    if op is not None:
+        yield from _run(op).__await__()
+    return self.result(timeout=0)
+
+
+async def _future_aresult(self: Any, timeout: Optional[float] = None, *,
+                          ctx: Optional[_core.Context] = None) -> Any:
+    """``result()`` for coroutines: suspend until the future settles::
+
+        value = await fut.aresult(timeout=5)
+    """
+    try:
+        await _wait_closed(self, timeout, ctx)
+    except TimeoutError:
+        import concurrent.futures
+
+        raise concurrent.futures.TimeoutError() from None
+    return self.result(timeout=0)
+
+
+async def pool_asubmit(self: Any, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+    """``submit()`` for coroutines: returns the job's Future.
+
+    With a bounded ``queue_size`` that is full the task (not the loop)
+    waits for room, retrying with a back-off of at most 5 ms; cancelling it
+    then submits nothing::
+
+        fut = await pool.asubmit(parse, page)
+        value = await fut
+    """
+    delay = 50e-6
+    while True:
+        fut = self.try_submit(fn, *args, **kwargs)
+        if fut is not None:
+            return fut
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.005)
+
+
+async def pool_arun(self: Any, fn: Any, /, *args: Any, abandon_on_cancel: bool = False,
+                    **kwargs: Any) -> Any:
+    """Run ``fn(*args, **kwargs)`` in the pool and await its result.
+
+    Cancelled while queued, the job never runs.  Cancelled while running:
+    by default the await keeps waiting, returns the job's result and the
+    cancellation reaches the task at its next suspension point (the
+    hand-off rule); with ``abandon_on_cancel=True`` it raises at once and
+    the job runs on unobserved (``asyncio.to_thread``'s behaviour)::
+
+        text = await pool.arun(render, page)
+    """
+    fut = await pool_asubmit(self, fn, *args, **kwargs)
+    try:
+        return await fut
+    except _CancelledError as exc:
+        if fut.cancel() or abandon_on_cancel:
+            raise  # never started (no effect), or abandoned on purpose
+        cancel = exc
+    # Started: the job's outcome is the hand-off.  Wait it out, then
+    # deliver the cancellation later, like a channel operation that won.
+    while True:
+        try:
+            await _wait_closed(fut, None, None)
+            break
+        except _CancelledError as again:
+            cancel = again
+    _hub_for(_get_running_loop()).absorb(_current_task(), cancel)
+    return fut.result(timeout=0)
+
+
+async def err_group_wait_async(self: Any, *, timeout: Optional[float] = None) -> None:
+    """``wait()`` for coroutines: suspend until every task ends, then raise
+    the first exception (if any)::
+
+        await g.wait_async()
+    """
+    await _wait_closed(self._wg, timeout, None)
+    self._waited = True
+    self._cancel(None)
+    self._raise_first()
+
+
+async def _err_group_aenter(self: Any) -> Any:
+    return self
+
+
+async def _err_group_aexit(self: Any, exc_type: Any, exc: Any, tb: Any) -> None:
+    if exc_type is None:
+        await err_group_wait_async(self)
+        return
+    # The body failed (or the task was cancelled): stop the tasks, wait for
+    # them without blocking the loop, then let the body's exception go on.
+    self._cancel(exc)
+    try:
+        while True:
+            try:
+                await _wait_closed(self._wg, None, None)
+                break
+            except _CancelledError:
+                continue  # the tasks are already told to stop
+    finally:
+        self._waited = True
+
+
 def _install() -> None:
     ch = _core.Channel
     ch.asend = asend  # type: ignore[attr-defined]
     ch.arecv = arecv  # type: ignore[attr-defined]
     ch.arecv_ok = arecv_ok  # type: ignore[attr-defined]
     ch.__aiter__ = _aiter  # type: ignore[attr-defined]
+    _core.Context.adone = _adone  # type: ignore[attr-defined]
+    _core.Future.__await__ = _future_await  # type: ignore[attr-defined]
+    _core.Future.aresult = _future_aresult  # type: ignore[attr-defined]
 
 
 _install()

@@ -967,3 +967,115 @@ def test_loop_without_add_reader_uses_the_fallback():
         loop.run_until_complete(main())
     finally:
         loop.close()
+
+
+# ---- contexts, wait groups, futures, pools, groups ----------------------
+
+
+def test_ctx_adone_and_wait_group_wait_async():
+    async def main():
+        ctx, cancel = gc.with_cancel(gc.background())
+        asyncio.get_running_loop().call_later(0.01, cancel)
+        await ctx.adone(timeout=WAIT_TIMEOUT)
+        assert isinstance(ctx.err(), gc.Canceled)
+        never, _ = gc.with_cancel(gc.background())
+        with pytest.raises(TimeoutError):
+            await never.adone(timeout=0.01)
+        wg = gc.WaitGroup()
+        await wg.wait_async()  # zero: nothing to wait for
+        ev = threading.Event()
+        for _ in range(3):
+            wg.go(ev.wait, WAIT_TIMEOUT)
+        with pytest.raises(TimeoutError):
+            await wg.wait_async(timeout=0.01)
+        ev.set()
+        await wg.wait_async(timeout=WAIT_TIMEOUT)
+        assert wg.count == 0
+
+    run(main)
+
+
+def test_await_pygochan_future_never_cancels_the_job():
+    async def main():
+        ev = threading.Event()
+        with gc.Pool(2) as pool:
+            fut = pool.submit(lambda: ev.wait(WAIT_TIMEOUT) and "done")
+            t = asyncio.ensure_future(fut.aresult())
+            await asyncio.sleep(0.01)
+            t.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await t
+            assert not fut.cancelled()
+            ev.set()
+            assert await fut == "done"
+            assert await asyncio.wrap_future(pool.submit(lambda: 3)) == 3
+            loop = asyncio.get_running_loop()
+            assert await loop.run_in_executor(pool, lambda: 4) == 4
+            failing = pool.submit(lambda: 1 / 0)
+            with pytest.raises(ZeroDivisionError):
+                await failing
+
+    run(main)
+
+
+def test_pool_arun_cancelled_while_queued_never_runs():
+    async def main():
+        ran = []
+        gate = threading.Event()
+        with gc.Pool(1) as pool:
+            blocker = pool.submit(gate.wait, WAIT_TIMEOUT)
+            t = asyncio.ensure_future(pool.arun(ran.append, "queued"))
+            await asyncio.sleep(0.01)
+            t.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await t
+            gate.set()
+            await blocker
+        assert ran == []
+
+    run(main)
+
+
+def test_pool_arun_cancelled_while_running_returns_then_cancels():
+    async def main():
+        started, gate = threading.Event(), threading.Event()
+
+        def job():
+            started.set()
+            gate.wait(WAIT_TIMEOUT)
+            return "result"
+
+        got = []
+
+        async def caller(pool):
+            got.append(await pool.arun(job))
+            await asyncio.sleep(1)
+
+        with gc.Pool(1) as pool:
+            t = asyncio.ensure_future(caller(pool))
+            while not started.is_set():
+                await asyncio.sleep(0.001)
+            t.cancel()
+            gate.set()
+            with pytest.raises(asyncio.CancelledError):
+                await t
+        assert got == ["result"]
+
+    run(main)
+
+
+def test_err_group_async_with():
+    async def main():
+        done = []
+        async with gc.ErrGroup() as g:
+            for i in range(3):
+                g.go(done.append, i)
+        assert sorted(done) == [0, 1, 2]
+        with pytest.raises(ZeroDivisionError):
+            async with gc.ErrGroup() as g:
+                g.go(lambda: 1 / 0)
+        g = gc.ErrGroup()
+        g.go(time.sleep, 0.01)
+        await g.wait_async()
+
+    run(main)

@@ -24,9 +24,12 @@
 #include <stddef.h>
 
 #include "gc_hub.h"
+#include "gc_wg.h"
 #include "structmember.h"
 
-enum aop_mode { AOP_RECV, AOP_RECV_OK, AOP_SEND, AOP_SELECT, AOP_NMODES };
+/* AOP_CLOSED: wait until a channel that is only ever closed is closed (a
+   WaitGroup's generation, a Future's done channel). */
+enum aop_mode { AOP_RECV, AOP_RECV_OK, AOP_SEND, AOP_SELECT, AOP_CLOSED, AOP_NMODES };
 
 enum aop_state {
     AOP_NEW,       /* made; maybe tried */
@@ -57,6 +60,7 @@ typedef struct {
     PyObject *target;   /* the Channel, or the tuple of cases (owned) */
     PyObject *ctx_obj;  /* the Context, or NULL (owned) */
     gc_ctx *ctx;        /* ctx_obj's core context, or NULL */
+    struct gc_wg_gen *wg_gen; /* AOP_CLOSED on a WaitGroup: owned reference */
     PyObject *hub;      /* the pyg_hub while parked or until taken (owned) */
     PyObject *future;   /* what the loop awaits (owned), or NULL */
     pyg_timeout timeout;
@@ -74,7 +78,7 @@ typedef struct {
 } pyg_aop;
 
 static const char *const op_names[AOP_NMODES] = {"recv", "recv_ok", "send",
-                                                 "select"};
+                                                 "select", "wait"};
 
 static pyg_aop *aop_of_waiter(gc_waiter *w)
 {
@@ -307,6 +311,8 @@ static void aop_dealloc(pyg_aop *self)
             PyMem_Free(self->orders);
         }
     }
+    if (self->wg_gen)
+        gc_wg_gen_release(self->wg_gen);
     Py_CLEAR(self->future);
     Py_CLEAR(self->hub);
     Py_CLEAR(self->ctx_obj);
@@ -347,8 +353,88 @@ static int parse_select_cases(pyg_state *st, pyg_aop *op, PyObject *cases)
     return 0;
 }
 
-/* _aop(mode, target, value, timeout, ctx): an operation, with the thread
-   call's argument checks (a done ctx raises its error here, no effect). */
+/* An operation of mode on ncases cases (filled in by the caller, then
+   start_op), with the thread call's timeout=/ctx= checks: a done ctx raises
+   its error here, with no effect. */
+static pyg_aop *new_op(pyg_state *st, int mode, PyObject *target,
+                       Py_ssize_t ncases, PyObject *timeout_obj,
+                       PyObject *ctx_obj)
+{
+    pyg_timeout timeout;
+    gc_ctx *ctx;
+    if (pyg_parse_timeout(timeout_obj, &timeout) < 0 ||
+        pyg_ctx_arg(st, ctx_obj, &ctx) < 0)
+        return NULL;
+    if (ctx && gc_ctx_err_now(ctx) != GC_CTX_ALIVE) {
+        pyg_raise_ctx_error(st, ctx);
+        return NULL;
+    }
+    pyg_aop *op = PyObject_GC_New(pyg_aop, st->aop_type);
+    if (!op)
+        return NULL;
+    op->mode = mode;
+    op->state = AOP_NEW;
+    op->ncases = 0; /* no offers to release until start_op */
+    op->total = (int)ncases + (ctx ? 1 : 0);
+    op->target = Py_NewRef(target);
+    op->ctx_obj = ctx ? Py_NewRef(ctx_obj) : NULL;
+    op->ctx = ctx;
+    op->wg_gen = NULL;
+    op->hub = NULL;
+    op->future = NULL;
+    op->timeout = timeout;
+    op->offers_live = false;
+    op->value_owned = false;
+    op->status = GC_NOT_READY;
+    op->res.index = -1;
+    op->res.value = NULL;
+    op->res.ok = false;
+    op->cases = NULL;
+    op->entries = NULL;
+    op->orders = NULL;
+    PyObject_GC_Track(op);
+    if (op->total <= 2) {
+        op->cases = op->small_cases;
+        op->entries = op->small_entries;
+        op->orders = op->small_orders;
+    } else {
+        op->entries = PyMem_New(gc_entry, op->total);
+        op->orders = PyMem_New(int, 2 * (size_t)op->total);
+        op->cases = PyMem_New(gc_case, op->total);
+        if (!op->cases || !op->entries || !op->orders) {
+            PyMem_Free(op->entries);
+            PyMem_Free(op->orders);
+            PyMem_Free(op->cases);
+            op->cases = NULL;
+            Py_DECREF(op);
+            PyErr_NoMemory();
+            return NULL;
+        }
+    }
+    return op;
+}
+
+/* The caller's ncases cases are in op->cases: add the ctx case, take the
+   send cases' references and shuffle the poll order. */
+static PyObject *start_op(pyg_aop *op, int ncases)
+{
+    op->ncases = ncases;
+    if (op->ctx) {
+        op->cases[ncases].chan = gc_ctx_done(op->ctx);
+        op->cases[ncases].is_send = false;
+        op->cases[ncases].send_value = NULL;
+    }
+    /* From here each send case offers a reference of its own. */
+    for (int i = 0; i < ncases; i++)
+        if (op->cases[i].is_send)
+            Py_INCREF((PyObject *)op->cases[i].send_value);
+    op->offers_live = true;
+    gc_select_init(&op->sel, op->cases, op->total, op->entries, op->orders,
+                   op->orders + op->total);
+    return (PyObject *)op;
+}
+
+/* _aop(mode, target, value, timeout, ctx): a channel operation. */
 static PyObject *module_aop(PyObject *module, PyObject *const *args,
                             Py_ssize_t nargs)
 {
@@ -360,7 +446,7 @@ static PyObject *module_aop(PyObject *module, PyObject *const *args,
     int mode = PyLong_AsLong(args[0]);
     if (mode == -1 && PyErr_Occurred())
         return NULL;
-    if (mode < 0 || mode >= AOP_NMODES) {
+    if (mode < 0 || mode >= AOP_CLOSED) {
         PyErr_SetString(PyExc_ValueError, "_aop(): unknown mode");
         return NULL;
     }
@@ -385,58 +471,14 @@ static PyObject *module_aop(PyObject *module, PyObject *const *args,
         if (mode == AOP_SEND && refuse_receive_only(target, "send") < 0)
             return NULL;
     }
-    pyg_timeout timeout;
-    gc_ctx *ctx;
-    if (pyg_parse_timeout(args[3], &timeout) < 0 ||
-        pyg_ctx_arg(st, args[4], &ctx) < 0)
-        return NULL;
-    if (ctx && gc_ctx_err_now(ctx) != GC_CTX_ALIVE)
-        return pyg_raise_ctx_error(st, ctx);
-
-    pyg_aop *op = PyObject_GC_New(pyg_aop, st->aop_type);
+    pyg_aop *op = new_op(st, mode, target, ncases, args[3], args[4]);
     if (!op)
         return NULL;
-    op->mode = mode;
-    op->state = AOP_NEW;
-    op->ncases = (int)ncases;
-    op->total = op->ncases + (ctx ? 1 : 0);
-    op->target = Py_NewRef(target);
-    op->ctx_obj = ctx ? Py_NewRef(args[4]) : NULL;
-    op->ctx = ctx;
-    op->hub = NULL;
-    op->future = NULL;
-    op->timeout = timeout;
-    op->offers_live = false;
-    op->value_owned = false;
-    op->status = GC_NOT_READY;
-    op->res.index = -1;
-    op->res.value = NULL;
-    op->res.ok = false;
-    op->cases = NULL;
-    op->entries = NULL;
-    op->orders = NULL;
-    PyObject_GC_Track(op);
-
-    if (op->total <= 2) {
-        op->cases = op->small_cases;
-        op->entries = op->small_entries;
-        op->orders = op->small_orders;
-    } else {
-        op->entries = PyMem_New(gc_entry, op->total);
-        op->orders = PyMem_New(int, 2 * (size_t)op->total);
-        op->cases = PyMem_New(gc_case, op->total);
-        if (!op->cases || !op->entries || !op->orders) {
-            PyMem_Free(op->entries);
-            PyMem_Free(op->orders);
-            PyMem_Free(op->cases);
-            op->cases = NULL;
-            Py_DECREF(op);
-            return PyErr_NoMemory();
-        }
-    }
     if (mode == AOP_SELECT) {
-        if (parse_select_cases(st, op, target) < 0) {
-            op->ncases = 0; /* no offers taken */
+        op->ncases = (int)ncases; /* parse_select_cases reads it */
+        int rc = parse_select_cases(st, op, target);
+        op->ncases = 0;
+        if (rc < 0) {
             Py_DECREF(op);
             return NULL;
         }
@@ -445,19 +487,46 @@ static PyObject *module_aop(PyObject *module, PyObject *const *args,
         op->cases[0].is_send = mode == AOP_SEND;
         op->cases[0].send_value = mode == AOP_SEND ? args[2] : NULL;
     }
-    if (ctx) {
-        op->cases[op->ncases].chan = gc_ctx_done(ctx);
-        op->cases[op->ncases].is_send = false;
-        op->cases[op->ncases].send_value = NULL;
+    return start_op(op, (int)ncases);
+}
+
+/* _aop_closed(obj, timeout, ctx): wait for a WaitGroup to reach zero or a
+   Future to settle; None when there is nothing to wait for. */
+static PyObject *module_aop_closed(PyObject *module, PyObject *const *args,
+                                   Py_ssize_t nargs)
+{
+    pyg_state *st = PyModule_GetState(module);
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "_aop_closed() takes 3 arguments");
+        return NULL;
     }
-    /* From here each send case offers a reference of its own. */
-    for (int i = 0; i < op->ncases; i++)
-        if (op->cases[i].is_send)
-            Py_INCREF((PyObject *)op->cases[i].send_value);
-    op->offers_live = true;
-    gc_select_init(&op->sel, op->cases, op->total, op->entries, op->orders,
-                   op->orders + op->total);
-    return (PyObject *)op;
+    PyObject *obj = args[0];
+    bool is_wg = PyObject_TypeCheck(obj, st->wait_group_type);
+    if (!is_wg && !PyObject_TypeCheck(obj, st->future_base_type)) {
+        PyErr_Format(PyExc_TypeError, "expected a WaitGroup or a Future, not %.200s",
+                     Py_TYPE(obj)->tp_name);
+        return NULL;
+    }
+    pyg_aop *op = new_op(st, AOP_CLOSED, obj, 1, args[1], args[2]);
+    if (!op)
+        return NULL;
+    gc_chan *chan;
+    if (is_wg) {
+        op->wg_gen = pyg_wait_group_gen(obj);
+        chan = op->wg_gen ? gc_wg_gen_chan(op->wg_gen) : NULL;
+    } else {
+        chan = pyg_future_done_chan(obj); /* lives as long as obj */
+    }
+    if (!chan) {
+        Py_DECREF(op);
+        if (PyErr_Occurred())
+            return NULL;
+        Py_RETURN_NONE;
+    }
+    op->cases[0].chan = chan;
+    op->cases[0].is_send = false;
+    op->cases[0].send_value = NULL;
+    return start_op(op, 1);
 }
 
 static PyObject *aop_try(pyg_aop *self, PyObject *Py_UNUSED(ignored))
@@ -588,6 +657,7 @@ static PyObject *aop_result(pyg_aop *self, PyObject *Py_UNUSED(ignored))
             return Py_BuildValue("(OO)", Py_None, Py_False);
         return Py_BuildValue("(NO)", value, Py_True);
     case AOP_SEND:
+    case AOP_CLOSED:
         Py_RETURN_NONE;
     default:
         return pyg_select_result(st, self->res.index, value, self->res.ok);
@@ -699,6 +769,9 @@ static PyMethodDef aio_functions[] = {
     {"_aop", (PyCFunction)(void (*)(void))module_aop, METH_FASTCALL,
      "_aop(mode, target, value, timeout, ctx)\n--\n\n"
      "An awaited operation (internal; see pygochan._aio)."},
+    {"_aop_closed", (PyCFunction)(void (*)(void))module_aop_closed, METH_FASTCALL,
+     "_aop_closed(obj, timeout, ctx)\n--\n\n"
+     "An awaited wait for a WaitGroup or Future (internal), or None."},
     {NULL, NULL, 0, NULL}};
 
 int pyg_aio_init(PyObject *module, pyg_state *st)

@@ -194,6 +194,11 @@ bool pyg_future_run_claimed(PyObject *future);
 /* Cancel a pending future (a queued task the pool drops). */
 void pyg_future_cancel(PyObject *future);
 PyObject *pyg_done_channel_new(pyg_state *st, gc_ctx *ctx);
+/* The channel closed when future settles (made on first use; it lives as
+   long as the future), or NULL: settled already, or an exception is set. */
+gc_chan *pyg_future_done_chan(PyObject *future);
+/* A WaitGroup's current generation (see gc_wg.h), NULL at zero. */
+struct gc_wg_gen *pyg_wait_group_gen(PyObject *wg);
 extern PyMethodDef pyg_timer_functions[];
 extern PyMethodDef pyg_select_functions[];
 
