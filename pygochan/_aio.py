@@ -53,15 +53,13 @@ class _LoopHub:
     method runs on that thread.
     """
 
-    __slots__ = ("core", "_loop", "redeliver", "_fallback", "__weakref__")
+    __slots__ = ("core", "_loop", "_fallback", "__weakref__")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.core = _core._Hub()
         # weak: the registry maps the loop to this hub, which must not keep
         # the loop alive
         self._loop = weakref.ref(loop)
-        # task -> the message of a cancellation absorbed by a hand-off
-        self.redeliver: Dict[asyncio.Task[Any], Any] = {}
         self._fallback: Optional[threading.Thread] = None
         try:
             loop.add_reader(self.core.fileno(), self.drain)
@@ -95,11 +93,11 @@ class _LoopHub:
         """A cancellation lost to a hand-off: deliver it later."""
         if task is None:
             return  # driven by hand, not by a Task: nobody to re-deliver to
-        self.redeliver[task] = exc.args[0] if exc.args else None
+        _redeliver[task] = exc.args[0] if exc.args else None
         self.loop.call_soon(self._redeliver, task)
 
     def _redeliver(self, task: asyncio.Task[Any]) -> None:
-        msg = self.redeliver.pop(task, _MISSING)
+        msg = _redeliver.pop(task, _MISSING)
         if msg is _MISSING or task.done():
             return
         if _HAS_CANCELLING:
@@ -111,15 +109,6 @@ class _LoopHub:
             task.uncancel()
         else:
             task.cancel(msg)
-
-    def pending_cancel(self, task: Optional[asyncio.Task[Any]]) -> None:
-        """At the start of an operation: deliver an absorbed cancellation."""
-        msg = self.redeliver.pop(task, _MISSING)  # type: ignore[arg-type]
-        if msg is _MISSING:
-            return
-        if _HAS_CANCELLING and task is not None and task.cancelling() == 0:
-            return
-        raise _CancelledError(msg) if msg is not None else _CancelledError()
 
 
 def _fallback_main(hub_ref: "weakref.ref[_LoopHub]", fd: int) -> None:
@@ -148,6 +137,23 @@ def _fallback_main(hub_ref: "weakref.ref[_LoopHub]", fd: int) -> None:
                 return  # the loop closed
             del hub, loop
             done.wait(1.0)  # one scheduled drain per burst
+
+
+# task -> the message of a cancellation absorbed by a hand-off and not yet
+# re-delivered.  Tasks are touched only on their own loop's thread; the
+# dict itself is shared (atomic item operations, also without the GIL).
+_redeliver: Dict["asyncio.Task[Any]", Any] = {}
+
+
+def _pending_cancel() -> None:
+    """At the start of an operation: deliver an absorbed cancellation."""
+    task = _current_task()
+    msg = _redeliver.pop(task, _MISSING)  # type: ignore[arg-type]
+    if msg is _MISSING:
+        return
+    if _HAS_CANCELLING and task is not None and task.cancelling() == 0:
+        return
+    raise _CancelledError(msg) if msg is not None else _CancelledError()
 
 
 # loop -> its hub.  Written under _registry_lock; a per-thread cache makes
@@ -196,6 +202,7 @@ def _forget_hubs_after_fork() -> None:
     for hub in list(_registry.values()):
         hub.core._forget_fd_after_fork()
     _registry = weakref.WeakKeyDictionary()
+    _redeliver.clear()
     _registry_lock = threading.Lock()
     _cache = threading.local()
 
@@ -214,18 +221,21 @@ def _on_timeout(op: Any, fut: "asyncio.Future[None]") -> None:
 
 async def _run(op: Any) -> Any:
     """Drive one operation: attempt, park, and settle exactly once."""
-    loop = _get_running_loop()
-    hub = _hub_for(loop)
-    task = _current_task()
-    if hub.redeliver:
-        hub.pending_cancel(task)
+    if _redeliver:
+        _pending_cancel()
     if op.try_():
-        if hub.core.pending():
-            hub.drain()  # our hand-off may have completed a task of this loop
         return op.result()
+    return await _park(op)
+
+
+async def _park(op: Any) -> Any:
+    """The slow half of _run: the first attempt found nothing ready."""
     if not op.blocking:
         op.abort()
         return op.result()  # TimeoutError, no effect
+    loop = _get_running_loop()
+    hub = _hub_for(loop)
+    task = _current_task()
     fut = loop.create_future()
     if not op.park(hub.core, fut):
         return op.result()  # committed while registering
@@ -266,7 +276,12 @@ async def asend(self: _core.Channel[Any], value: Any, *, timeout: Optional[float
 
         await ch.asend(job, timeout=5)
     """
-    return await _run(_aop(_SEND, self, value, timeout, ctx))  # type: ignore[no-any-return]
+    op = _aop(_SEND, self, value, timeout, ctx)
+    if _redeliver:
+        _pending_cancel()
+    if op.try_():
+        return op.result()  # type: ignore[no-any-return]
+    return await _park(op)  # type: ignore[no-any-return]
 
 
 async def arecv(self: _core.Channel[Any], *, timeout: Optional[float] = None,
@@ -278,7 +293,12 @@ async def arecv(self: _core.Channel[Any], *, timeout: Optional[float] = None,
 
         job = await ch.arecv(timeout=1.0)
     """
-    return await _run(_aop(_RECV, self, None, timeout, ctx))
+    op = _aop(_RECV, self, None, timeout, ctx)
+    if _redeliver:
+        _pending_cancel()
+    if op.try_():
+        return op.result()
+    return await _park(op)
 
 
 async def arecv_ok(self: _core.Channel[Any], *, timeout: Optional[float] = None,
@@ -302,7 +322,10 @@ class _ChannelAsyncIterator:
         return self
 
     async def __anext__(self) -> Any:
-        value, ok = await _run(_aop(_RECV_OK, self._ch, None, None, None))
+        op = _aop(_RECV_OK, self._ch, None, None, None)
+        if _redeliver:
+            _pending_cancel()
+        value, ok = op.result() if op.try_() else await _park(op)
         if not ok:
             raise StopAsyncIteration
         return value
@@ -329,13 +352,9 @@ async def aselect(*cases: Any, default: bool = False, timeout: Optional[float] =
         raise ValueError("aselect(): default=True never blocks, so it cannot take a timeout")
     op = _aop(_SELECT, cases, None, timeout, ctx)
     if default:
-        loop = _get_running_loop()
-        hub = _hub_for(loop)
-        if hub.redeliver:
-            hub.pending_cancel(_current_task())
+        if _redeliver:
+            _pending_cancel()
         if op.try_():
-            if hub.core.pending():
-                hub.drain()
             return op.result()  # type: ignore[no-any-return]
         op.abort()
         return _core.SelectResult((-1, None, False))  # type: ignore[call-arg]
@@ -396,7 +415,7 @@ def stats(loop: Optional[asyncio.AbstractEventLoop] = None) -> Dict[str, int]:
     if hub is None:
         return {"parked": 0, "posts": 0, "signals": 0, "takes": 0, "redeliver": 0}
     out: Dict[str, int] = hub.core.stats()
-    out["redeliver"] = len(hub.redeliver)
+    out["redeliver"] = sum(1 for t in list(_redeliver) if t.get_loop() is loop)
     return out
 
 

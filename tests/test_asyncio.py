@@ -867,9 +867,10 @@ def test_many_asyncio_runs_leak_no_descriptors():
         return len(os.listdir("/proc/self/fd"))
 
     async def one():
-        ch = gc.Channel(1)
+        ch = gc.Channel()
+        t = asyncio.ensure_future(ch.arecv())  # parks: the loop gets a hub
         await ch.asend(1)
-        assert await ch.arecv() == 1
+        assert await t == 1
 
     asyncio.run(one())
     pygc.collect()
@@ -904,9 +905,11 @@ def test_parked_task_is_not_collected_from_under_the_channel():
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_fork_child_starts_with_no_hubs():
     async def warm():
-        ch = gc.Channel(1)
-        await ch.asend(1)
-        await ch.arecv()
+        ch = gc.Channel()
+        t = asyncio.ensure_future(ch.arecv())  # parks: the loop gets a hub
+        await parked(ch, receivers=1)
+        ch.send(1, timeout=0)
+        assert await t == 1
         return len(gc._aio._registry)
 
     loop = asyncio.new_event_loop()
