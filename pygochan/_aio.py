@@ -428,7 +428,11 @@ async def _adone(self: _core.Context, *, timeout: Optional[float] = None,
 
         await ctx.adone()             # then ctx.err() says why
     """
-    await _run(_aop(_RECV_OK, self.done(), None, timeout, ctx))
+    done = self.done()
+    if done is None:  # never done: only timeout= or ctx= end the wait
+        await _run(_aop(_SELECT, (), None, timeout, ctx))
+    else:
+        await _run(_aop(_RECV_OK, done, None, timeout, ctx))
 
 
 async def _wait_closed(obj: Any, timeout: Optional[float], ctx: Optional[_core.Context]) -> None:

@@ -987,6 +987,8 @@ def test_ctx_adone_and_wait_group_wait_async():
         never, _ = gc.with_cancel(gc.background())
         with pytest.raises(TimeoutError):
             await never.adone(timeout=0.01)
+        with pytest.raises(TimeoutError):
+            await gc.background().adone(timeout=0.01)  # never done
         wg = gc.WaitGroup()
         await wg.wait_async()  # zero: nothing to wait for
         ev = threading.Event()
