@@ -357,7 +357,7 @@ async def aselect(*cases: Any, default: bool = False, timeout: Optional[float] =
         if op.try_():
             return op.result()  # type: ignore[no-any-return]
         op.abort()
-        return _core.SelectResult((-1, None, False))  # type: ignore[call-arg]
+        return _core.SelectResult((-1, None, False))  # type: ignore[arg-type, call-arg]
     return await _run(op)  # type: ignore[no-any-return]
 
 
@@ -560,13 +560,13 @@ async def _err_group_aexit(self: Any, exc_type: Any, exc: Any, tb: Any) -> None:
 
 def _install() -> None:
     ch = _core.Channel
-    ch.asend = asend  # type: ignore[attr-defined]
-    ch.arecv = arecv  # type: ignore[attr-defined]
-    ch.arecv_ok = arecv_ok  # type: ignore[attr-defined]
-    ch.__aiter__ = _aiter  # type: ignore[attr-defined]
-    _core.Context.adone = _adone  # type: ignore[attr-defined]
-    _core.Future.__await__ = _future_await  # type: ignore[attr-defined]
-    _core.Future.aresult = _future_aresult  # type: ignore[attr-defined]
+    ch.asend = asend  # type: ignore[method-assign]
+    ch.arecv = arecv  # type: ignore[method-assign]
+    ch.arecv_ok = arecv_ok  # type: ignore[method-assign]
+    ch.__aiter__ = _aiter  # type: ignore[method-assign]
+    _core.Context.adone = _adone  # type: ignore[method-assign]
+    _core.Future.__await__ = _future_await  # type: ignore[method-assign]
+    _core.Future.aresult = _future_aresult  # type: ignore[method-assign]
 
 
 _install()
