@@ -303,7 +303,9 @@ async def arecv(self: _core.Channel[Any], *, timeout: Optional[float] = None,
 
 async def arecv_ok(self: _core.Channel[Any], *, timeout: Optional[float] = None,
                    ctx: Optional[_core.Context] = None) -> Tuple[Any, bool]:
-    """Receive like Go's ``v, ok := <-ch``: ``(value, True)`` or ``(None, False)``::
+    """Receive like Go's ``v, ok := <-ch``.
+
+    ``(value, True)``, or ``(None, False)`` once closed and drained::
 
         value, ok = await ch.arecv_ok()
     """
@@ -424,7 +426,9 @@ def stats(loop: Optional[asyncio.AbstractEventLoop] = None) -> Dict[str, int]:
 
 async def _adone(self: _core.Context, *, timeout: Optional[float] = None,
                  ctx: Optional[_core.Context] = None) -> None:
-    """Wait until the context is done, suspending the task::
+    """Wait until the context is done, suspending the task.
+
+    ``timeout=``/``ctx=`` bound the wait as for ``wait()``::
 
         await ctx.adone()             # then ctx.err() says why
     """
@@ -443,7 +447,9 @@ async def _wait_closed(obj: Any, timeout: Optional[float], ctx: Optional[_core.C
 
 async def wait_group_wait_async(self: Any, *, timeout: Optional[float] = None,
                                 ctx: Optional[_core.Context] = None) -> None:
-    """``wait()`` for coroutines: suspend until the counter is zero::
+    """``wait()`` for coroutines.
+
+    Suspends the task until the counter is zero::
 
         await wg.wait_async(timeout=30)
     """
@@ -461,7 +467,9 @@ def _future_await(self: Any) -> Any:
 
 async def _future_aresult(self: Any, timeout: Optional[float] = None, *,
                           ctx: Optional[_core.Context] = None) -> Any:
-    """``result()`` for coroutines: suspend until the future settles::
+    """``result()`` for coroutines.
+
+    Suspends the task until the future settles; never cancels the job::
 
         value = await fut.aresult(timeout=5)
     """
