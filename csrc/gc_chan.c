@@ -89,12 +89,19 @@ static bool ring_resize(gc_chan *ch, size_t new_size)
     return true;
 }
 
+/* The ring's next size: doubling, up to the capacity. */
+static size_t ring_grown_size(const gc_chan *ch)
+{
+    size_t want = ch->ring_size ? ch->ring_size * 2 : RING_MIN;
+    if (ch->capacity != GC_UNBOUNDED && want > (size_t)ch->capacity)
+        want = (size_t)ch->capacity;
+    return want;
+}
+
 static bool ring_push(gc_chan *ch, void *value)
 {
     if (ch->count == ch->ring_size) {
-        size_t want = ch->ring_size ? ch->ring_size * 2 : RING_MIN;
-        if (ch->capacity != GC_UNBOUNDED && want > (size_t)ch->capacity)
-            want = (size_t)ch->capacity;
+        size_t want = ring_grown_size(ch);
         if (want > SIZE_MAX / sizeof(void *) || !ring_resize(ch, want))
             return false;
     }
@@ -102,6 +109,24 @@ static bool ring_push(gc_chan *ch, void *value)
     if (tail >= ch->ring_size)
         tail -= ch->ring_size;
     ch->ring[tail] = value;
+    ch->count++;
+    return true;
+}
+
+/* Put value before the oldest item.  A full ring grows by doubling up to
+   the capacity, then one slot at a time: only given-back values go past the
+   capacity (see gc_chan_give_back). */
+static bool ring_push_front(gc_chan *ch, void *value)
+{
+    if (ch->count == ch->ring_size) {
+        size_t want = ring_grown_size(ch);
+        if (want <= ch->ring_size)
+            want = ch->ring_size + 1;
+        if (want > SIZE_MAX / sizeof(void *) || !ring_resize(ch, want))
+            return false;
+    }
+    ch->head = ch->head ? ch->head - 1 : ch->ring_size - 1;
+    ch->ring[ch->head] = value;
     ch->count++;
     return true;
 }
@@ -184,8 +209,9 @@ enum gc_status gc_chan_recv_locked(gc_chan *ch, void **value, bool *ok,
         *value = ring_pop(ch);
         *ok = true;
         /* A slot just freed: the longest-waiting sender moves its value in.
-           The ring keeps its size, so this push cannot fail. */
-        gc_entry *e = waitq_claim_first(&ch->sendq);
+           The ring keeps its size, so this push cannot fail.  Past the
+           capacity (values given back) the slot freed is not room. */
+        gc_entry *e = has_room(ch) ? waitq_claim_first(&ch->sendq) : NULL;
         if (e) {
             ring_push(ch, e->send_value);
             e->waiter->ok = true;
@@ -244,6 +270,29 @@ enum gc_status gc_chan_try_handoff(gc_chan *ch, void *value)
             w->chosen = e->case_index;
             st = GC_OK;
         }
+    }
+    pthread_mutex_unlock(&ch->lock);
+    if (w)
+        gc_waiter_finish(w);
+    return st;
+}
+
+enum gc_status gc_chan_give_back(gc_chan *ch, void *value)
+{
+    gc_waiter *w = NULL;
+    enum gc_status st = GC_OK;
+    pthread_mutex_lock(&ch->lock);
+    /* A live receiver implies an empty buffer, so handing it the value
+       keeps it first in line; so does the head of the buffer otherwise.
+       Closed or not: receivers drain a closed channel's buffer. */
+    gc_entry *e = waitq_claim_first(&ch->recvq);
+    if (e) {
+        w = e->waiter;
+        w->value = value;
+        w->ok = true;
+        w->chosen = e->case_index;
+    } else if (!ring_push_front(ch, value)) {
+        st = GC_NOMEM;
     }
     pthread_mutex_unlock(&ch->lock);
     if (w)

@@ -43,6 +43,16 @@ enum gc_status gc_chan_try_send(gc_chan *ch, void *value);
    waits, GC_CLOSED. */
 enum gc_status gc_chan_try_handoff(gc_chan *ch, void *value);
 
+/* Undo a committed receive: value, just received from ch, goes back to
+   the head of the line.  A receiver blocked on ch gets it at once;
+   otherwise it is pushed before the oldest buffered value, even beyond the
+   capacity (an unbuffered channel may hold a given-back value), so the
+   next receive returns it and FIFO order is kept.  No blocked sender moves
+   into the buffer while it holds capacity values or more.  Works on a
+   closed channel too (receivers drain it).  GC_OK (the channel or the
+   receiver owns the reference now) or GC_NOMEM (the caller still does). */
+enum gc_status gc_chan_give_back(gc_chan *ch, void *value);
+
 /* Serve blocked receivers newest first (a stack) instead of FIFO.  A worker
    pool's job channel uses it so the most recently idle worker, whose stack is
    warm, gets the next job and the coldest ones reach their idle timeout.

@@ -5,7 +5,8 @@
  * WAITING; dead entries are skipped and unlinked by whoever meets them):
  *   - count > 0 implies recvq holds no live entry (it would have been served).
  *   - count < capacity (or capacity unbounded) implies sendq holds no live
- *     entry.
+ *     entry.  count may exceed capacity by the values given back
+ *     (gc_chan_give_back); the ring then holds more than capacity slots.
  *   - closed implies neither queue holds a live entry.
  *   - Unbuffered: live entries sit in at most one queue, except for one
  *     select that both sends and receives on this channel.

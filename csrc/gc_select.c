@@ -67,6 +67,7 @@ void gc_select_init(gc_select *sel, const gc_case *cases, int ncases,
     }
 
     sel->nlocks = -1; /* computed when the select first blocks */
+    sel->hub = NULL;
     /* entries are initialised when they are queued (register_cases) */
 }
 
@@ -173,6 +174,7 @@ static enum gc_status register_cases(gc_select *sel, gc_select_result *res)
     }
     if (st == GC_NOT_READY) {
         gc_waiter_reset(&sel->waiter);
+        sel->waiter.hub = sel->hub;
         for (int i = 0; i < sel->ncases; i++) {
             const gc_case *c = &sel->cases[i];
             if (!c->chan)
@@ -253,5 +255,22 @@ enum gc_status gc_select_wait(gc_select *sel, int64_t deadline_ns,
     }
     gc_waiter_wait_done(&sel->waiter);
     unregister_cases(sel);
+    return committed_result(sel, res);
+}
+
+enum gc_status gc_select_register(gc_select *sel, struct gc_hub *hub,
+                                  gc_select_result *res)
+{
+    sel->hub = hub;
+    return register_cases(sel, res);
+}
+
+void gc_select_unregister(gc_select *sel)
+{
+    unregister_cases(sel);
+}
+
+enum gc_status gc_select_committed(gc_select *sel, gc_select_result *res)
+{
     return committed_result(sel, res);
 }

@@ -52,6 +52,7 @@ typedef struct gc_select {
     int *poll_order;   /* ncases: a uniformly random permutation */
     int *lock_order;   /* distinct non-nil channels' case indexes, by address */
     int nlocks;        /* entries in lock_order; -1 until first needed */
+    struct gc_hub *hub; /* NULL: a thread blocks; else see gc_select_register */
     gc_waiter waiter;
 } gc_select;
 
@@ -70,5 +71,20 @@ enum gc_status gc_select_try(gc_select *sel, gc_select_result *res);
    and GC_CLOSED means no case had any effect. */
 enum gc_status gc_select_wait(gc_select *sel, int64_t deadline_ns,
                               int64_t slice_ns, gc_select_result *res);
+
+/* The same wait split for an owner that is not a thread (an event loop's
+   coroutine): the waiter finishes through hub (gc_hub.h) and the owner
+   drives the steps itself.
+
+   gc_select_register: with every channel locked, poll again and, if no case
+   is ready, queue one entry per case: GC_NOT_READY (registered, waiter
+   WAITING).  GC_OK / GC_CLOSED: committed during registration, nothing
+   queued, res set.  Then either gc_waiter_abort(&sel->waiter) wins (no
+   effect) or the hub hands the waiter back DONE; either way
+   gc_select_unregister, then, when DONE, gc_select_committed. */
+enum gc_status gc_select_register(gc_select *sel, struct gc_hub *hub,
+                                  gc_select_result *res);
+void gc_select_unregister(gc_select *sel);
+enum gc_status gc_select_committed(gc_select *sel, gc_select_result *res);
 
 #endif

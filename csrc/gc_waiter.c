@@ -4,6 +4,8 @@
 #include <stdatomic.h>
 #include <stddef.h>
 
+#include "gc_hub.h"
+
 int gc_spin_yields = 16;
 
 #define SLEEPING GC_W_SLEEPING
@@ -14,6 +16,8 @@ void gc_waiter_reset(gc_waiter *w)
     w->chosen = -1;
     w->value = NULL;
     w->ok = false;
+    w->hub = NULL;
+    w->hub_next = NULL;
 }
 
 uint32_t gc_waiter_state(gc_waiter *w)
@@ -36,6 +40,10 @@ bool gc_waiter_claim(gc_waiter *w)
 
 void gc_waiter_finish(gc_waiter *w)
 {
+    if (w->hub) {
+        gc_hub_post(w->hub, w);
+        return;
+    }
     uint32_t old = atomic_exchange_explicit(&w->state, GC_W_DONE,
                                             memory_order_acq_rel);
     if (old & SLEEPING)

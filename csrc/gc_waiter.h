@@ -37,20 +37,30 @@ enum gc_waiter_state {
     GC_W_SLEEPING = 4 /* flag, combined with WAITING or CLAIMED */
 };
 
+struct gc_hub;
+
 typedef struct gc_waiter {
     _Atomic uint32_t state;
     int chosen;  /* index of the case that committed */
     void *value; /* recv: the value handed over (its reference moves too) */
     bool ok;     /* recv: false when woken by close; send: false = closed */
+    /* NULL for a blocked thread.  Else the owner is a coroutine: finish
+       hands the waiter to this hub (gc_hub.h) instead of waking a thread.
+       Set by the owner before the waiter is queued; hub_next belongs to
+       the hub's stack. */
+    struct gc_hub *hub;
+    struct gc_waiter *hub_next;
 } gc_waiter;
 
+/* WAITING, no result, no hub. */
 void gc_waiter_reset(gc_waiter *w);
 
 /* Waker, holding the lock of the matched channel: WAITING -> CLAIMED. */
 bool gc_waiter_claim(gc_waiter *w);
 
-/* Waker, after unlocking: publish the result (-> DONE) and wake the owner.
-   The owner may return at once, so w must not be touched afterwards. */
+/* Waker, after unlocking: publish the result (-> DONE) and wake the owner
+   (or post to its hub).  The owner may return at once, so w must not be
+   touched afterwards. */
 void gc_waiter_finish(gc_waiter *w);
 
 /* Owner: WAITING -> ABORTED.  False means a waker claimed first; the owner

@@ -64,6 +64,8 @@ from ._more import (
 )
 from ._sync import ErrGroup, Future, Pool, WaitGroup
 from ._executors import as_completed, done, map_on
+from ._aio import aselect, release_loop
+from ._aio import stats as aio_stats
 
 __version__ = "0.1.0"
 
@@ -111,6 +113,8 @@ __all__ = [
     "after",
     "as_completed",
     "after_func",
+    "aio_stats",
+    "aselect",
     "background",
     "blocked",
     "cause",
@@ -121,6 +125,7 @@ __all__ = [
     "once_func",
     "once_value",
     "recv",
+    "release_loop",
     "select",
     "send",
     "set_deadlock_detection",

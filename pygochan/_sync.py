@@ -16,7 +16,7 @@ import threading
 import weakref
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, Optional, Tuple, TypeVar, overload
 
-from . import _core, _executors
+from . import _aio, _core, _executors
 from ._context import with_cancel_cause
 
 __all__ = ["ErrGroup", "Future", "Pool", "WaitGroup"]
@@ -46,6 +46,8 @@ class WaitGroup(_core._WaitGroupBase):
     """
 
     __slots__ = ()
+
+    wait_async = _aio.wait_group_wait_async
 
     def go(self, fn: Callable[_P, Any], /, *args: _P.args, **kwargs: _P.kwargs) -> threading.Thread:
         """Run ``fn(*args, **kwargs)`` in a new thread counted by the group.
@@ -264,6 +266,9 @@ class Pool(_core._PoolBase, _cf.ThreadPoolExecutor):
             self._cancel_queued()
             self._cancel_ctx(exc)
             raise
+
+    asubmit = _aio.pool_asubmit
+    arun = _aio.pool_arun
 
     def __enter__(self) -> "Pool":
         return self
@@ -653,6 +658,10 @@ class ErrGroup:
 
     def __enter__(self) -> "ErrGroup":
         return self
+
+    wait_async = _aio.err_group_wait_async
+    __aenter__ = _aio._err_group_aenter
+    __aexit__ = _aio._err_group_aexit
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         if exc_type is None:

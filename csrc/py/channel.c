@@ -223,6 +223,10 @@ static PyObject *channel_send(pyg_channel *self, PyObject *const *args,
         return NULL;
     if (ctx && gc_ctx_err_now(ctx) != GC_CTX_ALIVE)
         return pyg_raise_ctx_error(st, ctx);
+    /* A signal already pending raises before the send can commit: once
+       committed, a send cannot be undone (the receiver may have the value). */
+    if (PyErr_CheckSignals() < 0)
+        return NULL;
     PyObject *value = argv[0];
     Py_INCREF(value); /* the reference that travels with the value */
     enum gc_status status = gc_chan_try_send(self->chan, value);
@@ -259,6 +263,10 @@ int pyg_channel_recv_value(pyg_channel *self, PyObject *timeout_obj,
         pyg_raise_ctx_error(st, ctx);
         return -1;
     }
+    /* No check of pending signals first: pyg_keep_received below runs them
+       after a receive commits and undoes it if one raises, and pyg_wait
+       runs them before sleeping, so a signal already pending still ends the
+       call with no effect. */
     gc_select_result res;
     enum gc_status status =
         gc_chan_try_recv(self->chan, &res.value, &res.ok);
@@ -276,8 +284,14 @@ int pyg_channel_recv_value(pyg_channel *self, PyObject *timeout_obj,
     }
     if (!res.ok)
         return 0;
+    if (pyg_keep_received(self->chan, res.value) < 0)
+        return -1;
     *out = pyg_value_out(res.value);
-    return *out ? 1 : -1;
+    if (!*out) {
+        pyg_give_back(self->chan, res.value);
+        return -1;
+    }
+    return 1;
 }
 
 static PyObject *channel_recv(pyg_channel *self, PyObject *const *args,

@@ -405,6 +405,18 @@ static int wait_settled(pyg_future *f, PyObject *const *args, Py_ssize_t nargs,
     return r;
 }
 
+gc_chan *pyg_future_done_chan(PyObject *future)
+{
+    pyg_future *f = (pyg_future *)future;
+    if (is_settled(f))
+        return NULL;
+    if (!f->done && !(f->done = gc_chan_new(0))) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    return f->done;
+}
+
 static PyObject *outcome(pyg_future *f, bool want_result)
 {
     pyg_state *st = state_of((PyObject *)f);

@@ -62,7 +62,8 @@ static int module_exec(PyObject *module)
         pyg_timer_init_types(module, st) < 0 ||
         pyg_context_init(module, st) < 0 || pyg_sync_init(module, st) < 0 ||
         pyg_future_init(module, st) < 0 || pyg_pool_init(module, st) < 0 ||
-        pyg_views_init(module, st) < 0 || pyg_blocked_init(module, st) < 0)
+        pyg_views_init(module, st) < 0 || pyg_blocked_init(module, st) < 0 ||
+        pyg_aio_init(module, st) < 0)
         return -1;
     return 0;
 }
@@ -87,6 +88,8 @@ static int module_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(st->deadlock);
     Py_VISIT(st->deadlock_reporter);
     Py_VISIT(st->deadlock_ignored);
+    Py_VISIT(st->hub_type);
+    Py_VISIT(st->aop_type);
     return pyg_sync_traverse(st, visit, arg);
 }
 
@@ -110,6 +113,8 @@ static int module_clear(PyObject *module)
     Py_CLEAR(st->deadlock);
     Py_CLEAR(st->deadlock_reporter);
     Py_CLEAR(st->deadlock_ignored);
+    Py_CLEAR(st->hub_type);
+    Py_CLEAR(st->aop_type);
     pyg_sync_clear(st);
     return 0;
 }

@@ -68,6 +68,10 @@ typedef struct {
     PyObject *deadlock_ignored;      /* tuple of thread idents that never
                                         wake a wait (kernel service threads) */
     PyObject *deadlock_reporter;     /* callable -> message or None, or NULL */
+
+    /* asyncio (aio.c) */
+    PyTypeObject *hub_type;
+    PyTypeObject *aop_type;
 } pyg_state;
 
 typedef struct {
@@ -238,6 +242,18 @@ int pyg_wait_closed(pyg_state *st, gc_chan *chan, const pyg_timeout *timeout,
                     gc_ctx *ctx, const char *op, PyObject *timeout_error,
                     PyObject *waited_on);
 
+/* After a committed receive of value (the core's pointer, not yet turned
+   into a Python object) from chan: run the signal handlers pending on the
+   main thread.  0: keep the value.  -1: a handler raised, and the receive
+   is undone (gc_chan_give_back), so the call raises with no effect.
+   Without this the interpreter would run the same handler right after the
+   call returned and drop the value it returned. */
+int pyg_keep_received(gc_chan *chan, void *value);
+
+/* Undo a committed receive whose result could not be built: the value
+   goes back to the head of chan.  Call with the exception set. */
+void pyg_give_back(gc_chan *chan, void *value);
+
 /* Set the exception for a status other than GC_OK / GC_INTERRUPTED. */
 void pyg_raise_status(pyg_state *st, enum gc_status status, const char *op);
 
@@ -252,6 +268,13 @@ int pyg_future_init(PyObject *module, pyg_state *st);
 int pyg_pool_init(PyObject *module, pyg_state *st);
 int pyg_views_init(PyObject *module, pyg_state *st);
 int pyg_blocked_init(PyObject *module, pyg_state *st);
+
+int pyg_aio_init(PyObject *module, pyg_state *st);
+
+/* A SelectResult(index, value, ok); value: a reference taken over (NULL
+   means None). */
+PyObject *pyg_select_result(pyg_state *st, int index, PyObject *value,
+                            bool ok);
 int pyg_sync_traverse(pyg_state *st, visitproc visit, void *arg);
 void pyg_sync_clear(pyg_state *st);
 
@@ -267,6 +290,11 @@ bool pyg_future_run_claimed(PyObject *future);
 /* Cancel a pending future (a queued task the pool drops). */
 void pyg_future_cancel(PyObject *future);
 PyObject *pyg_done_channel_new(pyg_state *st, gc_ctx *ctx);
+/* The channel closed when future settles (made on first use; it lives as
+   long as the future), or NULL: settled already, or an exception is set. */
+gc_chan *pyg_future_done_chan(PyObject *future);
+/* A WaitGroup's current generation (see gc_wg.h), NULL at zero. */
+struct gc_wg_gen *pyg_wait_group_gen(PyObject *wg);
 extern PyMethodDef pyg_timer_functions[];
 extern PyMethodDef pyg_select_functions[];
 

@@ -138,8 +138,8 @@ static PyObject *module_send(PyObject *module, PyObject *const *args,
 /* ---- select ----------------------------------------------------------- */
 
 /* value: a reference this function takes over (NULL means None). */
-static PyObject *select_result(pyg_state *st, int index, PyObject *value,
-                               bool ok)
+PyObject *pyg_select_result(pyg_state *st, int index, PyObject *value,
+                            bool ok)
 {
     PyTypeObject *type = st->select_result_type;
     PyObject *result = type->tp_alloc(type, 3);
@@ -257,6 +257,9 @@ static PyObject *module_select(PyObject *module, PyObject *const *args,
         cases[n].is_send = false;
         cases[n].send_value = NULL;
     }
+    /* A signal already pending raises before any case can commit. */
+    if (PyErr_CheckSignals() < 0)
+        goto fail_early;
     /* From here each send case offers a reference of its own. */
     for (int i = 0; i < n; i++)
         if (cases[i].is_send)
@@ -274,7 +277,7 @@ static PyObject *module_select(PyObject *module, PyObject *const *args,
                 PyMem_Free(entries);
                 PyMem_Free(orders);
             }
-            return select_result(st, -1, NULL, false);
+            return pyg_select_result(st, -1, NULL, false);
         }
         status = timeout.blocking
                      ? pyg_wait_for(st, &sel, timeout.deadline_ns, &res,
@@ -290,11 +293,16 @@ static PyObject *module_select(PyObject *module, PyObject *const *args,
         release_offers(cases, n, is_send ? res.index : -1);
         PyObject *value = NULL;
         if (!is_send && res.ok) {
-            value = pyg_value_out(res.value);
-            if (!value)
+            gc_chan *from = cases[res.index].chan;
+            if (pyg_keep_received(from, res.value) < 0)
                 goto done;
+            value = pyg_value_out(res.value);
+            if (!value) {
+                pyg_give_back(from, res.value);
+                goto done;
+            }
         }
-        result = select_result(st, res.index, value, res.ok);
+        result = pyg_select_result(st, res.index, value, res.ok);
     } else {
         release_offers(cases, n, -1);
         if (status != GC_INTERRUPTED)

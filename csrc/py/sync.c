@@ -108,6 +108,11 @@ static PyObject *wait_group_done(pyg_wait_group *self, PyObject *Py_UNUSED(ignor
     Py_RETURN_NONE;
 }
 
+gc_wg_gen *pyg_wait_group_gen(PyObject *wg)
+{
+    return gc_wg_acquire_gen(((pyg_wait_group *)wg)->wg);
+}
+
 static int wait_zero(pyg_wait_group *self, PyObject *timeout_obj,
                      PyObject *ctx_obj)
 {

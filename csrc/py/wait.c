@@ -145,6 +145,24 @@ enum gc_status pyg_wait(pyg_state *st, gc_select *sel, int64_t deadline_ns,
     return pyg_wait_for(st, sel, deadline_ns, res, "wait", NULL, 0);
 }
 
+void pyg_give_back(gc_chan *chan, void *value)
+{
+    if (gc_chan_give_back(chan, value) == GC_OK)
+        return;
+    /* Out of memory for one more buffer slot: the value cannot go back.
+       Release its reference; the exception already set propagates. */
+    if (!gc_is_timer_value(value))
+        Py_DECREF((PyObject *)value);
+}
+
+int pyg_keep_received(gc_chan *chan, void *value)
+{
+    if (PyErr_CheckSignals() == 0)
+        return 0;
+    pyg_give_back(chan, value);
+    return -1;
+}
+
 void pyg_raise_status(pyg_state *st, enum gc_status status, const char *op)
 {
     switch (status) {
@@ -170,6 +188,8 @@ int pyg_wait_closed(pyg_state *st, gc_chan *chan, const pyg_timeout *timeout,
                     gc_ctx *ctx, const char *op, PyObject *timeout_error,
                     PyObject *waited_on)
 {
+    if (PyErr_CheckSignals() < 0)
+        return -1;
     /* Nothing to wait for wins over a done context: the call has no effect
        either way, and the caller learns the more useful fact. */
     if (gc_chan_is_closed(chan))

@@ -23,10 +23,12 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <poll.h>
 
 #include "gc_chan.h"
 #include "gc_chan_impl.h" /* white-box: the ring's size, to see it shrink */
 #include "gc_ctx.h"
+#include "gc_hub.h"
 #include "gc_park.h"
 #include "gc_pool.h"
 #include "gc_select.h"
@@ -1550,6 +1552,7 @@ struct stress {
     _Atomic int *sent_ok;  /* per value: 1 if its send committed */
     _Atomic int *received; /* per value: times received */
     _Atomic long modes[8];  /* how often each kind of call committed */
+    _Atomic long given_back; /* receives undone by gc_chan_give_back */
     uint64_t seed;
 };
 
@@ -1648,6 +1651,7 @@ static void *stress_receiver(void *arg)
             v = res.value;
             ok = res.ok;
             EXPECT(st != GC_OK || res.index == 0 || res.index == 1);
+            source = st == GC_OK ? cases[res.index].chan : NULL;
             break;
         }
         default: { /* until a value, or the final close */
@@ -1658,6 +1662,7 @@ static void *stress_receiver(void *arg)
             v = res.value;
             ok = res.ok;
             EXPECT(st == GC_OK && (res.index == 1 || res.index == 2));
+            source = st == GC_OK ? cases[res.index].chan : NULL;
             break;
         }
         }
@@ -1667,6 +1672,12 @@ static void *stress_receiver(void *arg)
             if (!ok) {
                 EXPECT(v == NULL);
                 return NULL; /* a channel is closed and drained */
+            }
+            /* Now and then undo the receive, as an interrupted caller
+               does: the value must still arrive exactly once. */
+            if (rnd(&r) % 8 == 0 && EXPECT(gc_chan_give_back(source, v) == GC_OK)) {
+                atomic_fetch_add(&s->given_back, 1);
+                continue;
             }
             count_received(s, v);
         }
@@ -1732,6 +1743,7 @@ static void run_stress(int64_t capacity)
     EXPECT(atomic_load(&s.modes[6]) + atomic_load(&s.modes[7]) > 0);
     if (capacity != 0)
         EXPECT(atomic_load(&s.modes[0]) > 0);
+    EXPECT(atomic_load(&s.given_back) > 0);
     free(s.sent_ok);
     free(s.received);
     destroy(s.ch);
@@ -2379,6 +2391,184 @@ static void *blocked_recv_main(void *arg)
     return NULL;
 }
 
+/* ---- give-back: a committed receive undone ----------------------------- */
+
+static void test_give_back_is_received_first(void)
+{
+    static const int64_t caps[] = {0, 1, 4, GC_UNBOUNDED};
+    for (size_t ci = 0; ci < sizeof caps / sizeof *caps; ci++) {
+        int64_t cap = caps[ci];
+        long fill = cap == 0 ? 0 : cap == GC_UNBOUNDED ? 20 : cap;
+        gc_chan *ch = gc_chan_new(cap);
+        void *v;
+        bool ok;
+        for (long i = 0; i < fill; i++)
+            CHECK(gc_chan_try_send(ch, VAL(i)) == GC_OK);
+        if (fill) {
+            /* Take the oldest and give it back: it is first again, and a
+               full channel is now one past its capacity. */
+            CHECK(gc_chan_try_recv(ch, &v, &ok) == GC_OK && v == VAL(0));
+            CHECK(gc_chan_give_back(ch, v) == GC_OK);
+            CHECK(gc_chan_len(ch) == (size_t)fill);
+        }
+        /* Beyond the capacity: a value received when no more is buffered. */
+        CHECK(gc_chan_give_back(ch, VAL(999)) == GC_OK);
+        CHECK(gc_chan_len(ch) == (size_t)fill + 1);
+        if (cap != GC_UNBOUNDED)
+            CHECK(gc_chan_try_send(ch, VAL(77)) == GC_NOT_READY);
+        CHECK(gc_chan_try_recv(ch, &v, &ok) == GC_OK && ok);
+        CHECKF(v == VAL(999), "cap %" PRId64 ": got %ld first", cap, IDX(v));
+        for (long i = 0; i < fill; i++) {
+            CHECK(gc_chan_try_recv(ch, &v, &ok) == GC_OK && ok);
+            CHECKF(v == VAL(i), "cap %" PRId64 ": got %ld want %ld", cap, IDX(v), i);
+        }
+        CHECK(gc_chan_try_recv(ch, &v, &ok) == GC_NOT_READY);
+        destroy(ch);
+    }
+}
+
+static void test_give_back_wraps_the_ring(void)
+{
+    /* At every head position of a full ring: undo three receives (latest
+       first, as nested interrupted calls would), then push one past the
+       capacity so the ring grows while wrapped. */
+    for (int start = 0; start < 6; start++) {
+        gc_chan *ch = gc_chan_new(5);
+        void *v, *taken[3];
+        bool ok;
+        long next_in = 0, next_out = 0;
+        for (int i = 0; i < start; i++) {
+            CHECK(gc_chan_try_send(ch, VAL(next_in++)) == GC_OK);
+            CHECK(gc_chan_try_recv(ch, &v, &ok) == GC_OK && v == VAL(next_out++));
+        }
+        while (gc_chan_try_send(ch, VAL(next_in)) == GC_OK)
+            next_in++;
+        for (int k = 0; k < 3; k++)
+            CHECK(gc_chan_try_recv(ch, &taken[k], &ok) == GC_OK);
+        for (int k = 2; k >= 0; k--)
+            CHECK(gc_chan_give_back(ch, taken[k]) == GC_OK);
+        CHECK(gc_chan_len(ch) == 5);
+        CHECK(gc_chan_give_back(ch, VAL(999)) == GC_OK);
+        CHECK(gc_chan_len(ch) == 6);
+        CHECK(gc_chan_try_recv(ch, &v, &ok) == GC_OK && v == VAL(999));
+        while (next_out < next_in) {
+            CHECK(gc_chan_try_recv(ch, &v, &ok) == GC_OK && ok);
+            CHECKF(v == VAL(next_out), "start %d: got %ld want %ld", start, IDX(v),
+                   next_out);
+            next_out++;
+        }
+        CHECK(gc_chan_len(ch) == 0);
+        destroy(ch);
+    }
+}
+
+static void test_give_back_to_blocked_receiver(void)
+{
+    static const int64_t caps[] = {0, 3, GC_UNBOUNDED};
+    for (size_t ci = 0; ci < sizeof caps / sizeof *caps; ci++) {
+        gc_chan *ch = gc_chan_new(caps[ci]);
+        struct op r = {ch, 0, GC_FOREVER, GC_NOT_READY, NULL, false};
+        pthread_t t;
+        pthread_create(&t, NULL, do_recv, &r);
+        wait_until_waiting(ch, 0, 1);
+        CHECK(gc_chan_give_back(ch, VAL(5)) == GC_OK);
+        pthread_join(t, NULL);
+        CHECK(r.status == GC_OK && r.ok && r.got == VAL(5));
+        CHECK(gc_chan_len(ch) == 0); /* handed over, not buffered */
+        destroy(ch);
+    }
+}
+
+static void test_give_back_keeps_blocked_senders_waiting(void)
+{
+    for (int cap = 0; cap <= 2; cap += 2) {
+        gc_chan *ch = gc_chan_new(cap);
+        void *v;
+        bool ok;
+        for (int i = 0; i < cap; i++)
+            CHECK(gc_chan_try_send(ch, VAL(i)) == GC_OK);
+        struct op s = {ch, 50, GC_FOREVER, GC_NOT_READY, NULL, false};
+        pthread_t t;
+        pthread_create(&t, NULL, do_send, &s);
+        wait_until_waiting(ch, 1, 0);
+        CHECK(gc_chan_give_back(ch, VAL(40)) == GC_OK);
+        /* The given-back value comes first; taking it frees no room, so the
+           sender stays blocked rather than moving into a full ring. */
+        CHECK(gc_chan_try_recv(ch, &v, &ok) == GC_OK && v == VAL(40));
+        size_t sw, rw;
+        waiting(ch, &sw, &rw);
+        CHECKF(sw == 1, "cap %d: the sender moved into a full buffer", cap);
+        CHECK(gc_chan_len(ch) == (size_t)cap);
+        for (int i = 0; i < cap; i++)
+            CHECK(gc_chan_try_recv(ch, &v, &ok) == GC_OK && v == VAL(i));
+        CHECK(recv_wait(ch, &v, &ok, GC_FOREVER) == GC_OK && v == VAL(50));
+        pthread_join(t, NULL);
+        CHECK(s.status == GC_OK);
+        CHECK(gc_chan_len(ch) == 0);
+        destroy(ch);
+    }
+}
+
+static void test_give_back_after_close(void)
+{
+    gc_chan *ch = gc_chan_new(0);
+    void *v;
+    bool ok;
+    CHECK(gc_chan_close(ch) == GC_OK);
+    CHECK(gc_chan_give_back(ch, VAL(3)) == GC_OK);
+    CHECK(gc_chan_try_recv(ch, &v, &ok) == GC_OK && ok && v == VAL(3));
+    CHECK(gc_chan_try_recv(ch, &v, &ok) == GC_OK && !ok && v == NULL);
+    destroy(ch);
+}
+
+/* One thread receives in order and undoes a random half of its receives;
+   the sequence it keeps is exactly what was sent, in order. */
+struct ordered_sender {
+    gc_chan *ch;
+    long n;
+};
+
+static void *ordered_sender_main(void *arg)
+{
+    struct ordered_sender *o = arg;
+    for (long i = 0; i < o->n; i++)
+        EXPECT(send_wait(o->ch, VAL(i), GC_FOREVER) == GC_OK);
+    EXPECT(gc_chan_close(o->ch) == GC_OK);
+    return NULL;
+}
+
+static void test_give_back_keeps_order_under_racing_sender(void)
+{
+    static const int64_t caps[] = {0, 1, 4, GC_UNBOUNDED};
+    for (size_t ci = 0; ci < sizeof caps / sizeof *caps; ci++) {
+        gc_chan *ch = gc_chan_new(caps[ci]);
+        struct ordered_sender o = {ch, 500L * scale};
+        uint64_t r = derive_seed(4242 + ci);
+        pthread_t t;
+        pthread_create(&t, NULL, ordered_sender_main, &o);
+        long want = 0, undone = 0;
+        for (;;) {
+            void *v;
+            bool ok;
+            CHECK(recv_wait(ch, &v, &ok, GC_FOREVER) == GC_OK);
+            if (!ok)
+                break;
+            CHECKF(v == VAL(want), "cap %" PRId64 ": got %ld want %ld", caps[ci],
+                   IDX(v), want);
+            if (rnd(&r) & 1) {
+                CHECK(gc_chan_give_back(ch, v) == GC_OK);
+                undone++;
+            } else {
+                want++;
+            }
+        }
+        pthread_join(t, NULL);
+        CHECKF(want == o.n, "cap %" PRId64 ": kept %ld of %ld", caps[ci], want, o.n);
+        CHECK(undone > 0);
+        destroy(ch);
+    }
+}
+
 static void test_handoff_never_buffers(void)
 {
     gc_chan *ch = gc_chan_new(4);
@@ -2803,6 +2993,227 @@ static void test_pool_shutdown_refuses_blocked_submitter(void)
     gc_pool_free(t.pool);
 }
 
+/* ---- hub: completions for an event loop ------------------------------- */
+
+/* Wait for the hub's descriptor like an event loop; a post that leaves
+   the stack non-empty without a readable descriptor is a lost wake-up. */
+static bool hub_wait_readable(gc_hub *h, int timeout_ms)
+{
+    struct pollfd p = {.fd = gc_hub_fd(h), .events = POLLIN};
+    int n = poll(&p, 1, timeout_ms);
+    return n > 0;
+}
+
+struct hub_poster {
+    gc_waiter *waiters;
+    int n;
+    uint64_t rng;
+    _Atomic int *claimed_by; /* per waiter: poster id + 1 */
+    int id;
+};
+
+static void *hub_poster_main(void *arg)
+{
+    /* Every waiter, from a random starting point: each is claimed by some
+       poster unless its owner aborted it first. */
+    struct hub_poster *p = arg;
+    int start = (int)(rnd(&p->rng) % (uint64_t)p->n);
+    for (int k = 0; k < p->n; k++) {
+        int i = (start + k) % p->n;
+        gc_waiter *w = &p->waiters[i];
+        if (!gc_waiter_claim(w))
+            continue;
+        atomic_store(&p->claimed_by[i], p->id + 1);
+        w->value = VAL(i);
+        w->chosen = p->id;
+        if (rnd(&p->rng) % 8 == 0)
+            gc_yield(); /* finish late: the owner's abort must wait it out */
+        gc_waiter_finish(w);
+    }
+    return NULL;
+}
+
+static void test_hub_posts_each_waiter_once(void)
+{
+    /* Posters claim and finish waiters that name a hub; the owner aborts
+       some and drains the rest as a loop would: every waiter ends exactly
+       once (handed back DONE, or aborted, never both), no wake-up is lost
+       (the descriptor is readable whenever completions wait), and there is
+       at most one descriptor write per post.  The creator's reference goes
+       first, so the last release may be a poster's. */
+    enum { POSTERS = 3 };
+    int n = 200 * scale;
+    gc_hub *h = gc_hub_new();
+    CHECK(h != NULL);
+    gc_waiter *ws = calloc((size_t)n, sizeof *ws);
+    _Atomic int *claimed_by = calloc((size_t)n, sizeof *claimed_by);
+    char *seen = calloc((size_t)n, 1);
+    CHECK(ws && claimed_by && seen);
+    for (int i = 0; i < n; i++) {
+        gc_waiter_reset(&ws[i]);
+        ws[i].hub = h;
+        gc_hub_retain(h); /* the waiter's owner keeps the hub */
+    }
+    gc_hub_retain(h); /* this test's, to read the stats at the end */
+    gc_hub_release(h); /* the creator's */
+    uint64_t rng = derive_seed(11);
+    pthread_t t[POSTERS];
+    struct hub_poster ps[POSTERS];
+    for (int k = 0; k < POSTERS; k++) {
+        ps[k] = (struct hub_poster){ws, n, derive_seed(100 + (uint64_t)k),
+                                    claimed_by, k};
+        pthread_create(&t[k], NULL, hub_poster_main, &ps[k]);
+    }
+    int ended = 0, taken = 0, next_abort = 0;
+    while (ended < n && !test_failed()) {
+        /* the owner gives up on some waiters as it goes */
+        for (int j = 0; j < 8 && next_abort < n; j++, next_abort++) {
+            if (rnd(&rng) % 3 == 0 && gc_waiter_abort(&ws[next_abort])) {
+                seen[next_abort] = 2;
+                ended++;
+                gc_hub_release(h);
+            }
+        }
+        bool readable = hub_wait_readable(h, next_abort < n ? 0 : 5000);
+        if (!readable) {
+            CHECKF(!gc_hub_pending(h) || next_abort < n,
+                   "completions waiting, no wake-up (%d of %d ended)", ended, n);
+            continue;
+        }
+        for (gc_waiter *w = gc_hub_take(h); w;) {
+            gc_waiter *next = w->hub_next;
+            long i = IDX(w->value);
+            CHECK(i >= 0 && i < n && w == &ws[i]);
+            CHECK(gc_waiter_state(w) == GC_W_DONE);
+            CHECKF(!seen[i], "waiter %ld ended twice", i);
+            CHECK(atomic_load(&claimed_by[i]) == w->chosen + 1);
+            seen[i] = 1;
+            taken++;
+            ended++;
+            gc_hub_release(h);
+            w = next;
+        }
+    }
+    for (int k = 0; k < POSTERS; k++)
+        pthread_join(t[k], NULL);
+    gc_hub_stats st;
+    gc_hub_get_stats(h, &st);
+    CHECK(st.posts == (uint64_t)taken);
+    CHECKF(st.signals <= st.posts && st.takes <= st.signals,
+           "posts %" PRIu64 " signals %" PRIu64 " takes %" PRIu64, st.posts,
+           st.signals, st.takes);
+    CHECK(gc_hub_take(h) == NULL);
+    gc_hub_release(h); /* the last reference: the hub goes */
+    free(ws);
+    free((void *)claimed_by);
+    free(seen);
+}
+
+struct hub_sender {
+    gc_chan *ch;
+    long first, count;
+};
+
+static void *hub_sender_main(void *arg)
+{
+    struct hub_sender *s = arg;
+    for (long i = s->first; i < s->first + s->count; i++)
+        EXPECT(send_wait(s->ch, VAL(i), GC_FOREVER) == GC_OK);
+    return NULL;
+}
+
+struct hub_op {
+    gc_case cases[2];
+    gc_entry entries[2];
+    int orders[4];
+    gc_select sel;
+    bool parked;
+};
+
+static void test_hub_selects_get_each_value_once(void)
+{
+    /* An event loop's receives on two channels: each a select registered
+       with gc_select_register and finished through the hub by blocked
+       thread senders (claims made inside their own waits), some aborted
+       at random.  Every value is received exactly once. */
+    enum { OPS = 16, SENDERS = 4 };
+    long per = 50L * scale, total = per * SENDERS;
+    gc_chan *chs[2] = {gc_chan_new(0), gc_chan_new(2)};
+    gc_hub *h = gc_hub_new();
+    CHECK(h != NULL);
+    pthread_t t[SENDERS];
+    struct hub_sender ss[SENDERS];
+    for (int k = 0; k < SENDERS; k++) {
+        ss[k] = (struct hub_sender){chs[k % 2], k * per, per};
+        pthread_create(&t[k], NULL, hub_sender_main, &ss[k]);
+    }
+    char *got = calloc((size_t)total, 1);
+    struct hub_op *ops = calloc(OPS, sizeof *ops);
+    CHECK(got && ops);
+    uint64_t rng = derive_seed(12);
+    long received = 0;
+    while (received < total) {
+        for (int k = 0; k < OPS; k++) {
+            struct hub_op *op = &ops[k];
+            if (op->parked) {
+                if (rnd(&rng) % 16 == 0 && gc_waiter_abort(&op->sel.waiter)) {
+                    gc_select_unregister(&op->sel);
+                    op->parked = false;
+                }
+                continue;
+            }
+            op->cases[0] = (gc_case){chs[0], NULL, false};
+            op->cases[1] = (gc_case){chs[1], NULL, false};
+            gc_select_init(&op->sel, op->cases, 2, op->entries, op->orders,
+                           op->orders + 2);
+            gc_select_result res;
+            enum gc_status st = gc_select_register(&op->sel, h, &res);
+            if (st == GC_NOT_READY) {
+                op->parked = true;
+                continue;
+            }
+            CHECK(st == GC_OK && res.ok);
+            long i = IDX(res.value);
+            CHECKF(!got[i], "value %ld received twice", i);
+            got[i] = 1;
+            received++;
+        }
+        if (!hub_wait_readable(h, 2))
+            continue;
+        for (gc_waiter *w = gc_hub_take(h); w;) {
+            gc_waiter *next = w->hub_next;
+            struct hub_op *op =
+                (struct hub_op *)((char *)w - offsetof(struct hub_op, sel) -
+                                  offsetof(gc_select, waiter));
+            CHECK(op->parked);
+            gc_select_unregister(&op->sel);
+            gc_select_result res;
+            CHECK(gc_select_committed(&op->sel, &res) == GC_OK && res.ok);
+            long i = IDX(res.value);
+            CHECKF(!got[i], "value %ld received twice", i);
+            got[i] = 1;
+            received++;
+            op->parked = false;
+            w = next;
+        }
+        if (test_failed())
+            break;
+    }
+    for (int k = 0; k < SENDERS; k++)
+        pthread_join(t[k], NULL);
+    for (int k = 0; k < OPS; k++) {
+        if (!ops[k].parked)
+            continue;
+        CHECK(gc_waiter_abort(&ops[k].sel.waiter)); /* nothing left to send */
+        gc_select_unregister(&ops[k].sel);
+    }
+    free(got);
+    free(ops);
+    gc_hub_release(h);
+    destroy(chs[0]);
+    destroy(chs[1]);
+}
+
 int main(void)
 {
     const char *env = getenv("GC_TEST_SEED");
@@ -2863,6 +3274,8 @@ int main(void)
     run("exactly_once_cap1", test_exactly_once_cap1);
     run("exactly_once_cap16", test_exactly_once_cap16);
     run("exactly_once_unbounded", test_exactly_once_unbounded);
+    run("hub_posts_each_waiter_once", test_hub_posts_each_waiter_once);
+    run("hub_selects_get_each_value_once", test_hub_selects_get_each_value_once);
     run("close_races_blocked_calls", test_close_races_blocked_calls);
     run("deadline_races_sender", test_deadline_races_sender);
     run("deadline_races_try_send", test_deadline_races_try_send);
@@ -2886,6 +3299,14 @@ int main(void)
     run("ctx_expiring_while_exchanging", test_ctx_expiring_while_exchanging);
 
     /* hand-off, WaitGroup, pool */
+    run("give_back_is_received_first", test_give_back_is_received_first);
+    run("give_back_wraps_the_ring", test_give_back_wraps_the_ring);
+    run("give_back_to_blocked_receiver", test_give_back_to_blocked_receiver);
+    run("give_back_keeps_blocked_senders_waiting",
+        test_give_back_keeps_blocked_senders_waiting);
+    run("give_back_after_close", test_give_back_after_close);
+    run("give_back_keeps_order_under_racing_sender",
+        test_give_back_keeps_order_under_racing_sender);
     run("handoff_never_buffers", test_handoff_never_buffers);
     run("lifo_receivers_newest_first", test_lifo_receivers_newest_first);
     run("wg_counts_and_generations", test_wg_counts_and_generations);

@@ -60,6 +60,21 @@ results"""),
         g.go(time.sleep, 0.01)
 wg = gc.WaitGroup()
 wg"""),
+    new_markdown_cell("""## asyncio
+
+The kernel runs an event loop, so a cell can `await` a channel directly. The same
+channel serves threads and coroutines: here a thread sends and the cell receives."""),
+    new_code_cell("""feed = gc.Channel(2)
+
+def send_words():
+    for word in ["threads", "and", "loops"]:
+        feed.send(word)
+    feed.close()
+
+threading.Thread(target=send_words).start()
+[word async for word in feed]"""),
+    new_code_cell("""idx, value, ok = await gc.aselect(gc.recv(gc.after(0.01)), gc.recv(gc.Channel()))
+idx, ok"""),
     new_markdown_cell("""## Debugging a hang: who waits on what
 
 `gc.blocked()` lists every thread parked in a pygochan call: the operation, the

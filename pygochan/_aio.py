@@ -1,0 +1,580 @@
+"""Channels, select and the rest of pygochan awaited from asyncio.
+
+One channel serves threads and any number of event loops at once::
+
+    async def consumer(ch):
+        async for job in ch:           # ends when ch is closed and drained
+            await handle(job)
+
+    v = await ch.arecv(timeout=1.0)    # the thread semantics, awaited
+    idx, value, ok = await gc.aselect(gc.recv(results), gc.send(jobs, job))
+
+How a wake-up reaches a loop: a parked operation's waiter names the loop's
+hub (``_core._Hub``).  Whoever completes it -- a thread's send, the timer
+thread, a context's deadline, a select on another loop -- pushes it onto
+the hub in C, without the GIL, and writes the hub's eventfd once per burst.
+The loop watches that descriptor with one ``add_reader`` and drains the
+batch on its own thread.  No Python runs in the waker.
+
+Cancellation: ``task.cancel()`` is the operation's abort.  If it wins, the
+await raises ``CancelledError`` and nothing happened.  If the hand-off won,
+the await returns the committed result and the cancellation is delivered at
+the task's next suspension point or next pygochan call -- unless whoever
+cancelled has withdrawn it meanwhile (``asyncio.timeout``, ``wait_for``,
+``TaskGroup``; seen through ``Task.cancelling()`` on 3.11+).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import threading
+import weakref
+from typing import Any, AsyncIterator, Dict, Optional, Tuple
+
+from . import _core
+
+__all__ = ["aselect", "release_loop", "stats"]
+
+_RECV, _RECV_OK, _SEND, _SELECT = _core._AOP_MODES
+_HAS_CANCELLING = sys.version_info >= (3, 11)
+_CancelledError = asyncio.CancelledError
+_current_task = asyncio.current_task
+_get_running_loop = asyncio.get_running_loop
+_aop = _core._aop
+_MISSING = object()
+
+
+class _LoopHub:
+    """The per-loop half of a hub: its reader, and cancellations to re-deliver.
+
+    Created on the loop's thread by the first operation awaited there; every
+    method runs on that thread.
+    """
+
+    __slots__ = ("core", "_loop", "_fallback", "__weakref__")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.core = _core._Hub()
+        # weak: the registry maps the loop to this hub, which must not keep
+        # the loop alive
+        self._loop = weakref.ref(loop)
+        self._fallback: Optional[threading.Thread] = None
+        try:
+            loop.add_reader(self.core.fileno(), self.drain)
+        except NotImplementedError:
+            # A loop without add_reader (Windows' proactor, some GUI loops):
+            # one thread per such loop sleeps on the descriptor and schedules
+            # a drain per burst.
+            self._fallback = threading.Thread(
+                target=_fallback_main,
+                args=(weakref.ref(self), self.core.fileno()),
+                name="pygochan-aio-hub",
+                daemon=True,
+            )
+            self._fallback.start()
+        _release_on_close(loop, self)
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        loop = self._loop()
+        if loop is None:
+            raise RuntimeError("the event loop of this hub is gone")
+        return loop
+
+    def drain(self) -> None:
+        for op in self.core.take():
+            fut = op.future
+            if fut is not None and not fut.done():
+                fut.set_result(None)
+
+    def absorb(self, task: Optional[asyncio.Task[Any]], exc: BaseException) -> None:
+        """A cancellation lost to a hand-off: deliver it later."""
+        if task is None:
+            return  # driven by hand, not by a Task: nobody to re-deliver to
+        _redeliver[task] = exc.args[0] if exc.args else None
+        self.loop.call_soon(self._redeliver, task)
+
+    def _redeliver(self, task: asyncio.Task[Any]) -> None:
+        msg = _redeliver.pop(task, _MISSING)
+        if msg is _MISSING or task.done():
+            return
+        if _HAS_CANCELLING:
+            if task.cancelling() == 0:
+                return  # the canceller withdrew (a timeout scope exited)
+            # The original request is still counted: re-arm it without
+            # adding a second one, which scopes would take for an outer cancel.
+            task.cancel(msg)
+            task.uncancel()
+        else:
+            task.cancel(msg)
+
+
+def _fallback_main(hub_ref: "weakref.ref[_LoopHub]", fd: int) -> None:
+    import select as _select
+
+    poller = _select.poll()
+    poller.register(fd, _select.POLLIN)
+    while True:
+        poller.poll(1000)  # the GIL is released while polling
+        hub = hub_ref()
+        loop = hub._loop() if hub is not None else None
+        if hub is None or loop is None or loop.is_closed():
+            return
+        if hub.core.pending():
+            done = threading.Event()
+
+            def drain_once(hub: _LoopHub = hub) -> None:
+                try:
+                    hub.drain()
+                finally:
+                    done.set()
+
+            try:
+                loop.call_soon_threadsafe(drain_once)
+            except RuntimeError:
+                return  # the loop closed
+            del hub, loop
+            done.wait(1.0)  # one scheduled drain per burst
+
+
+# task -> the message of a cancellation absorbed by a hand-off and not yet
+# re-delivered.  Tasks are touched only on their own loop's thread; the
+# dict itself is shared (atomic item operations, also without the GIL).
+_redeliver: Dict["asyncio.Task[Any]", Any] = {}
+
+
+def _pending_cancel() -> None:
+    """At the start of an operation: deliver an absorbed cancellation."""
+    task = _current_task()
+    msg = _redeliver.pop(task, _MISSING)  # type: ignore[arg-type]
+    if msg is _MISSING:
+        return
+    if _HAS_CANCELLING and task is not None and task.cancelling() == 0:
+        return
+    raise _CancelledError(msg) if msg is not None else _CancelledError()
+
+
+# loop -> its hub.  Written under _registry_lock; a per-thread cache makes
+# the common lookup lock-free (a loop runs in one thread at a time).
+_registry: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopHub]" = (
+    weakref.WeakKeyDictionary()
+)
+_registry_lock = threading.Lock()
+_cache = threading.local()
+
+
+def _release_on_close(loop: asyncio.AbstractEventLoop, hub: _LoopHub) -> None:
+    """Make loop.close() release the hub: its descriptor closes with the
+    loop's own, and operations a closed loop can never resume are undone."""
+    original_close = loop.close
+    hub_ref = weakref.ref(hub)
+
+    def close() -> None:
+        h = hub_ref()
+        if h is not None and not loop.is_running() and not loop.is_closed():
+            _release(loop, h)
+        original_close()
+
+    try:
+        loop.close = close  # type: ignore[method-assign]
+    except (AttributeError, TypeError):
+        pass  # a loop type without instance attributes: release_loop() by hand
+
+
+def _hub_for(loop: asyncio.AbstractEventLoop) -> _LoopHub:
+    hub = getattr(_cache, "hub", None)
+    if hub is not None and hub.loop is loop:
+        return hub  # type: ignore[no-any-return]
+    with _registry_lock:
+        hub = _registry.get(loop)
+        if hub is None:
+            hub = _LoopHub(loop)
+            _registry[loop] = hub
+    _cache.hub = hub
+    return hub
+
+
+def _forget_hubs_after_fork() -> None:
+    # The child has no running loops; the descriptors are the parent's.
+    global _registry, _registry_lock, _cache
+    for hub in list(_registry.values()):
+        hub.core._forget_fd_after_fork()
+    _registry = weakref.WeakKeyDictionary()
+    _redeliver.clear()
+    _registry_lock = threading.Lock()
+    _cache = threading.local()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_hubs_after_fork)
+
+
+def _on_timeout(op: Any, fut: "asyncio.Future[None]") -> None:
+    # timeout= is the operation's own abort, as for a thread: if a waker
+    # committed first, the op is settled and its result is returned.
+    op.abort()
+    if not fut.done():
+        fut.set_result(None)
+
+
+async def _run(op: Any) -> Any:
+    """Drive one operation: attempt, park, and settle exactly once."""
+    if _redeliver:
+        _pending_cancel()
+    if op.try_():
+        return op.result()
+    return await _park(op)
+
+
+async def _park(op: Any) -> Any:
+    """The slow half of _run: the first attempt found nothing ready."""
+    if not op.blocking:
+        op.abort()
+        return op.result()  # TimeoutError, no effect
+    loop = _get_running_loop()
+    hub = _hub_for(loop)
+    task = _current_task()
+    fut = loop.create_future()
+    if not op.park(hub.core, fut):
+        return op.result()  # committed while registering
+    delay = op.delay
+    timer = loop.call_later(delay, _on_timeout, op, fut) if delay is not None else None
+    try:
+        await fut
+    except _CancelledError as exc:
+        if op.abort():
+            raise  # the cancel won: nothing happened anywhere
+        # The hand-off won.  op is settled; the hub hands it back now.
+        hub.drain()
+        if not op.moved:
+            raise  # closed, or the ctx case: nothing to keep, honour the cancel
+        hub.absorb(task, exc)
+        return op.result()
+    except BaseException:
+        # GeneratorExit (the coroutine is closed) or an error thrown in by
+        # hand: leave with no effect, undoing a receive that committed.
+        if not op.abort():
+            hub.drain()
+            op.give_back()
+        raise
+    finally:
+        if timer is not None:
+            timer.cancel()
+    return op.result()
+
+
+async def asend(self: _core.Channel[Any], value: Any, *, timeout: Optional[float] = None,
+                ctx: Optional[_core.Context] = None) -> None:
+    """Send value, suspending the task (not the thread) until it is taken.
+
+    The semantics of :meth:`Channel.send`: ``timeout=``/``ctx=`` end the
+    wait with no effect; a cancelled await had no effect unless the hand-off
+    already happened, in which case it returns and the task sees the
+    cancellation at its next suspension point::
+
+        await ch.asend(job, timeout=5)
+    """
+    op = _aop(_SEND, self, value, timeout, ctx)
+    if _redeliver:
+        _pending_cancel()
+    if op.try_():
+        return op.result()  # type: ignore[no-any-return]
+    return await _park(op)  # type: ignore[no-any-return]
+
+
+async def arecv(self: _core.Channel[Any], *, timeout: Optional[float] = None,
+                ctx: Optional[_core.Context] = None) -> Any:
+    """Receive a value, suspending the task until one is available.
+
+    The semantics of :meth:`Channel.recv` (``ChannelClosed`` once closed and
+    drained)::
+
+        job = await ch.arecv(timeout=1.0)
+    """
+    op = _aop(_RECV, self, None, timeout, ctx)
+    if _redeliver:
+        _pending_cancel()
+    if op.try_():
+        return op.result()
+    return await _park(op)
+
+
+async def arecv_ok(self: _core.Channel[Any], *, timeout: Optional[float] = None,
+                   ctx: Optional[_core.Context] = None) -> Tuple[Any, bool]:
+    """Receive like Go's ``v, ok := <-ch``.
+
+    ``(value, True)``, or ``(None, False)`` once closed and drained::
+
+        value, ok = await ch.arecv_ok()
+    """
+    return await _run(_aop(_RECV_OK, self, None, timeout, ctx))  # type: ignore[no-any-return]
+
+
+class _ChannelAsyncIterator:
+    """``async for v in ch``: receives until the channel is closed and drained."""
+
+    __slots__ = ("_ch",)
+
+    def __init__(self, ch: _core.Channel[Any]) -> None:
+        self._ch = ch
+
+    def __aiter__(self) -> "_ChannelAsyncIterator":
+        return self
+
+    async def __anext__(self) -> Any:
+        op = _aop(_RECV_OK, self._ch, None, None, None)
+        if _redeliver:
+            _pending_cancel()
+        value, ok = op.result() if op.try_() else await _park(op)
+        if not ok:
+            raise StopAsyncIteration
+        return value
+
+
+def _aiter(self: _core.Channel[Any]) -> AsyncIterator[Any]:
+    return _ChannelAsyncIterator(self)
+
+
+async def aselect(*cases: Any, default: bool = False, timeout: Optional[float] = None,
+                  ctx: Optional[_core.Context] = None) -> _core.SelectResult:
+    """Go's select, awaited: :func:`select` over the same ``gc.recv``/``gc.send`` cases.
+
+    Same fairness, nil cases and results; ``default=True`` never suspends.
+    A select that raises (``TimeoutError``, the ctx's error, a cancel that
+    won) had no effect on any channel::
+
+        idx, value, ok = await gc.aselect(gc.recv(results), gc.send(jobs, job),
+                                          timeout=1.0)
+    """
+    if not isinstance(default, bool):
+        raise TypeError(f"aselect() default must be a bool, not {type(default).__name__}")
+    if default and timeout is not None:
+        raise ValueError("aselect(): default=True never blocks, so it cannot take a timeout")
+    op = _aop(_SELECT, cases, None, timeout, ctx)
+    if default:
+        if _redeliver:
+            _pending_cancel()
+        if op.try_():
+            return op.result()  # type: ignore[no-any-return]
+        op.abort()
+        return _core.SelectResult((-1, None, False))  # type: ignore[arg-type, call-arg]
+    return await _run(op)  # type: ignore[no-any-return]
+
+
+def release_loop(loop: asyncio.AbstractEventLoop) -> int:
+    """Release what a loop that will never run again left parked.
+
+    Every operation still parked from ``loop`` is aborted (no effect), or,
+    if a hand-off already committed it, a received value goes back to the
+    head of its channel.  Returns how many operations were released.  Call
+    it after ``loop.close()`` when tasks were still waiting; ``asyncio.run``
+    needs none of this (it cancels every task first)::
+
+        loop.close()
+        gc.aio.release_loop(loop)
+    """
+    with _registry_lock:
+        hub = _registry.get(loop)
+    if hub is None:
+        return 0
+    return _release(loop, hub)
+
+
+def _release(loop: asyncio.AbstractEventLoop, hub: _LoopHub) -> int:
+    with _registry_lock:
+        if _registry.get(loop) is hub:
+            del _registry[loop]
+    if getattr(_cache, "hub", None) is hub:
+        _cache.hub = None
+    count = 0
+    for op in hub.core.parked_ops():
+        count += 1
+        if not op.abort():
+            op.give_back()
+    for op in hub.core.take():
+        op.give_back()
+    if not loop.is_closed():
+        try:
+            loop.remove_reader(hub.core.fileno())
+        except (NotImplementedError, ValueError, OSError):
+            pass
+    return count
+
+
+def stats(loop: Optional[asyncio.AbstractEventLoop] = None) -> Dict[str, int]:
+    """Counters of a loop's hub (the running loop by default)::
+
+        {'parked': 0, 'posts': 812, 'signals': 9, 'takes': 9, 'redeliver': 0}
+
+    ``signals`` counts eventfd writes: at most one per burst of ``posts``.
+    """
+    if loop is None:
+        loop = _get_running_loop()
+    with _registry_lock:
+        hub = _registry.get(loop)
+    if hub is None:
+        return {"parked": 0, "posts": 0, "signals": 0, "takes": 0, "redeliver": 0}
+    out: Dict[str, int] = hub.core.stats()
+    out["redeliver"] = sum(1 for t in list(_redeliver) if t.get_loop() is loop)
+    return out
+
+
+# ---- contexts, wait groups, futures, pools, groups ----------------------
+
+
+async def _adone(self: _core.Context, *, timeout: Optional[float] = None,
+                 ctx: Optional[_core.Context] = None) -> None:
+    """Wait until the context is done, suspending the task.
+
+    ``timeout=``/``ctx=`` bound the wait as for ``wait()``::
+
+        await ctx.adone()             # then ctx.err() says why
+    """
+    done = self.done()
+    if done is None:  # never done: only timeout= or ctx= end the wait
+        await _run(_aop(_SELECT, (), None, timeout, ctx))
+    else:
+        await _run(_aop(_RECV_OK, done, None, timeout, ctx))
+
+
+async def _wait_closed(obj: Any, timeout: Optional[float], ctx: Optional[_core.Context]) -> None:
+    op = _core._aop_closed(obj, timeout, ctx)
+    if op is not None:
+        await _run(op)
+
+
+async def wait_group_wait_async(self: Any, *, timeout: Optional[float] = None,
+                                ctx: Optional[_core.Context] = None) -> None:
+    """``wait()`` for coroutines.
+
+    Suspends the task until the counter is zero::
+
+        await wg.wait_async(timeout=30)
+    """
+    await _wait_closed(self, timeout, ctx)
+
+
+def _future_await(self: Any) -> Any:
+    # A receive on the future's done channel: awaiting (or cancelling the
+    # await) never cancels the job itself.
+    op = _core._aop_closed(self, None, None)
+    if op is not None:
+        yield from _run(op).__await__()
+    return self.result(timeout=0)
+
+
+async def _future_aresult(self: Any, timeout: Optional[float] = None, *,
+                          ctx: Optional[_core.Context] = None) -> Any:
+    """``result()`` for coroutines.
+
+    Suspends the task until the future settles; never cancels the job::
+
+        value = await fut.aresult(timeout=5)
+    """
+    try:
+        await _wait_closed(self, timeout, ctx)
+    except TimeoutError:
+        import concurrent.futures
+
+        raise concurrent.futures.TimeoutError() from None
+    return self.result(timeout=0)
+
+
+async def pool_asubmit(self: Any, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+    """``submit()`` for coroutines: returns the job's Future.
+
+    With a bounded ``queue_size`` that is full the task (not the loop)
+    waits for room, retrying with a back-off of at most 5 ms; cancelling it
+    then submits nothing::
+
+        fut = await pool.asubmit(parse, page)
+        value = await fut
+    """
+    delay = 50e-6
+    while True:
+        fut = self.try_submit(fn, *args, **kwargs)
+        if fut is not None:
+            return fut
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.005)
+
+
+async def pool_arun(self: Any, fn: Any, /, *args: Any, abandon_on_cancel: bool = False,
+                    **kwargs: Any) -> Any:
+    """Run ``fn(*args, **kwargs)`` in the pool and await its result.
+
+    Cancelled while queued, the job never runs.  Cancelled while running:
+    by default the await keeps waiting, returns the job's result and the
+    cancellation reaches the task at its next suspension point (the
+    hand-off rule); with ``abandon_on_cancel=True`` it raises at once and
+    the job runs on unobserved (``asyncio.to_thread``'s behaviour)::
+
+        text = await pool.arun(render, page)
+    """
+    fut = await pool_asubmit(self, fn, *args, **kwargs)
+    try:
+        return await fut
+    except _CancelledError as exc:
+        if fut.cancel() or abandon_on_cancel:
+            raise  # never started (no effect), or abandoned on purpose
+        cancel = exc
+    # Started: the job's outcome is the hand-off.  Wait it out, then
+    # deliver the cancellation later, like a channel operation that won.
+    while True:
+        try:
+            await _wait_closed(fut, None, None)
+            break
+        except _CancelledError as again:
+            cancel = again
+    _hub_for(_get_running_loop()).absorb(_current_task(), cancel)
+    return fut.result(timeout=0)
+
+
+async def err_group_wait_async(self: Any, *, timeout: Optional[float] = None) -> None:
+    """``wait()`` for coroutines: suspend until every task ends, then raise
+    the first exception (if any)::
+
+        await g.wait_async()
+    """
+    await _wait_closed(self._wg, timeout, None)
+    self._waited = True
+    self._cancel(None)
+    self._raise_first()
+
+
+async def _err_group_aenter(self: Any) -> Any:
+    return self
+
+
+async def _err_group_aexit(self: Any, exc_type: Any, exc: Any, tb: Any) -> None:
+    if exc_type is None:
+        await err_group_wait_async(self)
+        return
+    # The body failed (or the task was cancelled): stop the tasks, wait for
+    # them without blocking the loop, then let the body's exception go on.
+    self._cancel(exc)
+    try:
+        while True:
+            try:
+                await _wait_closed(self._wg, None, None)
+                break
+            except _CancelledError:
+                continue  # the tasks are already told to stop
+    finally:
+        self._waited = True
+
+
+def _install() -> None:
+    ch = _core.Channel
+    ch.asend = asend  # type: ignore[method-assign]
+    ch.arecv = arecv  # type: ignore[method-assign]
+    ch.arecv_ok = arecv_ok  # type: ignore[method-assign]
+    ch.__aiter__ = _aiter  # type: ignore[method-assign]
+    _core.Context.adone = _adone  # type: ignore[method-assign]
+    _core.Future.__await__ = _future_await  # type: ignore[method-assign]
+    _core.Future.aresult = _future_aresult  # type: ignore[method-assign]
+
+
+_install()
