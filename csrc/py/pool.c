@@ -51,6 +51,7 @@ static int visit_job(void *value, void *arg)
 {
     void **va = arg;
     visitproc visit = (visitproc)va[0];
+    arg = va[1];
     Py_VISIT((PyObject *)value);
     return 0;
 }
