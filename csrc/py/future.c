@@ -710,10 +710,52 @@ static PyObject *future_get_result(PyObject *self, void *Py_UNUSED(c))
     return r ? r : Py_NewRef(Py_None);
 }
 
+/* Whoever reads the exception retrieved it, whichever of
+   concurrent.futures' ways it takes: exception(), result(), _exception or
+   _get_snapshot() (asyncio.wrap_future from 3.15 on). */
+static PyObject *read_exception(pyg_future *f)
+{
+    PyObject *e;
+    PYG_LOCK_OBJECT(f);
+    e = f->exception;
+    if (e) {
+        Py_INCREF(e);
+        f->retrieved = true;
+    }
+    PYG_UNLOCK_OBJECT();
+    return e;
+}
+
 static PyObject *future_get_exception(PyObject *self, void *Py_UNUSED(c))
 {
-    PyObject *e = load_ref((pyg_future *)self, &((pyg_future *)self)->exception);
+    PyObject *e = read_exception((pyg_future *)self);
     return e ? e : Py_NewRef(Py_None);
+}
+
+/* (done, cancelled, result, exception) read at once, as
+   concurrent.futures.Future._get_snapshot (3.15) returns it. */
+static PyObject *future_get_snapshot(PyObject *self, PyObject *Py_UNUSED(ignored))
+{
+    pyg_future *f = (pyg_future *)self;
+    enum future_state state;
+    PyObject *result, *exc;
+    PYG_LOCK_OBJECT(f);
+    state = f->state;
+    result = state == FINISHED ? f->result : NULL;
+    exc = state == FINISHED ? f->exception : NULL;
+    Py_XINCREF(result);
+    Py_XINCREF(exc);
+    if (exc)
+        f->retrieved = true;
+    PYG_UNLOCK_OBJECT();
+    PyObject *r = Py_BuildValue("(OOOO)", state >= CANCELLED ? Py_True : Py_False,
+                                state == CANCELLED || state == CANCELLED_AND_NOTIFIED
+                                    ? Py_True
+                                    : Py_False,
+                                result ? result : Py_None, exc ? exc : Py_None);
+    Py_XDECREF(result);
+    Py_XDECREF(exc);
+    return r;
 }
 
 static PyMethodDef future_methods[] = {
@@ -749,6 +791,8 @@ static PyMethodDef future_methods[] = {
      "set_result($self, result)\n--\n\nSettle with a value (InvalidStateError if settled)."},
     {"set_exception", future_set_exception, METH_O,
      "set_exception($self, exception)\n--\n\nSettle with an exception."},
+    {"_get_snapshot", future_get_snapshot, METH_NOARGS,
+     "_get_snapshot($self)\n--\n\n(done, cancelled, result, exception), read at once."},
     {NULL, NULL, 0, NULL}};
 
 static PyGetSetDef future_getset[] = {
