@@ -88,6 +88,9 @@ static enum gc_status try_case_locked(const gc_case *c, int index,
     return st;
 }
 
+static void lock_all(gc_select *sel);
+static void unlock_all(gc_select *sel);
+
 enum gc_status gc_select_try(gc_select *sel, gc_select_result *res)
 {
     for (int k = 0; k < sel->ncases; k++) {
@@ -104,7 +107,27 @@ enum gc_status gc_select_try(gc_select *sel, gc_select_result *res)
         if (st != GC_NOT_READY)
             return st;
     }
-    return GC_NOT_READY;
+    /* Each channel was polled at its own instant.  A select that reports
+       nothing ready must have seen nothing ready at one instant, as Go's
+       does (with threads truly in parallel the difference shows), so poll
+       once more with all of its channels locked at once. */
+    int channels = 0;
+    for (int i = 0; i < sel->ncases; i++)
+        channels += sel->cases[i].chan != NULL;
+    if (channels < 2)
+        return GC_NOT_READY;
+    gc_waiter *claimed = NULL;
+    enum gc_status st = GC_NOT_READY;
+    lock_all(sel);
+    for (int k = 0; k < sel->ncases && st == GC_NOT_READY; k++) {
+        int i = sel->poll_order[k];
+        if (sel->cases[i].chan)
+            st = try_case_locked(&sel->cases[i], i, res, &claimed);
+    }
+    unlock_all(sel);
+    if (claimed)
+        gc_waiter_finish(claimed);
+    return st;
 }
 
 /* ---- registration ----------------------------------------------------- */
