@@ -91,6 +91,19 @@ static enum gc_status try_case_locked(const gc_case *c, int index,
 static void lock_all(gc_select *sel);
 static void unlock_all(gc_select *sel);
 
+/* Every case in poll order, all channels locked by the caller. */
+static enum gc_status try_cases_locked(gc_select *sel, gc_select_result *res,
+                                       gc_waiter **claimed)
+{
+    enum gc_status st = GC_NOT_READY;
+    for (int k = 0; k < sel->ncases && st == GC_NOT_READY; k++) {
+        int i = sel->poll_order[k];
+        if (sel->cases[i].chan)
+            st = try_case_locked(&sel->cases[i], i, res, claimed);
+    }
+    return st;
+}
+
 enum gc_status gc_select_try(gc_select *sel, gc_select_result *res)
 {
     for (int k = 0; k < sel->ncases; k++) {
@@ -117,13 +130,8 @@ enum gc_status gc_select_try(gc_select *sel, gc_select_result *res)
     if (channels < 2)
         return GC_NOT_READY;
     gc_waiter *claimed = NULL;
-    enum gc_status st = GC_NOT_READY;
     lock_all(sel);
-    for (int k = 0; k < sel->ncases && st == GC_NOT_READY; k++) {
-        int i = sel->poll_order[k];
-        if (sel->cases[i].chan)
-            st = try_case_locked(&sel->cases[i], i, res, &claimed);
-    }
+    enum gc_status st = try_cases_locked(sel, res, &claimed);
     unlock_all(sel);
     if (claimed)
         gc_waiter_finish(claimed);
@@ -189,11 +197,7 @@ static enum gc_status register_cases(gc_select *sel, gc_select_result *res)
     enum gc_status st = GC_NOT_READY;
 
     lock_all(sel);
-    for (int k = 0; k < sel->ncases && st == GC_NOT_READY; k++) {
-        int i = sel->poll_order[k];
-        if (sel->cases[i].chan)
-            st = try_case_locked(&sel->cases[i], i, res, &claimed);
-    }
+    st = try_cases_locked(sel, res, &claimed);
     if (st == GC_NOT_READY) {
         gc_waiter_reset(&sel->waiter);
         for (int i = 0; i < sel->ncases; i++) {
