@@ -89,6 +89,22 @@ static enum gc_status try_case_locked(const gc_case *c, int index,
     return st;
 }
 
+static void lock_all(gc_select *sel);
+static void unlock_all(gc_select *sel);
+
+/* Every case in poll order, all channels locked by the caller. */
+static enum gc_status try_cases_locked(gc_select *sel, gc_select_result *res,
+                                       gc_waiter **claimed)
+{
+    enum gc_status st = GC_NOT_READY;
+    for (int k = 0; k < sel->ncases && st == GC_NOT_READY; k++) {
+        int i = sel->poll_order[k];
+        if (sel->cases[i].chan)
+            st = try_case_locked(&sel->cases[i], i, res, claimed);
+    }
+    return st;
+}
+
 enum gc_status gc_select_try(gc_select *sel, gc_select_result *res)
 {
     for (int k = 0; k < sel->ncases; k++) {
@@ -105,7 +121,22 @@ enum gc_status gc_select_try(gc_select *sel, gc_select_result *res)
         if (st != GC_NOT_READY)
             return st;
     }
-    return GC_NOT_READY;
+    /* Each channel was polled at its own instant.  A select that reports
+       nothing ready must have seen nothing ready at one instant, as Go's
+       does (with threads truly in parallel the difference shows), so poll
+       once more with all of its channels locked at once. */
+    int channels = 0;
+    for (int i = 0; i < sel->ncases; i++)
+        channels += sel->cases[i].chan != NULL;
+    if (channels < 2)
+        return GC_NOT_READY;
+    gc_waiter *claimed = NULL;
+    lock_all(sel);
+    enum gc_status st = try_cases_locked(sel, res, &claimed);
+    unlock_all(sel);
+    if (claimed)
+        gc_waiter_finish(claimed);
+    return st;
 }
 
 /* ---- registration ----------------------------------------------------- */
@@ -167,11 +198,7 @@ static enum gc_status register_cases(gc_select *sel, gc_select_result *res)
     enum gc_status st = GC_NOT_READY;
 
     lock_all(sel);
-    for (int k = 0; k < sel->ncases && st == GC_NOT_READY; k++) {
-        int i = sel->poll_order[k];
-        if (sel->cases[i].chan)
-            st = try_case_locked(&sel->cases[i], i, res, &claimed);
-    }
+    st = try_cases_locked(sel, res, &claimed);
     if (st == GC_NOT_READY) {
         gc_waiter_reset(&sel->waiter);
         sel->waiter.hub = sel->hub;

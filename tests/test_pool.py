@@ -130,6 +130,40 @@ def test_unretrieved_exception_is_reported_and_retrieved_one_is_not(monkeypatch)
     assert reports == []
 
 
+def test_every_way_of_reading_the_exception_counts_as_retrieving_it(monkeypatch):
+    reports = []
+    monkeypatch.setattr(sys, "unraisablehook", reports.append)
+    readers = [
+        lambda f: f.exception(),
+        lambda f: pytest.raises(KeyError, f.result),
+        lambda f: f._exception,  # what concurrent.futures' own code reads
+        lambda f: f._get_snapshot(),  # what asyncio.wrap_future reads on 3.15
+    ]
+    for read in readers:
+        fut = gc.Future()
+        fut.set_exception(KeyError("seen"))
+        read(fut)
+        del fut
+    pygc.collect()
+    assert reports == []
+
+
+def test_snapshot_of_each_state():
+    fut = gc.Future()
+    assert fut._get_snapshot() == (False, False, None, None)
+    assert fut.set_running_or_notify_cancel()
+    assert fut._get_snapshot() == (False, False, None, None)
+    fut.set_result(7)
+    assert fut._get_snapshot() == (True, False, 7, None)
+    fut = gc.Future()
+    assert fut.cancel()
+    assert fut._get_snapshot() == (True, True, None, None)
+    fut = gc.Future()
+    error = ValueError("x")
+    fut.set_exception(error)
+    assert fut._get_snapshot() == (True, False, None, error)
+
+
 def test_concurrent_futures_wait_and_as_completed_with_racing_completion(rng):
     for _ in range(200):
         futs = [gc.Future() for _ in range(4)]
@@ -302,8 +336,17 @@ def test_asyncio_wrap_future_and_run_in_executor():
             await asyncio.wrap_future(pool.submit(lambda: 1 / 0))
         return a, b
 
-    with gc.Pool(2) as pool:
-        assert asyncio.run(main(pool)) == (256, 6)
+    reports = []
+    hook = sys.unraisablehook
+    sys.unraisablehook = reports.append
+    try:
+        with gc.Pool(2) as pool:
+            assert asyncio.run(main(pool)) == (256, 6)
+        pygc.collect()
+    finally:
+        sys.unraisablehook = hook
+    # asyncio read the failed future's exception: nothing to report
+    assert reports == []
 
 
 def test_introspection_and_stats():

@@ -135,12 +135,15 @@ static PyObject *context_done(pyg_context *self, PyObject *Py_UNUSED(ignored))
 {
     if (!self->ctx)
         Py_RETURN_NONE;
-    if (!self->done) {
+    /* Made once: two threads asking at once get the same channel. */
+    PyObject *done;
+    PYG_LOCK_OBJECT(self);
+    if (!self->done)
         self->done = pyg_done_channel_new(state_of((PyObject *)self), self->ctx);
-        if (!self->done)
-            return NULL;
-    }
-    return Py_NewRef(self->done);
+    done = self->done;
+    Py_XINCREF(done);
+    PYG_UNLOCK_OBJECT();
+    return done;
 }
 
 static PyObject *context_err(pyg_context *self, PyObject *Py_UNUSED(ignored))
@@ -260,8 +263,13 @@ static PyObject *context_after_func(pyg_context *self, PyObject *fn)
     }
     long long id = 1; /* never-done contexts: registered forever */
     if (self->ctx) {
-        if (st->after_func_runner) {
-            PyObject *r = PyObject_CallNoArgs(st->after_func_runner);
+        pyg_mutex_lock(&st->after_func_lock);
+        PyObject *runner = st->after_func_runner;
+        Py_XINCREF(runner);
+        pyg_mutex_unlock(&st->after_func_lock);
+        if (runner) {
+            PyObject *r = PyObject_CallNoArgs(runner);
+            Py_DECREF(runner);
             if (!r)
                 return NULL;
             Py_DECREF(r);
@@ -476,7 +484,12 @@ static PyObject *module_cause(PyObject *module, PyObject *ctx_obj)
 static PyObject *module_set_after_func_runner(PyObject *module, PyObject *fn)
 {
     pyg_state *st = PyModule_GetState(module);
-    Py_XSETREF(st->after_func_runner, Py_NewRef(fn));
+    Py_INCREF(fn);
+    pyg_mutex_lock(&st->after_func_lock);
+    PyObject *old = st->after_func_runner;
+    st->after_func_runner = fn;
+    pyg_mutex_unlock(&st->after_func_lock);
+    Py_XDECREF(old); /* may run Python code: outside the lock */
     Py_RETURN_NONE;
 }
 

@@ -15,9 +15,14 @@
  * nobody can be between wait()'s state check and its waiter install, so
  * settling skips the lock.
  *
- * All fields are guarded by the GIL (the module declares no free-threading
- * support): no function below releases it between reading a state and
- * changing it, except waits, after which the state is read again.
+ * Every field is guarded by the future's critical section (PYG_LOCK_OBJECT),
+ * and a transition (check the state, change it, take the callbacks, the done
+ * channel and the call) happens inside one: whoever settles a future sees
+ * every done channel and callback added before, and whoever adds one after
+ * sees the settled state.  Python code (callbacks, waiters, the call, a
+ * released reference's __del__) runs outside it.  `watched` is checked in
+ * the transition's section, so a settle that skipped the lock cannot
+ * overtake a wait() that already took it.
  */
 #include "pygochan.h"
 
@@ -50,6 +55,26 @@ static bool is_settled(const pyg_future *f)
     return f->state >= CANCELLED;
 }
 
+static enum future_state load_state(pyg_future *f)
+{
+    enum future_state state;
+    PYG_LOCK_OBJECT(f);
+    state = f->state;
+    PYG_UNLOCK_OBJECT();
+    return state;
+}
+
+/* A new reference to *slot read in the future's critical section, or NULL. */
+static PyObject *load_ref(pyg_future *f, PyObject **slot)
+{
+    PyObject *r;
+    PYG_LOCK_OBJECT(f);
+    r = *slot;
+    Py_XINCREF(r);
+    PYG_UNLOCK_OBJECT();
+    return r;
+}
+
 /* ---- settling --------------------------------------------------------- */
 
 /* Log an exception raised by a callback or waiter, like concurrent.futures
@@ -72,10 +97,8 @@ static void log_callback_error(pyg_state *st, PyObject *self)
     PyErr_SetExcInfo(saved_type, saved_value, saved_tb);
 }
 
-static int lock_waiters(pyg_state *st, pyg_future *f)
+static int lock_waiters(pyg_state *st)
 {
-    if (!f->watched)
-        return 0;
     PyObject *r = PyObject_CallMethod(st->waiters_lock, "acquire", NULL);
     Py_XDECREF(r);
     return r ? 1 : -1;
@@ -91,27 +114,58 @@ static void unlock_waiters(pyg_state *st, int locked)
     }
 }
 
+/* Called with waiters_lock held (the only lock concurrent.futures changes
+   _waiters under); iterates a copy all the same. */
 static void notify_waiters(pyg_state *st, pyg_future *f, const char *method)
 {
-    if (!f->waiters)
+    PyObject *waiters = load_ref(f, &f->waiters);
+    if (!waiters)
         return;
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(f->waiters); i++) {
-        PyObject *r = PyObject_CallMethod(PyList_GET_ITEM(f->waiters, i),
+    PyObject *copy = PySequence_List(waiters);
+    Py_DECREF(waiters);
+    if (!copy) {
+        log_callback_error(st, (PyObject *)f);
+        return;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(copy); i++) {
+        PyObject *r = PyObject_CallMethod(PyList_GET_ITEM(copy, i),
                                           method, "O", (PyObject *)f);
         if (!r)
             log_callback_error(st, (PyObject *)f);
         Py_XDECREF(r);
     }
+    Py_DECREF(copy);
+}
+
+/* What a transition takes out of the future, to be acted on outside its
+   critical section. */
+typedef struct {
+    gc_chan *done;        /* borrowed (the future owns it): to close */
+    PyObject *callbacks;  /* owned: to run once each, in order */
+    PyObject *call[4];    /* owned: fn, args, kwargs, context to release */
+} taken;
+
+static void take_for_settled(pyg_future *f, taken *t)
+{
+    t->done = f->done;
+    t->callbacks = f->callbacks;
+    f->callbacks = NULL;
+    t->call[0] = f->fn;
+    t->call[1] = f->args;
+    t->call[2] = f->kwargs;
+    t->call[3] = f->context;
+    f->fn = f->args = f->kwargs = f->context = NULL;
 }
 
 /* The state already changed: wake blocked waits, then run the callbacks,
    each once, in the order they were added. */
-static void after_settled(pyg_state *st, pyg_future *f)
+static void after_settled(pyg_state *st, pyg_future *f, taken *t)
 {
-    if (f->done)
-        gc_chan_close(f->done);
-    PyObject *callbacks = f->callbacks;
-    f->callbacks = NULL;
+    if (t->done)
+        gc_chan_close(t->done);
+    for (int i = 0; i < 4; i++)
+        Py_XDECREF(t->call[i]);
+    PyObject *callbacks = t->callbacks;
     if (!callbacks)
         return;
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(callbacks); i++) {
@@ -132,58 +186,82 @@ static void drop_call(pyg_future *f)
     Py_CLEAR(f->context);
 }
 
+enum transition { TRANSITIONED, REFUSED, NEEDS_LOCK };
+
 /* Settle with a result or an exception (one of them; the reference is
-   stolen).  -1 with InvalidStateError if already settled. */
-static int settle(pyg_future *f, PyObject *result, PyObject *exception)
+   stolen), or cancel (both NULL).  Settling: 0, or -1 with InvalidStateError
+   if already settled.  Cancelling: 1 if canceled now or before, 0 if running
+   or finished. */
+static int transition(pyg_future *f, PyObject *result, PyObject *exception,
+                      bool cancelling)
 {
     pyg_state *st = state_of((PyObject *)f);
-    int locked = lock_waiters(st, f);
-    if (locked < 0) {
-        Py_XDECREF(result);
-        Py_XDECREF(exception);
-        return -1;
+    int locked = 0;
+    taken t = {0};
+    enum transition outcome;
+    int rc = 0;
+    for (;;) {
+        PYG_LOCK_OBJECT(f);
+        if (f->watched && !locked) {
+            outcome = NEEDS_LOCK;
+        } else if (cancelling) {
+            outcome = f->state == PENDING ? TRANSITIONED : REFUSED;
+            rc = f->state == RUNNING || f->state == FINISHED ? 0 : 1;
+            if (outcome == TRANSITIONED) {
+                /* concurrent.futures notifies waiters only when the
+                   executor reaches the canceled call; a pool may never
+                   reach it (shutdown), so do it now. */
+                f->state = CANCELLED_AND_NOTIFIED;
+                take_for_settled(f, &t);
+            }
+        } else if (is_settled(f)) {
+            outcome = REFUSED;
+        } else {
+            outcome = TRANSITIONED;
+            f->state = FINISHED;
+            f->result = result;
+            f->exception = exception;
+            take_for_settled(f, &t);
+        }
+        PYG_UNLOCK_OBJECT();
+        if (outcome != NEEDS_LOCK)
+            break;
+        /* wait() or as_completed() holds, or may take, waiters_lock while
+           it reads the state and installs a waiter: settle under it. */
+        if ((locked = lock_waiters(st)) < 0) {
+            Py_XDECREF(result);
+            Py_XDECREF(exception);
+            return -1;
+        }
     }
-    if (is_settled(f)) {
-        unlock_waiters(st, locked);
+    if (outcome == TRANSITIONED)
+        notify_waiters(st, f,
+                       cancelling  ? "add_cancelled"
+                       : exception ? "add_exception"
+                                   : "add_result");
+    unlock_waiters(st, locked);
+    if (outcome == REFUSED) {
+        if (cancelling)
+            return rc;
         Py_XDECREF(result);
         Py_XDECREF(exception);
         PyErr_Format(st->invalid_state_error, "%R is already settled",
                      (PyObject *)f);
         return -1;
     }
-    f->state = FINISHED;
-    f->result = result;
-    f->exception = exception;
-    drop_call(f);
-    notify_waiters(st, f, exception ? "add_exception" : "add_result");
-    unlock_waiters(st, locked);
-    after_settled(st, f);
-    return 0;
+    after_settled(st, f, &t);
+    return cancelling ? 1 : 0;
+}
+
+static int settle(pyg_future *f, PyObject *result, PyObject *exception)
+{
+    return transition(f, result, exception, false);
 }
 
 /* 1: canceled now or before; 0: running or finished; -1: error. */
 static int cancel(pyg_future *f)
 {
-    pyg_state *st = state_of((PyObject *)f);
-    int locked = lock_waiters(st, f);
-    if (locked < 0)
-        return -1;
-    if (f->state == RUNNING || f->state == FINISHED) {
-        unlock_waiters(st, locked);
-        return 0;
-    }
-    if (f->state != PENDING) {
-        unlock_waiters(st, locked);
-        return 1;
-    }
-    /* concurrent.futures notifies waiters only when the executor reaches
-       the canceled call; a pool may never reach it (shutdown), so do it now. */
-    f->state = CANCELLED_AND_NOTIFIED;
-    drop_call(f);
-    notify_waiters(st, f, "add_cancelled");
-    unlock_waiters(st, locked);
-    after_settled(st, f);
-    return 1;
+    return transition(f, NULL, NULL, true);
 }
 
 void pyg_future_cancel(PyObject *future)
@@ -232,18 +310,33 @@ static PyObject *take_exception(void)
 bool pyg_future_claim(PyObject *future)
 {
     pyg_future *f = (pyg_future *)future;
-    if (f->state != PENDING)
-        return false; /* cancelled while queued */
-    f->state = RUNNING;
-    return true;
+    bool claimed;
+    PYG_LOCK_OBJECT(f);
+    claimed = f->state == PENDING; /* else cancelled while queued */
+    if (claimed)
+        f->state = RUNNING;
+    PYG_UNLOCK_OBJECT();
+    return claimed;
 }
 
 bool pyg_future_run_claimed(PyObject *future)
 {
     pyg_future *f = (pyg_future *)future;
-    PyObject *fn = f->fn, *args = f->args, *kwargs = f->kwargs,
-             *context = f->context;
+    PyObject *fn, *args, *kwargs, *context;
+    PYG_LOCK_OBJECT(f);
+    fn = f->fn;
+    args = f->args;
+    kwargs = f->kwargs;
+    context = f->context;
     f->fn = f->args = f->kwargs = f->context = NULL;
+    PYG_UNLOCK_OBJECT();
+    if (!fn) {
+        /* settled by set_result()/set_exception() before it ran */
+        Py_XDECREF(args);
+        Py_XDECREF(kwargs);
+        Py_XDECREF(context);
+        return false;
+    }
     PyObject *result = NULL;
     /* The submitter's contextvars, in a copy of their own: entering fails
        only if this very copy is already entered, which cannot happen. */
@@ -351,21 +444,42 @@ static PyObject *future_cancel(PyObject *self, PyObject *Py_UNUSED(ignored))
 
 static PyObject *future_cancelled(PyObject *self, PyObject *Py_UNUSED(ignored))
 {
-    enum future_state s = ((pyg_future *)self)->state;
+    enum future_state s = load_state((pyg_future *)self);
     return PyBool_FromLong(s == CANCELLED || s == CANCELLED_AND_NOTIFIED);
 }
 
 static PyObject *future_running(PyObject *self, PyObject *Py_UNUSED(ignored))
 {
-    return PyBool_FromLong(((pyg_future *)self)->state == RUNNING);
+    return PyBool_FromLong(load_state((pyg_future *)self) == RUNNING);
 }
 
 static PyObject *future_done(PyObject *self, PyObject *Py_UNUSED(ignored))
 {
-    return PyBool_FromLong(is_settled((pyg_future *)self));
+    return PyBool_FromLong(load_state((pyg_future *)self) >= CANCELLED);
 }
 
 /* Block until settled (timeout, ctx, Ctrl-C as for every wait). */
+
+/* The done channel, made in the section where settling looks for it: either
+   this sees the future settled (*settled, NULL returned), or the settle sees
+   the channel and closes it.  NULL with an exception set when out of
+   memory. */
+static gc_chan *done_chan_unless_settled(pyg_future *f, bool *settled)
+{
+    gc_chan *done = NULL;
+    PYG_LOCK_OBJECT(f);
+    *settled = is_settled(f);
+    if (!*settled) {
+        if (!f->done)
+            f->done = gc_chan_new(0);
+        done = f->done;
+    }
+    PYG_UNLOCK_OBJECT();
+    if (!*settled && !done)
+        PyErr_NoMemory();
+    return done;
+}
+
 static int wait_settled(pyg_future *f, PyObject *const *args, Py_ssize_t nargs,
                         PyObject *kwnames, const char *name)
 {
@@ -392,14 +506,14 @@ static int wait_settled(pyg_future *f, PyObject *const *args, Py_ssize_t nargs,
     if (pyg_parse_timeout(argv[0], &timeout) < 0 ||
         pyg_ctx_arg(st, argv[1], &ctx) < 0)
         return -1;
-    if (is_settled(f))
+    bool settled;
+    gc_chan *done = done_chan_unless_settled(f, &settled);
+    if (settled)
         return 0;
-    if (!f->done && !(f->done = gc_chan_new(0))) {
-        PyErr_NoMemory();
+    if (!done)
         return -1;
-    }
     Py_INCREF(f); /* the done channel lives as long as f */
-    int r = pyg_wait_closed(st, f->done, &timeout, ctx, name,
+    int r = pyg_wait_closed(st, done, &timeout, ctx, name,
                             st->future_timeout_error, (PyObject *)f);
     Py_DECREF(f);
     return r;
@@ -407,33 +521,41 @@ static int wait_settled(pyg_future *f, PyObject *const *args, Py_ssize_t nargs,
 
 gc_chan *pyg_future_done_chan(PyObject *future)
 {
-    pyg_future *f = (pyg_future *)future;
-    if (is_settled(f))
-        return NULL;
-    if (!f->done && !(f->done = gc_chan_new(0))) {
-        PyErr_NoMemory();
-        return NULL;
-    }
-    return f->done;
+    bool settled;
+    return done_chan_unless_settled((pyg_future *)future, &settled);
 }
 
 static PyObject *outcome(pyg_future *f, bool want_result)
 {
     pyg_state *st = state_of((PyObject *)f);
-    if (f->state == CANCELLED || f->state == CANCELLED_AND_NOTIFIED) {
+    enum future_state state;
+    PyObject *exc, *result;
+    PYG_LOCK_OBJECT(f);
+    state = f->state;
+    exc = f->exception;
+    result = f->result;
+    Py_XINCREF(exc);
+    Py_XINCREF(result);
+    if (exc)
+        f->retrieved = true;
+    PYG_UNLOCK_OBJECT();
+    if (state == CANCELLED || state == CANCELLED_AND_NOTIFIED) {
         PyErr_SetNone(st->cancelled_error);
         return NULL;
     }
-    if (f->exception) {
-        f->retrieved = true;
+    if (exc) {
+        Py_XDECREF(result);
         if (!want_result)
-            return Py_NewRef(f->exception);
-        PyObject *exc = f->exception;
-        PyErr_Restore(Py_NewRef((PyObject *)Py_TYPE(exc)), Py_NewRef(exc),
+            return exc;
+        PyErr_Restore(Py_NewRef((PyObject *)Py_TYPE(exc)), exc,
                       PyException_GetTraceback(exc));
         return NULL;
     }
-    return Py_NewRef(want_result ? f->result : Py_None);
+    if (!want_result) {
+        Py_XDECREF(result);
+        Py_RETURN_NONE;
+    }
+    return result ? result : Py_NewRef(Py_None);
 }
 
 static PyObject *future_result(PyObject *self, PyObject *const *args,
@@ -460,13 +582,20 @@ static PyObject *future_add_done_callback(PyObject *self, PyObject *fn)
                      Py_TYPE(fn)->tp_name);
         return NULL;
     }
+    /* Added in the section settling takes the callbacks in, or called now. */
+    int added = 0; /* 1: added; -1: error */
+    PYG_LOCK_OBJECT(f);
     if (!is_settled(f)) {
         if (!f->callbacks && !(f->callbacks = PyList_New(0)))
-            return NULL;
-        if (PyList_Append(f->callbacks, fn) < 0)
-            return NULL;
-        Py_RETURN_NONE;
+            added = -1;
+        else
+            added = PyList_Append(f->callbacks, fn) < 0 ? -1 : 1;
     }
+    PYG_UNLOCK_OBJECT();
+    if (added < 0)
+        return NULL;
+    if (added)
+        Py_RETURN_NONE;
     PyObject *r = PyObject_CallOneArg(fn, self);
     if (!r)
         log_callback_error(state_of(self), self);
@@ -478,13 +607,18 @@ static PyObject *future_set_running_or_notify_cancel(PyObject *self,
                                                      PyObject *Py_UNUSED(ignored))
 {
     pyg_future *f = (pyg_future *)self;
-    if (f->state == CANCELLED || f->state == CANCELLED_AND_NOTIFIED)
+    enum future_state before;
+    PYG_LOCK_OBJECT(f);
+    before = f->state;
+    if (before == PENDING)
+        f->state = RUNNING;
+    PYG_UNLOCK_OBJECT();
+    if (before == CANCELLED || before == CANCELLED_AND_NOTIFIED)
         Py_RETURN_FALSE;
-    if (f->state != PENDING) {
+    if (before != PENDING) {
         PyErr_SetString(PyExc_RuntimeError, "Future in unexpected state");
         return NULL;
     }
-    f->state = RUNNING;
     Py_RETURN_TRUE;
 }
 
@@ -523,14 +657,31 @@ static PyObject *future_repr(PyObject *self)
     const char *name = Py_TYPE(self)->tp_name;
     const char *dot = strrchr(name, '.');
     name = dot ? dot + 1 : name;
-    const char *state = state_descriptions[f->state];
-    if (f->state == FINISHED)
-        return PyUnicode_FromFormat("<%s at %p state=%s %s %s>", name, self,
-                                    state, f->exception ? "raised" : "returned",
-                                    Py_TYPE(f->exception ? f->exception
-                                                         : f->result)->tp_name);
-    if (f->fn) {
-        PyObject *qualname = PyObject_GetAttrString(f->fn, "__qualname__");
+    enum future_state s;
+    PyObject *outcome_obj, *fn;
+    bool raised;
+    PYG_LOCK_OBJECT(f);
+    s = f->state;
+    raised = f->exception != NULL;
+    outcome_obj = raised ? f->exception : f->result;
+    Py_XINCREF(outcome_obj);
+    fn = f->fn;
+    Py_XINCREF(fn);
+    PYG_UNLOCK_OBJECT();
+    const char *state = state_descriptions[s];
+    if (s == FINISHED) {
+        Py_XDECREF(fn);
+        PyObject *r = PyUnicode_FromFormat(
+            "<%s at %p state=%s %s %s>", name, self, state,
+            raised ? "raised" : "returned",
+            outcome_obj ? Py_TYPE(outcome_obj)->tp_name : "NoneType");
+        Py_XDECREF(outcome_obj);
+        return r;
+    }
+    Py_XDECREF(outcome_obj);
+    if (fn) {
+        PyObject *qualname = PyObject_GetAttrString(fn, "__qualname__");
+        Py_DECREF(fn);
         if (!qualname)
             PyErr_Clear();
         else if (!PyUnicode_Check(qualname))
@@ -549,33 +700,83 @@ static PyObject *future_repr(PyObject *self)
 
 static PyObject *future_get_condition(PyObject *self, void *Py_UNUSED(c))
 {
-    ((pyg_future *)self)->watched = true;
+    pyg_future *f = (pyg_future *)self;
+    PYG_LOCK_OBJECT(f);
+    f->watched = true;
+    PYG_UNLOCK_OBJECT();
     return Py_NewRef(state_of(self)->waiters_lock);
 }
 
 static PyObject *future_get_state(PyObject *self, void *Py_UNUSED(c))
 {
-    return Py_NewRef(state_of(self)->future_states[((pyg_future *)self)->state]);
+    return Py_NewRef(state_of(self)->future_states[load_state((pyg_future *)self)]);
 }
 
 static PyObject *future_get_waiters(PyObject *self, void *Py_UNUSED(c))
 {
     pyg_future *f = (pyg_future *)self;
-    if (!f->waiters && !(f->waiters = PyList_New(0)))
-        return NULL;
-    return Py_NewRef(f->waiters);
+    PyObject *waiters;
+    PYG_LOCK_OBJECT(f);
+    if (!f->waiters)
+        f->waiters = PyList_New(0);
+    waiters = f->waiters;
+    Py_XINCREF(waiters);
+    PYG_UNLOCK_OBJECT();
+    return waiters;
 }
 
 static PyObject *future_get_result(PyObject *self, void *Py_UNUSED(c))
 {
-    PyObject *r = ((pyg_future *)self)->result;
-    return Py_NewRef(r ? r : Py_None);
+    PyObject *r = load_ref((pyg_future *)self, &((pyg_future *)self)->result);
+    return r ? r : Py_NewRef(Py_None);
+}
+
+/* Whoever reads the exception retrieved it, whichever of
+   concurrent.futures' ways it takes: exception(), result(), _exception or
+   _get_snapshot() (asyncio.wrap_future from 3.15 on). */
+static PyObject *read_exception(pyg_future *f)
+{
+    PyObject *e;
+    PYG_LOCK_OBJECT(f);
+    e = f->exception;
+    if (e) {
+        Py_INCREF(e);
+        f->retrieved = true;
+    }
+    PYG_UNLOCK_OBJECT();
+    return e;
 }
 
 static PyObject *future_get_exception(PyObject *self, void *Py_UNUSED(c))
 {
-    PyObject *e = ((pyg_future *)self)->exception;
-    return Py_NewRef(e ? e : Py_None);
+    PyObject *e = read_exception((pyg_future *)self);
+    return e ? e : Py_NewRef(Py_None);
+}
+
+/* (done, cancelled, result, exception) read at once, as
+   concurrent.futures.Future._get_snapshot (3.15) returns it. */
+static PyObject *future_get_snapshot(PyObject *self, PyObject *Py_UNUSED(ignored))
+{
+    pyg_future *f = (pyg_future *)self;
+    enum future_state state;
+    PyObject *result, *exc;
+    PYG_LOCK_OBJECT(f);
+    state = f->state;
+    result = state == FINISHED ? f->result : NULL;
+    exc = state == FINISHED ? f->exception : NULL;
+    Py_XINCREF(result);
+    Py_XINCREF(exc);
+    if (exc)
+        f->retrieved = true;
+    PYG_UNLOCK_OBJECT();
+    PyObject *r = Py_BuildValue("(OOOO)", state >= CANCELLED ? Py_True : Py_False,
+                                state == CANCELLED || state == CANCELLED_AND_NOTIFIED
+                                    ? Py_True
+                                    : Py_False,
+                                result ? result : Py_None, exc ? exc : Py_None);
+    Py_XDECREF(result);
+    Py_XDECREF(exc);
+    return r;
 }
 
 static PyMethodDef future_methods[] = {
@@ -611,6 +812,8 @@ static PyMethodDef future_methods[] = {
      "set_result($self, result)\n--\n\nSettle with a value (InvalidStateError if settled)."},
     {"set_exception", future_set_exception, METH_O,
      "set_exception($self, exception)\n--\n\nSettle with an exception."},
+    {"_get_snapshot", future_get_snapshot, METH_NOARGS,
+     "_get_snapshot($self)\n--\n\n(done, cancelled, result, exception), read at once."},
     {NULL, NULL, 0, NULL}};
 
 static PyGetSetDef future_getset[] = {

@@ -130,6 +130,11 @@ static PyModuleDef_Slot module_slots[] = {
 #ifdef Py_mod_multiple_interpreters
     {Py_mod_multiple_interpreters, Py_MOD_PER_INTERPRETER_GIL_SUPPORTED},
 #endif
+#ifdef Py_mod_gil
+    /* Every binding object guards its own state (see pygochan.h), so a
+       free-threaded interpreter keeps the GIL off when importing this. */
+    {Py_mod_gil, Py_MOD_GIL_NOT_USED},
+#endif
     {0, NULL}};
 
 PyDoc_STRVAR(module_doc,

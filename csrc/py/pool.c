@@ -19,8 +19,8 @@ typedef struct {
     gc_pool *pool;            /* owned; NULL until _configure */
     int64_t idle_timeout_ns;  /* GC_FOREVER: idle workers never exit */
     PyObject *idle_timeout;   /* the configured value (owned) */
-    /* Counters guarded by the GIL. */
-    uint64_t submitted, failed, cancelled;
+    /* Counters: workers and submitters bump them concurrently. */
+    _Atomic uint64_t submitted, failed, cancelled;
     PyObject *weakreflist;
 } pyg_pool;
 
@@ -51,6 +51,7 @@ static int visit_job(void *value, void *arg)
 {
     void **va = arg;
     visitproc visit = (visitproc)va[0];
+    arg = va[1];
     Py_VISIT((PyObject *)value);
     return 0;
 }
@@ -169,10 +170,24 @@ static PyObject *pool_configure(pyg_pool *self, PyObject *args)
                      queue_obj);
         return NULL;
     }
-    if (!(self->pool = gc_pool_new(queue, workers)))
+    /* Two threads may race to initialise one pool: one wins. */
+    gc_pool *pool = gc_pool_new(queue, workers);
+    if (!pool)
         return PyErr_NoMemory();
-    self->idle_timeout_ns = idle_ns;
-    self->idle_timeout = Py_NewRef(idle_obj);
+    bool won = false;
+    PYG_LOCK_OBJECT(self);
+    if (!self->pool) {
+        self->idle_timeout_ns = idle_ns;
+        self->idle_timeout = Py_NewRef(idle_obj);
+        self->pool = pool;
+        won = true;
+    }
+    PYG_UNLOCK_OBJECT();
+    if (!won) {
+        gc_pool_free(pool);
+        PyErr_SetString(PyExc_RuntimeError, "Pool is already initialized");
+        return NULL;
+    }
     Py_RETURN_NONE;
 }
 

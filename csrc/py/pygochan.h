@@ -29,6 +29,30 @@ static inline PyObject *Py_NewRef(PyObject *o)
 }
 #endif
 
+/* No reliance on the GIL.  On a free-threaded build (Py_GIL_DISABLED)
+   nothing serialises two threads inside one object, so state that changes
+   after construction is guarded explicitly: an object's fields by its
+   critical section (PYG_LOCK_OBJECT: the object's own lock on free-threaded
+   builds, nothing with a GIL), module-wide pointers by a pyg_mutex,
+   counters and flags read without a lock are C11 atomics.  Before 3.13
+   there is no free-threaded build: the GIL serialises, and both compile to
+   nothing.  A critical section never spans a call into Python code or a
+   wait: CPython suspends it whenever the thread blocks. */
+#include <stdatomic.h>
+#if PY_VERSION_HEX >= 0x030D0000
+#define PYG_LOCK_OBJECT(op) Py_BEGIN_CRITICAL_SECTION(op)
+#define PYG_UNLOCK_OBJECT() Py_END_CRITICAL_SECTION()
+typedef PyMutex pyg_mutex;
+#define pyg_mutex_lock(m) PyMutex_Lock(m)
+#define pyg_mutex_unlock(m) PyMutex_Unlock(m)
+#else
+#define PYG_LOCK_OBJECT(op) { (void)(op);
+#define PYG_UNLOCK_OBJECT() }
+typedef struct { char unused; } pyg_mutex;
+#define pyg_mutex_lock(m) ((void)(m))
+#define pyg_mutex_unlock(m) ((void)(m))
+#endif
+
 typedef struct {
     PyTypeObject *channel_type;
     PyTypeObject *recv_case_type;
@@ -41,9 +65,11 @@ typedef struct {
     PyObject *deadline_exceeded; /* exception class DeadlineExceeded */
     PyObject *background;        /* the background Context */
     PyObject *after_func_queue;  /* unbounded Channel of functions to run */
-    PyObject *after_func_runner; /* callable that starts the runner, or NULL */
+    PyObject *after_func_runner; /* callable that starts the runner, or NULL;
+                                    guarded by after_func_lock */
+    pyg_mutex after_func_lock;
     PyObject *channel_closed; /* the ChannelClosed exception class */
-    unsigned long main_thread_ident;
+    _Atomic unsigned long main_thread_ident; /* rewritten after fork */
 
     /* WaitGroup, Future, Pool (sync.c, future.c, pool.c) */
     PyTypeObject *wait_group_type;
@@ -97,7 +123,8 @@ typedef struct {
     PyObject *parent;   /* the parent Context (owned); NULL for background */
     PyObject *key;      /* with_value: the key and value (owned), else NULL */
     PyObject *value;
-    PyObject *done;     /* the done Channel, made on first use (owned) */
+    PyObject *done;     /* the done Channel, made on first use (owned);
+                           guarded by the context's critical section */
     PyObject *deadline_cause; /* with_deadline_cause: cause(ctx) once its own
                                  deadline passed (owned), else NULL */
     PyObject *weakreflist;
