@@ -119,7 +119,15 @@ void gc_ctx_release(gc_ctx *ctx)
 
 static void on_deadline(void *arg)
 {
-    gc_ctx_cancel(arg, GC_CTX_DEADLINE, NULL);
+    /* The cancel may drop every other reference (a child released by the
+       cascade was the last holder of its parent), so the callback holds its
+       own while it runs.  A context already being destroyed is skipped:
+       destroy() waits for this call before freeing it. */
+    gc_ctx *ctx = arg;
+    if (!retain_if_alive(ctx))
+        return;
+    gc_ctx_cancel(ctx, GC_CTX_DEADLINE, NULL);
+    gc_ctx_release(ctx);
 }
 
 gc_ctx *gc_ctx_new(gc_ctx *parent, int64_t deadline_ns)

@@ -17,6 +17,8 @@ struct gc_timer {
     int64_t period;    /* 0 for a one-shot timer */
     size_t heap_index; /* NOT_IN_HEAP when stopped or fired */
     bool firing;       /* a callback is running (outside the lock) */
+    bool free_pending; /* freed by its own callback: the timer loop frees
+                          it once the callback has returned */
 };
 
 /* True on the timer thread, whose callbacks must not wait for themselves. */
@@ -131,6 +133,8 @@ static void fire_callback(gc_timer *t)
     t->fn(t->arg);
     pthread_mutex_lock(&timers.lock);
     t->firing = false;
+    if (t->free_pending)
+        free(t); /* the callback freed its own timer (see gc_timer_free) */
     atomic_fetch_add(&timers.fired_seq, 1);
     gc_unpark(&timers.fired_seq);
 }
@@ -271,8 +275,17 @@ void gc_timer_free(gc_timer *t)
 {
     if (!t)
         return;
-    gc_timer_stop(t);
-    free(t);
+    pthread_mutex_lock(&timers.lock);
+    stop_locked(t);
+    /* Freed from inside its own callback (a deadline whose cancel drops
+       the last reference of its context): fire_callback still has to write
+       to it after the callback returns, so it frees it then. */
+    bool own_callback = t->firing && on_timer_thread;
+    if (own_callback)
+        t->free_pending = true;
+    pthread_mutex_unlock(&timers.lock);
+    if (!own_callback)
+        free(t);
 }
 
 void gc_timer_resume_after_fork(void)

@@ -2193,6 +2193,40 @@ static void test_many_timers_racing_stop(void)
     }
 }
 
+/* A callback timer freed by its own callback: the timer loop still touches
+   the timer after the callback returns, so the memory must outlive it
+   (AddressSanitizer reports a heap-use-after-free otherwise). */
+struct self_freeing {
+    gc_timer *timer;
+    _Atomic int calls;
+};
+
+static void free_own_timer(void *arg)
+{
+    struct self_freeing *sf = arg;
+    gc_timer_free(sf->timer);
+    atomic_fetch_add(&sf->calls, 1);
+}
+
+static void test_timer_callback_frees_its_own_timer(void)
+{
+    enum { N = 200 };
+    static struct self_freeing sf[N];
+    bool was_active;
+    for (int i = 0; i < N; i++) {
+        atomic_store(&sf[i].calls, 0);
+        sf[i].timer = gc_timer_new_callback(free_own_timer, &sf[i]);
+        CHECK(gc_timer_reset(sf[i].timer, gc_now_ns() + (i % 7) * 100000, 0,
+                             &was_active) == GC_OK);
+    }
+    for (int i = 0; i < N; i++)
+        while (atomic_load(&sf[i].calls) == 0)
+            sleep_us(100);
+    /* the timer loop has moved on; every timer was released exactly once */
+    sleep_us(2000);
+    CHECK(gc_timer_pending() == 0);
+}
+
 /* ---- contexts ------------------------------------------------------------- */
 
 static _Atomic long cause_refs;
@@ -2308,6 +2342,31 @@ static void test_ctx_released_while_its_deadline_fires(void)
         sleep_us((long)(rnd(&r) % 200));
         gc_ctx_release(c); /* may race the timer callback: must wait for it */
     }
+}
+
+/* The deadline fires while every reference is being dropped: the cancel
+   cascade's own reference on a child can be the last one of the whole tree,
+   so the deadline's context is destroyed on the timer thread, inside its
+   timer's callback. */
+static void test_ctx_tree_dropped_while_its_deadline_fires(void)
+{
+    enum { KIDS = 400 };
+    static gc_ctx *kids[KIDS];
+    uint64_t r = seed ^ 0x7EE;
+    for (int i = 0; i < 40 * scale / 5; i++) {
+        int64_t deadline = gc_now_ns() + 2 * MS;
+        gc_ctx *parent = gc_ctx_new(NULL, deadline);
+        gc_ctx *child = gc_ctx_new(parent, GC_FOREVER);
+        for (int k = 0; k < KIDS; k++)
+            kids[k] = gc_ctx_new(child, GC_FOREVER);
+        gc_ctx_release(parent); /* only child keeps it now */
+        spin_until(deadline + (int64_t)(rnd(&r) % 100000));
+        gc_ctx_release(child);
+        for (int k = 0; k < KIDS; k++)
+            gc_ctx_release(kids[k]);
+    }
+    sleep_us(5000);
+    CHECK(gc_timer_pending() == 0);
 }
 
 static void test_ctx_after_items(void)
@@ -2836,6 +2895,7 @@ int main(void)
     run("timer_stop_leaves_no_stale_value", test_timer_stop_leaves_no_stale_value);
     run("ticker_drops_ticks_for_a_slow_reader", test_ticker_drops_ticks_for_a_slow_reader);
     run("many_timers_racing_stop", test_many_timers_racing_stop);
+    run("timer_callback_frees_its_own_timer", test_timer_callback_frees_its_own_timer);
     /* contexts */
     gc_ctx_set_value_hooks((gc_ctx_value_hooks){count_retain, count_release});
     run("ctx_cancel_reaches_descendants_not_ancestors",
@@ -2845,6 +2905,8 @@ int main(void)
     run("ctx_child_cancel_unlinks_from_parent", test_ctx_child_cancel_unlinks_from_parent);
     run("ctx_deadlines", test_ctx_deadlines);
     run("ctx_released_while_its_deadline_fires", test_ctx_released_while_its_deadline_fires);
+    run("ctx_tree_dropped_while_its_deadline_fires",
+        test_ctx_tree_dropped_while_its_deadline_fires);
     run("ctx_after_items", test_ctx_after_items);
     run("ctx_expiring_while_exchanging", test_ctx_expiring_while_exchanging);
 
