@@ -32,6 +32,8 @@ struct gc_ctx {
     int64_t next_after_id;
     int64_t deadline;       /* immutable */
     gc_chan *done;          /* owned; closed when done */
+    void *owner;            /* the binding's tag (gc_ctx_set_owner); set
+                               before the context is shared */
     gc_timer *timer;        /* owned; armed when this context's own deadline
                                is earlier than its parent's */
 };
@@ -49,10 +51,15 @@ static void retain_value(void *v)
         hooks.retain(v);
 }
 
-static void release_value(void *v)
+static void release_value(gc_ctx *ctx, void *v)
 {
     if (v && hooks.release)
-        hooks.release(v);
+        hooks.release(v, ctx->owner);
+}
+
+void gc_ctx_set_owner(gc_ctx *ctx, void *owner)
+{
+    ctx->owner = owner;
 }
 
 void gc_ctx_retain(gc_ctx *ctx)
@@ -98,10 +105,10 @@ static gc_ctx *destroy(gc_ctx *ctx)
     }
     for (after_item *a = ctx->after, *next; a; a = next) {
         next = a->next;
-        release_value(a->item);
+        release_value(ctx, a->item);
         free(a);
     }
-    release_value(ctx->cause);
+    release_value(ctx, ctx->cause);
     size_t n;
     free(gc_chan_take_buffer(ctx->done, &n)); /* unbuffered: always empty */
     gc_chan_free(ctx->done);
@@ -155,6 +162,7 @@ gc_ctx *gc_ctx_new(gc_ctx *parent, int64_t deadline_ns)
     if (parent) {
         gc_ctx_retain(parent);
         ctx->parent = parent;
+        ctx->owner = parent->owner;
         pthread_mutex_lock(&parent->lock);
         bool parent_done = atomic_load(&parent->err) != GC_CTX_ALIVE;
         if (!parent_done) {
@@ -231,7 +239,7 @@ static bool cancel_one(gc_ctx *ctx, int err, void *cause, gc_ctx ***work,
     for (after_item *a = after, *next; a; a = next) {
         next = a->next;
         if (gc_chan_try_send(a->queue, a->item) != GC_OK)
-            release_value(a->item); /* the queue is unbounded: ENOMEM only */
+            release_value(ctx, a->item); /* the queue is unbounded: ENOMEM only */
         free(a);
     }
     if (ctx->timer)
@@ -334,6 +342,42 @@ bool gc_ctx_after_stop(gc_ctx *ctx, int64_t id, void **item)
     *item = found->item;
     free(found);
     return true;
+}
+
+int gc_ctx_visit_values(gc_ctx *ctx, int (*visit)(void *value, void *arg),
+                        void *arg)
+{
+    int rc = 0;
+    pthread_mutex_lock(&ctx->lock);
+    if (ctx->cause)
+        rc = visit(ctx->cause, arg);
+    for (after_item *a = ctx->after; a && rc == 0; a = a->next)
+        rc = visit(a->item, arg);
+    pthread_mutex_unlock(&ctx->lock);
+    return rc;
+}
+
+void **gc_ctx_take_values(gc_ctx *ctx, size_t *count)
+{
+    *count = 0;
+    pthread_mutex_lock(&ctx->lock);
+    size_t n = ctx->cause ? 1 : 0;
+    for (after_item *a = ctx->after; a; a = a->next)
+        n++;
+    void **values = n ? malloc(n * sizeof(*values)) : NULL;
+    if (values) {
+        if (ctx->cause)
+            values[(*count)++] = ctx->cause;
+        ctx->cause = NULL;
+        for (after_item *a = ctx->after, *next; a; a = next) {
+            next = a->next;
+            values[(*count)++] = a->item;
+            free(a);
+        }
+        ctx->after = NULL;
+    }
+    pthread_mutex_unlock(&ctx->lock);
+    return values;
 }
 
 size_t gc_ctx_children(gc_ctx *ctx)

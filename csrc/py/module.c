@@ -38,7 +38,7 @@ static PyMethodDef module_functions[] = {
 static int module_exec(PyObject *module)
 {
     pyg_state *st = PyModule_GetState(module);
-    if (read_main_thread_ident(st) < 0)
+    if (read_main_thread_ident(st) < 0 || !(st->owner = pyg_owner_new()))
         return -1;
     st->channel_closed = PyErr_NewExceptionWithDoc(
         "pygochan.ChannelClosed",
@@ -106,7 +106,12 @@ static int module_clear(PyObject *module)
 
 static void module_free(void *module)
 {
+    pyg_state *st = PyModule_GetState((PyObject *)module);
     module_clear((PyObject *)module);
+    if (st) {
+        pyg_owner_close(st->owner);
+        st->owner = NULL;
+    }
 }
 
 static PyModuleDef_Slot module_slots[] = {

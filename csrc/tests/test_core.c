@@ -2231,7 +2231,12 @@ static void test_timer_callback_frees_its_own_timer(void)
 
 static _Atomic long cause_refs;
 static void count_retain(void *v) { (void)v; atomic_fetch_add(&cause_refs, 1); }
-static void count_release(void *v) { (void)v; atomic_fetch_sub(&cause_refs, 1); }
+static void count_release(void *v, void *owner)
+{
+    (void)v;
+    (void)owner;
+    atomic_fetch_sub(&cause_refs, 1);
+}
 
 static bool is_done(gc_ctx *c)
 {
@@ -2388,6 +2393,52 @@ static void test_ctx_after_items(void)
     CHECK(gc_chan_try_recv(queue, &v, &ok) == GC_OK && v == VAL(2));
     CHECK(gc_chan_try_recv(queue, &v, &ok) == GC_OK && v == VAL(3));
     gc_ctx_release(c);
+    destroy(queue);
+}
+
+static int collect_value(void *value, void *arg)
+{
+    void **out = arg;
+    for (int i = 0; i < 4; i++)
+        if (!out[i]) {
+            out[i] = value;
+            break;
+        }
+    return 0;
+}
+
+static void test_ctx_visit_and_take_values(void)
+{
+    gc_chan *queue = gc_chan_new(GC_UNBOUNDED);
+    gc_ctx *alive = gc_ctx_new(NULL, GC_FOREVER);
+    CHECK(gc_ctx_after(alive, VAL(1), queue) > 0);
+    CHECK(gc_ctx_after(alive, VAL(2), queue) > 0);
+    void *seen[4] = {0};
+    CHECK(gc_ctx_visit_values(alive, collect_value, seen) == 0);
+    CHECK((seen[0] == VAL(1) || seen[0] == VAL(2)) && seen[1] && seen[0] != seen[1] && !seen[2]);
+    size_t n;
+    void **taken = gc_ctx_take_values(alive, &n);
+    CHECK(n == 2 && taken);
+    free(taken);
+    CHECK(gc_ctx_take_values(alive, &n) == NULL && n == 0);
+    gc_ctx_cancel(alive, GC_CTX_CANCELED, NULL);
+    CHECK(gc_chan_len(queue) == 0); /* taken items are never sent */
+
+    int cause = 7;
+    long refs = atomic_load(&cause_refs);
+    gc_ctx *done = gc_ctx_new(NULL, GC_FOREVER);
+    gc_ctx_cancel(done, GC_CTX_CANCELED, &cause);
+    void *seen2[4] = {0};
+    gc_ctx_visit_values(done, collect_value, seen2);
+    CHECK(seen2[0] == &cause && !seen2[1]);
+    taken = gc_ctx_take_values(done, &n);
+    CHECK(n == 1 && taken[0] == &cause);
+    free(taken);
+    count_release(&cause, NULL); /* the caller owns what it took */
+    CHECK(gc_ctx_cause(done) == NULL && gc_ctx_err(done) == GC_CTX_CANCELED);
+    gc_ctx_release(done);
+    gc_ctx_release(alive);
+    CHECK(atomic_load(&cause_refs) == refs);
     destroy(queue);
 }
 
@@ -2908,6 +2959,7 @@ int main(void)
     run("ctx_tree_dropped_while_its_deadline_fires",
         test_ctx_tree_dropped_while_its_deadline_fires);
     run("ctx_after_items", test_ctx_after_items);
+    run("ctx_visit_and_take_values", test_ctx_visit_and_take_values);
     run("ctx_expiring_while_exchanging", test_ctx_expiring_while_exchanging);
 
     /* hand-off, WaitGroup, pool */
