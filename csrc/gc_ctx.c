@@ -5,6 +5,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
+#include "gc_fork.h"
 #include "gc_park.h"
 #include "gc_timer.h"
 
@@ -34,6 +35,7 @@ struct gc_ctx {
     gc_chan *done;          /* owned; closed when done */
     void *owner;            /* the binding's tag (gc_ctx_set_owner); set
                                before the context is shared */
+    gc_fork_node fork_node; /* in the fork registry while the context lives */
     gc_timer *timer;        /* owned; armed when this context's own deadline
                                is earlier than its parent's */
 };
@@ -112,6 +114,7 @@ static gc_ctx *destroy(gc_ctx *ctx)
     size_t n;
     free(gc_chan_take_buffer(ctx->done, &n)); /* unbuffered: always empty */
     gc_chan_free(ctx->done);
+    gc_fork_unregister(&ctx->fork_node, GC_FORK_CTX);
     pthread_mutex_destroy(&ctx->lock);
     free(ctx);
     return parent;
@@ -145,6 +148,12 @@ gc_ctx *gc_ctx_new(gc_ctx *parent, int64_t deadline_ns)
     ctx->refs = 1;
     ctx->done = gc_chan_new(0);
     if (!ctx->done || pthread_mutex_init(&ctx->lock, NULL) != 0) {
+        gc_chan_free(ctx->done);
+        free(ctx);
+        return NULL;
+    }
+    if (!gc_fork_register(&ctx->fork_node, GC_FORK_CTX, &ctx->lock, ctx)) {
+        pthread_mutex_destroy(&ctx->lock);
         gc_chan_free(ctx->done);
         free(ctx);
         return NULL;
@@ -249,6 +258,8 @@ static bool cancel_one(gc_ctx *ctx, int err, void *cause, gc_ctx ***work,
 
 bool gc_ctx_cancel(gc_ctx *ctx, int err, void *cause)
 {
+    /* A fork() must see the cascade whole or not at all. */
+    gc_fork_gate_enter();
     gc_ctx **work = NULL;
     size_t len = 0, cap = 0;
     bool canceled = cancel_one(ctx, err, cause, &work, &len, &cap);
@@ -266,6 +277,7 @@ bool gc_ctx_cancel(gc_ctx *ctx, int err, void *cause)
         gc_ctx_release(work[i]);
     }
     free(work);
+    gc_fork_gate_leave();
     return canceled;
 }
 

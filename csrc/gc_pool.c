@@ -5,6 +5,8 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
+#include "gc_fork.h"
+
 char gc_pool_wake_token;
 
 struct gc_pool {
@@ -26,6 +28,7 @@ struct gc_pool {
     /* Mirrors alive > max_workers so workers test it per job without the
        lock; set and cleared under the lock. */
     atomic_bool over_capacity;
+    gc_fork_node fork_node;
 };
 
 static void update_over_capacity(gc_pool *pool)
@@ -44,6 +47,12 @@ gc_pool *gc_pool_new(int64_t queue_size, size_t max_workers)
         free(pool);
         return NULL;
     }
+    if (!gc_fork_register(&pool->fork_node, GC_FORK_POOL, &pool->lock, pool)) {
+        pthread_mutex_destroy(&pool->lock);
+        gc_chan_free(pool->jobs);
+        free(pool);
+        return NULL;
+    }
     gc_chan_set_lifo_receivers(pool->jobs);
     pool->max_workers = max_workers;
     atomic_init(&pool->busy, 0);
@@ -58,6 +67,7 @@ void gc_pool_free(gc_pool *pool)
     if (!pool)
         return;
     gc_chan_free(pool->jobs);
+    gc_fork_unregister(&pool->fork_node, GC_FORK_POOL);
     pthread_mutex_destroy(&pool->lock);
     free(pool);
 }
