@@ -127,7 +127,8 @@ def _call_on_main_thread(fn: Callable[[], Any]) -> None: ...
 def _resume_timers_after_fork() -> None: ...
 def _refresh_main_thread() -> None: ...
 
-_after_func_queue: Channel[Callable[[], Any]]
+_after_func_queue: Channel[Optional[Callable[[], Any]]]
+_IN_MAIN_INTERPRETER: int
 
 # ---- WaitGroup, Future, Pool (completed in pygochan._sync) ----
 

@@ -17,7 +17,7 @@ import weakref
 from typing import Any, Callable, Dict, Iterable, Iterator, Optional, Tuple, TypeVar
 
 from . import _core
-from ._context import with_cancel_cause
+from ._context import _DAEMON, with_cancel_cause
 
 __all__ = ["ErrGroup", "Future", "Pool", "WaitGroup"]
 
@@ -58,7 +58,7 @@ class WaitGroup(_core._WaitGroupBase):
             finally:
                 self.done()
 
-        thread = threading.Thread(target=run, name=f"pygochan-wg-{_name(fn)}", daemon=True)
+        thread = threading.Thread(target=run, name=f"pygochan-wg-{_name(fn)}", daemon=_DAEMON)
         try:
             thread.start()
         except BaseException:
@@ -411,7 +411,7 @@ class ErrGroup:
                     self._slots.recv()
                 self._wg.done()
 
-        thread = threading.Thread(target=run, name=f"pygochan-errgroup-{_name(fn)}", daemon=True)
+        thread = threading.Thread(target=run, name=f"pygochan-errgroup-{_name(fn)}", daemon=_DAEMON)
         try:
             thread.start()
         except BaseException:

@@ -2,6 +2,8 @@
    plain Python objects looked up through the parent chain). */
 #include "pygochan.h"
 
+#include <pthread.h>
+
 #include "structmember.h"
 
 static pyg_state *state_of(PyObject *self)
@@ -526,9 +528,16 @@ static PyMethodDef context_functions[] = {
      "Register the callable that starts the after_func runner thread."},
     {NULL, NULL, 0, NULL}};
 
-int pyg_context_init(PyObject *module, pyg_state *st)
+static void set_value_hooks(void)
 {
     gc_ctx_set_value_hooks((gc_ctx_value_hooks){retain_object, pyg_release_object});
+}
+
+int pyg_context_init(PyObject *module, pyg_state *st)
+{
+    /* process-wide, and interpreters may import concurrently */
+    static pthread_once_t hooks_once = PTHREAD_ONCE_INIT;
+    pthread_once(&hooks_once, set_value_hooks);
     st->context_type =
         (PyTypeObject *)PyType_FromModuleAndSpec(module, &context_spec, NULL);
     if (!st->context_type || PyModule_AddType(module, st->context_type) < 0)

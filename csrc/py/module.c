@@ -54,6 +54,13 @@ static int module_exec(PyObject *module)
     }
     if (PyModule_AddIntConstant(module, "UNBOUNDED", GC_UNBOUNDED) < 0)
         return -1;
+    /* Threads of a subinterpreter must end with it (Py_EndInterpreter
+       refuses to finish while any runs): the Python layer starts them
+       non-daemon there, and stops its own at exit. */
+    if (PyModule_AddIntConstant(module, "_IN_MAIN_INTERPRETER",
+                                PyInterpreterState_Get() ==
+                                    PyInterpreterState_Main()) < 0)
+        return -1;
     if (PyModule_AddFunctions(module, module_functions) < 0)
         return -1;
     if (pyg_channel_init_type(module, st) < 0 ||
