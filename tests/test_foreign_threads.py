@@ -26,7 +26,7 @@ PROGRAM = textwrap.dedent(
 
     class Cause(Exception):
         def __del__(self):
-            deep(900)                     # needs a real Python stack
+            deep(400)                     # needs a real Python stack
             freed[0] += 1
             if threading.current_thread() is not main:
                 wrong.append(threading.current_thread().name)
