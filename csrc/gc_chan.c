@@ -165,6 +165,11 @@ gc_chan *gc_chan_new(int64_t capacity)
         free(ch);
         return NULL;
     }
+    if (!gc_fork_register(&ch->fork_node, GC_FORK_CHAN, &ch->lock, ch)) {
+        pthread_mutex_destroy(&ch->lock);
+        free(ch);
+        return NULL;
+    }
     ch->capacity = capacity;
     return ch;
 }
@@ -173,9 +178,19 @@ void gc_chan_free(gc_chan *ch)
 {
     if (!ch)
         return;
+    gc_fork_unregister(&ch->fork_node, GC_FORK_CHAN);
     pthread_mutex_destroy(&ch->lock);
     free(ch->ring);
     free(ch);
+}
+
+/* In a forked child, with ch->lock held: every queued entry belongs to a
+   blocked call of a thread that no longer exists.  Their values (a blocked
+   sender's reference) stay with those calls: leaked, never delivered. */
+void gc_chan_forget_waiters_locked(struct gc_chan *ch)
+{
+    ch->recvq.head = ch->recvq.tail = NULL;
+    ch->sendq.head = ch->sendq.tail = NULL;
 }
 
 /* ---- operations with the lock held ------------------------------------ */

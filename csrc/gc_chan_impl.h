@@ -19,6 +19,7 @@
 #include <pthread.h>
 
 #include "gc_chan.h"
+#include "gc_fork.h"
 #include "gc_select.h"
 #include "gc_waiter.h"
 
@@ -42,6 +43,7 @@ struct gc_chan {
     bool closed;
     bool lifo_receivers; /* set once before use */
     gc_waitq recvq, sendq;
+    gc_fork_node fork_node; /* in the fork registry while the channel lives */
 };
 
 void gc_waitq_push(gc_waitq *q, gc_entry *e);

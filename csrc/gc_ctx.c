@@ -5,6 +5,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
+#include "gc_fork.h"
 #include "gc_park.h"
 #include "gc_timer.h"
 
@@ -32,6 +33,9 @@ struct gc_ctx {
     int64_t next_after_id;
     int64_t deadline;       /* immutable */
     gc_chan *done;          /* owned; closed when done */
+    void *owner;            /* the binding's tag (gc_ctx_set_owner); set
+                               before the context is shared */
+    gc_fork_node fork_node; /* in the fork registry while the context lives */
     gc_timer *timer;        /* owned; armed when this context's own deadline
                                is earlier than its parent's */
 };
@@ -49,10 +53,15 @@ static void retain_value(void *v)
         hooks.retain(v);
 }
 
-static void release_value(void *v)
+static void release_value(gc_ctx *ctx, void *v)
 {
     if (v && hooks.release)
-        hooks.release(v);
+        hooks.release(v, ctx->owner);
+}
+
+void gc_ctx_set_owner(gc_ctx *ctx, void *owner)
+{
+    ctx->owner = owner;
 }
 
 void gc_ctx_retain(gc_ctx *ctx)
@@ -98,13 +107,14 @@ static gc_ctx *destroy(gc_ctx *ctx)
     }
     for (after_item *a = ctx->after, *next; a; a = next) {
         next = a->next;
-        release_value(a->item);
+        release_value(ctx, a->item);
         free(a);
     }
-    release_value(ctx->cause);
+    release_value(ctx, ctx->cause);
     size_t n;
     free(gc_chan_take_buffer(ctx->done, &n)); /* unbuffered: always empty */
     gc_chan_free(ctx->done);
+    gc_fork_unregister(&ctx->fork_node, GC_FORK_CTX);
     pthread_mutex_destroy(&ctx->lock);
     free(ctx);
     return parent;
@@ -119,7 +129,15 @@ void gc_ctx_release(gc_ctx *ctx)
 
 static void on_deadline(void *arg)
 {
-    gc_ctx_cancel(arg, GC_CTX_DEADLINE, NULL);
+    /* The cancel may drop every other reference (a child released by the
+       cascade was the last holder of its parent), so the callback holds its
+       own while it runs.  A context already being destroyed is skipped:
+       destroy() waits for this call before freeing it. */
+    gc_ctx *ctx = arg;
+    if (!retain_if_alive(ctx))
+        return;
+    gc_ctx_cancel(ctx, GC_CTX_DEADLINE, NULL);
+    gc_ctx_release(ctx);
 }
 
 gc_ctx *gc_ctx_new(gc_ctx *parent, int64_t deadline_ns)
@@ -130,6 +148,12 @@ gc_ctx *gc_ctx_new(gc_ctx *parent, int64_t deadline_ns)
     ctx->refs = 1;
     ctx->done = gc_chan_new(0);
     if (!ctx->done || pthread_mutex_init(&ctx->lock, NULL) != 0) {
+        gc_chan_free(ctx->done);
+        free(ctx);
+        return NULL;
+    }
+    if (!gc_fork_register(&ctx->fork_node, GC_FORK_CTX, &ctx->lock, ctx)) {
+        pthread_mutex_destroy(&ctx->lock);
         gc_chan_free(ctx->done);
         free(ctx);
         return NULL;
@@ -147,6 +171,7 @@ gc_ctx *gc_ctx_new(gc_ctx *parent, int64_t deadline_ns)
     if (parent) {
         gc_ctx_retain(parent);
         ctx->parent = parent;
+        ctx->owner = parent->owner;
         pthread_mutex_lock(&parent->lock);
         bool parent_done = atomic_load(&parent->err) != GC_CTX_ALIVE;
         if (!parent_done) {
@@ -223,7 +248,7 @@ static bool cancel_one(gc_ctx *ctx, int err, void *cause, gc_ctx ***work,
     for (after_item *a = after, *next; a; a = next) {
         next = a->next;
         if (gc_chan_try_send(a->queue, a->item) != GC_OK)
-            release_value(a->item); /* the queue is unbounded: ENOMEM only */
+            release_value(ctx, a->item); /* the queue is unbounded: ENOMEM only */
         free(a);
     }
     if (ctx->timer)
@@ -233,6 +258,8 @@ static bool cancel_one(gc_ctx *ctx, int err, void *cause, gc_ctx ***work,
 
 bool gc_ctx_cancel(gc_ctx *ctx, int err, void *cause)
 {
+    /* A fork() must see the cascade whole or not at all. */
+    gc_fork_gate_enter();
     gc_ctx **work = NULL;
     size_t len = 0, cap = 0;
     bool canceled = cancel_one(ctx, err, cause, &work, &len, &cap);
@@ -250,6 +277,7 @@ bool gc_ctx_cancel(gc_ctx *ctx, int err, void *cause)
         gc_ctx_release(work[i]);
     }
     free(work);
+    gc_fork_gate_leave();
     return canceled;
 }
 
@@ -326,6 +354,42 @@ bool gc_ctx_after_stop(gc_ctx *ctx, int64_t id, void **item)
     *item = found->item;
     free(found);
     return true;
+}
+
+int gc_ctx_visit_values(gc_ctx *ctx, int (*visit)(void *value, void *arg),
+                        void *arg)
+{
+    int rc = 0;
+    pthread_mutex_lock(&ctx->lock);
+    if (ctx->cause)
+        rc = visit(ctx->cause, arg);
+    for (after_item *a = ctx->after; a && rc == 0; a = a->next)
+        rc = visit(a->item, arg);
+    pthread_mutex_unlock(&ctx->lock);
+    return rc;
+}
+
+void **gc_ctx_take_values(gc_ctx *ctx, size_t *count)
+{
+    *count = 0;
+    pthread_mutex_lock(&ctx->lock);
+    size_t n = ctx->cause ? 1 : 0;
+    for (after_item *a = ctx->after; a; a = a->next)
+        n++;
+    void **values = n ? malloc(n * sizeof(*values)) : NULL;
+    if (values) {
+        if (ctx->cause)
+            values[(*count)++] = ctx->cause;
+        ctx->cause = NULL;
+        for (after_item *a = ctx->after, *next; a; a = next) {
+            next = a->next;
+            values[(*count)++] = a->item;
+            free(a);
+        }
+        ctx->after = NULL;
+    }
+    pthread_mutex_unlock(&ctx->lock);
+    return values;
 }
 
 size_t gc_ctx_children(gc_ctx *ctx)

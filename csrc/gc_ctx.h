@@ -14,8 +14,11 @@
  *
  * Causes and after-func items are opaque values the binding owns; the core
  * calls gc_ctx_value_hooks to retain and release them.  Every function here
- * may be called without the GIL; release runs wherever the last reference
- * of a context that holds a cause is dropped.
+ * may be called without the GIL.  release runs wherever the last reference
+ * of a context that holds a cause is dropped, which may be the timer thread:
+ * it is told the context's owner (an opaque tag the binding gives a root;
+ * descendants inherit it) so that it can hand the value to a thread that
+ * may release it.
  */
 #ifndef GC_CTX_H
 #define GC_CTX_H
@@ -31,7 +34,7 @@ enum gc_ctx_err { GC_CTX_ALIVE = 0, GC_CTX_CANCELED = 1, GC_CTX_DEADLINE = 2 };
 
 typedef struct gc_ctx_value_hooks {
     void (*retain)(void *value);
-    void (*release)(void *value);
+    void (*release)(void *value, void *owner);
 } gc_ctx_value_hooks;
 
 /* Set once, before any context holds a cause or an after-func item. */
@@ -42,6 +45,10 @@ void gc_ctx_set_value_hooks(gc_ctx_value_hooks hooks);
    parent's is kept if earlier).  A child of a done parent, or one whose
    deadline has passed, is born done.  NULL on ENOMEM. */
 gc_ctx *gc_ctx_new(gc_ctx *parent, int64_t deadline_ns);
+
+/* Tag a new context (and the descendants made after this) with owner, which
+   hooks.release receives.  Call before ctx is shared. */
+void gc_ctx_set_owner(gc_ctx *ctx, void *owner);
 
 void gc_ctx_retain(gc_ctx *ctx);
 void gc_ctx_release(gc_ctx *ctx);
@@ -70,6 +77,19 @@ int64_t gc_ctx_after(gc_ctx *ctx, void *item, gc_chan *queue);
 /* Take back a registration: true (and *item, whose reference the caller now
    owns) if it had not been sent yet. */
 bool gc_ctx_after_stop(gc_ctx *ctx, int64_t id, void **item);
+
+/* The values ctx holds (its cause, the items of pending after-func
+   registrations), under its lock: visit(value, arg) for each, stopping at
+   the first non-zero return.  visit must not block or take other locks. */
+int gc_ctx_visit_values(gc_ctx *ctx, int (*visit)(void *value, void *arg),
+                        void *arg);
+
+/* Move out every value ctx holds (cause and pending after-func items: the
+   functions will never be sent): returns an array (free() it) of *count
+   references the caller now owns, NULL if none (or on ENOMEM, when nothing
+   changes).  For breaking reference cycles: ctx stays done or alive as it
+   was, its cause reads as NULL afterwards. */
+void **gc_ctx_take_values(gc_ctx *ctx, size_t *count);
 
 /* Live contexts linked under ctx (for tests). */
 size_t gc_ctx_children(gc_ctx *ctx);

@@ -5,6 +5,8 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
+#include "gc_fork.h"
+
 char gc_pool_wake_token;
 
 struct gc_pool {
@@ -25,6 +27,7 @@ struct gc_pool {
     /* Read without the lock: busy is a gauge, the others count up. */
     atomic_size_t busy;
     atomic_uint_fast64_t jobs_started, jobs_finished;
+    gc_fork_node fork_node;
 };
 
 gc_pool *gc_pool_new(int64_t queue_size, size_t max_workers)
@@ -34,6 +37,12 @@ gc_pool *gc_pool_new(int64_t queue_size, size_t max_workers)
         return NULL;
     pool->jobs = gc_chan_new(queue_size);
     if (!pool->jobs || pthread_mutex_init(&pool->lock, NULL) != 0) {
+        gc_chan_free(pool->jobs);
+        free(pool);
+        return NULL;
+    }
+    if (!gc_fork_register(&pool->fork_node, GC_FORK_POOL, &pool->lock, pool)) {
+        pthread_mutex_destroy(&pool->lock);
         gc_chan_free(pool->jobs);
         free(pool);
         return NULL;
@@ -51,6 +60,7 @@ void gc_pool_free(gc_pool *pool)
     if (!pool)
         return;
     gc_chan_free(pool->jobs);
+    gc_fork_unregister(&pool->fork_node, GC_FORK_POOL);
     pthread_mutex_destroy(&pool->lock);
     free(pool);
 }

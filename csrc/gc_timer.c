@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 
+#include "gc_fork.h"
 #include "gc_park.h"
 
 #define NOT_IN_HEAP SIZE_MAX
@@ -17,6 +18,8 @@ struct gc_timer {
     int64_t period;    /* 0 for a one-shot timer */
     size_t heap_index; /* NOT_IN_HEAP when stopped or fired */
     bool firing;       /* a callback is running (outside the lock) */
+    bool free_pending; /* freed by its own callback: the timer loop frees
+                          it once the callback has returned */
 };
 
 /* True on the timer thread, whose callbacks must not wait for themselves. */
@@ -122,17 +125,34 @@ static void fire(gc_timer *t, int64_t now)
     }
 }
 
-/* timers.lock held; returns with it held, having dropped it for the call. */
+/* timers.lock held; returns with it held, having dropped it for the call.
+   The callback runs inside the fork gate (taken before the timer lock, the
+   lock order), so a fork() never finds a callback half run. */
 static void fire_callback(gc_timer *t)
 {
+    pthread_mutex_unlock(&timers.lock);
+    gc_fork_gate_enter();
+    pthread_mutex_lock(&timers.lock);
+    if (timers.len == 0 || timers.heap[0] != t || t->when > gc_now_ns()) {
+        /* stopped, reset or freed while the lock was dropped: re-read */
+        pthread_mutex_unlock(&timers.lock);
+        gc_fork_gate_leave();
+        pthread_mutex_lock(&timers.lock);
+        return;
+    }
     heap_remove(t);
     t->firing = true;
     pthread_mutex_unlock(&timers.lock);
     t->fn(t->arg);
     pthread_mutex_lock(&timers.lock);
     t->firing = false;
+    if (t->free_pending)
+        free(t); /* the callback freed its own timer (see gc_timer_free) */
     atomic_fetch_add(&timers.fired_seq, 1);
     gc_unpark(&timers.fired_seq);
+    pthread_mutex_unlock(&timers.lock);
+    gc_fork_gate_leave();
+    pthread_mutex_lock(&timers.lock);
 }
 
 static void *timer_thread(void *arg)
@@ -159,23 +179,21 @@ static void *timer_thread(void *arg)
     return NULL;
 }
 
-static void after_fork_in_child(void)
+/* The at-fork handlers (gc_fork.c), called with the fork gate held
+   exclusively: no callback is running, none is half done. */
+void gc_timer_fork_prepare(void) { pthread_mutex_lock(&timers.lock); }
+void gc_timer_fork_parent(void) { pthread_mutex_unlock(&timers.lock); }
+
+void gc_timer_fork_child(void)
 {
-    /* Only the forking thread survives: the timer thread is gone and the
-       lock may have been held.  Pending timers stay in the heap; a new
-       thread starts with gc_timer_resume_after_fork() or the next timer
-       operation. */
+    /* Only the forking thread survives: the timer thread is gone.  Pending
+       timers stay in the heap; a new thread starts with
+       gc_timer_resume_after_fork() or the next timer operation.  The lock
+       is made anew: its old waiters are gone with their threads. */
+    pthread_mutex_unlock(&timers.lock);
     pthread_mutex_init(&timers.lock, NULL);
     timers.thread_started = false;
-}
-
-static void before_fork(void) { pthread_mutex_lock(&timers.lock); }
-static void after_fork_in_parent(void) { pthread_mutex_unlock(&timers.lock); }
-
-static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
-static void install_atfork(void)
-{
-    pthread_atfork(before_fork, after_fork_in_parent, after_fork_in_child);
+    atomic_store(&timers.wake_seq, 0);
 }
 
 /* timers.lock held.  The thread is detached: it holds no resources worth
@@ -200,7 +218,6 @@ static bool ensure_thread(void)
 
 gc_timer *gc_timer_new(gc_chan *ch)
 {
-    pthread_once(&atfork_once, install_atfork);
     gc_timer *t = calloc(1, sizeof(*t));
     if (!t)
         return NULL;
@@ -271,8 +288,17 @@ void gc_timer_free(gc_timer *t)
 {
     if (!t)
         return;
-    gc_timer_stop(t);
-    free(t);
+    pthread_mutex_lock(&timers.lock);
+    stop_locked(t);
+    /* Freed from inside its own callback (a deadline whose cancel drops
+       the last reference of its context): fire_callback still has to write
+       to it after the callback returns, so it frees it then. */
+    bool own_callback = t->firing && on_timer_thread;
+    if (own_callback)
+        t->free_pending = true;
+    pthread_mutex_unlock(&timers.lock);
+    if (!own_callback)
+        free(t);
 }
 
 void gc_timer_resume_after_fork(void)

@@ -34,7 +34,9 @@ typedef void (*gc_timer_fn)(void *arg);
 gc_timer *gc_timer_new_callback(gc_timer_fn fn, void *arg);
 
 /* Stop the timer (draining any undelivered value) and free it.  For a
-   callback timer, waits for a call in progress on another thread. */
+   callback timer, waits for a call in progress on another thread; called
+   from inside the timer's own callback, the memory is released once the
+   callback has returned. */
 void gc_timer_free(gc_timer *t);
 
 /* Arm the timer for the absolute monotonic deadline `when`, repeating every

@@ -5,6 +5,8 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
+#include "gc_fork.h"
+
 struct gc_wg_gen {
     gc_chan *zero;       /* owned; closed when its generation reaches zero */
     atomic_long refs;    /* the group's (while current) + each waiter's */
@@ -16,6 +18,7 @@ struct gc_wg {
        holds one reference on it, dropped when count returns to zero. */
     int64_t count;
     gc_wg_gen *current;
+    gc_fork_node fork_node;
 };
 
 static gc_wg_gen *gen_new(void)
@@ -50,7 +53,12 @@ gc_wg *gc_wg_new(void)
     gc_wg *wg = calloc(1, sizeof(*wg));
     if (wg && pthread_mutex_init(&wg->lock, NULL) != 0) {
         free(wg);
-        wg = NULL;
+        return NULL;
+    }
+    if (wg && !gc_fork_register(&wg->fork_node, GC_FORK_WG, &wg->lock, wg)) {
+        pthread_mutex_destroy(&wg->lock);
+        free(wg);
+        return NULL;
     }
     return wg;
 }
@@ -63,6 +71,7 @@ void gc_wg_free(gc_wg *wg)
         gc_chan_close(wg->current->zero);
         gc_wg_gen_release(wg->current);
     }
+    gc_fork_unregister(&wg->fork_node, GC_FORK_WG);
     pthread_mutex_destroy(&wg->lock);
     free(wg);
 }

@@ -128,11 +128,19 @@ def _deadline_in(seconds: float) -> float:
 
 _runner_lock = threading.Lock()
 _runner: Optional[threading.Thread] = None
+_runner_stopped = False
+
+# A subinterpreter cannot end while any of its threads runs, and refuses
+# daemon threads (isolated ones): there, threads are ordinary ones that exit
+# joins.  The main interpreter keeps daemon threads, as before.
+_DAEMON = bool(_core._IN_MAIN_INTERPRETER)
 
 
 def _run_after_funcs() -> None:
     for fn in _core._after_func_queue:
-        threading.Thread(target=fn, name="pygochan-after-func", daemon=True).start()
+        if fn is None:  # _stop_runner: the interpreter is exiting
+            return
+        threading.Thread(target=fn, name="pygochan-after-func", daemon=_DAEMON).start()
 
 
 def _start_runner() -> None:
@@ -140,13 +148,28 @@ def _start_runner() -> None:
     if _runner is not None and _runner.is_alive():
         return
     with _runner_lock:
+        if _runner_stopped:
+            return  # exiting: functions registered now never run
         if _runner is None or not _runner.is_alive():
             _runner = threading.Thread(target=_run_after_funcs,
-                                       name="pygochan-after-func-runner", daemon=True)
+                                       name="pygochan-after-func-runner", daemon=_DAEMON)
             _runner.start()
 
 
+def _stop_runner() -> None:
+    """At exit, before threads are joined: the runner ends, so that the
+    interpreter (a subinterpreter in particular) can finish."""
+    global _runner_stopped
+    with _runner_lock:
+        _runner_stopped = True
+        runner = _runner
+    if runner is not None and runner.is_alive():
+        _core._after_func_queue.send(None)
+        runner.join()
+
+
 _core._set_after_func_runner(_start_runner)
+threading._register_atexit(_stop_runner)  # type: ignore[attr-defined]
 
 
 # ---- signal_context ------------------------------------------------------------

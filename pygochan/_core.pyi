@@ -158,7 +158,8 @@ def _set_deadlock_reporter(fn: Callable[[], Optional[str]]) -> None: ...
 def _set_deadlock_ignored(idents: Tuple[int, ...]) -> None: ...
 def _refresh_main_thread() -> None: ...
 
-_after_func_queue: Channel[Callable[[], Any]]
+_after_func_queue: Channel[Optional[Callable[[], Any]]]
+_IN_MAIN_INTERPRETER: int
 
 # ---- WaitGroup, Future, Pool (completed in pygochan._sync) ----
 

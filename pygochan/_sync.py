@@ -17,7 +17,7 @@ import weakref
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, Optional, Tuple, TypeVar, overload
 
 from . import _aio, _core, _executors
-from ._context import with_cancel_cause
+from ._context import _DAEMON, with_cancel_cause
 
 __all__ = ["ErrGroup", "Future", "Pool", "WaitGroup"]
 
@@ -66,7 +66,7 @@ class WaitGroup(_core._WaitGroupBase):
             finally:
                 self.done()
 
-        thread = threading.Thread(target=run, name=f"pygochan-wg-{_name(fn)}", daemon=True)
+        thread = threading.Thread(target=run, name=f"pygochan-wg-{_name(fn)}", daemon=_DAEMON)
         try:
             thread.start()
         except BaseException:
@@ -605,7 +605,7 @@ class ErrGroup:
                     slots.recv()
                 self._wg.done()
 
-        thread = threading.Thread(target=run, name=f"pygochan-errgroup-{_name(fn)}", daemon=True)
+        thread = threading.Thread(target=run, name=f"pygochan-errgroup-{_name(fn)}", daemon=_DAEMON)
         try:
             thread.start()
         except BaseException:

@@ -85,14 +85,9 @@ static int channel_clear(pyg_channel *self)
     return 0;
 }
 
-struct visit_adapter {
-    visitproc visit;
-    void *arg;
-};
-
-static int visit_value(void *value, void *arg)
+int pyg_visit_value(void *value, void *arg)
 {
-    struct visit_adapter *a = arg;
+    pyg_visit_adapter *a = arg;
     if (gc_is_timer_value(value))
         return 0;
     return a->visit((PyObject *)value, a->arg);
@@ -104,8 +99,8 @@ static int channel_traverse(pyg_channel *self, visitproc visit, void *arg)
     Py_VISIT(self->view_of);
     if (!self->chan || self->view_of) /* a view: its channel shows the buffer */
         return 0;
-    struct visit_adapter a = {visit, arg};
-    return gc_chan_visit(self->chan, visit_value, &a);
+    pyg_visit_adapter a = {visit, arg};
+    return gc_chan_visit(self->chan, pyg_visit_value, &a);
 }
 
 static void channel_dealloc(pyg_channel *self)

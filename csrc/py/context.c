@@ -2,6 +2,8 @@
    plain Python objects looked up through the parent chain). */
 #include "pygochan.h"
 
+#include <pthread.h>
+
 #include "structmember.h"
 
 static pyg_state *state_of(PyObject *self)
@@ -13,21 +15,9 @@ static pyg_state *state_of(PyObject *self)
 
 static void retain_object(void *o)
 {
-    /* called from cancel paths started by Python code, GIL held */
+    /* called from cancel paths started by Python code, attached: a
+       deadline's cancel (the timer thread) has no cause to retain */
     Py_INCREF((PyObject *)o);
-}
-
-static void release_object(void *o)
-{
-    /* The last reference of a context may go on the timer thread, which is
-       no Python thread: take the GIL there (never during finalization). */
-    if (PyGILState_Check()) {
-        Py_DECREF((PyObject *)o);
-    } else if (Py_IsInitialized()) {
-        PyGILState_STATE g = PyGILState_Ensure();
-        Py_DECREF((PyObject *)o);
-        PyGILState_Release(g);
-    }
 }
 
 /* ---- errors ------------------------------------------------------------ */
@@ -81,6 +71,7 @@ static PyObject *new_context(pyg_state *st, PyObject *parent, gc_ctx *ctx,
         return NULL;
     }
     self->ctx = ctx;
+    self->holds_values = ctx && (!parent || ((pyg_context *)parent)->ctx != ctx);
     self->parent = parent ? Py_NewRef(parent) : NULL;
     self->key = key ? Py_NewRef(key) : NULL;
     self->value = value ? Py_NewRef(value) : NULL;
@@ -95,16 +86,37 @@ static int context_traverse(pyg_context *self, visitproc visit, void *arg)
     Py_VISIT(self->value);
     Py_VISIT(self->done);
     Py_VISIT(self->deadline_cause);
+    if (self->holds_values) {
+        /* the cause and pending after-func callables are references the C
+           context holds; a cause's traceback or a closure often leads back
+           here */
+        pyg_visit_adapter a = {visit, arg};
+        return gc_ctx_visit_values(self->ctx, pyg_visit_value, &a);
+    }
     return 0;
 }
 
-static int context_clear(pyg_context *self)
+static void clear_fields(pyg_context *self)
 {
     Py_CLEAR(self->parent);
     Py_CLEAR(self->key);
     Py_CLEAR(self->value);
     Py_CLEAR(self->done);
     Py_CLEAR(self->deadline_cause);
+}
+
+static int context_clear(pyg_context *self)
+{
+    clear_fields(self);
+    if (self->holds_values) {
+        /* a cycle through the cause or an after-func: the context is
+           garbage, its pending functions will never run */
+        size_t n;
+        void **values = gc_ctx_take_values(self->ctx, &n);
+        for (size_t i = 0; i < n; i++)
+            Py_DECREF((PyObject *)values[i]);
+        free(values);
+    }
     return 0;
 }
 
@@ -114,7 +126,9 @@ static void context_dealloc(pyg_context *self)
     PyObject_GC_UnTrack(self);
     if (self->weakreflist)
         PyObject_ClearWeakRefs((PyObject *)self);
-    context_clear(self);
+    /* not context_clear: the C context may live on (a done channel, a
+       child), and what it holds is released with it */
+    clear_fields(self);
     if (self->ctx)
         gc_ctx_release(self->ctx);
     type->tp_free(self);
@@ -229,6 +243,7 @@ static PyObject *context_cancel(pyg_context *self, PyObject *const *args,
         cause = args[nargs];
     if (cause == Py_None)
         cause = NULL;
+    pyg_drain_deferred(state_of((PyObject *)self));
     if (self->ctx)
         gc_ctx_cancel(self->ctx, GC_CTX_CANCELED, cause);
     Py_RETURN_NONE;
@@ -262,6 +277,7 @@ static PyObject *context_after_func(pyg_context *self, PyObject *fn)
         return NULL;
     }
     long long id = 1; /* never-done contexts: registered forever */
+    pyg_drain_deferred(st);
     if (self->ctx) {
         pyg_mutex_lock(&st->after_func_lock);
         PyObject *runner = st->after_func_runner;
@@ -414,9 +430,13 @@ static PyObject *module_new_context(PyObject *module, PyObject *const *args,
         }
         deadline = d >= 9.0e9 ? GC_FOREVER : d <= 0 ? 0 : (int64_t)(d * 1e9);
     }
-    gc_ctx *ctx = gc_ctx_new(((pyg_context *)args[0])->ctx, deadline);
+    pyg_drain_deferred(st);
+    gc_ctx *parent_ctx = ((pyg_context *)args[0])->ctx;
+    gc_ctx *ctx = gc_ctx_new(parent_ctx, deadline);
     if (!ctx)
         return PyErr_NoMemory();
+    if (!parent_ctx)
+        gc_ctx_set_owner(ctx, st->owner); /* a root: children inherit it */
     PyObject *self = new_context(st, args[0], ctx, NULL, NULL);
     if (self && nargs == 3 && args[2] != Py_None)
         ((pyg_context *)self)->deadline_cause = Py_NewRef(args[2]);
@@ -542,9 +562,16 @@ static PyMethodDef context_functions[] = {
      "Register the callable that starts the after_func runner thread."},
     {NULL, NULL, 0, NULL}};
 
+static void set_value_hooks(void)
+{
+    gc_ctx_set_value_hooks((gc_ctx_value_hooks){retain_object, pyg_release_object});
+}
+
 int pyg_context_init(PyObject *module, pyg_state *st)
 {
-    gc_ctx_set_value_hooks((gc_ctx_value_hooks){retain_object, release_object});
+    /* process-wide, and interpreters may import concurrently */
+    static pthread_once_t hooks_once = PTHREAD_ONCE_INIT;
+    pthread_once(&hooks_once, set_value_hooks);
     st->context_type =
         (PyTypeObject *)PyType_FromModuleAndSpec(module, &context_spec, NULL);
     if (!st->context_type || PyModule_AddType(module, st->context_type) < 0)

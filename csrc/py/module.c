@@ -39,7 +39,7 @@ static PyMethodDef module_functions[] = {
 static int module_exec(PyObject *module)
 {
     pyg_state *st = PyModule_GetState(module);
-    if (read_main_thread_ident(st) < 0)
+    if (read_main_thread_ident(st) < 0 || !(st->owner = pyg_owner_new()))
         return -1;
     st->channel_closed = PyErr_NewExceptionWithDoc(
         "pygochan.ChannelClosed",
@@ -54,6 +54,13 @@ static int module_exec(PyObject *module)
         return -1;
     }
     if (PyModule_AddIntConstant(module, "UNBOUNDED", GC_UNBOUNDED) < 0)
+        return -1;
+    /* Threads of a subinterpreter must end with it (Py_EndInterpreter
+       refuses to finish while any runs): the Python layer starts them
+       non-daemon there, and stops its own at exit. */
+    if (PyModule_AddIntConstant(module, "_IN_MAIN_INTERPRETER",
+                                PyInterpreterState_Get() ==
+                                    PyInterpreterState_Main()) < 0)
         return -1;
     if (PyModule_AddFunctions(module, module_functions) < 0)
         return -1;
@@ -121,8 +128,13 @@ static int module_clear(PyObject *module)
 
 static void module_free(void *module)
 {
+    pyg_state *st = PyModule_GetState((PyObject *)module);
     module_clear((PyObject *)module);
-    pyg_blocked_free(PyModule_GetState((PyObject *)module));
+    if (st) {
+        pyg_blocked_free(st);
+        pyg_owner_close(st->owner);
+        st->owner = NULL;
+    }
 }
 
 static PyModuleDef_Slot module_slots[] = {

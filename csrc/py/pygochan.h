@@ -53,6 +53,9 @@ typedef struct { char unused; } pyg_mutex;
 #define pyg_mutex_unlock(m) ((void)(m))
 #endif
 
+/* A module instance's deferred-release list (deferred.c). */
+typedef struct pyg_owner pyg_owner;
+
 typedef struct {
     PyTypeObject *channel_type;
     PyTypeObject *recv_case_type;
@@ -98,6 +101,11 @@ typedef struct {
     /* asyncio (aio.c) */
     PyTypeObject *hub_type;
     PyTypeObject *aop_type;
+
+    /* Objects released on threads not attached to this interpreter wait
+       here (never freed, see deferred.c); the tag of this instance's
+       contexts. */
+    pyg_owner *owner;
 } pyg_state;
 
 typedef struct {
@@ -128,6 +136,9 @@ typedef struct {
     PyObject *deadline_cause; /* with_deadline_cause: cause(ctx) once its own
                                  deadline passed (owned), else NULL */
     PyObject *weakreflist;
+    bool holds_values;  /* the one Context that shows ctx's cause and pending
+                           after-func items to the GC: the one that made ctx
+                           (with_value children share ctx but not this) */
 } pyg_context;
 
 /* Flags of a GC type that only pygochan itself creates instances of. */
@@ -145,6 +156,15 @@ int pyg_ctx_arg(pyg_state *st, PyObject *obj, gc_ctx **out);
 /* Raise the error of a done context (Canceled / DeadlineExceeded), chained
    to its cause when the cause is an exception.  Returns NULL. */
 PyObject *pyg_raise_ctx_error(pyg_state *st, gc_ctx *ctx);
+
+/* Core visit callbacks (gc_chan_visit, gc_ctx_visit_values) over values
+   that are objects or timer values: pyg_visit_value(value, &adapter) calls
+   the collector's visit for each object. */
+typedef struct {
+    visitproc visit;
+    void *arg;
+} pyg_visit_adapter;
+int pyg_visit_value(void *value, void *arg);
 
 /* Timer channels, done channels and recv_only() views are receive-only for
    Python code. */
@@ -285,6 +305,16 @@ void pyg_give_back(gc_chan *chan, void *value);
 void pyg_raise_status(pyg_state *st, enum gc_status status, const char *op);
 
 pyg_state *pyg_state_of_type(PyTypeObject *type);
+
+/* Deferred releases (deferred.c).  pyg_release_object(obj, owner) is the
+   core's release hook: it releases obj at once on a thread attached to the
+   owner's interpreter, else queues it for that interpreter.  The
+   interpreter calls pyg_drain_deferred at its next context operation or
+   blocking wait (cheap when nothing is queued). */
+pyg_owner *pyg_owner_new(void);
+void pyg_owner_close(pyg_owner *owner);
+void pyg_release_object(void *obj, void *owner);
+void pyg_drain_deferred(pyg_state *st);
 
 int pyg_channel_init_type(PyObject *module, pyg_state *st);
 int pyg_select_init_types(PyObject *module, pyg_state *st);

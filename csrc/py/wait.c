@@ -105,6 +105,7 @@ enum gc_status pyg_wait_for(pyg_state *st, gc_select *sel, int64_t deadline_ns,
                             PyObject *const *objects, Py_ssize_t nobjects)
 {
     bool on_main = PyThread_get_thread_ident() == st->main_thread_ident;
+    pyg_drain_deferred(st);
     /* A Ctrl-C that arrived while this thread was busy (say, draining a
        channel from C code, where no bytecode boundary runs handlers) is
        answered before sleeping: a stream of short waits must not hide it. */

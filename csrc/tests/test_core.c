@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <poll.h>
@@ -2205,11 +2206,50 @@ static void test_many_timers_racing_stop(void)
     }
 }
 
+/* A callback timer freed by its own callback: the timer loop still touches
+   the timer after the callback returns, so the memory must outlive it
+   (AddressSanitizer reports a heap-use-after-free otherwise). */
+struct self_freeing {
+    gc_timer *timer;
+    _Atomic int calls;
+};
+
+static void free_own_timer(void *arg)
+{
+    struct self_freeing *sf = arg;
+    gc_timer_free(sf->timer);
+    atomic_fetch_add(&sf->calls, 1);
+}
+
+static void test_timer_callback_frees_its_own_timer(void)
+{
+    enum { N = 200 };
+    static struct self_freeing sf[N];
+    bool was_active;
+    for (int i = 0; i < N; i++) {
+        atomic_store(&sf[i].calls, 0);
+        sf[i].timer = gc_timer_new_callback(free_own_timer, &sf[i]);
+        CHECK(gc_timer_reset(sf[i].timer, gc_now_ns() + (i % 7) * 100000, 0,
+                             &was_active) == GC_OK);
+    }
+    for (int i = 0; i < N; i++)
+        while (atomic_load(&sf[i].calls) == 0)
+            sleep_us(100);
+    /* the timer loop has moved on; every timer was released exactly once */
+    sleep_us(2000);
+    CHECK(gc_timer_pending() == 0);
+}
+
 /* ---- contexts ------------------------------------------------------------- */
 
 static _Atomic long cause_refs;
 static void count_retain(void *v) { (void)v; atomic_fetch_add(&cause_refs, 1); }
-static void count_release(void *v) { (void)v; atomic_fetch_sub(&cause_refs, 1); }
+static void count_release(void *v, void *owner)
+{
+    (void)v;
+    (void)owner;
+    atomic_fetch_sub(&cause_refs, 1);
+}
 
 static bool is_done(gc_ctx *c)
 {
@@ -2322,6 +2362,31 @@ static void test_ctx_released_while_its_deadline_fires(void)
     }
 }
 
+/* The deadline fires while every reference is being dropped: the cancel
+   cascade's own reference on a child can be the last one of the whole tree,
+   so the deadline's context is destroyed on the timer thread, inside its
+   timer's callback. */
+static void test_ctx_tree_dropped_while_its_deadline_fires(void)
+{
+    enum { KIDS = 400 };
+    static gc_ctx *kids[KIDS];
+    uint64_t r = seed ^ 0x7EE;
+    for (int i = 0; i < 40 * scale / 5; i++) {
+        int64_t deadline = gc_now_ns() + 2 * MS;
+        gc_ctx *parent = gc_ctx_new(NULL, deadline);
+        gc_ctx *child = gc_ctx_new(parent, GC_FOREVER);
+        for (int k = 0; k < KIDS; k++)
+            kids[k] = gc_ctx_new(child, GC_FOREVER);
+        gc_ctx_release(parent); /* only child keeps it now */
+        spin_until(deadline + (int64_t)(rnd(&r) % 100000));
+        gc_ctx_release(child);
+        for (int k = 0; k < KIDS; k++)
+            gc_ctx_release(kids[k]);
+    }
+    sleep_us(5000);
+    CHECK(gc_timer_pending() == 0);
+}
+
 static void test_ctx_after_items(void)
 {
     gc_chan *queue = gc_chan_new(GC_UNBOUNDED);
@@ -2341,6 +2406,52 @@ static void test_ctx_after_items(void)
     CHECK(gc_chan_try_recv(queue, &v, &ok) == GC_OK && v == VAL(2));
     CHECK(gc_chan_try_recv(queue, &v, &ok) == GC_OK && v == VAL(3));
     gc_ctx_release(c);
+    destroy(queue);
+}
+
+static int collect_value(void *value, void *arg)
+{
+    void **out = arg;
+    for (int i = 0; i < 4; i++)
+        if (!out[i]) {
+            out[i] = value;
+            break;
+        }
+    return 0;
+}
+
+static void test_ctx_visit_and_take_values(void)
+{
+    gc_chan *queue = gc_chan_new(GC_UNBOUNDED);
+    gc_ctx *alive = gc_ctx_new(NULL, GC_FOREVER);
+    CHECK(gc_ctx_after(alive, VAL(1), queue) > 0);
+    CHECK(gc_ctx_after(alive, VAL(2), queue) > 0);
+    void *seen[4] = {0};
+    CHECK(gc_ctx_visit_values(alive, collect_value, seen) == 0);
+    CHECK((seen[0] == VAL(1) || seen[0] == VAL(2)) && seen[1] && seen[0] != seen[1] && !seen[2]);
+    size_t n;
+    void **taken = gc_ctx_take_values(alive, &n);
+    CHECK(n == 2 && taken);
+    free(taken);
+    CHECK(gc_ctx_take_values(alive, &n) == NULL && n == 0);
+    gc_ctx_cancel(alive, GC_CTX_CANCELED, NULL);
+    CHECK(gc_chan_len(queue) == 0); /* taken items are never sent */
+
+    int cause = 7;
+    long refs = atomic_load(&cause_refs);
+    gc_ctx *done = gc_ctx_new(NULL, GC_FOREVER);
+    gc_ctx_cancel(done, GC_CTX_CANCELED, &cause);
+    void *seen2[4] = {0};
+    gc_ctx_visit_values(done, collect_value, seen2);
+    CHECK(seen2[0] == &cause && !seen2[1]);
+    taken = gc_ctx_take_values(done, &n);
+    CHECK(n == 1 && taken[0] == &cause);
+    free(taken);
+    count_release(&cause, NULL); /* the caller owns what it took */
+    CHECK(gc_ctx_cause(done) == NULL && gc_ctx_err(done) == GC_CTX_CANCELED);
+    gc_ctx_release(done);
+    gc_ctx_release(alive);
+    CHECK(atomic_load(&cause_refs) == refs);
     destroy(queue);
 }
 
@@ -3214,6 +3325,214 @@ static void test_hub_selects_get_each_value_once(void)
     destroy(chs[1]);
 }
 
+/* ---- fork ----------------------------------------------------------- */
+
+#if defined(__SANITIZE_THREAD__)
+#define FORK_CHILD_MAY_START_THREADS 0 /* TSan: not after a threaded fork */
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define FORK_CHILD_MAY_START_THREADS 0
+#endif
+#endif
+#ifndef FORK_CHILD_MAY_START_THREADS
+#define FORK_CHILD_MAY_START_THREADS 1
+#endif
+
+/* Wait for a child; a child that does not exit in time is deadlocked:
+   killed and reported.  Returns its exit status, or -1. */
+static int wait_child(pid_t pid, int seconds)
+{
+    int64_t until = gc_now_ns() + (int64_t)seconds * 1000 * MS;
+    int status;
+    while (gc_now_ns() < until) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid)
+            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        sleep_us(500);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    return -1;
+}
+
+/* A receiver blocked in the parent does not exist in the child: a send
+   there must not "succeed" into its queued entry. */
+static void test_fork_forgets_waiters_of_other_threads(void)
+{
+    gc_chan *ch = gc_chan_new(0);
+    struct op rcv = {.ch = ch, .deadline = GC_FOREVER};
+    pthread_t t;
+    pthread_create(&t, NULL, do_recv, &rcv);
+    wait_until_waiting(ch, 0, 1);
+    pid_t pid = fork();
+    if (pid == 0) {
+        size_t s, r;
+        gc_chan_count_waiting(ch, &s, &r);
+        int code = 0;
+        if (r != 0)
+            code = 1;
+        else if (gc_chan_try_send(ch, VAL(1)) != GC_NOT_READY)
+            code = 2; /* handed to a receiver that is gone */
+        else if (send_wait(ch, VAL(1), gc_deadline_after(0.01)) != GC_TIMEOUT)
+            code = 3;
+        _exit(code);
+    }
+    CHECK(pid > 0);
+    int code = wait_child(pid, 20);
+    CHECKF(code == 0, "child exit %d", code);
+    CHECK(gc_chan_try_send(ch, VAL(2)) == GC_OK); /* the parent's is real */
+    pthread_join(t, NULL);
+    CHECK(rcv.status == GC_OK && rcv.got == VAL(2));
+    destroy(ch);
+}
+
+/* Threads hammer channels, selects, contexts and timers while the main
+   thread forks again and again: every child must find every lock free and
+   every structure whole. */
+enum { HAMMER_CHANS = 4, HAMMER_THREADS = 4 };
+struct hammer {
+    gc_chan *chans[HAMMER_CHANS];
+    gc_ctx *root;
+    _Atomic bool stop;
+    uint64_t seed;
+    int index;
+};
+
+static void tick_noop(void *arg) { (void)arg; }
+
+/* Each hammer thread's callback timer, for the child to stop. */
+static gc_timer *_Atomic hammer_timers[HAMMER_THREADS];
+
+static void *hammer_main(void *arg)
+{
+    struct hammer *h = arg;
+    uint64_t r = h->seed;
+    gc_timer *cb = gc_timer_new_callback(tick_noop, NULL);
+    atomic_store(&hammer_timers[h->index], cb);
+    while (!atomic_load(&h->stop)) {
+        gc_chan *a = h->chans[rnd(&r) % HAMMER_CHANS];
+        gc_chan *b = h->chans[rnd(&r) % HAMMER_CHANS];
+        void *v;
+        bool ok, was_active;
+        switch (rnd(&r) % 6) {
+        case 0:
+            send_wait(a, VAL(1), gc_deadline_after(0.0002));
+            break;
+        case 1:
+            recv_wait(a, &v, &ok, gc_deadline_after(0.0002));
+            break;
+        case 2: {
+            gc_case cases[2] = {{a, VAL(2), true}, {b, NULL, false}};
+            gc_select_result res;
+            select_now(cases, 2, gc_deadline_after(0.0002), &res);
+            break;
+        }
+        case 3: {
+            gc_ctx *c = gc_ctx_new(h->root, gc_now_ns() + (int64_t)(rnd(&r) % 100000));
+            gc_ctx *k = gc_ctx_new(c, GC_FOREVER);
+            if (rnd(&r) % 2)
+                gc_ctx_cancel(c, GC_CTX_CANCELED, NULL);
+            gc_ctx_release(k);
+            gc_ctx_release(c);
+            break;
+        }
+        case 4:
+            gc_timer_reset(cb, gc_now_ns() + (int64_t)(rnd(&r) % 50000), 0, &was_active);
+            break;
+        default: {
+            gc_chan *tmp = gc_chan_new(1);
+            gc_chan_try_send(tmp, VAL(3));
+            destroy(tmp);
+        }
+        }
+    }
+    atomic_store(&hammer_timers[h->index], NULL);
+    gc_timer_free(cb);
+    return NULL;
+}
+
+static int hammer_child(struct hammer *h)
+{
+    void *v;
+    bool ok, was_active;
+    for (int i = 0; i < HAMMER_CHANS; i++) {
+        gc_chan *ch = h->chans[i];
+        size_t s, r;
+        gc_chan_count_waiting(ch, &s, &r);
+        if (s || r)
+            return 10 + i;
+        while (gc_chan_try_recv(ch, &v, &ok) == GC_OK)
+            ;
+        if (gc_chan_capacity(ch) == 0) {
+            if (gc_chan_try_send(ch, VAL(4)) != GC_NOT_READY)
+                return 20 + i; /* a receiver that is gone took it */
+        } else if (gc_chan_try_send(ch, VAL(4)) != GC_OK ||
+                   gc_chan_try_recv(ch, &v, &ok) != GC_OK || v != VAL(4)) {
+            return 20 + i;
+        }
+    }
+    gc_ctx *c = gc_ctx_new(h->root, GC_FOREVER);
+    gc_ctx_cancel(h->root, GC_CTX_CANCELED, NULL);
+    if (!is_done(c))
+        return 30;
+    gc_ctx_release(c);
+    /* a callback left "firing" by the fork would hang these stops */
+    for (int i = 0; i < HAMMER_THREADS; i++)
+        if (atomic_load(&hammer_timers[i]))
+            gc_timer_stop(atomic_load(&hammer_timers[i]));
+    gc_timer *t = gc_timer_new_callback(tick_noop, NULL);
+    if (FORK_CHILD_MAY_START_THREADS) {
+        gc_chan *ch = gc_chan_new(1);
+        gc_timer *ct = gc_timer_new(ch);
+        gc_timer_reset(ct, gc_now_ns(), 0, &was_active);
+        if (recv_wait(ch, &v, &ok, gc_deadline_after(5)) != GC_OK)
+            return 40;
+        gc_timer_free(ct);
+        destroy(ch);
+        gc_timer_reset(t, gc_now_ns() + 1000 * MS, 0, &was_active);
+    }
+    gc_timer_stop(t);
+    gc_timer_free(t);
+    return 0;
+}
+
+static void test_fork_while_threads_hammer_everything(void)
+{
+    struct hammer h = {.root = gc_ctx_new(NULL, GC_FOREVER)};
+    for (int i = 0; i < HAMMER_CHANS; i++)
+        h.chans[i] = gc_chan_new(i == 0 ? 0 : i == 1 ? 1 : i == 2 ? 16 : GC_UNBOUNDED);
+    pthread_t th[HAMMER_THREADS];
+    struct hammer hs[HAMMER_THREADS];
+    for (int i = 0; i < HAMMER_THREADS; i++) {
+        hs[i] = h;
+        hs[i].seed = derive_seed((uint64_t)i + 0xF0);
+        hs[i].index = i;
+    }
+    atomic_store(&h.stop, false);
+    for (int i = 0; i < HAMMER_THREADS; i++) {
+        atomic_store(&hs[i].stop, false);
+        pthread_create(&th[i], NULL, hammer_main, &hs[i]);
+    }
+    uint64_t r = seed ^ 0xF0F0;
+    int forks = 30 * scale;
+    for (int i = 0; i < forks && !test_failed(); i++) {
+        sleep_us((long)(rnd(&r) % 1000));
+        pid_t pid = fork();
+        if (pid == 0)
+            _exit(hammer_child(&h));
+        CHECK(pid > 0);
+        int code = wait_child(pid, 20);
+        CHECKF(code == 0, "fork %d: child exit %d (-1: deadlocked)", i, code);
+    }
+    for (int i = 0; i < HAMMER_THREADS; i++)
+        atomic_store(&hs[i].stop, true);
+    for (int i = 0; i < HAMMER_THREADS; i++)
+        pthread_join(th[i], NULL);
+    for (int i = 0; i < HAMMER_CHANS; i++)
+        destroy(h.chans[i]);
+    gc_ctx_release(h.root);
+}
+
 int main(void)
 {
     const char *env = getenv("GC_TEST_SEED");
@@ -3286,6 +3605,7 @@ int main(void)
     run("timer_stop_leaves_no_stale_value", test_timer_stop_leaves_no_stale_value);
     run("ticker_drops_ticks_for_a_slow_reader", test_ticker_drops_ticks_for_a_slow_reader);
     run("many_timers_racing_stop", test_many_timers_racing_stop);
+    run("timer_callback_frees_its_own_timer", test_timer_callback_frees_its_own_timer);
     /* contexts */
     gc_ctx_set_value_hooks((gc_ctx_value_hooks){count_retain, count_release});
     run("ctx_cancel_reaches_descendants_not_ancestors",
@@ -3295,7 +3615,10 @@ int main(void)
     run("ctx_child_cancel_unlinks_from_parent", test_ctx_child_cancel_unlinks_from_parent);
     run("ctx_deadlines", test_ctx_deadlines);
     run("ctx_released_while_its_deadline_fires", test_ctx_released_while_its_deadline_fires);
+    run("ctx_tree_dropped_while_its_deadline_fires",
+        test_ctx_tree_dropped_while_its_deadline_fires);
     run("ctx_after_items", test_ctx_after_items);
+    run("ctx_visit_and_take_values", test_ctx_visit_and_take_values);
     run("ctx_expiring_while_exchanging", test_ctx_expiring_while_exchanging);
 
     /* hand-off, WaitGroup, pool */
@@ -3319,6 +3642,10 @@ int main(void)
     run("pool_idle_slot_is_taken_once_and_given_back",
         test_pool_idle_slot_is_taken_once_and_given_back);
     run("pool_stress_idle_expiry_and_resize", test_pool_stress_idle_expiry_and_resize);
+
+    /* fork */
+    run("fork_forgets_waiters_of_other_threads", test_fork_forgets_waiters_of_other_threads);
+    run("fork_while_threads_hammer_everything", test_fork_while_threads_hammer_everything);
 
     printf("%d passed, %d failed\n", passed, failures);
     return failures ? 1 : 0;
