@@ -3,6 +3,7 @@ runner thread, and signal_context.  The context machinery itself is C."""
 import functools
 import signal
 import threading
+import time
 from typing import Any, Callable, Optional, Tuple
 
 from . import _core
@@ -88,8 +89,6 @@ def with_timeout(parent: Context, seconds: float) -> CancelPair:
     >>> with with_timeout(background(), 0.5) as ctx:
     ...     ch.recv(ctx=ctx)
     """
-    import time
-
     if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
         raise TypeError(f"seconds must be a number, not {type(seconds).__name__}")
     if seconds != seconds:
@@ -103,9 +102,22 @@ _runner_lock = threading.Lock()
 _runner: Optional[threading.Thread] = None
 
 
+# Starting a thread can fail for a while ("can't start new thread" when the
+# process is at its thread limit): retry, backing off up to this, rather
+# than drop the function or let the runner die.
+_START_RETRY_MAX = 1.0
+
+
 def _run_after_funcs() -> None:
     for fn in _core._after_func_queue:
-        threading.Thread(target=fn, name="pygochan-after-func", daemon=True).start()
+        delay = 0.001
+        while True:
+            try:
+                threading.Thread(target=fn, name="pygochan-after-func", daemon=True).start()
+                break
+            except RuntimeError:
+                time.sleep(delay)
+                delay = min(delay * 2, _START_RETRY_MAX)
 
 
 def _start_runner() -> None:
