@@ -3,7 +3,6 @@ it: a Ctrl-C inside Thread.start(), the garbage collector walking a pool,
 an exception in a WaitGroup task at exit, extreme Ticker intervals, and a
 thread limit reached while after_func callbacks are due."""
 import gc as pygc
-import os
 import subprocess
 import sys
 import textwrap
