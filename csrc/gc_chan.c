@@ -195,6 +195,20 @@ void gc_chan_forget_waiters_locked(struct gc_chan *ch)
 
 /* ---- operations with the lock held ------------------------------------ */
 
+/* Give value to the first receiver blocked on ch: its claimed waiter, to be
+   finished after unlocking, or NULL when none waits. */
+static gc_waiter *hand_to_receiver_locked(gc_chan *ch, void *value)
+{
+    gc_entry *e = waitq_claim_first(&ch->recvq);
+    if (!e)
+        return NULL;
+    gc_waiter *w = e->waiter;
+    w->value = value;
+    w->ok = true;
+    w->chosen = e->case_index;
+    return w;
+}
+
 enum gc_status gc_chan_send_locked(gc_chan *ch, void *value,
                                    gc_waiter **claimed)
 {
@@ -202,15 +216,8 @@ enum gc_status gc_chan_send_locked(gc_chan *ch, void *value,
     if (ch->closed)
         return GC_CLOSED;
     /* A waiting receiver implies an empty buffer: hand the value over. */
-    gc_entry *e = waitq_claim_first(&ch->recvq);
-    if (e) {
-        gc_waiter *w = e->waiter;
-        w->value = value;
-        w->ok = true;
-        w->chosen = e->case_index;
-        *claimed = w;
+    if ((*claimed = hand_to_receiver_locked(ch, value)) != NULL)
         return GC_OK;
-    }
     if (has_room(ch))
         return ring_push(ch, value) ? GC_OK : GC_NOMEM;
     return GC_NOT_READY;
@@ -274,18 +281,10 @@ enum gc_status gc_chan_try_handoff(gc_chan *ch, void *value)
     gc_waiter *w = NULL;
     enum gc_status st = GC_NOT_READY;
     pthread_mutex_lock(&ch->lock);
-    if (ch->closed) {
+    if (ch->closed)
         st = GC_CLOSED;
-    } else {
-        gc_entry *e = waitq_claim_first(&ch->recvq);
-        if (e) {
-            w = e->waiter;
-            w->value = value;
-            w->ok = true;
-            w->chosen = e->case_index;
-            st = GC_OK;
-        }
-    }
+    else if ((w = hand_to_receiver_locked(ch, value)) != NULL)
+        st = GC_OK;
     pthread_mutex_unlock(&ch->lock);
     if (w)
         gc_waiter_finish(w);
@@ -300,15 +299,9 @@ enum gc_status gc_chan_give_back(gc_chan *ch, void *value)
     /* A live receiver implies an empty buffer, so handing it the value
        keeps it first in line; so does the head of the buffer otherwise.
        Closed or not: receivers drain a closed channel's buffer. */
-    gc_entry *e = waitq_claim_first(&ch->recvq);
-    if (e) {
-        w = e->waiter;
-        w->value = value;
-        w->ok = true;
-        w->chosen = e->case_index;
-    } else if (!ring_push_front(ch, value)) {
+    w = hand_to_receiver_locked(ch, value);
+    if (!w && !ring_push_front(ch, value))
         st = GC_NOMEM;
-    }
     pthread_mutex_unlock(&ch->lock);
     if (w)
         gc_waiter_finish(w);

@@ -29,6 +29,10 @@ struct gc_ctx {
     bool linked;            /* in parent's children list: parent's lock */
     gc_ctx *first_child;    /* live children, not owned */
     gc_ctx *prev, *next;    /* siblings: guarded by parent's lock */
+    gc_ctx *cancel_next;    /* the next context in a cancel's work list;
+                               touched only by the cancel that unlinked this
+                               context from its parent (so linked is false
+                               and nobody else reaches it through the tree) */
     after_item *after;      /* owned */
     int64_t next_after_id;
     int64_t deadline;       /* immutable */
@@ -201,9 +205,10 @@ gc_ctx *gc_ctx_new(gc_ctx *parent, int64_t deadline_ns)
 }
 
 /* Cancel one context; its live children are appended (retained) to the
-   work list.  Returns false if it was done already. */
-static bool cancel_one(gc_ctx *ctx, int err, void *cause, gc_ctx ***work,
-                       size_t *len, size_t *cap)
+   work list through their cancel_next links, at *tail, which then points
+   at the last link.  The list needs no memory of its own, so a cancel never
+   fails half way.  Returns false if it was done already. */
+static bool cancel_one(gc_ctx *ctx, int err, void *cause, gc_ctx ***tail)
 {
     pthread_mutex_lock(&ctx->lock);
     if (atomic_load(&ctx->err) != GC_CTX_ALIVE) {
@@ -223,22 +228,9 @@ static bool cancel_one(gc_ctx *ctx, int err, void *cause, gc_ctx ***work,
         child->linked = false;
         if (!retain_if_alive(child))
             continue; /* being destroyed: nobody can observe it */
-        if (*len == *cap) {
-            size_t new_cap = *cap ? *cap * 2 : 16;
-            gc_ctx **grown = realloc(*work, new_cap * sizeof(**work));
-            if (!grown) {
-                /* Out of memory: cancel this child right away instead of
-                   later (recursion is bounded by available memory anyway). */
-                pthread_mutex_unlock(&ctx->lock);
-                gc_ctx_cancel(child, err, cause);
-                gc_ctx_release(child);
-                pthread_mutex_lock(&ctx->lock);
-                continue;
-            }
-            *work = grown;
-            *cap = new_cap;
-        }
-        (*work)[(*len)++] = child;
+        child->cancel_next = NULL;
+        **tail = child;
+        *tail = &child->cancel_next;
     }
     ctx->first_child = NULL;
     after_item *after = ctx->after;
@@ -260,9 +252,8 @@ bool gc_ctx_cancel(gc_ctx *ctx, int err, void *cause)
 {
     /* A fork() must see the cascade whole or not at all. */
     gc_fork_gate_enter();
-    gc_ctx **work = NULL;
-    size_t len = 0, cap = 0;
-    bool canceled = cancel_one(ctx, err, cause, &work, &len, &cap);
+    gc_ctx *work = NULL, **tail = &work;
+    bool canceled = cancel_one(ctx, err, cause, &tail);
     if (canceled && ctx->parent) {
         /* A done child no longer needs its parent's cancel: unlink it, so
            a long-lived parent does not collect canceled children. */
@@ -272,11 +263,14 @@ bool gc_ctx_cancel(gc_ctx *ctx, int err, void *cause)
         pthread_mutex_unlock(&ctx->parent->lock);
     }
     /* Descendants, breadth first, without recursion: trees may be deep. */
-    for (size_t i = 0; i < len; i++) {
-        cancel_one(work[i], err, cause, &work, &len, &cap);
-        gc_ctx_release(work[i]);
+    while (work) {
+        gc_ctx *next_ctx = work;
+        cancel_one(next_ctx, err, cause, &tail);
+        work = next_ctx->cancel_next;
+        if (!work)
+            tail = &work;
+        gc_ctx_release(next_ctx);
     }
-    free(work);
     gc_fork_gate_leave();
     return canceled;
 }

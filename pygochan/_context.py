@@ -3,6 +3,7 @@ runner thread, and signal_context.  The context machinery itself is C."""
 import functools
 import signal
 import threading
+import time
 from typing import Any, Callable, Optional, Tuple
 
 from . import _core
@@ -115,8 +116,6 @@ def with_timeout_cause(parent: Context, seconds: float, cause: BaseException) ->
 
 
 def _deadline_in(seconds: float) -> float:
-    import time
-
     if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
         raise TypeError(f"seconds must be a number, not {type(seconds).__name__}")
     if seconds != seconds:
@@ -136,11 +135,24 @@ _runner_stopped = False
 _DAEMON = bool(_core._IN_MAIN_INTERPRETER)
 
 
+# Starting a thread can fail for a while ("can't start new thread" when the
+# process is at its thread limit): retry, backing off up to this, rather
+# than drop the function or let the runner die.
+_START_RETRY_MAX = 1.0
+
+
 def _run_after_funcs() -> None:
     for fn in _core._after_func_queue:
         if fn is None:  # _stop_runner: the interpreter is exiting
             return
-        threading.Thread(target=fn, name="pygochan-after-func", daemon=_DAEMON).start()
+        delay = 0.001
+        while True:
+            try:
+                threading.Thread(target=fn, name="pygochan-after-func", daemon=_DAEMON).start()
+                break
+            except RuntimeError:
+                time.sleep(delay)
+                delay = min(delay * 2, _START_RETRY_MAX)
 
 
 def _start_runner() -> None:

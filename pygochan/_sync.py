@@ -32,6 +32,55 @@ if TYPE_CHECKING:
 Future = _core.Future
 
 
+class _StartToken:
+    """Settles who owns a new thread's bookkeeping when starting it raises.
+
+    ``Thread.start()`` can raise after the OS thread exists and will run:
+    Ctrl-C lands in its wait for the thread to begin.  So the starter's undo
+    and the new thread each claim the token, and only the first acts: the
+    thread, which then runs its task and its own cleanup, or the undo, which
+    takes the accounting back while the thread returns having run nothing::
+
+        token = _StartToken()
+        thread = threading.Thread(target=lambda: token.claim() and task())
+        interrupted = _start_thread(thread, token, undo)
+    """
+
+    __slots__ = ("_lock",)
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def claim(self) -> bool:
+        """True for the first caller only."""
+        return self._lock.acquire(blocking=False)
+
+
+def _start_thread(thread: threading.Thread, token: _StartToken,
+                  undo: Callable[[], None]) -> Optional[BaseException]:
+    """Start ``thread``, whose target claims ``token`` first: None once
+    started.  If ``start()`` raises: when the thread has not claimed,
+    ``undo()`` and re-raise; when it has (it runs), return the exception,
+    for the caller to raise without undoing anything."""
+    try:
+        thread.start()
+    except BaseException as exc:
+        if token.claim():
+            undo()
+            raise
+        return exc
+    return None
+
+
+def _report_thread_exception(exc: BaseException) -> None:
+    """What ``threading.Thread`` does with an exception escaping ``run()``:
+    ``threading.excepthook`` (SystemExit is silent)."""
+    if isinstance(exc, SystemExit):
+        return
+    threading.excepthook(threading.ExceptHookArgs(
+        (type(exc), exc, exc.__traceback__, threading.current_thread())))
+
+
 class WaitGroup(_core._WaitGroupBase):
     """Go's ``sync.WaitGroup``: wait for a collection of threads to finish::
 
@@ -53,25 +102,31 @@ class WaitGroup(_core._WaitGroupBase):
         """Run ``fn(*args, **kwargs)`` in a new thread counted by the group.
 
         The counter goes up before the thread starts and down when ``fn``
-        returns or raises (an exception is reported by ``threading.excepthook``
-        like any thread's).  Returns the started thread.
+        returns or raises; an exception is reported by ``threading.excepthook``
+        like any thread's, before the task counts as done, so ``wait()``
+        returns after the report.  Returns the started thread.  A Ctrl-C
+        that interrupts ``go`` after the thread began still raises, and the
+        task runs and counts as usual.
         """
         if not callable(fn):
             raise TypeError(f"go() needs a callable, not {type(fn).__name__}")
         self.add(1)
+        token = _StartToken()
 
         def run() -> None:
+            if not token.claim():
+                return  # go() raised and took the count back
             try:
                 fn(*args, **kwargs)
+            except BaseException as exc:
+                _report_thread_exception(exc)
             finally:
                 self.done()
 
         thread = threading.Thread(target=run, name=f"pygochan-wg-{_name(fn)}", daemon=_DAEMON)
-        try:
-            thread.start()
-        except BaseException:
-            self.done()
-            raise
+        interrupted = _start_thread(thread, token, self.done)
+        if interrupted is not None:
+            raise interrupted
         return thread
 
 
@@ -220,26 +275,31 @@ class Pool(_core._PoolBase, _cf.ThreadPoolExecutor):
         with self._threads_lock:
             return frozenset(self._worker_threads)
 
-    # Called by the C core whenever it decides a new worker is needed.
-    def _start_worker(self, first: Optional[Future[Any]]) -> None:
+    # Called by the C core whenever it decides a new worker is needed.  It
+    # returns None once started, raises if the worker will not run (the core
+    # then undoes its count), and returns the exception that interrupted
+    # start() after the worker began (the core raises it, undoing nothing).
+    def _start_worker(self, first: Optional[Future[Any]]) -> Optional[BaseException]:
+        token = _StartToken()
         thread = threading.Thread(
             target=self._worker_main,
-            args=([first],),  # emptied by _work: nothing keeps the future
+            args=([first], token),  # the list is emptied by _work: nothing keeps the future
             name=f"{self._name}-worker-{next(self._worker_numbers)}",
         )
         del first
         with self._threads_lock:
             self._worker_threads.add(thread)
-        try:
-            thread.start()
-        except BaseException:
+
+        def forget() -> None:
             with self._threads_lock:
                 self._worker_threads.discard(thread)
-            raise
 
-    def _worker_main(self, first: "list[Optional[Future[Any]]]") -> None:
+        return _start_thread(thread, token, forget)
+
+    def _worker_main(self, first: "list[Optional[Future[Any]]]", token: _StartToken) -> None:
         try:
-            self._work(first)
+            if token.claim():
+                self._work(first)
         finally:
             with self._threads_lock:
                 self._worker_threads.discard(threading.current_thread())
@@ -594,25 +654,27 @@ class ErrGroup:
             self._executor_tasks.start(self, fn, args, kwargs, slots)
             return
         self._wg.add(1)
+        token = _StartToken()
+
+        def finished() -> None:
+            if slots is not None:
+                slots.recv()
+            self._wg.done()
 
         def run() -> None:
+            if not token.claim():
+                return  # go() raised and gave the slot back
             try:
                 fn(*args, **kwargs)
             except BaseException as exc:  # recorded, re-raised by wait()
                 self._fail(exc)
             finally:
-                if slots is not None:
-                    slots.recv()
-                self._wg.done()
+                finished()
 
         thread = threading.Thread(target=run, name=f"pygochan-errgroup-{_name(fn)}", daemon=_DAEMON)
-        try:
-            thread.start()
-        except BaseException:
-            if slots is not None:
-                slots.recv()
-            self._wg.done()
-            raise
+        interrupted = _start_thread(thread, token, finished)
+        if interrupted is not None:
+            raise interrupted
 
     def _fail(self, exc: BaseException) -> None:
         with self._lock:

@@ -7,7 +7,6 @@ the value back to the head of its channel before the exception propagates.
 Each program below is one a user would write; they run in subprocesses so
 that real SIGINTs reach a real main thread."""
 import os
-import random
 import subprocess
 import sys
 import textwrap
@@ -18,7 +17,7 @@ from conftest import seed_from_env
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
 
-# The receive loops of the issue's program; each appends what it receives
+# The receive loops users write; each appends what it receives
 # to `got` until a KeyboardInterrupt ends it.
 RECEIVE_LOOPS = {
     "recv": "while True: got.append(c.recv())",

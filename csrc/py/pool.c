@@ -47,13 +47,12 @@ static PyObject *pool_new(PyTypeObject *type, PyObject *Py_UNUSED(args),
     return type->tp_alloc(type, 0);
 }
 
+/* arg: {visit, the collector's arg}, as pool_traverse packs them. */
 static int visit_job(void *value, void *arg)
 {
     void **va = arg;
     visitproc visit = (visitproc)va[0];
-    arg = va[1];
-    Py_VISIT((PyObject *)value);
-    return 0;
+    return visit((PyObject *)value, va[1]);
 }
 
 static int pool_traverse(pyg_pool *self, visitproc visit, void *arg)
@@ -195,16 +194,26 @@ static PyObject *pool_configure(pyg_pool *self, PyObject *args)
 
 /* Ask the Python side for a thread that runs _work(first).  On failure the
    reservation gc_pool made is returned and the exception stays set. */
+/* 0: started.  -1: not started (the worker count is undone), exception
+   set.  1: started, but Thread.start() raised after the thread came to be
+   (Ctrl-C): the worker owns its accounting and runs `first`, and the
+   exception is set for the caller to propagate.  _start_worker returns
+   that exception instead of raising it (see _StartToken in _sync.py). */
 static int start_worker(pyg_pool *self, PyObject *first)
 {
     PyObject *r = PyObject_CallMethod((PyObject *)self, "_start_worker", "(O)",
                                       first ? first : Py_None);
-    if (r) {
+    if (!r) {
+        gc_pool_start_failed(self->pool);
+        return -1;
+    }
+    if (r == Py_None) {
         Py_DECREF(r);
         return 0;
     }
-    gc_pool_start_failed(self->pool);
-    return -1;
+    PyErr_SetObject((PyObject *)Py_TYPE(r), r);
+    Py_DECREF(r);
+    return 1;
 }
 
 /* ---- submit ----------------------------------------------------------- */
@@ -306,12 +315,21 @@ static PyObject *submit(pyg_pool *self, PyObject *const *args, Py_ssize_t nargs,
     enum gc_status status = GC_OK;
     enum gc_pool_route route = gc_pool_route(self->pool);
     switch (route) {
-    case GC_ROUTE_NEW_WORKER:
-        if (start_worker(self, future) < 0)
+    case GC_ROUTE_NEW_WORKER: {
+        int started = start_worker(self, future);
+        if (started < 0) {
             status = GC_INTERRUPTED; /* exception set */
-        else
-            Py_DECREF(future); /* the thread took its own reference */
+            break;
+        }
+        Py_DECREF(future); /* the thread took its own reference */
+        if (started > 0) {
+            /* submitted (the worker runs it), yet interrupted: raise */
+            self->submitted++;
+            Py_DECREF(future);
+            return NULL;
+        }
         break;
+    }
     case GC_ROUTE_SHUT_DOWN:
         status = GC_CLOSED;
         break;
@@ -504,7 +522,7 @@ static PyObject *pool_resize(pyg_pool *self, PyObject *arg)
         return NULL;
     size_t to_start = gc_pool_resize(self->pool, workers);
     for (size_t i = 0; i < to_start; i++) {
-        if (start_worker(self, NULL) < 0) {
+        if (start_worker(self, NULL) != 0) {
             while (++i < to_start)
                 gc_pool_start_failed(self->pool);
             return NULL;

@@ -10,15 +10,31 @@ static gc_timer *timer_of(pyg_timer *self)
     return ((pyg_channel *)self->c)->timer;
 }
 
+/* A Ticker's interval is clamped to [MIN_TICK_S, MAX_TICK_S].  A shorter
+   one would keep the timer thread firing ticks back to back, faster than
+   any reader (a slow reader's ticks are dropped anyway); a longer one never
+   ticks in practice, and its period in nanoseconds must fit an int64 with
+   room for the next tick's time. */
+#define MIN_TICK_S 100e-6
+#define MAX_TICK_S 1e9
+
 /* Arm ch's timer `seconds` from now (repeating if periodic). */
 static int arm(PyObject *ch, double seconds, bool periodic, bool *was_active)
 {
-    int64_t period = periodic ? (int64_t)(seconds * 1e9) : 0;
-    if (periodic && period < 1)
-        period = 1;
+    int64_t deadline, period = 0;
+    if (periodic && seconds > MAX_TICK_S) {
+        deadline = GC_FOREVER;
+        period = (int64_t)(MAX_TICK_S * 1e9);
+    } else {
+        if (periodic && seconds < MIN_TICK_S)
+            seconds = MIN_TICK_S;
+        deadline = gc_deadline_after(seconds);
+        if (periodic)
+            period = (int64_t)(seconds * 1e9);
+    }
     bool ignored;
-    if (gc_timer_reset(((pyg_channel *)ch)->timer, gc_deadline_after(seconds),
-                       period, was_active ? was_active : &ignored) != GC_OK) {
+    if (gc_timer_reset(((pyg_channel *)ch)->timer, deadline, period,
+                       was_active ? was_active : &ignored) != GC_OK) {
         PyErr_NoMemory();
         return -1;
     }
@@ -175,7 +191,9 @@ static PyType_Slot timer_slots[] = {
 static PyType_Slot ticker_slots[] = {
     {Py_tp_doc, (void *)"Ticker(interval)\n--\n\n"
                         "Go's time.Ticker: c receives the time every `interval` seconds.  c\n"
-                        "holds one tick; a slow reader misses ticks rather than queueing them.\n\n"
+                        "holds one tick; a slow reader misses ticks rather than queueing them.\n"
+                        "Intervals shorter than 100 us tick every 100 us; longer than 1e9 s,\n"
+                        "never.\n\n"
                         "    >>> tk = Ticker(0.01)\n    >>> first = tk.c.recv(); tk.stop()\n"},
     {Py_tp_new, ticker_new},
     {Py_tp_dealloc, timer_dealloc},

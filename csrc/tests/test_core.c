@@ -2301,6 +2301,54 @@ static void test_ctx_deep_chain_and_wide_tree(void)
     gc_ctx_release(root);
 }
 
+/* Children cancel and drop themselves while their parent's cancel walks
+   them: the walk holds each parent's lock throughout (it allocates
+   nothing, so no out-of-memory path drops it), and every context ends done
+   exactly once. */
+struct ctx_racer {
+    gc_ctx **kids;
+    int n;
+    pthread_t thread;
+};
+
+static void *cancel_and_release_kids(void *arg)
+{
+    struct ctx_racer *r = arg;
+    for (int i = 0; i < r->n; i++) {
+        gc_ctx_cancel(r->kids[i], GC_CTX_CANCELED, NULL);
+        gc_ctx_release(r->kids[i]);
+    }
+    return NULL;
+}
+
+static void test_ctx_cancel_walk_races_children_leaving(void)
+{
+    enum { KIDS = 2000, RACERS = 2 };
+    for (int round = 0; round < scale; round++) {
+        gc_ctx *root = gc_ctx_new(NULL, GC_FOREVER);
+        static gc_ctx *kids[RACERS][KIDS], *grandkids[RACERS][KIDS];
+        for (int k = 0; k < RACERS; k++)
+            for (int i = 0; i < KIDS; i++) {
+                kids[k][i] = gc_ctx_new(root, GC_FOREVER);
+                grandkids[k][i] = gc_ctx_new(kids[k][i], GC_FOREVER);
+            }
+        struct ctx_racer racers[RACERS];
+        for (int k = 0; k < RACERS; k++) {
+            racers[k] = (struct ctx_racer){kids[k], KIDS, 0};
+            pthread_create(&racers[k].thread, NULL, cancel_and_release_kids, &racers[k]);
+        }
+        gc_ctx_cancel(root, GC_CTX_CANCELED, NULL);
+        for (int k = 0; k < RACERS; k++)
+            pthread_join(racers[k].thread, NULL);
+        for (int k = 0; k < RACERS; k++)
+            for (int i = 0; i < KIDS; i++) {
+                CHECK(is_done(grandkids[k][i]));
+                gc_ctx_release(grandkids[k][i]);
+            }
+        gc_ctx_release(root);
+    }
+}
+
 static void test_ctx_release_of_long_chain_is_iterative(void)
 {
     enum { N = 10000 };
@@ -3612,6 +3660,7 @@ int main(void)
         test_ctx_cancel_reaches_descendants_not_ancestors);
     run("ctx_deep_chain_and_wide_tree", test_ctx_deep_chain_and_wide_tree);
     run("ctx_release_of_long_chain_is_iterative", test_ctx_release_of_long_chain_is_iterative);
+    run("ctx_cancel_walk_races_children_leaving", test_ctx_cancel_walk_races_children_leaving);
     run("ctx_child_cancel_unlinks_from_parent", test_ctx_child_cancel_unlinks_from_parent);
     run("ctx_deadlines", test_ctx_deadlines);
     run("ctx_released_while_its_deadline_fires", test_ctx_released_while_its_deadline_fires);
