@@ -2468,6 +2468,17 @@ static int collect_value(void *value, void *arg)
     return 0;
 }
 
+/* Take ctx's values, which must be exactly `only`, and drop the reference
+   the caller then owns. */
+static void take_only_value(gc_ctx *ctx, void *only)
+{
+    size_t n;
+    void **taken = gc_ctx_take_values(ctx, &n);
+    CHECK(n == 1 && taken && taken[0] == only);
+    free(taken);
+    count_release(only, NULL);
+}
+
 static void test_ctx_visit_and_take_values(void)
 {
     gc_chan *queue = gc_chan_new(GC_UNBOUNDED);
@@ -2492,10 +2503,7 @@ static void test_ctx_visit_and_take_values(void)
     void *seen2[4] = {0};
     gc_ctx_visit_values(done, collect_value, seen2);
     CHECK(seen2[0] == &cause && !seen2[1]);
-    taken = gc_ctx_take_values(done, &n);
-    CHECK(n == 1 && taken[0] == &cause);
-    free(taken);
-    count_release(&cause, NULL); /* the caller owns what it took */
+    take_only_value(done, &cause);
     CHECK(gc_ctx_cause(done) == NULL && gc_ctx_err(done) == GC_CTX_CANCELED);
     gc_ctx_release(done);
     gc_ctx_release(alive);
@@ -2590,11 +2598,7 @@ static void test_ctx_deadline_cause(void)
     child = gc_ctx_new(ctx, GC_FOREVER);
     CHECK(is_done(ctx) && gc_ctx_err(ctx) == GC_CTX_DEADLINE);
     CHECK(gc_ctx_cause(ctx) == &c_cause && gc_ctx_cause(child) == &c_cause);
-    size_t n;
-    void **taken = gc_ctx_take_values(ctx, &n);
-    CHECK(n == 1 && taken[0] == &c_cause);
-    free(taken);
-    count_release(&c_cause, NULL); /* the caller owns what it took */
+    take_only_value(ctx, &c_cause);
     CHECK(gc_ctx_cause(ctx) == NULL && gc_ctx_cause(child) == NULL);
     gc_ctx_release(child);
     gc_ctx_release(ctx);
