@@ -25,6 +25,11 @@ struct gc_ctx {
                                context's lock, except a child taking its
                                parent's to link or unlink itself */
     void *cause;            /* owned (value hooks); set once, when done */
+    void *deadline_cause;   /* owned (value hooks); set before the context
+                               is linked or its timer armed, then only
+                               taken (gc_ctx_take_values) */
+    bool expired_itself;    /* done by its own deadline (its timer, or born
+                               past it), not by a parent's cascade */
     gc_ctx *parent;         /* owned reference; immutable */
     bool linked;            /* in parent's children list: parent's lock */
     gc_ctx *first_child;    /* live children, not owned */
@@ -45,6 +50,8 @@ struct gc_ctx {
 };
 
 static gc_ctx_value_hooks hooks;
+
+static bool cancel_tree(gc_ctx *ctx, int err, void *cause, bool itself);
 
 void gc_ctx_set_value_hooks(gc_ctx_value_hooks h)
 {
@@ -115,6 +122,7 @@ static gc_ctx *destroy(gc_ctx *ctx)
         free(a);
     }
     release_value(ctx, ctx->cause);
+    release_value(ctx, ctx->deadline_cause);
     size_t n;
     free(gc_chan_take_buffer(ctx->done, &n)); /* unbuffered: always empty */
     gc_chan_free(ctx->done);
@@ -140,11 +148,17 @@ static void on_deadline(void *arg)
     gc_ctx *ctx = arg;
     if (!retain_if_alive(ctx))
         return;
-    gc_ctx_cancel(ctx, GC_CTX_DEADLINE, NULL);
+    cancel_tree(ctx, GC_CTX_DEADLINE, NULL, true);
     gc_ctx_release(ctx);
 }
 
 gc_ctx *gc_ctx_new(gc_ctx *parent, int64_t deadline_ns)
+{
+    return gc_ctx_new_with_deadline_cause(parent, deadline_ns, NULL);
+}
+
+gc_ctx *gc_ctx_new_with_deadline_cause(gc_ctx *parent, int64_t deadline_ns,
+                                       void *deadline_cause)
 {
     gc_ctx *ctx = calloc(1, sizeof(*ctx));
     if (!ctx)
@@ -165,6 +179,10 @@ gc_ctx *gc_ctx_new(gc_ctx *parent, int64_t deadline_ns)
     int64_t parent_deadline = parent ? parent->deadline : GC_FOREVER;
     ctx->deadline = deadline_ns < parent_deadline ? deadline_ns : parent_deadline;
     bool own_deadline = deadline_ns < parent_deadline;
+    if (own_deadline && deadline_cause) {
+        retain_value(deadline_cause);
+        ctx->deadline_cause = deadline_cause;
+    }
     if (own_deadline) {
         ctx->timer = gc_timer_new_callback(on_deadline, ctx);
         if (!ctx->timer) {
@@ -195,7 +213,7 @@ gc_ctx *gc_ctx_new(gc_ctx *parent, int64_t deadline_ns)
     if (own_deadline) {
         bool was_active;
         if (deadline_ns <= gc_now_ns())
-            gc_ctx_cancel(ctx, GC_CTX_DEADLINE, NULL);
+            cancel_tree(ctx, GC_CTX_DEADLINE, NULL, true);
         else if (gc_timer_reset(ctx->timer, deadline_ns, 0, &was_active) != GC_OK) {
             gc_ctx_release(ctx);
             return NULL;
@@ -208,7 +226,8 @@ gc_ctx *gc_ctx_new(gc_ctx *parent, int64_t deadline_ns)
    work list through their cancel_next links, at *tail, which then points
    at the last link.  The list needs no memory of its own, so a cancel never
    fails half way.  Returns false if it was done already. */
-static bool cancel_one(gc_ctx *ctx, int err, void *cause, gc_ctx ***tail)
+static bool cancel_one(gc_ctx *ctx, int err, void *cause, bool itself,
+                       gc_ctx ***tail)
 {
     pthread_mutex_lock(&ctx->lock);
     if (atomic_load(&ctx->err) != GC_CTX_ALIVE) {
@@ -217,6 +236,7 @@ static bool cancel_one(gc_ctx *ctx, int err, void *cause, gc_ctx ***tail)
     }
     retain_value(cause);
     ctx->cause = cause;
+    ctx->expired_itself = itself;
     /* done closes before err is published, so err() != ALIVE implies a
        closed done channel for every reader (channel locks are leaves, so
        closing under the context lock is in order). */
@@ -248,12 +268,13 @@ static bool cancel_one(gc_ctx *ctx, int err, void *cause, gc_ctx ***tail)
     return true;
 }
 
-bool gc_ctx_cancel(gc_ctx *ctx, int err, void *cause)
+/* itself: ctx expires by its own deadline (its descendants do not). */
+static bool cancel_tree(gc_ctx *ctx, int err, void *cause, bool itself)
 {
     /* A fork() must see the cascade whole or not at all. */
     gc_fork_gate_enter();
     gc_ctx *work = NULL, **tail = &work;
-    bool canceled = cancel_one(ctx, err, cause, &tail);
+    bool canceled = cancel_one(ctx, err, cause, itself, &tail);
     if (canceled && ctx->parent) {
         /* A done child no longer needs its parent's cancel: unlink it, so
            a long-lived parent does not collect canceled children. */
@@ -265,7 +286,7 @@ bool gc_ctx_cancel(gc_ctx *ctx, int err, void *cause)
     /* Descendants, breadth first, without recursion: trees may be deep. */
     while (work) {
         gc_ctx *next_ctx = work;
-        cancel_one(next_ctx, err, cause, &tail);
+        cancel_one(next_ctx, err, cause, false, &tail);
         work = next_ctx->cancel_next;
         if (!work)
             tail = &work;
@@ -273,6 +294,11 @@ bool gc_ctx_cancel(gc_ctx *ctx, int err, void *cause)
     }
     gc_fork_gate_leave();
     return canceled;
+}
+
+bool gc_ctx_cancel(gc_ctx *ctx, int err, void *cause)
+{
+    return cancel_tree(ctx, err, cause, false);
 }
 
 int gc_ctx_err_now(gc_ctx *ctx)
@@ -296,7 +322,23 @@ int gc_ctx_err(gc_ctx *ctx)
 
 void *gc_ctx_cause(gc_ctx *ctx)
 {
-    return gc_ctx_err(ctx) != GC_CTX_ALIVE ? ctx->cause : NULL;
+    /* Go copies the cause down the tree when a deadline fires; here that
+       copy would retain a value on the timer thread, so the cascade copies
+       nothing for a deadline and the reader walks up to the context that
+       expired.  One lock at a time: the walk only goes up. */
+    for (gc_ctx *c = ctx; c; c = c->parent) {
+        pthread_mutex_lock(&c->lock);
+        int err = atomic_load(&c->err);
+        void *cause = c->cause;
+        void *deadline_cause = c->deadline_cause;
+        bool itself = c->expired_itself;
+        pthread_mutex_unlock(&c->lock);
+        if (err == GC_CTX_ALIVE || cause || err != GC_CTX_DEADLINE)
+            return err == GC_CTX_ALIVE ? NULL : cause;
+        if (itself)
+            return deadline_cause;
+    }
+    return NULL;
 }
 
 int64_t gc_ctx_deadline(gc_ctx *ctx)
@@ -357,6 +399,8 @@ int gc_ctx_visit_values(gc_ctx *ctx, int (*visit)(void *value, void *arg),
     pthread_mutex_lock(&ctx->lock);
     if (ctx->cause)
         rc = visit(ctx->cause, arg);
+    if (ctx->deadline_cause && rc == 0)
+        rc = visit(ctx->deadline_cause, arg);
     for (after_item *a = ctx->after; a && rc == 0; a = a->next)
         rc = visit(a->item, arg);
     pthread_mutex_unlock(&ctx->lock);
@@ -367,7 +411,7 @@ void **gc_ctx_take_values(gc_ctx *ctx, size_t *count)
 {
     *count = 0;
     pthread_mutex_lock(&ctx->lock);
-    size_t n = ctx->cause ? 1 : 0;
+    size_t n = (ctx->cause ? 1 : 0) + (ctx->deadline_cause ? 1 : 0);
     for (after_item *a = ctx->after; a; a = a->next)
         n++;
     void **values = n ? malloc(n * sizeof(*values)) : NULL;
@@ -375,6 +419,9 @@ void **gc_ctx_take_values(gc_ctx *ctx, size_t *count)
         if (ctx->cause)
             values[(*count)++] = ctx->cause;
         ctx->cause = NULL;
+        if (ctx->deadline_cause)
+            values[(*count)++] = ctx->deadline_cause;
+        ctx->deadline_cause = NULL;
         for (after_item *a = ctx->after, *next; a; a = next) {
             next = a->next;
             values[(*count)++] = a->item;

@@ -46,6 +46,16 @@ void gc_ctx_set_value_hooks(gc_ctx_value_hooks hooks);
    deadline has passed, is born done.  NULL on ENOMEM. */
 gc_ctx *gc_ctx_new(gc_ctx *parent, int64_t deadline_ns);
 
+/* The same, with the cause to report when ctx expires by its own deadline
+   (Go's WithDeadlineCause).  deadline_cause (may be NULL) is retained here,
+   on the calling thread, and kept only if deadline_ns is earlier than the
+   parent's (else ctx can only expire with its parent, whose cause it
+   reports).  The deadline never copies it anywhere: gc_ctx_cause finds it
+   by walking the parents when asked, so the timer thread never retains a
+   value. */
+gc_ctx *gc_ctx_new_with_deadline_cause(gc_ctx *parent, int64_t deadline_ns,
+                                       void *deadline_cause);
+
 /* Tag a new context (and the descendants made after this) with owner, which
    hooks.release receives.  Call before ctx is shared. */
 void gc_ctx_set_owner(gc_ctx *ctx, void *owner);
@@ -65,7 +75,11 @@ int gc_ctx_err(gc_ctx *ctx);
 /* The same without waiting, for fast checks: GC_CTX_ALIVE may mean "being
    canceled right now".  Not ALIVE implies done is closed. */
 int gc_ctx_err_now(gc_ctx *ctx);
-void *gc_ctx_cause(gc_ctx *ctx);        /* borrowed; fixed once done */
+/* Why ctx is done, by Go's rule (borrowed; NULL while alive or when there
+   is none): the cause given to the cancel that made it done; else, if it
+   expired by its own deadline, its deadline cause; else (its deadline was
+   its parent's) the parent's answer. */
+void *gc_ctx_cause(gc_ctx *ctx);
 int64_t gc_ctx_deadline(gc_ctx *ctx);   /* GC_FOREVER if none */
 gc_chan *gc_ctx_done(gc_ctx *ctx);      /* owned by ctx; closed when done */
 
@@ -78,17 +92,17 @@ int64_t gc_ctx_after(gc_ctx *ctx, void *item, gc_chan *queue);
    owns) if it had not been sent yet. */
 bool gc_ctx_after_stop(gc_ctx *ctx, int64_t id, void **item);
 
-/* The values ctx holds (its cause, the items of pending after-func
+/* The values ctx holds (its cause, its deadline cause, the items of pending after-func
    registrations), under its lock: visit(value, arg) for each, stopping at
    the first non-zero return.  visit must not block or take other locks. */
 int gc_ctx_visit_values(gc_ctx *ctx, int (*visit)(void *value, void *arg),
                         void *arg);
 
-/* Move out every value ctx holds (cause and pending after-func items: the
-   functions will never be sent): returns an array (free() it) of *count
-   references the caller now owns, NULL if none (or on ENOMEM, when nothing
-   changes).  For breaking reference cycles: ctx stays done or alive as it
-   was, its cause reads as NULL afterwards. */
+/* Move out every value ctx holds (cause, deadline cause and pending
+   after-func items: the functions will never be sent): returns an array
+   (free() it) of *count references the caller now owns, NULL if none (or on
+   ENOMEM, when nothing changes).  For breaking reference cycles: ctx stays
+   done or alive as it was, its own causes read as NULL afterwards. */
 void **gc_ctx_take_values(gc_ctx *ctx, size_t *count);
 
 /* Live contexts linked under ctx (for tests). */

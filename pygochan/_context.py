@@ -96,7 +96,8 @@ def with_timeout(parent: Context, seconds: float) -> CancelPair:
 
 def with_deadline_cause(parent: Context, deadline: float, cause: BaseException) -> CancelPair:
     """Go's context.WithDeadlineCause: like with_deadline, and once the
-    deadline passes cause(ctx) is ``cause`` (err() stays DeadlineExceeded).
+    deadline passes cause(ctx) is ``cause`` (err() stays DeadlineExceeded,
+    and a blocking call's DeadlineExceeded has ``cause`` as its __cause__).
 
     >>> ctx, cancel = with_deadline_cause(background(), 0, TimeoutError("slow backend"))
     >>> cause(ctx)

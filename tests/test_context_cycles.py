@@ -92,6 +92,54 @@ def test_cause_of_a_with_value_child_is_visited_once():
     assert child_ref() is None
 
 
+def test_deadline_cause_referring_back_to_its_context_is_collected():
+    # before and after the deadline: the cause is the C context's, shown to
+    # the GC through the context that made it
+    for seconds in (60, 0):
+        ctx, cancel = gc.with_timeout_cause(gc.background(), seconds, Cause())
+        gc.cause(ctx)  # may be None (alive) or the cause
+        child, child_cancel = gc.with_cancel(ctx)
+        if seconds == 0:
+            with pytest.raises(gc.DeadlineExceeded) as info:
+                gc.Channel().recv(ctx=child)
+            info.value.__cause__.back = (ctx, cancel, child, child_cancel)
+            del info
+        ctx_ref, child_ref = weakref.ref(ctx), weakref.ref(child)
+        del ctx, cancel, child, child_cancel
+        collect()
+        assert ctx_ref() is None and child_ref() is None
+
+
+def make_cyclic_deadline_cause(seconds):
+    cause = Cause()
+    ctx, cancel = gc.with_timeout_cause(gc.background(), seconds, cause)
+    cause.ctx = ctx
+    return weakref.ref(ctx), weakref.ref(cause)
+
+
+def test_deadline_cause_cycle_is_collected_alive_or_expired():
+    for seconds in (60, 0):
+        ctx_ref, cause_ref = make_cyclic_deadline_cause(seconds)
+        collect()
+        assert ctx_ref() is None and cause_ref() is None
+
+
+def test_deadline_cause_of_a_with_value_child_is_visited_once():
+    ctx, cancel = gc.with_timeout_cause(gc.background(), 0, Cause())
+    child = gc.with_value(ctx, "k", "v")
+    gc.cause(ctx).back = (ctx, child)
+    del ctx, cancel
+    collect()  # the child keeps the tree, and so the cause, alive
+    with pytest.raises(gc.DeadlineExceeded) as info:
+        gc.Channel().recv(ctx=child)
+    assert isinstance(info.value.__cause__, Cause)
+    del info
+    child_ref = weakref.ref(child)
+    del child
+    collect()
+    assert child_ref() is None
+
+
 def failing_group():
     g = gc.ErrGroup()
 

@@ -15,8 +15,9 @@ static pyg_state *state_of(PyObject *self)
 
 static void retain_object(void *o)
 {
-    /* called from cancel paths started by Python code, attached: a
-       deadline's cancel (the timer thread) has no cause to retain */
+    /* called from Python code, attached: a cancel's cause, a deadline
+       cause when its context is made; a deadline firing on the timer
+       thread retains nothing */
     Py_INCREF((PyObject *)o);
 }
 
@@ -85,9 +86,8 @@ static int context_traverse(pyg_context *self, visitproc visit, void *arg)
     Py_VISIT(self->key);
     Py_VISIT(self->value);
     Py_VISIT(self->done);
-    Py_VISIT(self->deadline_cause);
     if (self->holds_values) {
-        /* the cause and pending after-func callables are references the C
+        /* the causes and pending after-func callables are references the C
            context holds; a cause's traceback or a closure often leads back
            here */
         pyg_visit_adapter a = {visit, arg};
@@ -102,14 +102,13 @@ static void clear_fields(pyg_context *self)
     Py_CLEAR(self->key);
     Py_CLEAR(self->value);
     Py_CLEAR(self->done);
-    Py_CLEAR(self->deadline_cause);
 }
 
 static int context_clear(pyg_context *self)
 {
     clear_fields(self);
     if (self->holds_values) {
-        /* a cycle through the cause or an after-func: the context is
+        /* a cycle through a cause or an after-func: the context is
            garbage, its pending functions will never run */
         size_t n;
         void **values = gc_ctx_take_values(self->ctx, &n);
@@ -431,36 +430,14 @@ static PyObject *module_new_context(PyObject *module, PyObject *const *args,
         deadline = d >= 9.0e9 ? GC_FOREVER : d <= 0 ? 0 : (int64_t)(d * 1e9);
     }
     pyg_drain_deferred(st);
+    PyObject *deadline_cause = nargs == 3 && args[2] != Py_None ? args[2] : NULL;
     gc_ctx *parent_ctx = ((pyg_context *)args[0])->ctx;
-    gc_ctx *ctx = gc_ctx_new(parent_ctx, deadline);
+    gc_ctx *ctx = gc_ctx_new_with_deadline_cause(parent_ctx, deadline, deadline_cause);
     if (!ctx)
         return PyErr_NoMemory();
     if (!parent_ctx)
         gc_ctx_set_owner(ctx, st->owner); /* a root: children inherit it */
-    PyObject *self = new_context(st, args[0], ctx, NULL, NULL);
-    if (self && nargs == 3 && args[2] != Py_None)
-        ((pyg_context *)self)->deadline_cause = Py_NewRef(args[2]);
-    return self;
-}
-
-/* The cause of a done context: the one given to cancel, else, when the
-   context expired by its own deadline, its deadline_cause.  A context whose
-   deadline is its parent's expired with the parent: ask the parent.  NULL
-   (no exception) when there is none.  The core keeps no deadline cause, so
-   no Python object is ever touched on the timer thread. */
-static PyObject *cause_of(pyg_context *self)
-{
-    for (pyg_context *c = self; c && c->ctx; c = (pyg_context *)c->parent) {
-        PyObject *cause = gc_ctx_cause(c->ctx);
-        if (cause || gc_ctx_err(c->ctx) != GC_CTX_DEADLINE)
-            return cause;
-        pyg_context *parent = (pyg_context *)c->parent;
-        bool own_deadline = !parent || !parent->ctx ||
-                            gc_ctx_deadline(c->ctx) < gc_ctx_deadline(parent->ctx);
-        if (own_deadline)
-            return c->deadline_cause;
-    }
-    return NULL;
+    return new_context(st, args[0], ctx, NULL, NULL);
 }
 
 static PyObject *module_with_value(PyObject *module, PyObject *const *args,
@@ -495,7 +472,7 @@ static PyObject *module_cause(PyObject *module, PyObject *ctx_obj)
     gc_ctx *ctx = ((pyg_context *)ctx_obj)->ctx;
     if (!ctx || gc_ctx_err(ctx) == GC_CTX_ALIVE)
         Py_RETURN_NONE;
-    PyObject *cause = cause_of((pyg_context *)ctx_obj);
+    PyObject *cause = gc_ctx_cause(ctx);
     if (cause)
         return Py_NewRef(cause);
     return new_ctx_error(st, ctx);

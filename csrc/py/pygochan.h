@@ -133,10 +133,8 @@ typedef struct {
     PyObject *value;
     PyObject *done;     /* the done Channel, made on first use (owned);
                            guarded by the context's critical section */
-    PyObject *deadline_cause; /* with_deadline_cause: cause(ctx) once its own
-                                 deadline passed (owned), else NULL */
     PyObject *weakreflist;
-    bool holds_values;  /* the one Context that shows ctx's cause and pending
+    bool holds_values;  /* the one Context that shows ctx's causes and pending
                            after-func items to the GC: the one that made ctx
                            (with_value children share ctx but not this) */
 } pyg_context;

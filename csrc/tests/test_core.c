@@ -2468,6 +2468,17 @@ static int collect_value(void *value, void *arg)
     return 0;
 }
 
+/* Take ctx's values, which must be exactly `only`, and drop the reference
+   the caller then owns. */
+static void take_only_value(gc_ctx *ctx, void *only)
+{
+    size_t n;
+    void **taken = gc_ctx_take_values(ctx, &n);
+    CHECK(n == 1 && taken && taken[0] == only);
+    free(taken);
+    count_release(only, NULL);
+}
+
 static void test_ctx_visit_and_take_values(void)
 {
     gc_chan *queue = gc_chan_new(GC_UNBOUNDED);
@@ -2492,15 +2503,106 @@ static void test_ctx_visit_and_take_values(void)
     void *seen2[4] = {0};
     gc_ctx_visit_values(done, collect_value, seen2);
     CHECK(seen2[0] == &cause && !seen2[1]);
-    taken = gc_ctx_take_values(done, &n);
-    CHECK(n == 1 && taken[0] == &cause);
-    free(taken);
-    count_release(&cause, NULL); /* the caller owns what it took */
+    take_only_value(done, &cause);
     CHECK(gc_ctx_cause(done) == NULL && gc_ctx_err(done) == GC_CTX_CANCELED);
     gc_ctx_release(done);
     gc_ctx_release(alive);
     CHECK(atomic_load(&cause_refs) == refs);
     destroy(queue);
+}
+
+static void wait_done(gc_ctx *c)
+{
+    void *v;
+    bool ok = true;
+    CHECK(recv_wait(gc_ctx_done(c), &v, &ok, GC_FOREVER) == GC_OK && !ok);
+}
+
+/* Go's Cause(): a cancel's cause wins; a context that expired by its own
+   deadline reports its deadline cause; one whose deadline was its parent's
+   reports the parent's.  The deadline firing retains nothing. */
+static void test_ctx_deadline_cause(void)
+{
+    int p_cause, c_cause, x_cause;
+    long refs = atomic_load(&cause_refs);
+
+    /* own deadline earlier than the parent's */
+    gc_ctx *parent = gc_ctx_new_with_deadline_cause(NULL, gc_deadline_after(3600), &p_cause);
+    gc_ctx *child = gc_ctx_new_with_deadline_cause(parent, gc_deadline_after(0.005), &c_cause);
+    gc_ctx *grandchild = gc_ctx_new(child, GC_FOREVER);
+    CHECK(atomic_load(&cause_refs) == refs + 2);
+    CHECK(gc_ctx_cause(child) == NULL); /* alive */
+    wait_done(grandchild);
+    CHECK(gc_ctx_err(grandchild) == GC_CTX_DEADLINE && gc_ctx_err(child) == GC_CTX_DEADLINE);
+    CHECK(gc_ctx_cause(child) == &c_cause && gc_ctx_cause(grandchild) == &c_cause);
+    CHECK(gc_ctx_cause(parent) == NULL && gc_ctx_err(parent) == GC_CTX_ALIVE);
+    CHECK(atomic_load(&cause_refs) == refs + 2); /* the cascade retained nothing */
+    void *seen[4] = {0};
+    CHECK(gc_ctx_visit_values(child, collect_value, seen) == 0);
+    CHECK(seen[0] == &c_cause && !seen[1]);
+    void *seen_gc[4] = {0};
+    CHECK(gc_ctx_visit_values(grandchild, collect_value, seen_gc) == 0 && !seen_gc[0]);
+    gc_ctx_release(grandchild);
+    gc_ctx_release(child);
+    gc_ctx_release(parent);
+    CHECK(atomic_load(&cause_refs) == refs);
+
+    /* own deadline later than the parent's: the parent's deadline rules,
+       and the child's cause is not even kept */
+    parent = gc_ctx_new_with_deadline_cause(NULL, gc_deadline_after(0.005), &p_cause);
+    child = gc_ctx_new_with_deadline_cause(parent, gc_deadline_after(3600), &c_cause);
+    grandchild = gc_ctx_new(child, GC_FOREVER);
+    CHECK(atomic_load(&cause_refs) == refs + 1);
+    wait_done(grandchild);
+    CHECK(gc_ctx_cause(parent) == &p_cause && gc_ctx_cause(child) == &p_cause &&
+          gc_ctx_cause(grandchild) == &p_cause);
+    /* a child made after the parent expired: born done, same answer */
+    gc_ctx *late = gc_ctx_new_with_deadline_cause(child, gc_deadline_after(3600), &c_cause);
+    CHECK(is_done(late) && gc_ctx_err(late) == GC_CTX_DEADLINE && gc_ctx_cause(late) == &p_cause);
+    gc_ctx_release(late);
+    gc_ctx_release(grandchild);
+    gc_ctx_release(child);
+    gc_ctx_release(parent);
+    CHECK(atomic_load(&cause_refs) == refs);
+
+    /* a cancel before the deadline wins, with or without a cause */
+    gc_ctx *ctx = gc_ctx_new_with_deadline_cause(NULL, gc_deadline_after(0.005), &c_cause);
+    CHECK(gc_ctx_cancel(ctx, GC_CTX_CANCELED, &x_cause));
+    CHECK(gc_ctx_cause(ctx) == &x_cause);
+    gc_ctx *other = gc_ctx_new_with_deadline_cause(NULL, gc_deadline_after(0.005), &c_cause);
+    CHECK(gc_ctx_cancel(other, GC_CTX_CANCELED, NULL));
+    sleep_us(10000); /* past both deadlines: nothing changes */
+    CHECK(gc_ctx_cause(ctx) == &x_cause && gc_ctx_err(ctx) == GC_CTX_CANCELED);
+    CHECK(gc_ctx_cause(other) == NULL && gc_ctx_err(other) == GC_CTX_CANCELED);
+    gc_ctx_release(ctx);
+    gc_ctx_release(other);
+    CHECK(atomic_load(&cause_refs) == refs);
+
+    /* the parent canceled first: the child reports the parent's cancel */
+    parent = gc_ctx_new(NULL, GC_FOREVER);
+    child = gc_ctx_new_with_deadline_cause(parent, gc_deadline_after(3600), &c_cause);
+    gc_ctx *bare_parent = gc_ctx_new(NULL, GC_FOREVER);
+    gc_ctx *bare_child = gc_ctx_new_with_deadline_cause(bare_parent, gc_deadline_after(3600), &c_cause);
+    CHECK(gc_ctx_cancel(parent, GC_CTX_CANCELED, &x_cause));
+    CHECK(gc_ctx_cancel(bare_parent, GC_CTX_CANCELED, NULL));
+    CHECK(gc_ctx_err(child) == GC_CTX_CANCELED && gc_ctx_cause(child) == &x_cause);
+    CHECK(gc_ctx_err(bare_child) == GC_CTX_CANCELED && gc_ctx_cause(bare_child) == NULL);
+    gc_ctx_release(bare_child);
+    gc_ctx_release(bare_parent);
+    gc_ctx_release(child);
+    gc_ctx_release(parent);
+    CHECK(atomic_load(&cause_refs) == refs);
+
+    /* born past its deadline; taking the values forgets the cause */
+    ctx = gc_ctx_new_with_deadline_cause(NULL, 0, &c_cause);
+    child = gc_ctx_new(ctx, GC_FOREVER);
+    CHECK(is_done(ctx) && gc_ctx_err(ctx) == GC_CTX_DEADLINE);
+    CHECK(gc_ctx_cause(ctx) == &c_cause && gc_ctx_cause(child) == &c_cause);
+    take_only_value(ctx, &c_cause);
+    CHECK(gc_ctx_cause(ctx) == NULL && gc_ctx_cause(child) == NULL);
+    gc_ctx_release(child);
+    gc_ctx_release(ctx);
+    CHECK(atomic_load(&cause_refs) == refs);
 }
 
 /* A sender and a receiver each select on the channel and their own context,
@@ -3668,6 +3770,7 @@ int main(void)
         test_ctx_tree_dropped_while_its_deadline_fires);
     run("ctx_after_items", test_ctx_after_items);
     run("ctx_visit_and_take_values", test_ctx_visit_and_take_values);
+    run("ctx_deadline_cause", test_ctx_deadline_cause);
     run("ctx_expiring_while_exchanging", test_ctx_expiring_while_exchanging);
 
     /* hand-off, WaitGroup, pool */
