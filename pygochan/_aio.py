@@ -43,6 +43,7 @@ _CancelledError = asyncio.CancelledError
 _current_task = asyncio.current_task
 _get_running_loop = asyncio.get_running_loop
 _aop = _core._aop
+_AsyncOp = _core._AsyncOp
 _MISSING = object()
 
 
@@ -485,20 +486,20 @@ async def _future_aresult(self: Any, timeout: Optional[float] = None, *,
 async def pool_asubmit(self: Any, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
     """``submit()`` for coroutines: returns the job's Future.
 
-    With a bounded ``queue_size`` that is full the task (not the loop)
-    waits for room, retrying with a back-off of at most 5 ms; cancelling it
-    then submits nothing::
+    With a bounded ``queue_size`` that is full the task (not the loop) waits
+    on the pool's job channel, like ``ch.asend``; ``submit_timeout=`` and
+    ``submit_ctx=`` bound that wait as for ``submit()``.  A cancelled or
+    timed-out asubmit queued nothing: its job never runs::
 
-        fut = await pool.asubmit(parse, page)
+        fut = await pool.asubmit(parse, page, submit_timeout=5)
         value = await fut
     """
-    delay = 50e-6
-    while True:
-        fut = self.try_submit(fn, *args, **kwargs)
-        if fut is not None:
-            return fut
-        await asyncio.sleep(delay)
-        delay = min(delay * 2, 0.005)
+    if _redeliver:
+        _pending_cancel()
+    sent = self._asubmit_op(fn, *args, **kwargs)
+    if type(sent) is not _AsyncOp:
+        return sent  # routed without waiting: the Future
+    return await _park(sent)
 
 
 async def pool_arun(self: Any, fn: Any, /, *args: Any, abandon_on_cancel: bool = False,

@@ -1072,6 +1072,148 @@ def test_pool_arun_cancelled_while_running_returns_then_cancels():
     run(main)
 
 
+async def submitters_parked(pool, n):
+    """Yield to the loop until n submits wait on the pool's job channel."""
+    for _ in range(10000):
+        if pool.stats()["blocked_submitters"] == n:
+            return
+        await asyncio.sleep(0.001)
+    raise AssertionError(f"expected {n} parked submitters: {pool.stats()}")
+
+
+def test_pool_asubmit_on_a_full_queue_parks_until_a_slot_frees():
+    async def main():
+        gate = threading.Event()
+        ran = []
+        with gc.Pool(1, queue_size=1) as pool:
+            running = await pool.asubmit(gate.wait, WAIT_TIMEOUT)
+            queued = await pool.asubmit(ran.append, "queued")
+            t = asyncio.ensure_future(pool.asubmit(ran.append, "waited"))
+            await submitters_parked(pool, 1)  # parked on the job channel
+            assert not t.done()
+            assert pool.stats()["submitted"] == 2
+            gate.set()
+            waited = await t
+            await running
+            await queued
+            await waited
+            assert pool.stats()["submitted"] == 3
+        assert ran == ["queued", "waited"]
+
+    run(main)
+
+
+def test_pool_asubmit_cancelled_or_timed_out_while_waiting_has_no_effect():
+    async def main():
+        gate = threading.Event()
+        ran = []
+        with gc.Pool(1, queue_size=1) as pool:
+            running = await pool.asubmit(gate.wait, WAIT_TIMEOUT)
+            queued = await pool.asubmit(ran.append, "queued")
+            before = pool.stats()
+            t = asyncio.ensure_future(pool.asubmit(ran.append, "cancelled"))
+            await submitters_parked(pool, 1)
+            t.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await t
+            with pytest.raises(TimeoutError):
+                await pool.asubmit(ran.append, "timed out", submit_timeout=0.02)
+            with pytest.raises(TimeoutError):
+                await pool.asubmit(ran.append, "timeout=0", submit_timeout=0)
+            ctx, cancel = gc.with_cancel(gc.background())
+            t = asyncio.ensure_future(pool.asubmit(ran.append, "ctx", submit_ctx=ctx))
+            await submitters_parked(pool, 1)
+            cancel()
+            with pytest.raises(gc.Canceled):
+                await t
+            after = pool.stats()
+            for key in ("pending", "submitted", "running", "idle", "workers"):
+                assert after[key] == before[key], key
+            assert after["blocked_submitters"] == 0
+            gate.set()
+            await running
+            await queued
+            # The routing bookkeeping is intact: the next jobs still run.
+            assert await (await pool.asubmit(lambda: "next")) == "next"
+            assert await pool.arun(lambda: "after") == "after"
+        assert ran == ["queued"]
+
+    run(main)
+
+
+def test_pool_asubmit_waiting_when_the_pool_shuts_down_raises():
+    async def main():
+        gate = threading.Event()
+        pool = gc.Pool(1, queue_size=1)
+        running = await pool.asubmit(gate.wait, WAIT_TIMEOUT)
+        await pool.asubmit(lambda: None)
+        t = asyncio.ensure_future(pool.asubmit(lambda: None))
+        await submitters_parked(pool, 1)
+        pool.shutdown(wait=False)
+        with pytest.raises(RuntimeError, match="after shutdown"):
+            await t
+        gate.set()
+        await running
+        pool.shutdown(wait=True)
+
+    run(main)
+
+
+def test_pool_asubmit_many_concurrent_submitters_run_exactly_once():
+    seed = random.randrange(2**32)
+    print("seed", seed)
+    rng = random.Random(seed)
+    ran = collections.Counter()
+    lock = threading.Lock()
+
+    def job(key):
+        time.sleep(rng_delay())
+        with lock:
+            ran[key] += 1
+        return key
+
+    delays = random.Random(seed + 1)
+
+    def rng_delay():
+        with lock:
+            return delays.random() * 0.0005
+
+    async def main():
+        submitted, results = [], []
+        with gc.Pool(3, queue_size=2) as pool:
+
+            def thread_submitter():
+                for i in range(40):
+                    fut = pool.submit(job, ("thread", i))
+                    submitted.append(("thread", i))
+                    results.append(fut)
+
+            th = start(thread_submitter)
+
+            async def submitter(i):
+                timeout = rng.choice([None, None, 0.0005, 0.002])
+                try:
+                    fut = await pool.asubmit(job, ("task", i), submit_timeout=timeout)
+                except TimeoutError:
+                    return
+                submitted.append(("task", i))
+                results.append(fut)
+
+            tasks = [asyncio.ensure_future(submitter(i)) for i in range(120)]
+            for _ in range(30):
+                await asyncio.sleep(rng.random() * 0.002)
+                rng.choice(tasks).cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            join_all([th])
+            for fut in results:
+                await fut
+        assert sorted(ran) == sorted(submitted)
+        assert set(ran.values()) <= {1}
+        assert len(submitted) > 40
+
+    run(main)
+
+
 def test_err_group_async_with():
     async def main():
         done = []
