@@ -261,6 +261,49 @@ def test_tasks_on_three_loops_to_thread_receivers(capacity):
     assert len(received) == len(set(received)) == 3 * per
 
 
+def test_thread_task_ping_pong_exactly_once_with_fast_and_slow_peers(rng):
+    # Unbuffered hand-offs with a thread that answers at once (the task's
+    # park meets it while spinning) or late (the task waits on the loop),
+    # mixed with a task peer on the same loop that no spin can reach.
+    ping, pong, local = gc.Channel(), gc.Channel(), gc.Channel()
+    pauses = [rng.choice([0, 0, 0, 0.0005, 0.002]) for _ in range(600)]
+
+    def echo():
+        for pause in pauses:
+            v = ping.recv(timeout=WAIT_TIMEOUT)
+            if pause:
+                time.sleep(pause)
+            if v % 2:
+                pong.send(v, timeout=WAIT_TIMEOUT)
+            else:
+                gc.select(gc.send(pong, v), timeout=WAIT_TIMEOUT)
+
+    async def local_peer():
+        async for v in local:
+            await local.asend(-v)  # answered by main's arecv below
+
+    async def main():
+        th = start(echo)
+        peer = asyncio.ensure_future(local_peer())
+        got = []
+        for i in range(len(pauses)):
+            if i % 3:
+                await ping.asend(i, timeout=WAIT_TIMEOUT)
+            else:
+                await gc.aselect(gc.send(ping, i), timeout=WAIT_TIMEOUT)
+            got.append(await pong.arecv(timeout=WAIT_TIMEOUT))
+            if i % 50 == 0:
+                await local.asend(i)
+                assert await local.arecv() == -i
+        local.close()
+        await peer
+        join_all([th])
+        assert got == list(range(len(pauses)))
+        assert_no_parked_waiters()
+
+    run(main)
+
+
 def test_thread_select_and_task_aselect_rendezvous(rng):
     # unbuffered, both sides select over a send and a recv case
     a, b = gc.Channel(), gc.Channel()
@@ -1159,10 +1202,8 @@ def test_pool_asubmit_waiting_when_the_pool_shuts_down_raises():
     run(main)
 
 
-def test_pool_asubmit_many_concurrent_submitters_run_exactly_once():
-    seed = random.randrange(2**32)
-    print("seed", seed)
-    rng = random.Random(seed)
+def test_pool_asubmit_many_concurrent_submitters_run_exactly_once(rng):
+    seed = rng.randrange(2**32)
     ran = collections.Counter()
     lock = threading.Lock()
 

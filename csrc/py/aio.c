@@ -668,6 +668,42 @@ static PyObject *aop_abort(pyg_aop *self, PyObject *Py_UNUSED(ignored))
     Py_RETURN_FALSE;
 }
 
+/* Worth a spin: a hand-off on unbuffered channels only.  There every value
+   costs the loop one wake-up; on a buffered channel a fast peer fills the
+   buffer and one wake-up drains the whole burst. */
+static bool spin_may_help(pyg_aop *op)
+{
+    if (op->mode == AOP_CLOSED || op->ncases == 0)
+        return false;
+    for (int i = 0; i < op->ncases; i++)
+        if (op->cases[i].chan && gc_chan_capacity(op->cases[i].chan) != 0)
+            return false;
+    return true;
+}
+
+/* A parked hand-off whose peer may answer within microseconds (a thread
+   on another core): yield-spin as a blocked thread does before it sleeps,
+   with the GIL released.  True if it completed meanwhile (its hub then
+   holds it: the caller drains the hub and reads result()); None if a spin
+   cannot help here. */
+static PyObject *aop_spin(pyg_aop *self, PyObject *Py_UNUSED(ignored))
+{
+    if (self->state != AOP_PARKED || !spin_may_help(self))
+        Py_RETURN_NONE;
+    uint32_t s;
+    Py_BEGIN_ALLOW_THREADS
+    for (int i = 0; i < gc_spin_yields; i++) {
+        if (gc_waiter_state(&self->sel.waiter) != GC_W_WAITING)
+            break;
+        gc_yield();
+    }
+    s = gc_waiter_state(&self->sel.waiter);
+    if (s == GC_W_CLAIMED)
+        gc_waiter_wait_done(&self->sel.waiter);
+    Py_END_ALLOW_THREADS
+    return PyBool_FromLong(s != GC_W_WAITING);
+}
+
 /* The thread call's outcome: its return value, or its exception. */
 static PyObject *aop_result(pyg_aop *self, PyObject *Py_UNUSED(ignored))
 {
@@ -779,6 +815,10 @@ static PyMethodDef aop_methods[] = {
     {"abort", (PyCFunction)aop_abort, METH_NOARGS,
      "abort($self)\n--\n\nGive up: True if nothing happened, False if a waker "
      "committed first."},
+    {"spin", (PyCFunction)aop_spin, METH_NOARGS,
+     "spin($self)\n--\n\nParked on unbuffered channels: wait a few yields "
+     "for a waker, the GIL released; True if one finished the operation, "
+     "None if no spin was tried."},
     {"result", (PyCFunction)aop_result, METH_NOARGS,
      "result($self)\n--\n\nThe committed outcome, as the thread call returns "
      "or raises it."},
