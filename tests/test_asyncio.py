@@ -9,6 +9,7 @@ the loop's hub has delivered the completion.
 """
 import asyncio
 import collections
+import contextlib
 import gc as pygc
 import os
 import random
@@ -1124,23 +1125,36 @@ async def submitters_parked(pool, n):
     raise AssertionError(f"expected {n} parked submitters: {pool.stats()}")
 
 
+@contextlib.asynccontextmanager
+async def saturated_pool(ran):
+    """A Pool(1, queue_size=1) with its worker held and its queue full (a
+    job appending "queued" to ran); the worker is let go on exit, and the
+    pool's routing must still serve new jobs after what the body did."""
+    gate = threading.Event()
+    with gc.Pool(1, queue_size=1) as pool:
+        running = await pool.asubmit(gate.wait, WAIT_TIMEOUT)
+        queued = await pool.asubmit(ran.append, "queued")
+        try:
+            yield pool
+        finally:
+            gate.set()
+        await running
+        await queued
+        assert await (await pool.asubmit(lambda: "next")) == "next"
+        assert await pool.arun(lambda: "after") == "after"
+
+
 def test_pool_asubmit_on_a_full_queue_parks_until_a_slot_frees():
     async def main():
-        gate = threading.Event()
         ran = []
-        with gc.Pool(1, queue_size=1) as pool:
-            running = await pool.asubmit(gate.wait, WAIT_TIMEOUT)
-            queued = await pool.asubmit(ran.append, "queued")
+        async with saturated_pool(ran) as pool:
             t = asyncio.ensure_future(pool.asubmit(ran.append, "waited"))
             await submitters_parked(pool, 1)  # parked on the job channel
             assert not t.done()
             assert pool.stats()["submitted"] == 2
-            gate.set()
-            waited = await t
-            await running
-            await queued
-            await waited
-            assert pool.stats()["submitted"] == 3
+        waited = await t  # the worker was let go: the slot freed
+        assert waited.done()  # the pool's exit ran the queue first
+        assert pool.stats()["submitted"] == 5  # with "next" and "after"
         assert ran == ["queued", "waited"]
 
     run(main)
@@ -1148,11 +1162,8 @@ def test_pool_asubmit_on_a_full_queue_parks_until_a_slot_frees():
 
 def test_pool_asubmit_cancelled_or_timed_out_while_waiting_has_no_effect():
     async def main():
-        gate = threading.Event()
         ran = []
-        with gc.Pool(1, queue_size=1) as pool:
-            running = await pool.asubmit(gate.wait, WAIT_TIMEOUT)
-            queued = await pool.asubmit(ran.append, "queued")
+        async with saturated_pool(ran) as pool:
             before = pool.stats()
             t = asyncio.ensure_future(pool.asubmit(ran.append, "cancelled"))
             await submitters_parked(pool, 1)
@@ -1173,12 +1184,6 @@ def test_pool_asubmit_cancelled_or_timed_out_while_waiting_has_no_effect():
             for key in ("pending", "submitted", "running", "idle", "workers"):
                 assert after[key] == before[key], key
             assert after["blocked_submitters"] == 0
-            gate.set()
-            await running
-            await queued
-            # The routing bookkeeping is intact: the next jobs still run.
-            assert await (await pool.asubmit(lambda: "next")) == "next"
-            assert await pool.arun(lambda: "after") == "after"
         assert ran == ["queued"]
 
     run(main)
