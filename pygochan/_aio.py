@@ -43,7 +43,10 @@ _CancelledError = asyncio.CancelledError
 _current_task = asyncio.current_task
 _get_running_loop = asyncio.get_running_loop
 _aop = _core._aop
+_AsyncOp = _core._AsyncOp
 _MISSING = object()
+# At most one park in this many spins after a run of misses.
+_SPIN_PENALTY_MAX = 63
 
 
 class _LoopHub:
@@ -53,10 +56,14 @@ class _LoopHub:
     method runs on that thread.
     """
 
-    __slots__ = ("core", "_loop", "_fallback", "__weakref__")
+    __slots__ = ("core", "_loop", "_fallback", "spin_skip", "spin_penalty", "__weakref__")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.core = _core._Hub()
+        # Parks that will not spin before the next try, and how many the
+        # last miss cost (see _park).
+        self.spin_skip = 0
+        self.spin_penalty = 0
         # weak: the registry maps the loop to this hub, which must not keep
         # the loop alive
         self._loop = weakref.ref(loop)
@@ -239,6 +246,21 @@ async def _park(op: Any) -> Any:
     fut = loop.create_future()
     if not op.park(hub.core, fut):
         return op.result()  # committed while registering
+    if hub.spin_skip:
+        hub.spin_skip -= 1
+    else:
+        spun = op.spin()
+        if spun:
+            # A thread on another core answered while we spun: no wake-up
+            # through the descriptor, no trip round the loop.
+            hub.spin_penalty = 0
+            hub.drain()
+            return op.result()
+        if spun is not None:
+            # Nobody that fast (the peer is a task on this loop, or idle):
+            # spin ever more rarely, so the loop's other work is not delayed.
+            hub.spin_penalty = min(2 * hub.spin_penalty + 1, _SPIN_PENALTY_MAX)
+            hub.spin_skip = hub.spin_penalty
     delay = op.delay
     timer = loop.call_later(delay, _on_timeout, op, fut) if delay is not None else None
     try:
@@ -485,20 +507,20 @@ async def _future_aresult(self: Any, timeout: Optional[float] = None, *,
 async def pool_asubmit(self: Any, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
     """``submit()`` for coroutines: returns the job's Future.
 
-    With a bounded ``queue_size`` that is full the task (not the loop)
-    waits for room, retrying with a back-off of at most 5 ms; cancelling it
-    then submits nothing::
+    With a bounded ``queue_size`` that is full the task (not the loop) waits
+    on the pool's job channel, like ``ch.asend``; ``submit_timeout=`` and
+    ``submit_ctx=`` bound that wait as for ``submit()``.  A cancelled or
+    timed-out asubmit queued nothing: its job never runs::
 
-        fut = await pool.asubmit(parse, page)
+        fut = await pool.asubmit(parse, page, submit_timeout=5)
         value = await fut
     """
-    delay = 50e-6
-    while True:
-        fut = self.try_submit(fn, *args, **kwargs)
-        if fut is not None:
-            return fut
-        await asyncio.sleep(delay)
-        delay = min(delay * 2, 0.005)
+    if _redeliver:
+        _pending_cancel()
+    sent = self._asubmit_op(fn, *args, **kwargs)
+    if type(sent) is not _AsyncOp:
+        return sent  # routed without waiting: the Future
+    return await _park(sent)
 
 
 async def pool_arun(self: Any, fn: Any, /, *args: Any, abandon_on_cancel: bool = False,

@@ -9,6 +9,7 @@ the loop's hub has delivered the completion.
 """
 import asyncio
 import collections
+import contextlib
 import gc as pygc
 import os
 import random
@@ -259,6 +260,49 @@ def test_tasks_on_three_loops_to_thread_receivers(capacity):
     ch.close()
     join_all(readers)
     assert len(received) == len(set(received)) == 3 * per
+
+
+def test_thread_task_ping_pong_exactly_once_with_fast_and_slow_peers(rng):
+    # Unbuffered hand-offs with a thread that answers at once (the task's
+    # park meets it while spinning) or late (the task waits on the loop),
+    # mixed with a task peer on the same loop that no spin can reach.
+    ping, pong, local = gc.Channel(), gc.Channel(), gc.Channel()
+    pauses = [rng.choice([0, 0, 0, 0.0005, 0.002]) for _ in range(600)]
+
+    def echo():
+        for pause in pauses:
+            v = ping.recv(timeout=WAIT_TIMEOUT)
+            if pause:
+                time.sleep(pause)
+            if v % 2:
+                pong.send(v, timeout=WAIT_TIMEOUT)
+            else:
+                gc.select(gc.send(pong, v), timeout=WAIT_TIMEOUT)
+
+    async def local_peer():
+        async for v in local:
+            await local.asend(-v)  # answered by main's arecv below
+
+    async def main():
+        th = start(echo)
+        peer = asyncio.ensure_future(local_peer())
+        got = []
+        for i in range(len(pauses)):
+            if i % 3:
+                await ping.asend(i, timeout=WAIT_TIMEOUT)
+            else:
+                await gc.aselect(gc.send(ping, i), timeout=WAIT_TIMEOUT)
+            got.append(await pong.arecv(timeout=WAIT_TIMEOUT))
+            if i % 50 == 0:
+                await local.asend(i)
+                assert await local.arecv() == -i
+        local.close()
+        await peer
+        join_all([th])
+        assert got == list(range(len(pauses)))
+        assert_no_parked_waiters()
+
+    run(main)
 
 
 def test_thread_select_and_task_aselect_rendezvous(rng):
@@ -1068,6 +1112,150 @@ def test_pool_arun_cancelled_while_running_returns_then_cancels():
             with pytest.raises(asyncio.CancelledError):
                 await t
         assert got == ["result"]
+
+    run(main)
+
+
+async def submitters_parked(pool, n):
+    """Yield to the loop until n submits wait on the pool's job channel."""
+    for _ in range(10000):
+        if pool.stats()["blocked_submitters"] == n:
+            return
+        await asyncio.sleep(0.001)
+    raise AssertionError(f"expected {n} parked submitters: {pool.stats()}")
+
+
+@contextlib.asynccontextmanager
+async def saturated_pool(ran):
+    """A Pool(1, queue_size=1) with its worker held and its queue full (a
+    job appending "queued" to ran); the worker is let go on exit, and the
+    pool's routing must still serve new jobs after what the body did."""
+    gate = threading.Event()
+    with gc.Pool(1, queue_size=1) as pool:
+        running = await pool.asubmit(gate.wait, WAIT_TIMEOUT)
+        queued = await pool.asubmit(ran.append, "queued")
+        try:
+            yield pool
+        finally:
+            gate.set()
+        await running
+        await queued
+        assert await (await pool.asubmit(lambda: "next")) == "next"
+        assert await pool.arun(lambda: "after") == "after"
+
+
+def test_pool_asubmit_on_a_full_queue_parks_until_a_slot_frees():
+    async def main():
+        ran = []
+        async with saturated_pool(ran) as pool:
+            t = asyncio.ensure_future(pool.asubmit(ran.append, "waited"))
+            await submitters_parked(pool, 1)  # parked on the job channel
+            assert not t.done()
+            assert pool.stats()["submitted"] == 2
+        waited = await t  # the worker was let go: the slot freed
+        assert waited.done()  # the pool's exit ran the queue first
+        assert pool.stats()["submitted"] == 5  # with "next" and "after"
+        assert ran == ["queued", "waited"]
+
+    run(main)
+
+
+def test_pool_asubmit_cancelled_or_timed_out_while_waiting_has_no_effect():
+    async def main():
+        ran = []
+        async with saturated_pool(ran) as pool:
+            before = pool.stats()
+            t = asyncio.ensure_future(pool.asubmit(ran.append, "cancelled"))
+            await submitters_parked(pool, 1)
+            t.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await t
+            with pytest.raises(TimeoutError):
+                await pool.asubmit(ran.append, "timed out", submit_timeout=0.02)
+            with pytest.raises(TimeoutError):
+                await pool.asubmit(ran.append, "timeout=0", submit_timeout=0)
+            ctx, cancel = gc.with_cancel(gc.background())
+            t = asyncio.ensure_future(pool.asubmit(ran.append, "ctx", submit_ctx=ctx))
+            await submitters_parked(pool, 1)
+            cancel()
+            with pytest.raises(gc.Canceled):
+                await t
+            after = pool.stats()
+            for key in ("pending", "submitted", "running", "idle", "workers"):
+                assert after[key] == before[key], key
+            assert after["blocked_submitters"] == 0
+        assert ran == ["queued"]
+
+    run(main)
+
+
+def test_pool_asubmit_waiting_when_the_pool_shuts_down_raises():
+    async def main():
+        gate = threading.Event()
+        pool = gc.Pool(1, queue_size=1)
+        running = await pool.asubmit(gate.wait, WAIT_TIMEOUT)
+        await pool.asubmit(lambda: None)
+        t = asyncio.ensure_future(pool.asubmit(lambda: None))
+        await submitters_parked(pool, 1)
+        pool.shutdown(wait=False)
+        with pytest.raises(RuntimeError, match="after shutdown"):
+            await t
+        gate.set()
+        await running
+        pool.shutdown(wait=True)
+
+    run(main)
+
+
+def test_pool_asubmit_many_concurrent_submitters_run_exactly_once(rng):
+    seed = rng.randrange(2**32)
+    ran = collections.Counter()
+    lock = threading.Lock()
+
+    def job(key):
+        time.sleep(rng_delay())
+        with lock:
+            ran[key] += 1
+        return key
+
+    delays = random.Random(seed + 1)
+
+    def rng_delay():
+        with lock:
+            return delays.random() * 0.0005
+
+    async def main():
+        submitted, results = [], []
+        with gc.Pool(3, queue_size=2) as pool:
+
+            def thread_submitter():
+                for i in range(40):
+                    fut = pool.submit(job, ("thread", i))
+                    submitted.append(("thread", i))
+                    results.append(fut)
+
+            th = start(thread_submitter)
+
+            async def submitter(i):
+                timeout = rng.choice([None, None, 0.0005, 0.002])
+                try:
+                    fut = await pool.asubmit(job, ("task", i), submit_timeout=timeout)
+                except TimeoutError:
+                    return
+                submitted.append(("task", i))
+                results.append(fut)
+
+            tasks = [asyncio.ensure_future(submitter(i)) for i in range(120)]
+            for _ in range(30):
+                await asyncio.sleep(rng.random() * 0.002)
+                rng.choice(tasks).cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            join_all([th])
+            for fut in results:
+                await fut
+        assert sorted(ran) == sorted(submitted)
+        assert set(ran.values()) <= {1}
+        assert len(submitted) > 40
 
     run(main)
 

@@ -28,8 +28,11 @@
 #include "structmember.h"
 
 /* AOP_CLOSED: wait until a channel that is only ever closed is closed (a
-   WaitGroup's generation, a Future's done channel). */
-enum aop_mode { AOP_RECV, AOP_RECV_OK, AOP_SEND, AOP_SELECT, AOP_CLOSED, AOP_NMODES };
+   WaitGroup's generation, a Future's done channel).  AOP_SUBMIT: a send of
+   a job onto a pool's job channel, routed by the pool (see
+   pyg_aop_pool_submit). */
+enum aop_mode { AOP_RECV, AOP_RECV_OK, AOP_SEND, AOP_SELECT, AOP_CLOSED,
+                AOP_SUBMIT, AOP_NMODES };
 
 enum aop_state {
     AOP_NEW,       /* made; maybe tried */
@@ -63,6 +66,12 @@ typedef struct {
     struct gc_wg_gen *wg_gen; /* AOP_CLOSED on a WaitGroup: owned reference */
     PyObject *hub;      /* the pyg_hub while parked or until taken (owned) */
     PyObject *future;   /* what the loop awaits (owned), or NULL */
+    /* AOP_SUBMIT: the Pool (owned) and the route its job took; the route
+       stays open (route_open) until the send is settled either way, then
+       gc_pool_send_finished runs exactly once. */
+    PyObject *pool;
+    int route;
+    bool route_open;
     pyg_timeout timeout;
     bool offers_live;   /* send cases still hold their travelling references */
     bool value_owned;   /* res.value is a received reference not yet returned */
@@ -78,7 +87,7 @@ typedef struct {
 } pyg_aop;
 
 static const char *const op_names[AOP_NMODES] = {"recv", "recv_ok", "send",
-                                                 "select", "wait"};
+                                                 "select", "wait", "submit"};
 
 static pyg_aop *aop_of_waiter(gc_waiter *w)
 {
@@ -100,6 +109,15 @@ static void release_offers(pyg_aop *op, int skip)
             Py_DECREF((PyObject *)op->cases[i].send_value);
 }
 
+/* A submit's send is settled (sent, or never will be): close its route. */
+static void close_route(pyg_aop *op, bool sent)
+{
+    if (!op->route_open)
+        return;
+    op->route_open = false;
+    pyg_pool_submit_settled(op->pool, op->route, sent);
+}
+
 /* The outcome is known: status/res hold it. */
 static void record_outcome(pyg_aop *op, enum gc_status status)
 {
@@ -112,6 +130,7 @@ static void record_outcome(pyg_aop *op, enum gc_status status)
     release_offers(op, chosen);
     op->value_owned = status == GC_OK && op->res.index < op->ncases &&
                       !op->cases[op->res.index].is_send && op->res.ok;
+    close_route(op, chosen >= 0);
 }
 
 /* A parked operation whose waiter is DONE: unlink its other entries and
@@ -285,6 +304,7 @@ static int aop_traverse(pyg_aop *self, visitproc visit, void *arg)
     Py_VISIT(self->ctx_obj);
     Py_VISIT(self->hub);
     Py_VISIT(self->future);
+    Py_VISIT(self->pool);
     /* Offered and received values are the core's, like a blocked call's. */
     return 0;
 }
@@ -305,6 +325,7 @@ static void aop_dealloc(pyg_aop *self)
     if (self->cases) {
         give_back(self); /* a receive nobody will ever see is undone */
         release_offers(self, -1);
+        close_route(self, false);
         if (self->cases != self->small_cases) {
             PyMem_Free(self->cases);
             PyMem_Free(self->entries);
@@ -315,6 +336,7 @@ static void aop_dealloc(pyg_aop *self)
         gc_wg_gen_release(self->wg_gen);
     Py_CLEAR(self->future);
     Py_CLEAR(self->hub);
+    Py_CLEAR(self->pool);
     Py_CLEAR(self->ctx_obj);
     Py_CLEAR(self->target);
     type->tp_free(self);
@@ -356,6 +378,10 @@ static int parse_select_cases(pyg_state *st, pyg_aop *op, PyObject *cases)
 /* An operation of mode on ncases cases (filled in by the caller, then
    start_op), with the thread call's timeout=/ctx= checks: a done ctx raises
    its error here, with no effect. */
+static pyg_aop *alloc_op(pyg_state *st, int mode, PyObject *target,
+                         Py_ssize_t ncases, pyg_timeout timeout,
+                         PyObject *ctx_obj, gc_ctx *ctx);
+
 static pyg_aop *new_op(pyg_state *st, int mode, PyObject *target,
                        Py_ssize_t ncases, PyObject *timeout_obj,
                        PyObject *ctx_obj)
@@ -369,6 +395,14 @@ static pyg_aop *new_op(pyg_state *st, int mode, PyObject *target,
         pyg_raise_ctx_error(st, ctx);
         return NULL;
     }
+    return alloc_op(st, mode, target, ncases, timeout, ctx_obj, ctx);
+}
+
+/* An operation with its timeout and ctx already checked. */
+static pyg_aop *alloc_op(pyg_state *st, int mode, PyObject *target,
+                         Py_ssize_t ncases, pyg_timeout timeout,
+                         PyObject *ctx_obj, gc_ctx *ctx)
+{
     pyg_aop *op = PyObject_GC_New(pyg_aop, st->aop_type);
     if (!op)
         return NULL;
@@ -382,6 +416,9 @@ static pyg_aop *new_op(pyg_state *st, int mode, PyObject *target,
     op->wg_gen = NULL;
     op->hub = NULL;
     op->future = NULL;
+    op->pool = NULL;
+    op->route = 0;
+    op->route_open = false;
     op->timeout = timeout;
     op->offers_live = false;
     op->value_owned = false;
@@ -529,6 +566,22 @@ static PyObject *module_aop_closed(PyObject *module, PyObject *const *args,
     return start_op(op, 1);
 }
 
+PyObject *pyg_aop_pool_submit(pyg_state *st, PyObject *pool, gc_chan *jobs,
+                              PyObject *future, int route, pyg_timeout timeout,
+                              PyObject *ctx_obj, gc_ctx *ctx)
+{
+    pyg_aop *op = alloc_op(st, AOP_SUBMIT, future, 1, timeout, ctx_obj, ctx);
+    if (!op)
+        return NULL;
+    op->pool = Py_NewRef(pool);
+    op->route = route;
+    op->route_open = true;
+    op->cases[0].chan = jobs;
+    op->cases[0].is_send = true;
+    op->cases[0].send_value = future;
+    return start_op(op, 1);
+}
+
 static PyObject *aop_try(pyg_aop *self, PyObject *Py_UNUSED(ignored))
 {
     if (self->state != AOP_NEW) {
@@ -584,6 +637,7 @@ static PyObject *aop_abort(pyg_aop *self, PyObject *Py_UNUSED(ignored))
 {
     if (self->state == AOP_NEW) {
         release_offers(self, -1);
+        close_route(self, false);
         self->state = AOP_ABORTED;
         Py_RETURN_TRUE;
     }
@@ -592,6 +646,7 @@ static PyObject *aop_abort(pyg_aop *self, PyObject *Py_UNUSED(ignored))
     if (gc_waiter_abort(&self->sel.waiter)) {
         gc_select_unregister(&self->sel);
         release_offers(self, -1);
+        close_route(self, false);
         self->state = AOP_ABORTED;
         pyg_hub *hub = (pyg_hub *)self->hub;
         self->hub = NULL;
@@ -613,6 +668,42 @@ static PyObject *aop_abort(pyg_aop *self, PyObject *Py_UNUSED(ignored))
     Py_RETURN_FALSE;
 }
 
+/* Worth a spin: a hand-off on unbuffered channels only.  There every value
+   costs the loop one wake-up; on a buffered channel a fast peer fills the
+   buffer and one wake-up drains the whole burst. */
+static bool spin_may_help(pyg_aop *op)
+{
+    if (op->mode == AOP_CLOSED || op->ncases == 0)
+        return false;
+    for (int i = 0; i < op->ncases; i++)
+        if (op->cases[i].chan && gc_chan_capacity(op->cases[i].chan) != 0)
+            return false;
+    return true;
+}
+
+/* A parked hand-off whose peer may answer within microseconds (a thread
+   on another core): yield-spin as a blocked thread does before it sleeps,
+   with the GIL released.  True if it completed meanwhile (its hub then
+   holds it: the caller drains the hub and reads result()); None if a spin
+   cannot help here. */
+static PyObject *aop_spin(pyg_aop *self, PyObject *Py_UNUSED(ignored))
+{
+    if (self->state != AOP_PARKED || !spin_may_help(self))
+        Py_RETURN_NONE;
+    uint32_t s;
+    Py_BEGIN_ALLOW_THREADS
+    for (int i = 0; i < gc_spin_yields; i++) {
+        if (gc_waiter_state(&self->sel.waiter) != GC_W_WAITING)
+            break;
+        gc_yield();
+    }
+    s = gc_waiter_state(&self->sel.waiter);
+    if (s == GC_W_CLAIMED)
+        gc_waiter_wait_done(&self->sel.waiter);
+    Py_END_ALLOW_THREADS
+    return PyBool_FromLong(s != GC_W_WAITING);
+}
+
 /* The thread call's outcome: its return value, or its exception. */
 static PyObject *aop_result(pyg_aop *self, PyObject *Py_UNUSED(ignored))
 {
@@ -629,6 +720,11 @@ static PyObject *aop_result(pyg_aop *self, PyObject *Py_UNUSED(ignored))
         return NULL;
     }
     self->state = AOP_CONSUMED;
+    if (self->mode == AOP_SUBMIT && self->status == GC_CLOSED) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "cannot schedule new futures after shutdown");
+        return NULL;
+    }
     if (self->status != GC_OK) {
         pyg_raise_status(st, self->status,
                          self->status == GC_CLOSED ? "send" : name);
@@ -659,6 +755,8 @@ static PyObject *aop_result(pyg_aop *self, PyObject *Py_UNUSED(ignored))
     case AOP_SEND:
     case AOP_CLOSED:
         Py_RETURN_NONE;
+    case AOP_SUBMIT:
+        return Py_NewRef(self->target); /* the job's Future */
     default:
         return pyg_select_result(st, self->res.index, value, self->res.ok);
     }
@@ -717,6 +815,10 @@ static PyMethodDef aop_methods[] = {
     {"abort", (PyCFunction)aop_abort, METH_NOARGS,
      "abort($self)\n--\n\nGive up: True if nothing happened, False if a waker "
      "committed first."},
+    {"spin", (PyCFunction)aop_spin, METH_NOARGS,
+     "spin($self)\n--\n\nParked on unbuffered channels: wait a few yields "
+     "for a waker, the GIL released; True if one finished the operation, "
+     "None if no spin was tried."},
     {"result", (PyCFunction)aop_result, METH_NOARGS,
      "result($self)\n--\n\nThe committed outcome, as the thread call returns "
      "or raises it."},

@@ -274,13 +274,21 @@ static PyObject *refuse_after_shutdown(void)
     return NULL;
 }
 
-/* Route a new future's job; blocking only when `blocking` and the pool is
-   saturated.  Returns the future, or NULL with an exception (or, for a
-   non-blocking submit that found no room, NULL and no exception). */
+/* How a submit waits when the pool is saturated: not at all, blocking the
+   thread, or through an _AsyncOp that a coroutine awaits. */
+enum submit_wait { SUBMIT_TRY, SUBMIT_BLOCK, SUBMIT_AWAIT };
+
+/* Route a new future's job; waiting only when the pool is saturated.
+   Returns the future (for SUBMIT_AWAIT: or the _AsyncOp that sends it), or
+   NULL with an exception (or, for a non-blocking submit that found no
+   room, NULL and no exception). */
 static PyObject *submit(pyg_pool *self, PyObject *const *args, Py_ssize_t nargs,
-                        PyObject *kwnames, bool blocking)
+                        PyObject *kwnames, enum submit_wait wait)
 {
-    const char *name = blocking ? "submit" : "try_submit";
+    bool blocking = wait != SUBMIT_TRY;
+    const char *name = wait == SUBMIT_TRY     ? "try_submit"
+                       : wait == SUBMIT_BLOCK ? "submit"
+                                              : "asubmit";
     pyg_state *st = state_of(self);
     PyObject *fn, *fn_args, *kwargs, *options[2];
     pyg_timeout timeout = {true, GC_FOREVER};
@@ -359,6 +367,16 @@ static PyObject *submit(pyg_pool *self, PyObject *const *args, Py_ssize_t nargs,
         if (status == GC_NOT_READY) {
             if (!timeout.blocking) {
                 status = GC_TIMEOUT;
+            } else if (wait == SUBMIT_AWAIT) {
+                /* The operation settles the route once its send is decided. */
+                Py_DECREF(future); /* the op offers a reference of its own */
+                PyObject *op = pyg_aop_pool_submit(st, (PyObject *)self, jobs,
+                                                   future, route, timeout,
+                                                   options[1], ctx);
+                if (!op)
+                    gc_pool_send_finished(self->pool, route, false);
+                Py_DECREF(future);
+                return op;
             } else {
                 gc_case cases[2] = {{jobs, future, true},
                                     {ctx ? gc_ctx_done(ctx) : NULL, NULL, false}};
@@ -400,13 +418,27 @@ static PyObject *submit(pyg_pool *self, PyObject *const *args, Py_ssize_t nargs,
 static PyObject *pool_submit(pyg_pool *self, PyObject *const *args,
                              Py_ssize_t nargs, PyObject *kwnames)
 {
-    return submit(self, args, nargs, kwnames, true);
+    return submit(self, args, nargs, kwnames, SUBMIT_BLOCK);
+}
+
+static PyObject *pool_asubmit_op(pyg_pool *self, PyObject *const *args,
+                                 Py_ssize_t nargs, PyObject *kwnames)
+{
+    return submit(self, args, nargs, kwnames, SUBMIT_AWAIT);
+}
+
+void pyg_pool_submit_settled(PyObject *pool, int route, bool sent)
+{
+    pyg_pool *self = (pyg_pool *)pool;
+    gc_pool_send_finished(self->pool, (enum gc_pool_route)route, sent);
+    if (sent)
+        self->submitted++;
 }
 
 static PyObject *pool_try_submit(pyg_pool *self, PyObject *const *args,
                                  Py_ssize_t nargs, PyObject *kwnames)
 {
-    PyObject *future = submit(self, args, nargs, kwnames, false);
+    PyObject *future = submit(self, args, nargs, kwnames, SUBMIT_TRY);
     if (!future && !PyErr_Occurred())
         Py_RETURN_NONE;
     return future;
@@ -644,6 +676,12 @@ static PyMethodDef pool_methods[] = {
      "that raises had no effect).\n\n"
      "    fut = pool.submit(pow, 2, 10)\n"
      "    fut.result()   # 1024"},
+    {"_asubmit_op", (PyCFunction)(void (*)(void))pool_asubmit_op,
+     METH_FASTCALL | METH_KEYWORDS,
+     "_asubmit_op($self, fn, /, *args, submit_timeout=None, submit_ctx=None, **kwargs)\n"
+     "--\n\n"
+     "submit() for pygochan._aio: the Future, or, when the pool is saturated,\n"
+     "the _AsyncOp whose awaited send queues it (internal)."},
     {"try_submit", (PyCFunction)(void (*)(void))pool_try_submit,
      METH_FASTCALL | METH_KEYWORDS,
      "try_submit($self, fn, /, *args, **kwargs)\n--\n\n"

@@ -325,6 +325,15 @@ int pyg_views_init(PyObject *module, pyg_state *st);
 int pyg_blocked_init(PyObject *module, pyg_state *st);
 
 int pyg_aio_init(PyObject *module, pyg_state *st);
+/* An awaited send of future (the operation takes its own references) onto a
+   pool's job channel, for the route gc_pool_route gave it; once the send
+   is settled either way, pyg_pool_submit_settled(pool, route, sent) runs
+   exactly once.  timeout and ctx are checked already.  (aio.c) */
+PyObject *pyg_aop_pool_submit(pyg_state *st, PyObject *pool, gc_chan *jobs,
+                              PyObject *future, int route, pyg_timeout timeout,
+                              PyObject *ctx_obj, gc_ctx *ctx);
+/* gc_pool_send_finished for an awaited submit, counting it if sent.  (pool.c) */
+void pyg_pool_submit_settled(PyObject *pool, int route, bool sent);
 
 /* A SelectResult(index, value, ok); value: a reference taken over (NULL
    means None). */
