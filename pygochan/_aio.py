@@ -26,12 +26,14 @@ cancelled has withdrawn it meanwhile (``asyncio.timeout``, ``wait_for``,
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
 import threading
 import weakref
-from typing import Any, AsyncIterator, Dict, Optional, Tuple
+from typing import TYPE_CHECKING, Any, AsyncIterator, Dict, Optional, Tuple
+
+if TYPE_CHECKING:
+    import asyncio
 
 from . import _core
 
@@ -39,9 +41,24 @@ __all__ = ["aselect", "release_loop", "stats"]
 
 _RECV, _RECV_OK, _SEND, _SELECT = _core._AOP_MODES
 _HAS_CANCELLING = sys.version_info >= (3, 11)
-_CancelledError = asyncio.CancelledError
-_current_task = asyncio.current_task
-_get_running_loop = asyncio.get_running_loop
+# asyncio is imported when first awaited through pygochan, not with it: a
+# program that never awaits does not pay for it, and CPython 3.12's
+# _asyncio makes the finalization of an isolated subinterpreter that
+# imported it corrupt the process's memory.
+_CancelledError: Any = None
+_current_task: Any = None
+_get_running_loop: Any = None
+
+
+def _bind_asyncio() -> None:
+    global _CancelledError, _current_task, _get_running_loop
+    if _get_running_loop is not None:
+        return
+    import asyncio
+
+    _CancelledError = asyncio.CancelledError
+    _current_task = asyncio.current_task
+    _get_running_loop = asyncio.get_running_loop
 _aop = _core._aop
 _AsyncOp = _core._AsyncOp
 _MISSING = object()
@@ -155,7 +172,7 @@ _redeliver: Dict["asyncio.Task[Any]", Any] = {}
 def _pending_cancel() -> None:
     """At the start of an operation: deliver an absorbed cancellation."""
     task = _current_task()
-    msg = _redeliver.pop(task, _MISSING)  # type: ignore[arg-type]
+    msg = _redeliver.pop(task, _MISSING)
     if msg is _MISSING:
         return
     if _HAS_CANCELLING and task is not None and task.cancelling() == 0:
@@ -240,6 +257,7 @@ async def _park(op: Any) -> Any:
     if not op.blocking:
         op.abort()
         return op.result()  # TimeoutError, no effect
+    _bind_asyncio()  # before the first wait: _redeliver stays empty until then
     loop = _get_running_loop()
     hub = _hub_for(loop)
     task = _current_task()
@@ -433,6 +451,7 @@ def stats(loop: Optional[asyncio.AbstractEventLoop] = None) -> Dict[str, int]:
     ``signals`` counts eventfd writes: at most one per burst of ``posts``.
     """
     if loop is None:
+        _bind_asyncio()
         loop = _get_running_loop()
     with _registry_lock:
         hub = _registry.get(loop)
@@ -535,6 +554,7 @@ async def pool_arun(self: Any, fn: Any, /, *args: Any, abandon_on_cancel: bool =
 
         text = await pool.arun(render, page)
     """
+    _bind_asyncio()
     fut = await pool_asubmit(self, fn, *args, **kwargs)
     try:
         return await fut
@@ -571,6 +591,7 @@ async def _err_group_aenter(self: Any) -> Any:
 
 
 async def _err_group_aexit(self: Any, exc_type: Any, exc: Any, tb: Any) -> None:
+    _bind_asyncio()
     if exc_type is None:
         await err_group_wait_async(self)
         return

@@ -18,10 +18,10 @@ a blocking round trip to the scheduler.
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import concurrent.futures as _cf
 import functools
+import sys
 import threading
 import time
 import weakref
@@ -71,7 +71,8 @@ class SubmitsTasks(Protocol):
 
 
 def _check_future(fut: Any, what: str) -> None:
-    if asyncio.isfuture(fut) and not isinstance(fut, _cf.Future):
+    asyncio = sys.modules.get("asyncio")  # not imported: fut is no asyncio future
+    if asyncio is not None and asyncio.isfuture(fut) and not isinstance(fut, _cf.Future):
         # asyncio futures are not thread-safe: their callbacks belong to
         # their event loop, so a channel cannot be closed from them here.
         raise TypeError(f"{what}() needs a concurrent.futures.Future, not an asyncio future (await it instead)")

@@ -14,6 +14,7 @@ import gc as pygc
 import os
 import random
 import sys
+import subprocess
 import threading
 import time
 
@@ -1275,3 +1276,25 @@ def test_err_group_async_with():
         await g.wait_async()
 
     run(main)
+
+
+def test_importing_pygochan_does_not_import_asyncio():
+    # A program that never awaits does not load asyncio (CPython 3.12's
+    # _asyncio corrupts an isolated subinterpreter's finalization); the
+    # first awaited operation loads it.
+    code = (
+        "import sys, pygochan as gc\n"
+        "assert 'asyncio' not in sys.modules, 'imported with pygochan'\n"
+        "ch = gc.Channel(1)\n"
+        "ch.send(1)\n"
+        "assert ch.recv() == 1 and 'asyncio' not in sys.modules\n"
+        "import asyncio\n"
+        "async def main():\n"
+        "    c = gc.Channel()\n"
+        "    asyncio.get_running_loop().call_later(0.01, c.close)\n"
+        "    return await c.arecv_ok(timeout=5)\n"
+        "print(asyncio.run(main()))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "(None, False)"
