@@ -351,6 +351,12 @@ static PyObject *submit(pyg_pool *self, PyObject *const *args, Py_ssize_t nargs,
         Py_DECREF(future);
         return pyg_raise_ctx_error(st, ctx);
     }
+    /* A signal already pending raises before the job is routed: a routed
+       job cannot be taken back (a worker may be running it). */
+    if (PyErr_CheckSignals() < 0) {
+        Py_DECREF(future);
+        return NULL;
+    }
 
     Py_INCREF(future); /* the reference that travels with the job */
     enum gc_status status = GC_OK;
