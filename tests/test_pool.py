@@ -904,7 +904,7 @@ def test_a_dropped_pool_still_runs_every_queued_task():
         if i % 2:
             pool.submit(lambda i=i: (gate.wait(10), ran.append(i)))
         else:  # a queued task that refers to its pool is no reason to cancel it
-            pool.submit(lambda i=i, pool=pool: (gate.wait(10), ran.append(i), pool))
+            pool.submit(lambda i=i, pool=pool: (gate.wait(10), ran.append(i), pool)[1])
     assert pool.pending > 0
     del pool
     pygc.collect()
