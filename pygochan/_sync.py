@@ -281,9 +281,13 @@ class Pool(_core._PoolBase, _cf.ThreadPoolExecutor):
     # start() after the worker began (the core raises it, undoing nothing).
     def _start_worker(self, first: Optional[Future[Any]]) -> Optional[BaseException]:
         token = _StartToken()
+        # The thread keeps the pool's core, never the Pool: a Pool dropped
+        # without shutdown() is collected, shuts down, and lets its idle
+        # workers exit once the queue is drained.
         thread = threading.Thread(
-            target=self._worker_main,
-            args=([first], token),  # the list is emptied by _work: nothing keeps the future
+            target=_pool_worker_main,
+            # the list is emptied by _work: nothing keeps the future
+            args=(self._work, [first], token, self._worker_threads, self._threads_lock),
             name=f"{self._name}-worker-{next(self._worker_numbers)}",
         )
         del first
@@ -295,14 +299,6 @@ class Pool(_core._PoolBase, _cf.ThreadPoolExecutor):
                 self._worker_threads.discard(thread)
 
         return _start_thread(thread, token, forget)
-
-    def _worker_main(self, first: "list[Optional[Future[Any]]]", token: _StartToken) -> None:
-        try:
-            if token.claim():
-                self._work(first)
-        finally:
-            with self._threads_lock:
-                self._worker_threads.discard(threading.current_thread())
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """Refuse new tasks; with ``cancel_futures`` cancel the queued ones
@@ -435,6 +431,16 @@ class Pool(_core._PoolBase, _cf.ThreadPoolExecutor):
         if ordered:
             return _ordered_results(fs, refill, end_time)
         return _unordered_results(fs, refill, end_time)
+
+
+def _pool_worker_main(work: "_core._PoolWork", first: "list[Optional[Future[Any]]]", token: _StartToken,
+                      threads: "set[threading.Thread]", threads_lock: threading.Lock) -> None:
+    try:
+        if token.claim():
+            work._run_worker(first)
+    finally:
+        with threads_lock:
+            threads.discard(threading.current_thread())
 
 
 class _Refill:

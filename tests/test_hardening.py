@@ -30,7 +30,10 @@ def test_gc_sees_the_futures_queued_in_a_pool():
     with gc.Pool(max_workers=1, queue_size=4) as pool:
         busy = pool.submit(release.wait, 10)
         queued = [pool.submit(int, i) for i in range(3)]
-        referents = pygc.get_referents(pool)
+        # The pool shows its work (shared with the workers), which shows
+        # the queued futures.
+        assert any(r is pool._work for r in pygc.get_referents(pool))
+        referents = pygc.get_referents(pool._work)
         pygc.collect()
         release.set()
         assert all(any(f is r for r in referents) for f in queued)

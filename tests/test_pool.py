@@ -879,3 +879,37 @@ def test_asyncio_run_shuts_a_default_pool_down():
 
     assert asyncio.run(main()) == 27  # asyncio.run calls shutdown_default_executor
     assert pool._shut_down and pool.workers == 0
+
+
+def test_a_dropped_pool_that_never_idles_out_lets_its_workers_exit():
+    pool = gc.Pool(4, idle_timeout=None, name="dropped-idle-pool")
+    futs = [pool.submit(time.sleep, 0.01) for _ in range(4)]
+    for f in futs:
+        f.result(timeout=10)
+    ref = weakref.ref(pool)
+    assert pool_threads(pool)
+    del pool, futs, f
+    pygc.collect()
+    assert ref() is None  # idle workers do not keep the pool alive
+    wait_for(lambda: not [t for t in threading.enumerate()
+                          if t.name.startswith("dropped-idle-pool-worker")],
+             what="a dropped pool's idle workers to exit")
+
+
+def test_a_dropped_pool_still_runs_every_queued_task():
+    gate = threading.Event()
+    ran = []
+    pool = gc.Pool(2, idle_timeout=None, name="dropped-busy-pool")
+    for i in range(50):
+        if i % 2:
+            pool.submit(lambda i=i: (gate.wait(10), ran.append(i)))
+        else:  # a queued task that refers to its pool is no reason to cancel it
+            pool.submit(lambda i=i, pool=pool: (gate.wait(10), ran.append(i), pool)[1])
+    assert pool.pending > 0
+    del pool
+    pygc.collect()
+    gate.set()
+    wait_for(lambda: not [t for t in threading.enumerate()
+                          if t.name.startswith("dropped-busy-pool-worker")],
+             what="a dropped pool's workers to finish and exit")
+    assert sorted(ran) == list(range(50))

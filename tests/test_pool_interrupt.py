@@ -2,6 +2,9 @@
 promptly, and queued tasks never start afterwards (subprocess tests)."""
 import os
 import signal
+import subprocess
+import sys
+import textwrap
 
 import pytest
 
@@ -158,3 +161,32 @@ def test_one_ctrl_c_at_top_level_exits_although_tasks_are_stuck():
     assert returncode == -signal.SIGINT, stderr
     assert "KeyboardInterrupt" in stderr
     assert "Traceback" in stderr and stderr.count("Traceback") == 1, stderr
+
+
+@pytest.mark.parametrize("call", ["submit", "try_submit"])
+def test_a_signal_pending_when_submit_is_called_raises_and_submits_nothing(call):
+    # map() calls the submit straight from C after libc's raise() returned,
+    # so no bytecode boundary runs the handler in between: the signal is
+    # pending as the call begins, as when it arrives during C code.
+    out = subprocess.run([sys.executable, "-c", textwrap.dedent(f"""
+        import ctypes, signal, time
+        import pygochan as gc
+
+        def handler(signum, frame):
+            raise KeyboardInterrupt
+        signal.signal(signal.SIGUSR1, handler)
+        raise_signal = ctypes.CDLL(None)["raise"]
+        ran = []
+        pool = gc.Pool(2)
+        pool.submit(int).result()  # an idle worker: no Python code runs in submit
+        while pool.idle != 1:
+            time.sleep(0.001)
+        try:
+            list(map(pool.{call}, [ran.append], map(raise_signal, [signal.SIGUSR1])))
+        except KeyboardInterrupt:
+            print("interrupted")
+        pool.shutdown(wait=True)
+        print(len(ran), pool.stats()["submitted"])
+    """)], stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["interrupted", "0", "1"]

@@ -5,7 +5,13 @@
  * joined at exit); each runs _work(), which only returns when gc_pool says
  * the worker may exit.
  *
- * Jobs in the job channel are owned references to Futures (see gc_chan.h).
+ * Workers hold the pool's _PoolWork, never the Pool object: a Pool that
+ * nobody references is collected even while its workers sit idle, and its
+ * dealloc shuts gc_pool down, so they drain the queue and exit.  The last
+ * of the Pool and its workers to let go frees the _PoolWork.
+ *
+ * Jobs in the job channel are owned references to Futures (see gc_chan.h),
+ * owned and shown to the collector by the _PoolWork.
  */
 #include "pygochan.h"
 
@@ -14,13 +20,21 @@
 
 #include "structmember.h"
 
+/* What the workers share with their Pool (pygochan._core._PoolWork); the
+   Pool and each running worker hold a reference. */
 typedef struct {
     PyObject_HEAD
-    gc_pool *pool;            /* owned; NULL until _configure */
+    gc_pool *pool;            /* owned; set before the object is shared */
     int64_t idle_timeout_ns;  /* GC_FOREVER: idle workers never exit */
-    PyObject *idle_timeout;   /* the configured value (owned) */
     /* Counters: workers and submitters bump them concurrently. */
     _Atomic uint64_t submitted, failed, cancelled;
+} pool_work;
+
+typedef struct {
+    PyObject_HEAD
+    pool_work *work;          /* owned; NULL until _configure */
+    gc_pool *pool;            /* work->pool, for short */
+    PyObject *idle_timeout;   /* the configured value (owned) */
     PyObject *weakreflist;
 } pyg_pool;
 
@@ -47,7 +61,7 @@ static PyObject *pool_new(PyTypeObject *type, PyObject *Py_UNUSED(args),
     return type->tp_alloc(type, 0);
 }
 
-/* arg: {visit, the collector's arg}, as pool_traverse packs them. */
+/* arg: {visit, the collector's arg}, as pool_work_traverse packs them. */
 static int visit_job(void *value, void *arg)
 {
     void **va = arg;
@@ -55,38 +69,58 @@ static int visit_job(void *value, void *arg)
     return visit((PyObject *)value, va[1]);
 }
 
+static int pool_work_traverse(pool_work *work, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(work));
+    void *va[2] = {(void *)visit, arg};
+    return gc_chan_visit(gc_pool_jobs(work->pool), visit_job, va);
+}
+
 static int pool_traverse(pyg_pool *self, visitproc visit, void *arg)
 {
     Py_VISIT(Py_TYPE(self));
     Py_VISIT(self->idle_timeout);
-    if (self->pool) {
-        void *va[2] = {(void *)visit, arg};
-        int r = gc_chan_visit(gc_pool_jobs(self->pool), visit_job, va);
-        if (r)
-            return r;
-    }
+    Py_VISIT(self->work);
     return 0;
 }
 
 /* Cancel every job still buffered.  Returns how many. */
-static size_t cancel_buffered(pyg_pool *self)
+static size_t cancel_buffered(pool_work *work)
 {
     size_t n = 0;
-    void **jobs = gc_chan_take_buffer(gc_pool_jobs(self->pool), &n);
+    void **jobs = gc_chan_take_buffer(gc_pool_jobs(work->pool), &n);
     for (size_t i = 0; i < n; i++) {
         pyg_future_cancel(jobs[i]);
         Py_DECREF((PyObject *)jobs[i]);
     }
     free(jobs);
-    self->cancelled += n;
+    work->cancelled += n;
     return n;
+}
+
+/* Called once the Pool and every worker have let go (or, in a cycle,
+   once the collector found that none will): no worker is left to run
+   what is still buffered. */
+static int pool_work_clear(pool_work *work)
+{
+    gc_pool_shutdown(work->pool);
+    cancel_buffered(work);
+    return 0;
+}
+
+static void pool_work_dealloc(pool_work *work)
+{
+    PyTypeObject *type = Py_TYPE(work);
+    PyObject_GC_UnTrack(work);
+    pool_work_clear(work);
+    gc_pool_free(work->pool);
+    type->tp_free(work);
+    Py_DECREF(type);
 }
 
 static int pool_clear(pyg_pool *self)
 {
     Py_CLEAR(self->idle_timeout);
-    if (self->pool)
-        cancel_buffered(self);
     return 0;
 }
 
@@ -96,13 +130,12 @@ static void pool_dealloc(pyg_pool *self)
     PyObject_GC_UnTrack(self);
     if (self->weakreflist)
         PyObject_ClearWeakRefs((PyObject *)self);
-    /* Workers hold a reference to the pool, so none is left: only jobs
-       that could not be started may remain. */
     pool_clear(self);
-    if (self->pool) {
+    /* As with a dropped ThreadPoolExecutor, what is queued still runs:
+       the workers drain the closed queue, then exit. */
+    if (self->pool)
         gc_pool_shutdown(self->pool);
-        gc_pool_free(self->pool);
-    }
+    Py_CLEAR(self->work);
     type->tp_free(self);
     Py_DECREF(type);
 }
@@ -169,21 +202,29 @@ static PyObject *pool_configure(pyg_pool *self, PyObject *args)
                      queue_obj);
         return NULL;
     }
-    /* Two threads may race to initialise one pool: one wins. */
     gc_pool *pool = gc_pool_new(queue, workers);
     if (!pool)
         return PyErr_NoMemory();
+    PyTypeObject *work_type = state_of(self)->pool_work_type;
+    pool_work *work = (pool_work *)work_type->tp_alloc(work_type, 0);
+    if (!work) {
+        gc_pool_free(pool);
+        return NULL;
+    }
+    work->pool = pool;
+    work->idle_timeout_ns = idle_ns;
+    /* Two threads may race to initialise one pool: one wins. */
     bool won = false;
     PYG_LOCK_OBJECT(self);
     if (!self->pool) {
-        self->idle_timeout_ns = idle_ns;
         self->idle_timeout = Py_NewRef(idle_obj);
-        self->pool = pool;
+        self->work = work;
+        self->pool = work->pool;
         won = true;
     }
     PYG_UNLOCK_OBJECT();
     if (!won) {
-        gc_pool_free(pool);
+        Py_DECREF(work);
         PyErr_SetString(PyExc_RuntimeError, "Pool is already initialized");
         return NULL;
     }
@@ -318,6 +359,12 @@ static PyObject *submit(pyg_pool *self, PyObject *const *args, Py_ssize_t nargs,
         Py_DECREF(future);
         return pyg_raise_ctx_error(st, ctx);
     }
+    /* A signal already pending raises before the job is routed: a routed
+       job cannot be taken back (a worker may be running it). */
+    if (PyErr_CheckSignals() < 0) {
+        Py_DECREF(future);
+        return NULL;
+    }
 
     Py_INCREF(future); /* the reference that travels with the job */
     enum gc_status status = GC_OK;
@@ -332,7 +379,7 @@ static PyObject *submit(pyg_pool *self, PyObject *const *args, Py_ssize_t nargs,
         Py_DECREF(future); /* the thread took its own reference */
         if (started > 0) {
             /* submitted (the worker runs it), yet interrupted: raise */
-            self->submitted++;
+            self->work->submitted++;
             Py_DECREF(future);
             return NULL;
         }
@@ -401,7 +448,7 @@ static PyObject *submit(pyg_pool *self, PyObject *const *args, Py_ssize_t nargs,
     }
     }
     if (status == GC_OK) {
-        self->submitted++;
+        self->work->submitted++;
         return future;
     }
     Py_DECREF(future);
@@ -446,24 +493,24 @@ static PyObject *pool_try_submit(pyg_pool *self, PyObject *const *args,
 
 /* ---- the worker loop -------------------------------------------------- */
 
-static void run_job(pyg_pool *self, PyObject *job)
+static void run_job(pool_work *work, PyObject *job)
 {
     if (!pyg_future_claim(job)) {
-        self->cancelled++;
+        work->cancelled++;
         return;
     }
-    gc_pool_job_started(self->pool);
+    gc_pool_job_started(work->pool);
     if (pyg_future_run_claimed(job))
-        self->failed++;
-    gc_pool_job_finished(self->pool);
+        work->failed++;
+    gc_pool_job_finished(work->pool);
 }
 
 /* Receive this worker's next job (>= 0), or find that it must exit (-1,
    already counted out by gc_pool).  Jobs buffered are taken without
    letting go of the GIL. */
-static int receive_job(pyg_pool *self, gc_chan *jobs, void **job)
+static int receive_job(pool_work *work, gc_chan *jobs, void **job)
 {
-    gc_pool *pool = self->pool;
+    gc_pool *pool = work->pool;
     for (;;) {
         bool ok = false;
         enum gc_status st = gc_chan_try_recv(jobs, job, &ok);
@@ -473,9 +520,9 @@ static int receive_job(pyg_pool *self, gc_chan *jobs, void **job)
             int orders[2];
             gc_select sel;
             gc_select_result res;
-            int64_t deadline = self->idle_timeout_ns == GC_FOREVER
+            int64_t deadline = work->idle_timeout_ns == GC_FOREVER
                                    ? GC_FOREVER
-                                   : gc_deadline_after((double)self->idle_timeout_ns / 1e9);
+                                   : gc_deadline_after((double)work->idle_timeout_ns / 1e9);
             gc_select_init(&sel, &c, 1, &entry, orders, orders + 1);
             Py_BEGIN_ALLOW_THREADS
             do {
@@ -506,11 +553,9 @@ static int receive_job(pyg_pool *self, gc_chan *jobs, void **job)
     }
 }
 
-static PyObject *pool_work(pyg_pool *self, PyObject *first)
+static PyObject *pool_work_run(pool_work *work, PyObject *first)
 {
-    if (require_configured(self) < 0)
-        return NULL;
-    gc_pool *pool = self->pool;
+    gc_pool *pool = work->pool;
     gc_chan *jobs = gc_pool_jobs(pool);
     gc_pool *outer = worker_of;
     worker_of = pool;
@@ -530,7 +575,7 @@ static PyObject *pool_work(pyg_pool *self, PyObject *first)
     }
     for (;;) {
         if (job) {
-            run_job(self, job);
+            run_job(work, job);
             Py_DECREF((PyObject *)job);
             job = NULL;
         }
@@ -538,7 +583,7 @@ static PyObject *pool_work(pyg_pool *self, PyObject *first)
            submit that follows this job's result finds this worker. */
         if (!gc_pool_worker_ready(pool))
             break;
-        if (receive_job(self, jobs, &job) < 0)
+        if (receive_job(work, jobs, &job) < 0)
             break;
     }
     worker_of = outer;
@@ -570,7 +615,7 @@ static PyObject *pool_close(pyg_pool *self, PyObject *args)
         require_configured(self) < 0)
         return NULL;
     gc_pool_shutdown(self->pool);
-    size_t n = cancel_futures ? cancel_buffered(self) : 0;
+    size_t n = cancel_futures ? cancel_buffered(self->work) : 0;
     return PyLong_FromSize_t(n);
 }
 
@@ -578,7 +623,7 @@ static PyObject *pool_cancel_queued(pyg_pool *self, PyObject *Py_UNUSED(ignored)
 {
     if (require_configured(self) < 0)
         return NULL;
-    return PyLong_FromSize_t(cancel_buffered(self));
+    return PyLong_FromSize_t(cancel_buffered(self->work));
 }
 
 static int get_stats(pyg_pool *self, gc_pool_stats *s)
@@ -635,6 +680,13 @@ static PyObject *pool_get_idle_timeout(pyg_pool *self, void *Py_UNUSED(c))
     return Py_NewRef(self->idle_timeout);
 }
 
+static PyObject *pool_get_work(pyg_pool *self, void *Py_UNUSED(c))
+{
+    if (require_configured(self) < 0)
+        return NULL;
+    return Py_NewRef((PyObject *)self->work);
+}
+
 static PyObject *pool_get_shut_down(pyg_pool *self, void *Py_UNUSED(c))
 {
     gc_pool_stats s;
@@ -654,11 +706,11 @@ static PyObject *pool_stats(pyg_pool *self, PyObject *Py_UNUSED(ignored))
         "idle", (Py_ssize_t)(s.alive > s.busy ? s.alive - s.busy : 0),
         "pending", (Py_ssize_t)s.queued,
         "blocked_submitters", (Py_ssize_t)s.blocked_submitters,
-        "submitted", (unsigned long long)self->submitted,
+        "submitted", (unsigned long long)self->work->submitted,
         "started", (unsigned long long)s.jobs_started,
         "completed", (unsigned long long)s.jobs_finished,
-        "failed", (unsigned long long)self->failed,
-        "cancelled", (unsigned long long)self->cancelled,
+        "failed", (unsigned long long)self->work->failed,
+        "cancelled", (unsigned long long)self->work->cancelled,
         "workers_started", (unsigned long long)s.workers_started,
         "workers_exited", (unsigned long long)s.workers_exited);
 }
@@ -686,8 +738,6 @@ static PyMethodDef pool_methods[] = {
      METH_FASTCALL | METH_KEYWORDS,
      "try_submit($self, fn, /, *args, **kwargs)\n--\n\n"
      "Like submit, but return None instead of blocking."},
-    {"_work", (PyCFunction)pool_work, METH_O,
-     "_work([first_job]) -- a worker thread's body; empties the list"},
     {"resize", (PyCFunction)pool_resize, METH_O,
      "resize($self, max_workers)\n--\n\n"
      "Change max_workers.  Growing starts workers for waiting tasks at once;\n"
@@ -716,6 +766,8 @@ static PyGetSetDef pool_getset[] = {
     {"idle_timeout", (getter)pool_get_idle_timeout, NULL,
      "Seconds an idle worker waits before exiting (None: never).", NULL},
     {"_shut_down", (getter)pool_get_shut_down, NULL, NULL, NULL},
+    {"_work", (getter)pool_get_work, NULL,
+     "What the workers hold instead of the Pool (a _PoolWork).", NULL},
     {NULL, NULL, NULL, NULL, NULL}};
 
 static PyMemberDef pool_members[] = {
@@ -741,8 +793,39 @@ static PyType_Spec pool_spec = {
     .slots = pool_slots,
 };
 
+static PyMethodDef pool_work_methods[] = {
+    {"_run_worker", (PyCFunction)pool_work_run, METH_O,
+     "_run_worker([first_job]) -- a worker thread's body; empties the list"},
+    {NULL, NULL, 0, NULL}};
+
+static PyType_Slot pool_work_slots[] = {
+    {Py_tp_doc, (void *)"A Pool's queue and core, shared with its workers."},
+    {Py_tp_dealloc, pool_work_dealloc},
+    {Py_tp_traverse, pool_work_traverse},
+    {Py_tp_clear, pool_work_clear},
+    {Py_tp_methods, pool_work_methods},
+    {0, NULL}};
+
+static PyType_Spec pool_work_spec = {
+    .name = "pygochan._core._PoolWork",
+    .basicsize = sizeof(pool_work),
+#ifdef Py_TPFLAGS_DISALLOW_INSTANTIATION
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_DISALLOW_INSTANTIATION,
+#else
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+#endif
+    .slots = pool_work_slots,
+};
+
 int pyg_pool_init(PyObject *module, pyg_state *st)
 {
+    st->pool_work_type =
+        (PyTypeObject *)PyType_FromModuleAndSpec(module, &pool_work_spec, NULL);
+    if (!st->pool_work_type)
+        return -1;
+#ifndef Py_TPFLAGS_DISALLOW_INSTANTIATION
+    st->pool_work_type->tp_new = NULL; /* made by Pool._configure */
+#endif
     st->pool_base_type =
         (PyTypeObject *)PyType_FromModuleAndSpec(module, &pool_spec, NULL);
     if (!st->pool_base_type)

@@ -79,6 +79,7 @@ typedef struct {
     PyTypeObject *future_base_type;  /* the C part of Future */
     PyTypeObject *future_type;       /* Future(_FutureBase, cf.Future) */
     PyTypeObject *pool_base_type;    /* the C part of Pool */
+    PyTypeObject *pool_work_type;    /* what a Pool shares with its workers */
     PyObject *future_states[5];      /* concurrent.futures' state strings */
     PyObject *cancelled_error;       /* concurrent.futures.CancelledError */
     PyObject *invalid_state_error;   /* concurrent.futures.InvalidStateError */

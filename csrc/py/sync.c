@@ -240,6 +240,7 @@ int pyg_sync_traverse(pyg_state *st, visitproc visit, void *arg)
     Py_VISIT(st->future_base_type);
     Py_VISIT(st->future_type);
     Py_VISIT(st->pool_base_type);
+    Py_VISIT(st->pool_work_type);
     for (int i = 0; i < 5; i++)
         Py_VISIT(st->future_states[i]);
     Py_VISIT(st->cancelled_error);
@@ -256,6 +257,7 @@ void pyg_sync_clear(pyg_state *st)
     Py_CLEAR(st->future_base_type);
     Py_CLEAR(st->future_type);
     Py_CLEAR(st->pool_base_type);
+    Py_CLEAR(st->pool_work_type);
     for (int i = 0; i < 5; i++)
         Py_CLEAR(st->future_states[i]);
     Py_CLEAR(st->cancelled_error);
