@@ -479,7 +479,7 @@ void pyg_pool_submit_settled(PyObject *pool, int route, bool sent)
     pyg_pool *self = (pyg_pool *)pool;
     gc_pool_send_finished(self->pool, (enum gc_pool_route)route, sent);
     if (sent)
-        self->submitted++;
+        self->work->submitted++;
 }
 
 static PyObject *pool_try_submit(pyg_pool *self, PyObject *const *args,
