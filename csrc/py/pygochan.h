@@ -40,7 +40,7 @@ static inline PyObject *Py_NewRef(PyObject *o)
    wait: CPython suspends it whenever the thread blocks. */
 #include <stdatomic.h>
 #if PY_VERSION_HEX >= 0x030D0000
-#define PYG_LOCK_OBJECT(op) Py_BEGIN_CRITICAL_SECTION(op) (void)(op);
+#define PYG_LOCK_OBJECT(op) Py_BEGIN_CRITICAL_SECTION(op); (void)(op)
 #define PYG_UNLOCK_OBJECT() Py_END_CRITICAL_SECTION()
 typedef PyMutex pyg_mutex;
 #define pyg_mutex_lock(m) PyMutex_Lock(m)
