@@ -152,6 +152,8 @@ def _run_after_funcs() -> None:
                 threading.Thread(target=fn, name="pygochan-after-func", daemon=_DAEMON).start()
                 break
             except RuntimeError:
+                if _runner_stopped:
+                    return  # exiting: no thread starts any more, _stop_runner waits
                 time.sleep(delay)
                 delay = min(delay * 2, _START_RETRY_MAX)
 
