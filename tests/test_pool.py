@@ -294,7 +294,13 @@ def test_most_recently_idle_worker_is_reused_first():
             f.result(timeout=10)
         wait_for(lambda: pool.idle == 4 and pool.stats()["blocked_submitters"] == 0)
         time.sleep(0.02)
-        idents = {pool.submit(threading.get_ident).result(timeout=10) for _ in range(20)}
+        idents = set()
+        for _ in range(20):
+            idents.add(pool.submit(threading.get_ident).result(timeout=10))
+            # The worker counts as idle before it parks again, and reuse is
+            # newest-first among parked workers: let it park.
+            wait_for(lambda: pool.idle == 4)
+            time.sleep(0.005)
         assert len(idents) == 1
         assert pool.stats()["workers_started"] == 4
 
