@@ -26,7 +26,7 @@ src=build/tsan-src
 # (same file name as the plain free-threaded build's) meet the other builds.
 # Everything but the tests runs on the plain free-threaded interpreter, which
 # has the same ABI: Python code under TSan is many times slower, so pip and
-# setuptools stay off the sanitized one.
+# the build stay off the sanitized one.
 build_tsan_extension() {
     local plain build_venv=build/venv-3.13t-build
     plain=$(.ci/free-threaded-python.sh ft)/bin/python3.13t
@@ -35,9 +35,12 @@ build_tsan_extension() {
     tar -c --exclude=./build --exclude=./.git --exclude='*.so' --exclude='*.egg-info' \
         --exclude=__pycache__ . | tar -x -C "$src"
     "$plain" -m venv "$build_venv"
-    "$build_venv/bin/python" -m pip install -q setuptools wheel
-    (cd "$src" && CFLAGS="-fsanitize=thread -g -O1" LDFLAGS="-fsanitize=thread" \
-        "$ROOT/$build_venv/bin/python" setup.py -q build_ext --inplace)
+    # The CMake build's own sanitizer switch; the module goes next to the
+    # copy's Python sources, where the tests import it from.
+    "$build_venv/bin/python" -m pip wheel -q --no-deps -w "$src/dist" "$src" \
+        -Ccmake.define.SANITIZE=thread -Cbuild-dir="$ROOT/build/tsan-cmake"
+    "$build_venv/bin/python" -m zipfile -e "$src"/dist/pygochan-*.whl "$src/dist/unpacked"
+    cp "$src"/dist/unpacked/pygochan/_core*.so "$src/pygochan/"
     "$python" -m venv --without-pip "$venv"
     "$build_venv/bin/python" -m pip install -q --target "$venv/lib/python3.13t/site-packages" pytest
 }
