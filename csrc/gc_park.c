@@ -31,6 +31,17 @@ void gc_yield(void)
     sched_yield();
 }
 
+bool gc_spin_once(gc_spin *s)
+{
+    if (s->yields_left <= 0)
+        return false;
+    s->yields_left--;
+    gc_yield();
+    if (gc_now_ns() >= s->until_ns)
+        s->yields_left = 0; /* the caller checks once more, then sleeps */
+    return true;
+}
+
 static struct timespec to_timespec(int64_t ns)
 {
     struct timespec ts;

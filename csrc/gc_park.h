@@ -14,6 +14,7 @@
 #define GC_PARK_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 /* Deadline meaning "never". */
@@ -40,5 +41,37 @@ void gc_unpark(_Atomic uint32_t *word);
 
 /* Give the CPU to another runnable thread (used by the short pre-sleep spin). */
 void gc_yield(void);
+
+/* The short pre-sleep spin, bounded in yields and in time.  A waiter whose
+   peer answers within microseconds is better off yielding than paying for a
+   sleep and a wake-up; but on a loaded machine one sched_yield() can hand the
+   CPU to another process for a whole time slice (milliseconds), and a dozen
+   of them would turn every hand-off into tens of milliseconds.  A sleeper on
+   the futex is runnable as soon as its waker calls, so the spin stops once
+   GC_SPIN_BUDGET_NS have passed, whatever yields are left.
+
+       gc_spin spin = gc_spin_begin(rounds);
+       do {
+           if (answered()) return;
+       } while (gc_spin_once(&spin));
+       ... sleep ...
+*/
+#define GC_SPIN_BUDGET_NS 50000
+
+typedef struct {
+    int yields_left;
+    int64_t until_ns;
+} gc_spin;
+
+static inline gc_spin gc_spin_begin(int yields)
+{
+    gc_spin s = {yields, 0};
+    if (yields > 0)
+        s.until_ns = gc_now_ns() + GC_SPIN_BUDGET_NS;
+    return s;
+}
+
+/* Yield once and return true, or return false: the spin is over. */
+bool gc_spin_once(gc_spin *s);
 
 #endif

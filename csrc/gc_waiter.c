@@ -80,11 +80,11 @@ static enum gc_park_result sleep_while(gc_waiter *w, uint32_t awake_state,
 enum gc_park_result gc_waiter_park(gc_waiter *w, int64_t deadline_ns,
                                    bool report_signals)
 {
-    for (int i = 0; i < gc_spin_yields; i++) {
+    gc_spin spin = gc_spin_begin(gc_spin_yields);
+    do {
         if (gc_waiter_state(w) != GC_W_WAITING)
             return GC_PARK_WOKEN;
-        gc_yield();
-    }
+    } while (gc_spin_once(&spin));
     for (;;) {
         enum gc_park_result r = sleep_while(w, GC_W_WAITING, deadline_ns);
         if (gc_waiter_state(w) != GC_W_WAITING)
@@ -100,11 +100,11 @@ void gc_waiter_wait_done(gc_waiter *w)
 {
     /* The claimer holds at most one channel lock and finishes in a few
        instructions, so a short spin almost always suffices. */
-    for (int i = 0; i < 64; i++) {
+    gc_spin spin = gc_spin_begin(64);
+    do {
         if (gc_waiter_state(w) == GC_W_DONE)
             return;
-        gc_yield();
-    }
+    } while (gc_spin_once(&spin));
     while (gc_waiter_state(w) != GC_W_DONE)
         sleep_while(w, GC_W_CLAIMED, GC_FOREVER);
 }

@@ -692,11 +692,10 @@ static PyObject *aop_spin(pyg_aop *self, PyObject *Py_UNUSED(ignored))
         Py_RETURN_NONE;
     uint32_t s;
     Py_BEGIN_ALLOW_THREADS
-    for (int i = 0; i < gc_spin_yields; i++) {
-        if (gc_waiter_state(&self->sel.waiter) != GC_W_WAITING)
-            break;
-        gc_yield();
-    }
+    gc_spin spin = gc_spin_begin(gc_spin_yields);
+    while (gc_waiter_state(&self->sel.waiter) == GC_W_WAITING &&
+           gc_spin_once(&spin))
+        ;
     s = gc_waiter_state(&self->sel.waiter);
     if (s == GC_W_CLAIMED)
         gc_waiter_wait_done(&self->sel.waiter);

@@ -369,6 +369,29 @@ static void test_unpark_wakes_sleeper(void)
     }
 }
 
+/* The pre-sleep spin gives up its remaining yields once its time budget is
+   spent: on a loaded machine each yield may cost another process's whole
+   time slice. */
+static void test_spin_is_bounded_in_yields_and_in_time(void)
+{
+    gc_spin spin = gc_spin_begin(5);
+    spin.until_ns = GC_FOREVER; /* however slow this machine's yields are */
+    int rounds = 0;
+    while (gc_spin_once(&spin))
+        rounds++;
+    CHECKF(rounds == 5, "%d rounds", rounds);
+
+    spin = gc_spin_begin(1000);
+    spin.until_ns = gc_now_ns() - 1; /* as if the first yields took long */
+    rounds = 0;
+    while (gc_spin_once(&spin))
+        rounds++;
+    CHECKF(rounds == 1, "%d rounds", rounds);
+
+    spin = gc_spin_begin(0);
+    CHECK(!gc_spin_once(&spin));
+}
+
 /* ---- 2. waiter protocol ----------------------------------------------- */
 
 static void test_waiter_transitions(void)
@@ -3705,6 +3728,7 @@ int main(void)
     /* 1. park */
     run("park_timeout_and_changed_word", test_park_timeout_and_changed_word);
     run("unpark_wakes_sleeper", test_unpark_wakes_sleeper);
+    run("spin_is_bounded_in_yields_and_in_time", test_spin_is_bounded_in_yields_and_in_time);
     /* 2. waiter protocol */
     run("waiter_transitions", test_waiter_transitions);
     run("waiter_wait_done_after_delayed_finish", test_waiter_wait_done_after_delayed_finish);
