@@ -45,6 +45,14 @@ class RepeatModules:
                     if session.shouldfail or session.shouldstop:
                         return True
                 self.forget_reports(session)
+                for item in items:
+                    # pytest appends each run's captured output and log to
+                    # the item (Item.add_report_section): run again, an item
+                    # that prints would grow by a few references a round.
+                    # Each run's reports are built from it, so it may go.
+                    sections = getattr(item, "_report_sections", None)
+                    if sections is not None:
+                        sections.clear()
                 for _ in range(3):
                     gc.collect()
                 totals.append(sys.gettotalrefcount())
