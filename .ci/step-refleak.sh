@@ -20,13 +20,8 @@ venv=build/venv-dbg
 rm -rf "$venv"
 python3.11d -m venv "$venv"
 "$venv/bin/python" -m pip install -q -e ".[test]"
-# --known-growth: these modules grow steadily per round since the toolkit,
-# asyncio and pool work landed (58, 186k, ~2.7k and 614k references a
-# round); the growth is reported on every run until it is traced, and any
-# other module that grows fails the step.
 "$venv/bin/python" .ci/refleak.py -q -p no:cacheprovider -m "not slow" \
     -W ignore::ResourceWarning \
-    --known-growth tests/test_api_errors.py,tests/test_memory.py,tests/test_pool.py,tests/test_timers.py \
     --deselect tests/test_timers.py::test_ticker_ticks_on_its_grid \
     --deselect tests/test_pool.py::test_map_consumes_an_endless_generator_lazily_and_break_cancels_the_rest \
     tests/test_api_errors.py tests/test_channel_semantics.py \

@@ -223,6 +223,31 @@ def test_refcount_of_a_received_value_is_exact():
     assert ch.recv_ok() == (None, False)
 
 
+@pytest.mark.skipif(not hasattr(sys, "gettotalrefcount"),
+                    reason="needs a debug CPython (sys.gettotalrefcount)")
+def test_a_debug_interpreter_counts_the_extensions_references():
+    """Under a debug CPython the extension is built with its Py_REF_DEBUG
+    headers: its Py_INCREF/Py_DECREF move sys.gettotalrefcount() as the
+    interpreter's do.  Built against release headers, every send/recv pair
+    read -1 (an uncounted INCREF, a counted DECREF) and every channel +1,
+    and the refleak run measured that instead of leaks."""
+    value = Sentinel()
+
+    def churn_channels(n):
+        for _ in range(n):
+            ch = gc.Channel(1)
+            ch.send(value)
+            ch.recv()
+            gc.background()
+
+    churn_channels(100)
+    pygc.collect()
+    before = sys.gettotalrefcount()
+    churn_channels(1000)
+    pygc.collect()
+    assert abs(sys.gettotalrefcount() - before) < 100
+
+
 def test_channel_holding_itself_is_collected():
     ch = gc.Channel(1)
     ch.send(ch)
