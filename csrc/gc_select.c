@@ -56,6 +56,7 @@ void gc_select_init(gc_select *sel, const gc_case *cases, int ncases,
     sel->entries = entries;
     sel->poll_order = poll_order;
     sel->lock_order = lock_order;
+    sel->spin_yields = gc_spin_yields;
 
     /* Fisher-Yates: trying ready cases in a uniformly random order makes
        the choice among them uniform. */
@@ -270,7 +271,7 @@ enum gc_status gc_select_wait(gc_select *sel, int64_t deadline_ns,
     }
 
     enum gc_park_result pr =
-        gc_waiter_park(&sel->waiter, park_until, slice_ns > 0);
+        gc_waiter_park(&sel->waiter, park_until, slice_ns > 0, sel->spin_yields);
     if (pr != GC_PARK_WOKEN) {
         if (gc_waiter_abort(&sel->waiter)) {
             unregister_cases(sel);

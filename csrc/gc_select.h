@@ -53,6 +53,7 @@ typedef struct gc_select {
     int *lock_order;   /* distinct non-nil channels' case indexes, by address */
     int nlocks;        /* entries in lock_order; -1 until first needed */
     struct gc_hub *hub; /* NULL: a thread blocks; else see gc_select_register */
+    int spin_yields;   /* before a thread sleeps; gc_spin_yields by default */
     gc_waiter waiter;
 } gc_select;
 

@@ -78,9 +78,9 @@ static enum gc_park_result sleep_while(gc_waiter *w, uint32_t awake_state,
 }
 
 enum gc_park_result gc_waiter_park(gc_waiter *w, int64_t deadline_ns,
-                                   bool report_signals)
+                                   bool report_signals, int spin_yields)
 {
-    gc_spin spin = gc_spin_begin(gc_spin_yields);
+    gc_spin spin = gc_spin_begin(spin_yields);
     do {
         if (gc_waiter_state(w) != GC_W_WAITING)
             return GC_PARK_WOKEN;

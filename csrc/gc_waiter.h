@@ -67,10 +67,11 @@ void gc_waiter_finish(gc_waiter *w);
    must then gc_waiter_wait_done() and report the committed result. */
 bool gc_waiter_abort(gc_waiter *w);
 
-/* Owner: spin briefly, then sleep until the state leaves WAITING, the
-   deadline passes, or (when report_signals) a signal handler runs. */
+/* Owner: spin (at most spin_yields yields, see gc_spin), then sleep until
+   the state leaves WAITING, the deadline passes, or (when report_signals) a
+   signal handler runs. */
 enum gc_park_result gc_waiter_park(gc_waiter *w, int64_t deadline_ns,
-                                   bool report_signals);
+                                   bool report_signals, int spin_yields);
 
 /* Owner, after a claim: wait for the claimer's finish (it is mid-commit). */
 void gc_waiter_wait_done(gc_waiter *w);
@@ -80,7 +81,8 @@ uint32_t gc_waiter_state(gc_waiter *w);
 
 /* How many sched_yield() rounds a waiter spins before it sleeps.  Tuned on
    2-vCPU VMs: waking an idle vCPU costs tens of microseconds, a yield-spin of
-   a few microseconds usually sees the peer's answer first. */
+   a few microseconds usually sees the peer's answer first.  Longer spins
+   make a streaming consumer take items one by one instead of in batches. */
 extern int gc_spin_yields;
 
 #endif

@@ -412,7 +412,7 @@ static void test_waiter_transitions(void)
     CHECK(!gc_waiter_claim(&w) && !gc_waiter_abort(&w));
     gc_waiter_wait_done(&w); /* already done: returns at once */
     CHECK(w.chosen == 2 && w.value == VAL(3) && w.ok);
-    CHECK(gc_waiter_park(&w, GC_FOREVER, false) == GC_PARK_WOKEN);
+    CHECK(gc_waiter_park(&w, GC_FOREVER, false, gc_spin_yields) == GC_PARK_WOKEN);
 
     gc_waiter_reset(&w);
     CHECK(gc_waiter_abort(&w));
@@ -423,7 +423,7 @@ static void test_waiter_transitions(void)
        is not part of the state), and the owner's abort wins */
     gc_waiter_reset(&w);
     int64_t t0 = gc_now_ns();
-    CHECK(gc_waiter_park(&w, t0 + 3 * MS, false) == GC_PARK_TIMEOUT);
+    CHECK(gc_waiter_park(&w, t0 + 3 * MS, false, gc_spin_yields) == GC_PARK_TIMEOUT);
     CHECK(gc_now_ns() - t0 >= 3 * MS);
     CHECK(gc_waiter_state(&w) == GC_W_WAITING);
     CHECK(gc_waiter_abort(&w));
@@ -431,7 +431,7 @@ static void test_waiter_transitions(void)
 
     /* a claim keeps working after the owner went to sleep */
     gc_waiter_reset(&w);
-    CHECK(gc_waiter_park(&w, gc_now_ns() + 1 * MS, false) == GC_PARK_TIMEOUT);
+    CHECK(gc_waiter_park(&w, gc_now_ns() + 1 * MS, false, gc_spin_yields) == GC_PARK_TIMEOUT);
     CHECK(gc_waiter_claim(&w));
     CHECK(gc_waiter_state(&w) == GC_W_CLAIMED);
     gc_waiter_finish(&w);
@@ -473,7 +473,7 @@ static void test_waiter_wait_done_after_delayed_finish(void)
         struct delayed_claim d = {&w, delays[i][0], delays[i][1], 0, false};
         pthread_t t;
         pthread_create(&t, NULL, claim_then_finish, &d);
-        enum gc_park_result r = gc_waiter_park(&w, GC_FOREVER, false);
+        enum gc_park_result r = gc_waiter_park(&w, GC_FOREVER, false, gc_spin_yields);
         EXPECT(r == GC_PARK_WOKEN);
         EXPECT(!gc_waiter_abort(&w)); /* claimed (or done) already */
         gc_waiter_wait_done(&w);
