@@ -1,7 +1,9 @@
 """Shared helpers.  Every blocking call in the tests has a timeout, and every
 thread is joined with one, so a bug fails a test instead of hanging the run."""
+import contextlib
 import os
 import random
+import signal
 import threading
 import time
 
@@ -70,6 +72,28 @@ def wait_for(predicate, timeout=WAIT_TIMEOUT, what="condition"):
     while not predicate():
         assert time.monotonic() < end, f"{what} not reached within {timeout} s"
         time.sleep(0.001)
+
+
+@contextlib.contextmanager
+def fails_if_stuck(timeout=WAIT_TIMEOUT):
+    """Turn a main-thread wait that never ends into a failure: after timeout
+    seconds SIGALRM's handler raises (pygochan runs signal handlers while the
+    main thread waits).  A hang detector, not a speed limit; a no-op off the
+    main thread or without setitimer."""
+    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise AssertionError(f"still waiting after {timeout} s")
+
+    old = signal.signal(signal.SIGALRM, handler)
+    signal.setitimer(signal.ITIMER_REAL, timeout)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
 
 
 def waiting(ch):

@@ -447,7 +447,7 @@ def test_signal_context_cancels_on_sigint_and_restores_handler():
               signal.getsignal(signal.SIGINT) is original, flush=True)
         stop()
     """)
-    line, _, returncode, stderr = interrupt_when_blocked(child)
+    line, returncode, stderr = interrupt_when_blocked(child)
     assert line == "SignalReceived True True", stderr
     assert returncode == 0
 
@@ -511,6 +511,5 @@ def test_ctrl_c_while_blocked_on_a_context(block):
         except KeyboardInterrupt:
             print('interrupted', ctx.err() is None, flush=True)
     """)
-    line, elapsed, returncode, stderr = interrupt_when_blocked(child)
-    assert line == "interrupted True", stderr
-    assert elapsed < 1.0
+    line, returncode, stderr = interrupt_when_blocked(child)
+    assert line == "interrupted True", stderr  # nothing else ends the wait

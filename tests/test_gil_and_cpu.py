@@ -1,8 +1,12 @@
 """Blocking releases the GIL and costs no CPU.
 
-The timing assertions here are relative (the same loop with and without the
-blocked threads) or about CPU time spent while idle; none asserts an absolute
-speed."""
+No absolute time is asserted.  The GIL checks compare the same loop with and
+without blocked threads in the same process, and pass if one of three rounds
+shows no slowdown: a real cost shows in every round, other work on a loaded
+machine in some.  The CPU checks compare the process's CPU time with the
+wall time it sat idle; load from other processes makes the wall time longer
+and leaves this process's CPU time alone, so they only get more lenient."""
+import contextlib
 import resource
 import threading
 import time
@@ -26,6 +30,22 @@ def spin(n=300_000):
 
 def best_of(k=5):
     return min(spin() for _ in range(k))
+
+
+def assert_not_slowed(load, rounds=3):
+    """Time spin() before, under and after load (a context manager that
+    holds threads blocked or waiting); pass in the first round where the
+    loaded time is within 1.5x (+5 ms) of the better unloaded one."""
+    seen = []
+    for _ in range(rounds):
+        baseline = best_of()
+        with load():
+            loaded = best_of()
+        after = best_of()
+        seen.append((baseline, loaded, after))
+        if loaded < min(baseline, after) * 1.5 + 0.005:
+            return
+    raise AssertionError(f"slowed in every round (baseline, loaded, after): {seen}")
 
 
 def block_many(n_recv=8, n_select=4, n_send=4):
@@ -62,40 +82,41 @@ def send_until_closed(ch, v):
 
 
 def test_blocked_threads_do_not_slow_a_cpu_bound_thread():
-    baseline = best_of()
-    threads, release = block_many()
-    try:
-        loaded = best_of()
-    finally:
-        release()
-    after = best_of()
-    reference = min(baseline, after)
-    assert loaded < reference * 1.5 + 0.005, (baseline, loaded, after)
+    @contextlib.contextmanager
+    def blocked():
+        threads, release = block_many()
+        try:
+            yield
+        finally:
+            release()
+
+    assert_not_slowed(blocked)
 
 
 def test_blocked_threads_with_short_timeouts_do_not_slow_a_cpu_bound_thread():
     """Threads that keep timing out and waiting again (timeouts of 20 ms)
     give the GIL back between waits quickly enough not to matter."""
-    baseline = best_of()
-    stop = threading.Event()
+    @contextlib.contextmanager
+    def waiting_with_short_timeouts():
+        stop = threading.Event()
 
-    def waiter():
-        ch = gc.Channel()
-        while not stop.is_set():
-            try:
-                ch.recv(timeout=0.02)
-            except TimeoutError:
-                pass
+        def waiter():
+            ch = gc.Channel()
+            while not stop.is_set():
+                try:
+                    ch.recv(timeout=0.02)
+                except TimeoutError:
+                    pass
 
-    threads = [start(waiter) for _ in range(8)]
-    try:
-        time.sleep(0.05)
-        loaded = best_of()
-    finally:
-        stop.set()
-        join_all(threads)
-    after = best_of()
-    assert loaded < min(baseline, after) * 1.5 + 0.005, (baseline, loaded, after)
+        threads = [start(waiter) for _ in range(8)]
+        try:
+            time.sleep(0.05)
+            yield
+        finally:
+            stop.set()
+            join_all(threads)
+
+    assert_not_slowed(waiting_with_short_timeouts)
 
 
 def test_idle_blocked_threads_burn_no_cpu():

@@ -1,5 +1,10 @@
-"""Ctrl-C (SIGINT) on the main thread while blocked: KeyboardInterrupt within
-1 s, and a value in flight at that moment is neither lost nor duplicated."""
+"""Ctrl-C (SIGINT) on the main thread while blocked: KeyboardInterrupt, and
+a value in flight at that moment is neither lost nor duplicated.
+
+The blocked calls have no timeout, or one longer than the test waits for the
+child's answer, so an answer at all means the signal ended the wait; the
+limit on that wait only turns a hang into a failure.  How fast the interrupt
+gets through is measured by benchmarks/bench_interrupt.py, not asserted."""
 import os
 import signal
 import subprocess
@@ -12,7 +17,7 @@ import time
 import pytest
 
 import pygochan as gc
-from conftest import waiting
+from conftest import WAIT_TIMEOUT, waiting
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
 
@@ -81,19 +86,17 @@ def run_child(code):
 
 
 def interrupt_twenty_times_then_check(child):
-    """SIGINT the child 20 times at varied moments; each must answer 'tick'
-    within 1 s, and the child must end with 'consistent'."""
+    """SIGINT the child 20 times at varied moments; each must be answered
+    with 'tick' (the child's receives never end otherwise), and the child
+    must end with 'consistent'."""
     assert child.readline() == "ready"
     for i in range(20):
         time.sleep(0.02 + 0.03 * (i % 3))
-        sent_at = time.monotonic()
         child.send_signal(signal.SIGINT)
-        line = child.readline(timeout=5)
-        elapsed = time.monotonic() - sent_at
+        line = child.readline()
         if line != "tick":
             child.proc.kill()
             pytest.fail(f"interrupt {i}: {line!r}; stderr: {child.finish()[1]}")
-        assert elapsed < 1.0, f"interrupt {i} answered after {elapsed:.2f} s"
     last = child.readline(timeout=30)
     returncode, stderr = child.finish()
     assert last.startswith("consistent"), stderr
@@ -102,19 +105,17 @@ def interrupt_twenty_times_then_check(child):
 
 def interrupt_when_blocked(child, sig=signal.SIGINT):
     """Wait for the child's 'ready', let it block, send sig; returns (the
-    child's next line, seconds until it came, returncode, stderr)."""
+    child's next line, returncode, stderr)."""
     assert child.readline() == "ready"
     time.sleep(0.2)  # let it block
-    sent_at = time.monotonic()
     child.send_signal(sig)
     line = child.readline()
-    elapsed = time.monotonic() - sent_at
     returncode, stderr = child.finish()
-    return line, elapsed, returncode, stderr
+    return line, returncode, stderr
 
 
 @pytest.mark.parametrize("name", sorted(BLOCKERS))
-def test_ctrl_c_interrupts_a_blocked_call_promptly(name):
+def test_ctrl_c_interrupts_a_blocked_call(name):
     child = run_child(f"""
         import pygochan as gc, sys
         ch = gc.Channel()
@@ -142,9 +143,8 @@ def test_ctrl_c_interrupts_a_blocked_call_promptly(name):
                 pass
             print('interrupted', flush=True)
     """)
-    line, elapsed, returncode, stderr = interrupt_when_blocked(child)
+    line, returncode, stderr = interrupt_when_blocked(child)
     assert line == "interrupted", stderr
-    assert elapsed < 1.0
     assert returncode == 0
 
 
@@ -279,11 +279,9 @@ def test_ctrl_c_on_a_full_channel_leaves_the_value_out():
     assert child.readline() == "ready"
     for i in range(5):
         time.sleep(0.1)
-        sent_at = time.monotonic()
         child.send_signal(signal.SIGINT)
-        line = child.readline(timeout=5)
+        line = child.readline()
         assert line == "tick", (i, line, child.finish()[1])
-        assert time.monotonic() - sent_at < 1.0
     last = child.readline()
     returncode, stderr = child.finish()
     assert last == "['a', 'b']", stderr
@@ -311,9 +309,8 @@ def test_ctrl_c_reaches_the_main_thread_while_other_threads_are_blocked():
         for t in threads: t.join(30)
         print(sorted(results), flush=True)
     """)
-    line, elapsed, returncode, stderr = interrupt_when_blocked(child)
-    assert line == "interrupted", stderr
-    assert elapsed < 1.0
+    line, returncode, stderr = interrupt_when_blocked(child)
+    assert line == "interrupted", stderr  # before the select's 30 s timeout
     # interrupt_when_blocked already waited for the child to exit
     assert returncode == 0, stderr
 
@@ -347,7 +344,11 @@ class Alarm(Exception):
 @pytest.mark.parametrize("blocker", ["send", "recv", "select", "full_send"])
 def test_exception_from_a_signal_handler_ends_the_wait_with_no_effect(blocker):
     """Any exception a signal handler raises (not only KeyboardInterrupt)
-    ends the main thread's blocking call, which then had no effect."""
+    ends the main thread's blocking call, which then had no effect.  The
+    call has a 10 s timeout: had the signal waited for it, the call would
+    have raised TimeoutError, which pytest.raises does not accept, or the
+    handler would have raised while that was handled, making it the Alarm's
+    __context__."""
     ch, full = gc.Channel(), gc.Channel(1)
     full.send("kept")
     calls = {
@@ -363,10 +364,9 @@ def test_exception_from_a_signal_handler_ends_the_wait_with_no_effect(blocker):
     old = signal.signal(signal.SIGALRM, handler)
     try:
         signal.setitimer(signal.ITIMER_REAL, 0.1)
-        t0 = time.monotonic()
-        with pytest.raises(Alarm):
+        with pytest.raises(Alarm) as info:
             calls[blocker]()
-        assert time.monotonic() - t0 < 1.0
+        assert info.value.__context__ is None, repr(info.value.__context__)
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
@@ -387,7 +387,7 @@ def test_ctrl_c_in_a_child_forked_from_a_worker_thread():
                 code = 1
                 try:
                     print('ready', os.getpid(), flush=True)
-                    gc.Channel().recv(timeout=3)
+                    gc.Channel().recv(timeout=60)  # longer than the test waits
                     print('returned', flush=True)
                 except KeyboardInterrupt:
                     print('interrupted', flush=True)
@@ -404,19 +404,30 @@ def test_ctrl_c_in_a_child_forked_from_a_worker_thread():
     assert line.startswith("ready "), line
     pid = int(line.split()[1])
     time.sleep(0.2)
-    sent_at = time.monotonic()
     os.kill(pid, signal.SIGINT)
-    line = child.readline(timeout=6)
-    elapsed = time.monotonic() - sent_at
+    line = child.readline()
+    if line != "interrupted":
+        try:
+            os.kill(pid, signal.SIGKILL)  # not left waiting out its timeout
+        except ProcessLookupError:
+            pass
     child.finish()
-    assert line == "interrupted" and elapsed < 1.0, (line, elapsed)
+    assert line == "interrupted", line
 
 
 def test_signals_that_do_not_raise_neither_end_nor_extend_a_timed_wait():
     """A signal every 10 ms whose handler returns normally: the main
-    thread's wait goes on, and its timeout still counts from the call."""
+    thread's wait goes on, and its timeout still counts from the call (were
+    it counted from the last signal, the wait would never end: after 10 s of
+    signals the handler raises, turning that hang into a failure)."""
     hits = []
-    old = signal.signal(signal.SIGALRM, lambda *a: hits.append(1))
+
+    def handler(*args):
+        hits.append(1)
+        if len(hits) >= WAIT_TIMEOUT / 0.01:
+            raise AssertionError(f"a 0.3 s wait still going after {len(hits)} signals")
+
+    old = signal.signal(signal.SIGALRM, handler)
     ch = gc.Channel()
     try:
         signal.setitimer(signal.ITIMER_REAL, 0.01, 0.01)
@@ -428,7 +439,7 @@ def test_signals_that_do_not_raise_neither_end_nor_extend_a_timed_wait():
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
     assert len(hits) >= 5          # the handlers ran during the wait
-    assert 0.29 <= elapsed < 5.0, elapsed
+    assert elapsed >= 0.29, elapsed  # it did not end early
     assert waiting(ch) == (0, 0)
 
 

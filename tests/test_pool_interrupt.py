@@ -1,5 +1,6 @@
-"""One Ctrl-C gets the user out of a WaitGroup, a Pool and its futures
-promptly, and queued tasks never start afterwards (subprocess tests)."""
+"""One Ctrl-C gets the user out of a WaitGroup, a Pool and its futures, and
+queued tasks never start afterwards (subprocess tests).  How fast is
+measured by benchmarks/bench_interrupt.py, not asserted here."""
 import os
 import signal
 import subprocess
@@ -13,19 +14,26 @@ from test_interrupt import interrupt_when_blocked, run_child
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
 
 
-def assert_interrupted_promptly(child):
-    """The child printed 'ready', blocked, and answered one SIGINT with
-    'interrupted' within a second, then exited cleanly."""
-    line, elapsed, returncode, stderr = interrupt_when_blocked(child)
+def assert_interrupted(child):
+    """The child printed 'ready', blocked in a call with no timeout, and
+    answered one SIGINT with 'interrupted', then exited cleanly.  Nothing
+    but the signal ends such a call, so the answer is the proof; the time
+    the test waits for it only turns a hang into a failure."""
+    line, returncode, stderr = interrupt_when_blocked(child)
     assert line == "interrupted", stderr
-    assert elapsed < 1.0
     assert returncode == 0, stderr
 
 # Each child: 2 workers busy with slow tasks, 50 queued; the blocker below
-# is interrupted; then it reports how many tasks ever started.
+# is interrupted; then it reports how many tasks ever started.  Its SIGINT
+# handler notes how many had started when the interrupt was raised.
 SETUP = """
-    import pygochan as gc, threading, time
+    import pygochan as gc, signal, threading, time
     started = []
+    at_interrupt = []
+    def on_sigint(signum, frame):
+        at_interrupt.append(len(started))
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGINT, on_sigint)
     def slow(i):
         started.append(i)
         time.sleep(0.3)
@@ -42,7 +50,7 @@ BLOCKERS = {
 
 
 @pytest.mark.parametrize("name", sorted(BLOCKERS))
-def test_one_ctrl_c_exits_pool_promptly_and_queued_tasks_never_start(name):
+def test_one_ctrl_c_exits_pool_and_queued_tasks_never_start(name):
     queue_size = 0 if name == "blocking_submit" else -1
     child = run_child(SETUP + f"""
     try:
@@ -54,11 +62,14 @@ def test_one_ctrl_c_exits_pool_promptly_and_queued_tasks_never_start(name):
         n = len(started)
         print('interrupted', flush=True)
         time.sleep(0.8)
-        # nothing queued started after the interrupt
+        # nothing queued started after the interrupt: none once the with
+        # block was left, and before that at most one per worker, taken as
+        # the interrupt was being raised
         assert len(started) == n, (n, len(started))
-        assert n <= 4, started
+        assert len(at_interrupt) == 1, at_interrupt
+        assert n <= at_interrupt[0] + 2 < 50, (at_interrupt, started)
 """)
-    assert_interrupted_promptly(child)
+    assert_interrupted(child)
 
 
 def test_ctrl_c_in_wait_group_wait():
@@ -73,7 +84,7 @@ def test_ctrl_c_in_wait_group_wait():
             assert wg.count == 1
             print('interrupted', flush=True)
     """)
-    assert_interrupted_promptly(child)
+    assert_interrupted(child)
 
 
 def test_interrupted_blocking_submit_had_no_effect():
@@ -93,7 +104,7 @@ def test_interrupted_blocking_submit_had_no_effect():
             assert pool.stats()['submitted'] == 1
             print('interrupted', flush=True)
     """)
-    assert_interrupted_promptly(child)
+    assert_interrupted(child)
 
 
 def test_workers_are_joined_at_interpreter_exit():
@@ -143,7 +154,7 @@ def test_one_ctrl_c_ends_a_with_block_whose_tasks_are_stuck():
         assert sorted(stopped) == [0, 1, 2], stopped
         print('interrupted', flush=True)
     """)
-    line, _, returncode, stderr = interrupt_when_blocked(child)
+    line, returncode, stderr = interrupt_when_blocked(child)
     assert line == "interrupted", stderr
     assert returncode == 0, stderr
 
@@ -156,7 +167,7 @@ def test_one_ctrl_c_at_top_level_exits_although_tasks_are_stuck():
     print('ready', flush=True)
     futs[0].result()
     """)
-    line, _, returncode, stderr = interrupt_when_blocked(child)
+    line, returncode, stderr = interrupt_when_blocked(child)
     assert line is None, line  # stdout closed: the process ended
     assert returncode == -signal.SIGINT, stderr
     assert "KeyboardInterrupt" in stderr

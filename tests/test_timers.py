@@ -106,7 +106,7 @@ def test_ticker_ticks_on_its_grid():
     tk.stop()
     gaps = [b - a for a, b in zip(ticks, ticks[1:])]
     assert all(g > 0.01 for g in gaps), gaps
-    assert 0.06 <= ticks[-1] - ticks[0] <= 1.0
+    assert ticks[-1] - ticks[0] >= 0.06
 
 
 def test_ticker_drops_ticks_for_a_slow_reader():
