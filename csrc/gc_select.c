@@ -57,6 +57,7 @@ void gc_select_init(gc_select *sel, const gc_case *cases, int ncases,
     sel->poll_order = poll_order;
     sel->lock_order = lock_order;
     sel->spin_yields = gc_spin_yields;
+    sel->spin_role = NULL;
 
     /* Fisher-Yates: trying ready cases in a uniformly random order makes
        the choice among them uniform. */
@@ -256,6 +257,21 @@ static enum gc_status committed_result(gc_select *sel, gc_select_result *res)
     return GC_OK;
 }
 
+/* The pre-sleep spin (see spin_role); true when a waker answered during it. */
+static bool spin_answered(gc_select *sel)
+{
+    int free = 0;
+    if (sel->spin_role == NULL)
+        return gc_waiter_spin(&sel->waiter, sel->spin_yields);
+    if (!atomic_compare_exchange_strong_explicit(sel->spin_role, &free, 1,
+                                                 memory_order_relaxed,
+                                                 memory_order_relaxed))
+        return gc_waiter_spin(&sel->waiter, gc_spin_yields);
+    bool answered = gc_waiter_spin(&sel->waiter, sel->spin_yields);
+    atomic_store_explicit(sel->spin_role, 0, memory_order_relaxed);
+    return answered;
+}
+
 enum gc_status gc_select_wait(gc_select *sel, int64_t deadline_ns,
                               int64_t slice_ns, gc_select_result *res)
 {
@@ -270,8 +286,9 @@ enum gc_status gc_select_wait(gc_select *sel, int64_t deadline_ns,
             park_until = now + slice_ns;
     }
 
-    enum gc_park_result pr =
-        gc_waiter_park(&sel->waiter, park_until, slice_ns > 0, sel->spin_yields);
+    enum gc_park_result pr = GC_PARK_WOKEN;
+    if (!spin_answered(sel))
+        pr = gc_waiter_sleep(&sel->waiter, park_until, slice_ns > 0);
     if (pr != GC_PARK_WOKEN) {
         if (gc_waiter_abort(&sel->waiter)) {
             unregister_cases(sel);

@@ -54,6 +54,11 @@ typedef struct gc_select {
     int nlocks;        /* entries in lock_order; -1 until first needed */
     struct gc_hub *hub; /* NULL: a thread blocks; else see gc_select_register */
     int spin_yields;   /* before a thread sleeps; gc_spin_yields by default */
+    /* NULL, or a flag shared by several selects (a pool's idle workers) of
+       which only one at a time spins spin_yields; while it does, the others
+       spin gc_spin_yields, so that a hundred idle workers do not all spin
+       for the one job that comes next. */
+    _Atomic int *spin_role;
     gc_waiter waiter;
 } gc_select;
 

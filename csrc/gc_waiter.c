@@ -77,14 +77,27 @@ static enum gc_park_result sleep_while(gc_waiter *w, uint32_t awake_state,
     return gc_park(&w->state, awake_state | SLEEPING, deadline_ns);
 }
 
-enum gc_park_result gc_waiter_park(gc_waiter *w, int64_t deadline_ns,
-                                   bool report_signals, int spin_yields)
+bool gc_waiter_spin(gc_waiter *w, int spin_yields)
 {
     gc_spin spin = gc_spin_begin(spin_yields);
     do {
         if (gc_waiter_state(w) != GC_W_WAITING)
-            return GC_PARK_WOKEN;
+            return true;
     } while (gc_spin_once(&spin));
+    return false;
+}
+
+enum gc_park_result gc_waiter_park(gc_waiter *w, int64_t deadline_ns,
+                                   bool report_signals, int spin_yields)
+{
+    if (gc_waiter_spin(w, spin_yields))
+        return GC_PARK_WOKEN;
+    return gc_waiter_sleep(w, deadline_ns, report_signals);
+}
+
+enum gc_park_result gc_waiter_sleep(gc_waiter *w, int64_t deadline_ns,
+                                    bool report_signals)
+{
     for (;;) {
         enum gc_park_result r = sleep_while(w, GC_W_WAITING, deadline_ns);
         if (gc_waiter_state(w) != GC_W_WAITING)

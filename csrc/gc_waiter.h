@@ -73,6 +73,11 @@ bool gc_waiter_abort(gc_waiter *w);
 enum gc_park_result gc_waiter_park(gc_waiter *w, int64_t deadline_ns,
                                    bool report_signals, int spin_yields);
 
+/* gc_waiter_park's two halves.  spin: true when the state left WAITING. */
+bool gc_waiter_spin(gc_waiter *w, int spin_yields);
+enum gc_park_result gc_waiter_sleep(gc_waiter *w, int64_t deadline_ns,
+                                    bool report_signals);
+
 /* Owner, after a claim: wait for the claimer's finish (it is mid-commit). */
 void gc_waiter_wait_done(gc_waiter *w);
 

@@ -28,6 +28,9 @@ typedef struct {
     int64_t idle_timeout_ns;  /* GC_FOREVER: idle workers never exit */
     /* Counters: workers and submitters bump them concurrently. */
     _Atomic uint64_t submitted, failed, cancelled;
+    /* 1 while an idle worker spins long for the next job (gc_select's
+       spin_role); zeroed by the allocator. */
+    _Atomic int long_spinner;
 } pool_work;
 
 typedef struct {
@@ -509,7 +512,9 @@ static void run_job(pool_work *work, PyObject *job)
    before it sleeps (the time budget of gc_spin still caps it at 50 us): a
    submitter waiting on the result submits again within microseconds, and
    a worker asleep on an idle vCPU takes tens of them to wake, which made a
-   single submitter's submit().result() loop cost 60 us instead of 2. */
+   single submitter's submit().result() loop cost 60 us instead of 2.  One
+   idle worker at a time spins that long (pool_work.long_spinner): the
+   others would only take CPU from the submitters. */
 #define WORKER_SPIN_YIELDS 256
 
 /* Receive this worker's next job (>= 0), or find that it must exit (-1,
@@ -532,6 +537,7 @@ static int receive_job(pool_work *work, gc_chan *jobs, void **job)
                                    : gc_deadline_after((double)work->idle_timeout_ns / 1e9);
             gc_select_init(&sel, &c, 1, &entry, orders, orders + 1);
             sel.spin_yields = WORKER_SPIN_YIELDS;
+            sel.spin_role = &work->long_spinner;
             Py_BEGIN_ALLOW_THREADS
             do {
                 st = gc_select_wait(&sel, deadline, 0, &res);
