@@ -231,6 +231,12 @@ def machine():
     }
 
 
+def measured_on(info):
+    """The line that opens a Markdown table of results."""
+    return (f"Measured on {info['platform']}, {info['cpus']} CPUs, "
+            f"{info['implementation']} {info['python']}, pygochan {info['pygochan']}.\n")
+
+
 def print_text(info, rows):
     print("machine: " + ", ".join(f"{k}={v}" for k, v in info.items()))
     print("ratio = stdlib time / pygochan time (higher is better), except the"
@@ -246,8 +252,7 @@ def print_text(info, rows):
 
 
 def print_markdown(info, rows):
-    print(f"Measured on {info['platform']}, {info['cpus']} CPUs, "
-          f"{info['implementation']} {info['python']}, pygochan {info['pygochan']}.\n")
+    print(measured_on(info))
     print("| scenario | baseline | baseline µs/op | pygochan µs/op | ratio | target |")
     print("|---|---|---:|---:|---:|---:|")
     for r in rows:
@@ -256,9 +261,11 @@ def print_markdown(info, rows):
               f"{r['pygochan_us']:.3f} | {r['ratio']:.2f}× | {target} |")
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes, for CI")
+def run(argv, description, quick_help, measure, print_text, print_markdown):
+    """The command line the benchmarks share: measure(quick) -> rows, then a
+    text table, and on request a Markdown table and a JSON file."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--quick", action="store_true", help=quick_help)
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     parser.add_argument("--markdown", action="store_true", help="print a markdown table")
     args = parser.parse_args(argv)
@@ -272,6 +279,11 @@ def main(argv=None):
         with open(args.json, "w") as f:
             json.dump({"machine": info, "results": rows}, f, indent=2)
     return 0
+
+
+def main(argv=None):
+    return run(argv, __doc__.splitlines()[0], "small sizes, for CI",
+               measure, print_text, print_markdown)
 
 
 if __name__ == "__main__":

@@ -16,10 +16,7 @@ interrupted and measured no further.
 ratio = stdlib median / pygochan median (higher is better); the target is a
 pygochan median of at most 100 ms.  Nothing here fails the run on a time.
 """
-import argparse
-import json
 import os
-import platform
 import queue
 import signal
 import statistics
@@ -30,6 +27,7 @@ import threading
 import time
 
 import pygochan as gc
+from bench_channels import machine, measured_on, run
 
 TARGET_MS = 100.0
 SAMPLES = {True: 5, False: 100}  # interrupts per call, by --quick
@@ -166,7 +164,7 @@ def measure_call(spec, samples):
 
 def summary(latencies, note):
     if latencies is None:
-        return {"median_ms": None, "p90_ms": None, "note": note}
+        return {"median_ms": None, "p90_ms": None, "note": note, "samples": 0}
     ordered = sorted(latencies)
     p90 = ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))]
     return {"median_ms": statistics.median(ordered), "p90_ms": p90, "note": None,
@@ -193,16 +191,6 @@ def measure(quick):
     return rows
 
 
-def machine():
-    return {
-        "python": sys.version.split()[0],
-        "implementation": platform.python_implementation(),
-        "platform": platform.platform(),
-        "cpus": os.cpu_count(),
-        "pygochan": gc.__version__,
-    }
-
-
 def cell(s, width):
     """'median / p90' in ms, or what happened instead."""
     if s["median_ms"] is None:
@@ -210,7 +198,8 @@ def cell(s, width):
     return f"{s['median_ms']:7.2f} / {s['p90_ms']:7.2f}".rjust(width)
 
 
-def print_text(info, rows, samples):
+def print_text(info, rows):
+    samples = max(r[side]["samples"] for r in rows for side in ("stdlib", "pygochan"))
     print("machine: " + ", ".join(f"{k}={v}" for k, v in info.items()))
     print(f"SIGINT to KeyboardInterrupt caught on a blocked main thread, ms, median / p90 of"
           f" {samples}; ratio = stdlib median / pygochan median (higher is better)\n")
@@ -227,8 +216,7 @@ def print_text(info, rows, samples):
 
 
 def print_markdown(info, rows):
-    print(f"Measured on {info['platform']}, {info['cpus']} CPUs, "
-          f"{info['implementation']} {info['python']}, pygochan {info['pygochan']}.\n")
+    print(measured_on(info))
     print("| call | stdlib call | stdlib ms (median / p90) | pygochan ms (median / p90) | ratio | target |")
     print("|---|---|---:|---:|---:|---:|")
 
@@ -244,21 +232,8 @@ def print_markdown(info, rows):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="5 interrupts per call, for CI")
-    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
-    parser.add_argument("--markdown", action="store_true", help="print a markdown table")
-    args = parser.parse_args(argv)
-    info = machine()
-    rows = measure(args.quick)
-    print_text(info, rows, SAMPLES[args.quick])
-    if args.markdown:
-        print()
-        print_markdown(info, rows)
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"machine": info, "results": rows}, f, indent=2)
-    return 0
+    return run(argv, __doc__.splitlines()[0], "5 interrupts per call, for CI",
+               measure, print_text, print_markdown)
 
 
 if __name__ == "__main__":
