@@ -4,10 +4,14 @@ import contextlib
 import os
 import random
 import signal
+import sysconfig
 import threading
 import time
 
 import pytest
+
+# A build without the GIL (3.13t and later).
+FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
 
 # Generous limits: they only turn a hang into a failure.
 JOIN_TIMEOUT = 30.0

@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import sysconfig
 import textwrap
 import threading
 import time
@@ -15,11 +14,10 @@ import pytest
 
 import pygochan as gc
 
-from conftest import WAIT_TIMEOUT, join_all, start
+from conftest import FREE_THREADED, WAIT_TIMEOUT, join_all, start
 
 # Without a GIL the detector is off (it never guesses) and blocked() leaves
 # the objects out.
-FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
 needs_gil = pytest.mark.skipif(FREE_THREADED, reason="deadlock detection and blocked() objects need the GIL")
 
 PRELUDE = """
@@ -252,13 +250,15 @@ def test_blocked_records_come_and_go_under_churn(rng):
 
     threads = [start(churn) for _ in range(6)]
     seen = 0
-    for _ in range(200):
-        for w in gc.blocked():
-            if w.thread in threads:
-                seen += 1
-                assert w.operation == "recv" and w.timed
-                assert FREE_THREADED or "Channel capacity=0" in w.objects[0]
-    stop.set()
+    try:
+        for _ in range(200):
+            for w in gc.blocked():
+                if w.thread in threads:
+                    seen += 1
+                    assert w.operation == "recv" and w.timed
+                    assert FREE_THREADED or "Channel capacity=0" in w.objects[0]
+    finally:
+        stop.set()
     join_all(threads)
     assert seen > 0
     assert [w for w in gc.blocked() if w.thread in threads] == []

@@ -7,15 +7,12 @@ import concurrent.futures as cf
 import os
 import subprocess
 import sys
-import sysconfig
 import threading
 
 import pytest
 
 import pygochan as gc
-from conftest import join_all, start
-
-FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+from conftest import FREE_THREADED, join_all, start
 
 
 def run_together(n, fn):

@@ -9,11 +9,12 @@ import gc as pygc
 import random
 import sys
 import threading
+import time
 
 import pytest
 
 import pygochan as gc
-from conftest import join_all, start, wait_for, waiting
+from conftest import FREE_THREADED, join_all, start, wait_for, waiting
 
 CAPACITIES = [0, 1, 16, gc.UNBOUNDED]
 SEND_TIMEOUTS = [0, 0.00005, 0.0002, 0.001, 0.005, None]
@@ -53,7 +54,13 @@ def observe(chans, stop):
             n = len(c)
             assert n >= 0 and (c.capacity < 0 or n <= c.capacity)
             assert c.closed in (True, False)
+        started = time.perf_counter()
         pygc.collect(0)
+        if FREE_THREADED:
+            # There every collection is a full one that stops the world: a
+            # loop of them leaves the others almost no time to run.  Pausing
+            # as long as it took keeps them running at least half the time.
+            stop.wait(time.perf_counter() - started)
 
 
 def exchange(rng, capacity, senders=8, receivers=8, per_sender=600, use_select=True,
@@ -113,13 +120,17 @@ def exchange(rng, capacity, senders=8, receivers=8, per_sender=600, use_select=T
 
     stop = threading.Event()
     observers = [start(observe, [ch, other], stop)] if observed else []
-    rx = [start(receiver, k) for k in range(receivers)]
-    tx = [start(sender, k) for k in range(senders)]
-    join_all(tx, timeout=120)
-    ch.close()
-    other.close()
-    join_all(rx, timeout=120)
-    stop.set()
+    try:
+        rx = [start(receiver, k) for k in range(receivers)]
+        tx = [start(sender, k) for k in range(senders)]
+        join_all(tx, timeout=120)
+        ch.close()
+        other.close()
+        join_all(rx, timeout=120)
+    finally:
+        # also when a join failed: an observer left running would slow down
+        # every test after this one
+        stop.set()
     join_all(observers)
     check_exactly_once(sent, received)
     assert len(sent) > 0
