@@ -13,7 +13,7 @@ import textwrap
 
 import pytest
 
-from conftest import seed_from_env
+from conftest import FREE_THREADED, seed_from_env
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
 
@@ -53,7 +53,7 @@ signal.signal(signal.SIGINT, signal.default_int_handler)
 import pygochan as gc
 
 rng = random.Random({seed})
-lost = duplicated = interrupted = 0
+lost = duplicated = interrupted = most_lost = 0
 for _ in range({ROUNDS}):
     c = gc.Channel({capacity})
     stop = threading.Event()
@@ -84,13 +84,23 @@ for _ in range({ROUNDS}):
         except TimeoutError:
             pass
     producer.join()
-    lost += sent[0] - len(set(got))
+    lost_now = sent[0] - len(set(got))
+    lost += lost_now
+    most_lost = max(most_lost, lost_now)
     duplicated += len(got) - len(set(got))
-print(interrupted, lost, duplicated)
+print(interrupted, lost, duplicated, most_lost)
 """)
-    interrupted, lost, duplicated = map(int, out)
+    interrupted, lost, duplicated, most_lost = map(int, out)
     assert interrupted == ROUNDS
-    assert (lost, duplicated) == (0, 0), f"{form}, capacity {capacity}: {out}"
+    if FREE_THREADED and form != "for":
+        # Without a GIL the Timer thread's os.kill can land in the window
+        # docs/channels.md describes, between the call's last signal check
+        # and the interpreter's own right after it returns: then the one
+        # value that call was returning is dropped, never more, and nothing
+        # is duplicated.  With the GIL that thread cannot run inside it.
+        assert duplicated == 0 and most_lost <= 1, f"{form}, capacity {capacity}: {out}"
+    else:
+        assert (lost, duplicated) == (0, 0), f"{form}, capacity {capacity}: {out}"
 
 
 def test_shutdown_recipe_with_signal_context_loses_and_duplicates_nothing():
