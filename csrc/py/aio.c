@@ -692,10 +692,7 @@ static PyObject *aop_spin(pyg_aop *self, PyObject *Py_UNUSED(ignored))
         Py_RETURN_NONE;
     uint32_t s;
     Py_BEGIN_ALLOW_THREADS
-    gc_spin spin = gc_spin_begin(gc_spin_yields);
-    while (gc_waiter_state(&self->sel.waiter) == GC_W_WAITING &&
-           gc_spin_once(&spin))
-        ;
+    (void)gc_waiter_spin(&self->sel.waiter, gc_spin_yields);
     s = gc_waiter_state(&self->sel.waiter);
     if (s == GC_W_CLAIMED)
         gc_waiter_wait_done(&self->sel.waiter);
