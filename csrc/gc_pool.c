@@ -24,6 +24,13 @@ struct gc_pool {
     bool shut_down;
     uint64_t workers_started, workers_exited;
 
+    /* Workers whose job has returned and whose outcome is being published:
+       each is on its way to gc_pool_worker_ready.  Raised without the lock
+       (a submitter that misses the raise ran before the outcome was
+       visible); lowered only under it, so gc_pool_route and
+       gc_pool_worker_ready agree on who takes the backlog. */
+    atomic_size_t finishing;
+
     /* Read without the lock: busy is a gauge, the others count up. */
     atomic_size_t busy;
     atomic_uint_fast64_t jobs_started, jobs_finished;
@@ -49,6 +56,7 @@ gc_pool *gc_pool_new(int64_t queue_size, size_t max_workers)
     }
     gc_chan_set_lifo_receivers(pool->jobs);
     pool->max_workers = max_workers;
+    atomic_init(&pool->finishing, 0);
     atomic_init(&pool->busy, 0);
     atomic_init(&pool->jobs_started, 0);
     atomic_init(&pool->jobs_finished, 0);
@@ -70,7 +78,7 @@ gc_chan *gc_pool_jobs(gc_pool *pool)
     return pool->jobs;
 }
 
-enum gc_pool_route gc_pool_route(gc_pool *pool)
+enum gc_pool_route gc_pool_route(gc_pool *pool, bool may_wait_for_finishing)
 {
     enum gc_pool_route route;
     pthread_mutex_lock(&pool->lock);
@@ -79,6 +87,13 @@ enum gc_pool_route gc_pool_route(gc_pool *pool)
     } else if (pool->idle > 0) {
         pool->idle--;
         route = GC_ROUTE_TO_IDLE;
+    } else if (may_wait_for_finishing &&
+               atomic_load(&pool->finishing) > pool->backlog) {
+        /* A worker publishing its outcome, not yet owed a queued job, comes
+           back for this one: no second thread for a submit that follows a
+           result. */
+        pool->backlog++;
+        route = GC_ROUTE_QUEUE;
     } else if (pool->alive < pool->max_workers) {
         pool->alive++;
         pool->workers_started++;
@@ -120,10 +135,12 @@ static void exit_locked(gc_pool *pool)
     pool->workers_exited++;
 }
 
-bool gc_pool_worker_ready(gc_pool *pool)
+bool gc_pool_worker_ready(gc_pool *pool, bool after_job)
 {
     bool stay = true;
     pthread_mutex_lock(&pool->lock);
+    if (after_job)
+        atomic_fetch_sub(&pool->finishing, 1);
     if (pool->alive > pool->max_workers) {
         exit_locked(pool);
         stay = false;
@@ -180,6 +197,7 @@ void gc_pool_job_started(gc_pool *pool)
 
 void gc_pool_job_finished(gc_pool *pool)
 {
+    atomic_fetch_add(&pool->finishing, 1);
     atomic_fetch_sub(&pool->busy, 1);
     atomic_fetch_add(&pool->jobs_finished, 1);
 }

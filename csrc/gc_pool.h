@@ -19,9 +19,13 @@
  *     workers receiving >= jobs in flight to the channel
  * holds exactly when idle >= 0, and an idle worker may exit (timeout,
  * resize) only by taking one idle slot.  A send that does not happen gives
- * its slot back.  A worker marks itself ready before it lets go of the GIL,
- * so a submit that follows a result reuses that worker (CPython's
- * test_idle_thread_reuse).
+ * its slot back.
+ *
+ * A submit that follows a result reuses the worker that produced it
+ * (CPython's test_idle_thread_reuse), whatever the timing: the worker counts
+ * itself `finishing` before it publishes the outcome, and a submitter that
+ * may wait routes its job to the backlog such a worker takes in
+ * gc_pool_worker_ready, instead of starting a thread.
  *
  * Jobs are opaque pointers whose references the caller manages as with any
  * channel.  GC_POOL_WAKE (never a job) is handed to idle workers to make
@@ -59,7 +63,11 @@ enum gc_pool_route {
                             alive already; gc_pool_start_failed if it cannot) */
     GC_ROUTE_SHUT_DOWN   /* the pool is shut down: nothing happened */
 };
-enum gc_pool_route gc_pool_route(gc_pool *pool);
+/* may_wait_for_finishing: the submitter can wait the moment it takes a
+   worker that is publishing its job's outcome to come back for this job (a
+   blocking submit from outside the pool's workers).  A non-blocking submit
+   cannot, and neither can a worker: the one finishing may be itself. */
+enum gc_pool_route gc_pool_route(gc_pool *pool, bool may_wait_for_finishing);
 /* After a TO_IDLE or QUEUE route, whatever the outcome: sent says whether
    the job is in the channel now. */
 void gc_pool_send_finished(gc_pool *pool, enum gc_pool_route route, bool sent);
@@ -67,13 +75,16 @@ void gc_pool_start_failed(gc_pool *pool);
 
 /* ---- the worker protocol ----
  * A worker runs its first job (if any), then loops:
- *   gc_pool_worker_ready? (false: it was retired, exit)
+ *   gc_pool_worker_ready(after_job)? (false: it was retired, exit)
  *   receive until a job arrives (try, then block until its idle deadline):
- *     a job: run it between gc_pool_job_started / _finished, loop;
+ *     a job: gc_pool_job_started, run it, gc_pool_job_finished, publish
+ *       its outcome, loop;
  *     GC_POOL_WAKE: gc_pool_should_retire? exit : receive again;
  *     idle deadline passed: gc_pool_idle_expired? exit : receive again;
  *     closed and drained: gc_pool_worker_closed, exit.  */
-bool gc_pool_worker_ready(gc_pool *pool);
+/* after_job: the worker called gc_pool_job_finished since it was last
+   ready (it is no longer finishing). */
+bool gc_pool_worker_ready(gc_pool *pool, bool after_job);
 bool gc_pool_should_retire(gc_pool *pool);
 bool gc_pool_idle_expired(gc_pool *pool);
 void gc_pool_worker_closed(gc_pool *pool);

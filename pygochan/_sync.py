@@ -433,11 +433,18 @@ class Pool(_core._PoolBase, _cf.ThreadPoolExecutor):
         return _unordered_results(fs, refill, end_time)
 
 
+def _thread_upkeep() -> None:
+    """Does nothing.  A worker calls it before it sleeps: running Python
+    code lets the interpreter do the thread's pending work, which on the
+    free-threaded build includes freeing objects this thread created and
+    other threads dropped (a dropped Pool among them)."""
+
+
 def _pool_worker_main(work: "_core._PoolWork", first: "list[Optional[Future[Any]]]", token: _StartToken,
                       threads: "set[threading.Thread]", threads_lock: threading.Lock) -> None:
     try:
         if token.claim():
-            work._run_worker(first)
+            work._run_worker(first, _thread_upkeep)
     finally:
         with threads_lock:
             threads.discard(threading.current_thread())

@@ -310,9 +310,11 @@ def test_idle_workers_exit_after_idle_timeout():
     futs = [pool.submit(time.sleep, 0.02) for _ in range(3)]
     for f in futs:
         f.result(timeout=10)
-    assert pool.workers >= 1
+    # (how many are still alive now depends on the machine's load)
+    assert pool.stats()["workers_started"] >= 1
     wait_for(lambda: pool.workers == 0, what="idle workers to exit")
     wait_for(lambda: not pool_threads(pool), what="worker threads to end")
+    assert pool.stats()["workers_exited"] == pool.stats()["workers_started"]
     assert pool.submit(abs, -1).result(timeout=10) == 1  # starts one again
     pool.shutdown()
 
@@ -745,13 +747,17 @@ def test_submit_never_blocks_by_default_tasks_writing_to_a_bounded_queue():
 
 
 def test_shutdown_cancel_futures_cancels_every_queued_task_by_default():
+    gate = threading.Event()
     pool = gc.Pool(4)
-    futs = [pool.submit(time.sleep, 0.05) for _ in range(40)]
-    pool.shutdown(cancel_futures=True)
+    futs = [pool.submit(gate.wait, 10) for _ in range(40)]
+    wait_for(lambda: pool.running == 4, what="four tasks running")
+    pool.shutdown(wait=False, cancel_futures=True)
+    gate.set()
+    pool.shutdown()
     cancelled = [f for f in futs if f.cancelled()]
     ran = [f for f in futs if not f.cancelled()]
-    assert 1 <= len(ran) <= 8 and len(cancelled) == 40 - len(ran)
-    assert all(f.done() and f.exception() is None for f in ran)
+    assert len(ran) == 4 and len(cancelled) == 36
+    assert all(f.done() and f.result() is True for f in ran)
     assert pool.ctx.err() is not None
 
 
@@ -784,6 +790,35 @@ def test_a_submit_after_a_result_reuses_the_worker():
         for _ in range(50):
             pool.submit(pow, 2, 3).result()
         assert len(pool._threads) == 1 and pool.stats()["workers_started"] == 1
+
+
+def test_a_submit_after_a_result_waits_for_the_worker_still_finishing_it():
+    # The worker publishes the result, then runs the done-callbacks: a submit
+    # made meanwhile (here: certainly, as the callback sleeps) goes to that
+    # worker, not to a second thread, however late the worker comes back.
+    for _ in range(5):
+        gate = threading.Event()
+        with gc.Pool() as pool:
+            fut = pool.submit(gate.wait, 10)
+            fut.add_done_callback(lambda _: time.sleep(0.02))
+            gate.set()
+            fut.result()
+            assert pool.submit(pow, 2, 3).result() == 8
+            assert pool.stats()["workers_started"] == 1
+
+
+def test_a_non_blocking_submit_does_not_wait_for_a_finishing_worker():
+    gate, finishing = threading.Event(), threading.Event()
+    with gc.Pool(queue_size=0) as pool:
+        fut = pool.submit(gate.wait, 10)
+        fut.add_done_callback(lambda _: finishing.wait(10))
+        gate.set()
+        fut.result()
+        # try_submit cannot wait for the worker stuck in its callback: with
+        # room for another worker it starts one.
+        assert pool.try_submit(pow, 2, 3).result(timeout=10) == 8
+        assert pool.stats()["workers_started"] == 2
+        finishing.set()
 
 
 def test_threads_and_max_workers_read_like_thread_pool_executor():
@@ -902,10 +937,16 @@ def test_a_dropped_pool_that_never_idles_out_lets_its_workers_exit():
              what="a dropped pool's idle workers to exit")
 
 
-def test_a_dropped_pool_still_runs_every_queued_task():
+@pytest.mark.parametrize("round_", range(30))
+def test_a_dropped_pool_still_runs_every_queued_task(round_):
+    # Thirty rounds: on the free-threaded build a collection can hand the
+    # last reference to the pool to a worker about to park, which used to
+    # keep the pool (and so that worker) alive for good about once in
+    # twenty-five drops.
     gate = threading.Event()
     ran = []
-    pool = gc.Pool(2, idle_timeout=None, name="dropped-busy-pool")
+    name = f"dropped-busy-pool-{round_}"
+    pool = gc.Pool(2, idle_timeout=None, name=name)
     for i in range(50):
         if i % 2:
             pool.submit(lambda i=i: (gate.wait(10), ran.append(i)))
@@ -916,6 +957,6 @@ def test_a_dropped_pool_still_runs_every_queued_task():
     pygc.collect()
     gate.set()
     wait_for(lambda: not [t for t in threading.enumerate()
-                          if t.name.startswith("dropped-busy-pool-worker")],
+                          if t.name.startswith(name + "-worker")],
              what="a dropped pool's workers to finish and exit")
     assert sorted(ran) == list(range(50))

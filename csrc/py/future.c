@@ -319,7 +319,8 @@ bool pyg_future_claim(PyObject *future)
     return claimed;
 }
 
-bool pyg_future_run_claimed(PyObject *future)
+bool pyg_future_run_claimed(PyObject *future, void (*before_settle)(void *),
+                            void *arg)
 {
     pyg_future *f = (pyg_future *)future;
     PyObject *fn, *args, *kwargs, *context;
@@ -332,6 +333,7 @@ bool pyg_future_run_claimed(PyObject *future)
     PYG_UNLOCK_OBJECT();
     if (!fn) {
         /* settled by set_result()/set_exception() before it ran */
+        before_settle(arg);
         Py_XDECREF(args);
         Py_XDECREF(kwargs);
         Py_XDECREF(context);
@@ -353,6 +355,7 @@ bool pyg_future_run_claimed(PyObject *future)
        concurrent.futures. */
     PyObject *exception = result ? NULL : take_exception();
     bool failed = exception != NULL;
+    before_settle(arg);
     if (settle(f, result, exception) < 0)
         PyErr_WriteUnraisable(future);
     return failed;

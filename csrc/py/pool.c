@@ -371,7 +371,10 @@ static PyObject *submit(pyg_pool *self, PyObject *const *args, Py_ssize_t nargs,
 
     Py_INCREF(future); /* the reference that travels with the job */
     enum gc_status status = GC_OK;
-    enum gc_pool_route route = gc_pool_route(self->pool);
+    /* A blocking submit from outside the pool can wait for a worker that
+       is publishing a result (see gc_pool.h). */
+    enum gc_pool_route route =
+        gc_pool_route(self->pool, blocking && worker_of != self->pool);
     switch (route) {
     case GC_ROUTE_NEW_WORKER: {
         int started = start_worker(self, future);
@@ -496,16 +499,22 @@ static PyObject *pool_try_submit(pyg_pool *self, PyObject *const *args,
 
 /* ---- the worker loop -------------------------------------------------- */
 
-static void run_job(pool_work *work, PyObject *job)
+static void job_finished(void *pool)
+{
+    gc_pool_job_finished(pool);
+}
+
+/* True if the job ran (the worker is finishing it: see gc_pool.h). */
+static bool run_job(pool_work *work, PyObject *job)
 {
     if (!pyg_future_claim(job)) {
         work->cancelled++;
-        return;
+        return false;
     }
     gc_pool_job_started(work->pool);
-    if (pyg_future_run_claimed(job))
+    if (pyg_future_run_claimed(job, job_finished, work->pool))
         work->failed++;
-    gc_pool_job_finished(work->pool);
+    return true;
 }
 
 /* A worker that just finished a job spins longer than a channel's receiver
@@ -517,10 +526,34 @@ static void run_job(pool_work *work, PyObject *job)
    others would only take CPU from the submitters. */
 #define WORKER_SPIN_YIELDS 256
 
+/* Run Python code while a worker waits for a job.  On the free-threaded
+   build an object owned by this thread (made here, or handed to it by a
+   collection) and dropped by another is freed only when this thread runs
+   Python code: biased reference counting queues it to its owner.  A worker
+   parked for good would keep it forever, and with it a dropped Pool whose
+   dealloc is what lets that worker exit; so the worker runs some before it
+   sleeps and once every UPKEEP_SLICE_NS while it does. */
+#ifdef Py_GIL_DISABLED
+#define UPKEEP_SLICE_NS ((int64_t)1000 * 1000 * 1000)
+#else
+#define UPKEEP_SLICE_NS 0
+#endif
+
+static void run_thread_upkeep(PyObject *upkeep)
+{
+    if (UPKEEP_SLICE_NS == 0)
+        return;
+    PyObject *r = PyObject_CallNoArgs(upkeep);
+    if (r)
+        Py_DECREF(r);
+    else
+        PyErr_WriteUnraisable(upkeep);
+}
+
 /* Receive this worker's next job (>= 0), or find that it must exit (-1,
    already counted out by gc_pool).  Jobs buffered are taken without
    letting go of the GIL. */
-static int receive_job(pool_work *work, gc_chan *jobs, void **job)
+static int receive_job(pool_work *work, gc_chan *jobs, PyObject *upkeep, void **job)
 {
     gc_pool *pool = work->pool;
     for (;;) {
@@ -538,11 +571,14 @@ static int receive_job(pool_work *work, gc_chan *jobs, void **job)
             gc_select_init(&sel, &c, 1, &entry, orders, orders + 1);
             sel.spin_yields = WORKER_SPIN_YIELDS;
             sel.spin_role = &work->long_spinner;
-            Py_BEGIN_ALLOW_THREADS
-            do {
-                st = gc_select_wait(&sel, deadline, 0, &res);
-            } while (st == GC_INTERRUPTED);
-            Py_END_ALLOW_THREADS
+            for (;;) {
+                run_thread_upkeep(upkeep);
+                Py_BEGIN_ALLOW_THREADS
+                st = gc_select_wait(&sel, deadline, UPKEEP_SLICE_NS, &res);
+                Py_END_ALLOW_THREADS
+                if (st != GC_INTERRUPTED)
+                    break;
+            }
             if (st == GC_OK) {
                 *job = res.value;
                 ok = res.ok;
@@ -567,8 +603,15 @@ static int receive_job(pool_work *work, gc_chan *jobs, void **job)
     }
 }
 
-static PyObject *pool_work_run(pool_work *work, PyObject *first)
+static PyObject *pool_work_run(pool_work *work, PyObject *const *args,
+                               Py_ssize_t nargs)
 {
+    if (nargs != 2 || !PyList_Check(args[0]) || !PyCallable_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "_run_worker(first_jobs: list, upkeep: callable)");
+        return NULL;
+    }
+    PyObject *first = args[0], *upkeep = args[1];
     gc_pool *pool = work->pool;
     gc_chan *jobs = gc_pool_jobs(pool);
     gc_pool *outer = worker_of;
@@ -577,7 +620,7 @@ static PyObject *pool_work_run(pool_work *work, PyObject *first)
        neither the thread's arguments nor its frames keep the future (and
        its result) alive after it ran. */
     void *job = NULL;
-    if (PyList_Check(first) && PyList_GET_SIZE(first) == 1) {
+    if (PyList_GET_SIZE(first) == 1) {
         PyObject *item = PyList_GET_ITEM(first, 0);
         if (item != Py_None)
             job = Py_NewRef(item);
@@ -588,16 +631,15 @@ static PyObject *pool_work_run(pool_work *work, PyObject *first)
         }
     }
     for (;;) {
+        bool ran = false;
         if (job) {
-            run_job(work, job);
+            ran = run_job(work, job);
             Py_DECREF((PyObject *)job);
             job = NULL;
         }
-        /* Ready for the next job while this thread still holds the GIL: a
-           submit that follows this job's result finds this worker. */
-        if (!gc_pool_worker_ready(pool))
+        if (!gc_pool_worker_ready(pool, ran))
             break;
-        if (receive_job(work, jobs, &job) < 0)
+        if (receive_job(work, jobs, upkeep, &job) < 0)
             break;
     }
     worker_of = outer;
@@ -808,8 +850,9 @@ static PyType_Spec pool_spec = {
 };
 
 static PyMethodDef pool_work_methods[] = {
-    {"_run_worker", (PyCFunction)pool_work_run, METH_O,
-     "_run_worker([first_job]) -- a worker thread's body; empties the list"},
+    {"_run_worker", (PyCFunction)(void (*)(void))pool_work_run, METH_FASTCALL,
+     "_run_worker([first_job], upkeep) -- a worker thread's body; empties the\n"
+     "list, and calls upkeep() (which runs no code of its own) before it sleeps"},
     {NULL, NULL, 0, NULL}};
 
 static PyType_Slot pool_work_slots[] = {

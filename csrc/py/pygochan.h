@@ -350,8 +350,11 @@ PyObject *pyg_future_new_task(pyg_state *st, PyObject *fn, PyObject *args,
                               PyObject *kwargs);
 /* PENDING -> RUNNING; false if it was cancelled (it must not run). */
 bool pyg_future_claim(PyObject *future);
-/* Run a claimed future's call and settle it; true if the call raised. */
-bool pyg_future_run_claimed(PyObject *future);
+/* Run a claimed future's call and settle it; true if the call raised.
+   before_settle(arg) runs once the call has returned, before anyone can
+   see the outcome. */
+bool pyg_future_run_claimed(PyObject *future, void (*before_settle)(void *),
+                            void *arg);
 /* Cancel a pending future (a queued task the pool drops). */
 void pyg_future_cancel(PyObject *future);
 PyObject *pyg_done_channel_new(pyg_state *st, gc_ctx *ctx);

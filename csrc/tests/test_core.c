@@ -2978,14 +2978,15 @@ static void *pool_worker_main(void *arg)
     gc_chan *jobs = gc_pool_jobs(t->pool);
     void *job = ws.first;
     for (;;) {
+        bool ran = job != NULL;
         if (job) {
             gc_pool_job_started(t->pool);
-            atomic_fetch_add(&t->ran[IDX(job)], 1);
             spin_until(gc_now_ns() + atomic_load(&t->run_spin_ns));
             gc_pool_job_finished(t->pool);
+            atomic_fetch_add(&t->ran[IDX(job)], 1); /* the outcome, published */
         }
         job = NULL;
-        if (!gc_pool_worker_ready(t->pool))
+        if (!gc_pool_worker_ready(t->pool, ran))
             goto out;
         for (;;) {
             bool ok = false;
@@ -3038,7 +3039,7 @@ static void start_worker(struct pool_test *t, void *first)
 /* true when the job was accepted */
 static bool pool_submit(struct pool_test *t, void *job, int64_t deadline)
 {
-    enum gc_pool_route route = gc_pool_route(t->pool);
+    enum gc_pool_route route = gc_pool_route(t->pool, deadline != 0);
     switch (route) {
     case GC_ROUTE_NEW_WORKER:
         start_worker(t, job);
@@ -3230,12 +3231,12 @@ static void test_pool_idle_slot_is_taken_once_and_given_back(void)
     CHECK(pool_submit(&t, VAL(0), GC_FOREVER));
     while (idle_workers(&t) < 1)
         sleep_us(200);
-    enum gc_pool_route route = gc_pool_route(t.pool);
+    enum gc_pool_route route = gc_pool_route(t.pool, true);
     CHECK(route == GC_ROUTE_TO_IDLE);
     gc_pool_send_finished(t.pool, route, false); /* e.g. a timeout */
-    CHECK((route = gc_pool_route(t.pool)) == GC_ROUTE_TO_IDLE);
+    CHECK((route = gc_pool_route(t.pool, true)) == GC_ROUTE_TO_IDLE);
     /* The idle worker is spoken for now: the next job needs a new one. */
-    CHECK(gc_pool_route(t.pool) == GC_ROUTE_NEW_WORKER);
+    CHECK(gc_pool_route(t.pool, true) == GC_ROUTE_NEW_WORKER);
     gc_pool_start_failed(t.pool);
     gc_pool_send_finished(t.pool, route, false);
     CHECK(pool_submit(&t, VAL(1), GC_FOREVER));
@@ -3247,6 +3248,38 @@ static void test_pool_idle_slot_is_taken_once_and_given_back(void)
     pool_finish(&t);
     free(t.ran);
     gc_pool_free(t.pool);
+}
+
+/* A worker publishing its job's outcome is owed the next job of a submitter
+   that can wait for it, whatever the timing: a submit that follows a result
+   never starts a second thread.  A submitter that cannot wait starts one,
+   and each finishing worker is owed one job only.  Driven step by step, as
+   the ordering is the point. */
+static void test_pool_submit_after_an_outcome_goes_to_its_worker(void)
+{
+    gc_pool *pool = gc_pool_new(GC_UNBOUNDED, 4);
+    CHECK(gc_pool_route(pool, true) == GC_ROUTE_NEW_WORKER);
+    gc_pool_job_started(pool);
+    gc_pool_job_finished(pool); /* about to publish the outcome */
+    CHECK(gc_pool_route(pool, false) == GC_ROUTE_NEW_WORKER);
+    gc_pool_start_failed(pool);
+    CHECK(gc_pool_route(pool, true) == GC_ROUTE_QUEUE);
+    gc_pool_send_finished(pool, GC_ROUTE_QUEUE, true);
+    /* That worker is spoken for now. */
+    CHECK(gc_pool_route(pool, true) == GC_ROUTE_NEW_WORKER);
+    gc_pool_start_failed(pool);
+    /* Ready, it takes the queued job instead of becoming idle. */
+    CHECK(gc_pool_worker_ready(pool, true));
+    CHECK(gc_pool_route(pool, true) == GC_ROUTE_NEW_WORKER);
+    gc_pool_start_failed(pool);
+    gc_pool_stats st;
+    gc_pool_get_stats(pool, &st);
+    CHECK(st.alive == 1 && st.workers_started == 1 && st.busy == 0);
+    gc_pool_shutdown(pool);
+    size_t n = 0;
+    free(gc_chan_take_buffer(gc_pool_jobs(pool), &n));
+    CHECK(n == 0); /* nothing was sent */
+    gc_pool_free(pool);
 }
 
 /* A submitter blocked on a busy pool is refused, with no effect, when the
@@ -3271,7 +3304,7 @@ static void test_pool_shutdown_refuses_blocked_submitter(void)
     CHECK(!atomic_load(&s.accepted[1]));
     pool_finish(&t);
     CHECK(atomic_load(&t.ran[0]) == 1 && atomic_load(&t.ran[1]) == 0);
-    CHECK(gc_pool_route(t.pool) == GC_ROUTE_SHUT_DOWN);
+    CHECK(gc_pool_route(t.pool, true) == GC_ROUTE_SHUT_DOWN);
     free(s.accepted);
     free(t.ran);
     gc_pool_free(t.pool);
@@ -3817,6 +3850,8 @@ int main(void)
         test_pool_shutdown_refuses_blocked_submitter);
     run("pool_idle_slot_is_taken_once_and_given_back",
         test_pool_idle_slot_is_taken_once_and_given_back);
+    run("pool_submit_after_an_outcome_goes_to_its_worker",
+        test_pool_submit_after_an_outcome_goes_to_its_worker);
     run("pool_stress_idle_expiry_and_resize", test_pool_stress_idle_expiry_and_resize);
 
     /* fork */
