@@ -7,9 +7,13 @@ thread.
 
 The version that deadlocks calls wg.wait() in main *before* reading the
 unbuffered results: every worker blocks in results.send(), nobody reads, and
-wg.wait() never returns.  (Go reports "all goroutines are asleep"; Python
-just waits — which is why every pygochan wait takes a timeout and answers
-Ctrl-C.)
+wg.wait() can never return.  Go reports "all goroutines are asleep"; so
+does pygochan: without a timeout, that wg.wait() in the main thread raises
+gc.Deadlock after about a second, listing who waits on what.  The check runs
+only in the main thread's untimed waits and is off on the free-threaded
+build; a wait elsewhere just waits, which is why every pygochan wait takes a
+timeout and answers Ctrl-C.  Below, the mistake waits with a timeout, so the
+program can show it and then recover on every build.
 
 Go:
     for w := 0; w < 3; w++ { wg.Add(1); go worker(jobs, results, &wg) }

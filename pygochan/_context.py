@@ -1,10 +1,11 @@
 """Context constructors that return (ctx, cancel) pairs, the after_func
 runner thread, and signal_context.  The context machinery itself is C."""
 import functools
+import inspect
 import signal
 import threading
 import time
-from typing import Any, Callable, Optional, Tuple
+from typing import Any, Callable, Optional, Tuple, TypeVar, cast
 
 from . import _core
 from ._core import Context, background
@@ -57,6 +58,34 @@ def _cancel_func(ctx: Context) -> Callable[[], None]:
     return functools.partial(ctx._cancel, None)
 
 
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _keyword_hint(hint: str) -> Callable[[_F], _F]:
+    """Make a keyword the function does not take (``timeout=``, the blocking
+    calls' spelling) name the right parameter.  Only a call that passes a
+    keyword pays for the check; the signature, seen by mypy, ``help()`` and
+    the docs, stays the function's own."""
+
+    def decorate(fn: _F) -> _F:
+        names = frozenset(inspect.signature(fn).parameters)
+
+        @functools.wraps(fn)
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            if kwargs:
+                wrong = [k for k in kwargs if k not in names]
+                if wrong:
+                    raise TypeError(
+                        f"{fn.__name__}() got an unexpected keyword argument {wrong[0]!r}: "
+                        f"{fn.__name__}() {hint}"
+                    )
+            return fn(*args, **kwargs)
+
+        return cast(_F, checked)
+
+    return decorate
+
+
 def with_cancel(parent: Context) -> CancelPair:
     """Go's context.WithCancel: a child that cancel() (idempotent) makes done.
 
@@ -79,21 +108,37 @@ def with_cancel_cause(parent: Context) -> CancelPair:
     return CancelPair(ctx, ctx._cancel)
 
 
+@_keyword_hint(
+    "takes the deadline as its second argument, `deadline`, a time on the "
+    "time.monotonic() clock: with_deadline(parent, time.monotonic() + 5); "
+    "for a duration, with_timeout(parent, seconds)"
+)
 def with_deadline(parent: Context, deadline: float) -> CancelPair:
     """Go's context.WithDeadline; deadline is on the time.monotonic() clock."""
     ctx = _core._new_context(parent, deadline)
     return CancelPair(ctx, _cancel_func(ctx))
 
 
+@_keyword_hint(
+    "takes the duration as its second argument, `seconds`: "
+    "with_timeout(parent, 5) or with_timeout(parent, seconds=5)"
+)
 def with_timeout(parent: Context, seconds: float) -> CancelPair:
     """Go's context.WithTimeout: done with DeadlineExceeded after seconds.
 
     >>> with with_timeout(background(), 0.5) as ctx:
     ...     ch.recv(ctx=ctx)
     """
-    return with_deadline(parent, _deadline_in(seconds))
+    ctx = _core._new_context(parent, _deadline_in(seconds))
+    return CancelPair(ctx, _cancel_func(ctx))
 
 
+@_keyword_hint(
+    "takes the deadline as its second argument, `deadline`, a time on the "
+    "time.monotonic() clock, and the cause as its third, `cause`: "
+    "with_deadline_cause(parent, time.monotonic() + 5, cause); "
+    "for a duration, with_timeout_cause(parent, seconds, cause)"
+)
 def with_deadline_cause(parent: Context, deadline: float, cause: BaseException) -> CancelPair:
     """Go's context.WithDeadlineCause: like with_deadline, and once the
     deadline passes cause(ctx) is ``cause`` (err() stays DeadlineExceeded,
@@ -107,13 +152,18 @@ def with_deadline_cause(parent: Context, deadline: float, cause: BaseException) 
     return CancelPair(ctx, _cancel_func(ctx))
 
 
+@_keyword_hint(
+    "takes the duration as its second argument, `seconds`, and the cause as "
+    "its third, `cause`: with_timeout_cause(parent, 5, cause)"
+)
 def with_timeout_cause(parent: Context, seconds: float, cause: BaseException) -> CancelPair:
     """Go's context.WithTimeoutCause: with_timeout whose expiry has a cause.
 
     >>> with with_timeout_cause(background(), 2.0, TimeoutError("no reply")) as ctx:
     ...     reply = replies.recv(ctx=ctx)
     """
-    return with_deadline_cause(parent, _deadline_in(seconds), cause)
+    ctx = _core._new_context(parent, _deadline_in(seconds), cause)
+    return CancelPair(ctx, _cancel_func(ctx))
 
 
 def _deadline_in(seconds: float) -> float:

@@ -561,8 +561,9 @@ class ErrGroup:
 
     ``limit`` bounds the tasks running at once: ``go`` then blocks (GIL
     released, Ctrl-C answered) and ``try_go`` returns False.  ``wait()``
-    raises the first exception, with the others in its ``exceptions``
-    attribute and a note; ``KeyboardInterrupt``/``SystemExit`` raised by a
+    raises the first exception; its ``exceptions`` attribute lists every
+    task's exception, itself first, and a note lists the others;
+    ``KeyboardInterrupt``/``SystemExit`` raised by a
     task are re-raised as they are.  An exception in the ``with`` body
     cancels ``g.ctx`` and waits for the tasks before propagating.  ``go``
     after ``wait()`` returned raises ``RuntimeError``.
