@@ -154,7 +154,23 @@ def set_deadlock_detection(
 
 
 def _refresh_ignored() -> None:
-    _core._set_deadlock_ignored(tuple(t.ident for t in list(_ignored_threads) if t.ident is not None))
+    """Tell the core which running threads to ignore.  It remembers each by
+    its thread state, never by ident: the next thread often gets the ident
+    of one that ended (and a fork() child's new threads those of the
+    parent's threads), and must not be ignored for it.  Threads that ended
+    are forgotten."""
+    known = list(_ignored_threads)
+    # (one not started yet is kept for a later call, as its ident is unknown)
+    _ignored_threads.difference_update(t for t in known if t.ident is not None and not t.is_alive())
+    threads = [t for t in known if t.is_alive()]
+    while True:
+        _core._set_deadlock_ignored(tuple(t.ident for t in threads))
+        # Alive now, so alive when the core looked: the thread states it
+        # found under their idents were theirs, not a successor's.
+        alive = [t for t in threads if t.is_alive()]
+        if len(alive) == len(threads):
+            return
+        threads = alive
 
 
 def _kernel_service_threads() -> List[threading.Thread]:

@@ -309,3 +309,85 @@ def test_blocked_shows_a_pool_submit_waiting_for_a_worker():
         gate.send(None)
         join_all([submitter])
         assert running.result(timeout=WAIT_TIMEOUT) is None
+
+
+# ---- ignored threads are remembered as threads, not idents ------------------------
+
+LATE_PRODUCER = """
+ch = gc.Channel()
+def producer():
+    time.sleep(0.8)   # not parked in pygochan: a way out
+    ch.send('late')
+p = threading.Thread(target=producer, name='producer', daemon=True)
+p.start()
+print('reused' if p.ident in IGNORED_IDENTS else 'fresh', flush=True)
+try:
+    print(ch.recv(), flush=True)
+except gc.Deadlock as e:
+    print('DEADLOCK', e, flush=True)
+"""
+
+
+@needs_gil
+def test_a_thread_reusing_the_ident_of_an_ignored_one_that_ended_counts():
+    # the next thread usually gets the ident of the one that just ended
+    body = """
+        svc = threading.Thread(target=time.sleep, args=(0.05,), name='svc')
+        svc.start()
+        gc.set_deadlock_detection(True, ignore_threads=[svc])
+        svc.join()
+        IGNORED_IDENTS = {svc.ident}
+    """
+    out, err = outcome(spawn(textwrap.dedent(body) + LATE_PRODUCER))
+    assert out.split()[-1] == "late", (out, err)
+
+
+FORKED_PRODUCER = """
+IGNORED_IDENTS = {t.ident for t in services}
+pid = os.fork()
+if pid == 0:
+    try:
+        exec(CHILD)
+    finally:
+        sys.stdout.flush()
+        os._exit(0)
+give_up = time.monotonic() + 30
+while os.waitpid(pid, os.WNOHANG) == (0, 0):
+    if time.monotonic() > give_up:
+        os.kill(pid, 9)
+        print('the child hung')
+        break
+    time.sleep(0.05)
+"""
+
+
+@needs_gil
+@pytest.mark.parametrize("how", ["ignore_threads", "notebook_kernel"])
+def test_a_fork_child_thread_reusing_an_ignored_ident_counts(how):
+    # In a fork() child the first new threads get the stacks, and so the
+    # idents, of the parent's other threads.
+    if how == "notebook_kernel":
+        # a kernel's service threads, ignored when pygochan is imported
+        prelude = textwrap.dedent("""
+            import os, sys, threading, time, types
+            services = [threading.Thread(target=time.sleep, args=(3600,), name=name, daemon=True)
+                        for name in ('IOPub', 'Heartbeat', 'Control')]
+            for t in services:
+                t.start()
+            sys.modules['ipykernel'] = types.ModuleType('ipykernel')
+            import pygochan as gc
+            gc.set_deadlock_detection(True, grace=0.2)
+        """)
+    else:
+        prelude = PRELUDE + textwrap.dedent("""
+            services = [threading.Thread(target=time.sleep, args=(3600,), daemon=True) for _ in range(3)]
+            for t in services:
+                t.start()
+            gc.set_deadlock_detection(True, ignore_threads=services)
+        """)
+    body = prelude + FORKED_PRODUCER.replace("CHILD", repr(LATE_PRODUCER))
+    env = dict(os.environ)
+    env.pop("PYGOCHAN_DEADLOCK_DETECTION", None)
+    proc = subprocess.run([sys.executable, "-c", body], capture_output=True, text=True,
+                          env=env, timeout=60)
+    assert proc.stdout.split()[-1] == "late", (proc.stdout, proc.stderr)

@@ -259,28 +259,90 @@ static PyObject *module_blocked(PyObject *module, PyObject *Py_UNUSED(ignored))
 /* ---- deadlock detection ------------------------------------------------- */
 
 #ifndef Py_GIL_DISABLED
-static bool is_ignored(pyg_state *st, unsigned long ident)
+/* st->deadlock_ignored holds the unique ids (PyThreadState_GetID) of the
+   thread states of the ignored threads: unlike a thread's ident, which the
+   next thread often reuses (also in a fork() child, whose new threads get
+   the stacks of the parent's other threads), an id is never given twice in
+   an interpreter, so a thread is forgotten once it ends. */
+static bool is_ignored(pyg_state *st, PyThreadState *t)
 {
-    /* the idents were checked to be ints that fit when they were set */
+    /* the ids were made by _set_deadlock_ignored, as ints that fit */
     Py_ssize_t n = st->deadlock_ignored ? PyTuple_GET_SIZE(st->deadlock_ignored) : 0;
+    if (n == 0)
+        return false;
+    unsigned long long id = (unsigned long long)PyThreadState_GetID(t);
     for (Py_ssize_t i = 0; i < n; i++)
-        if (PyLong_AsUnsignedLong(PyTuple_GET_ITEM(st->deadlock_ignored, i)) == ident)
+        if (PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(st->deadlock_ignored, i)) == id)
             return true;
     return false;
 }
 
-/* Python threads of this interpreter: every thread state, whatever it is
-   doing (one in I/O, time.sleep, a C library or just created counts).
-   Walked with the GIL held, as faulthandler does; only called on builds
-   with a GIL (see pyg_deadlock_check). */
-static size_t count_thread_states(pyg_state *st)
+/* The interpreter's Python threads as the detector sees them: every thread
+   state, whatever it is doing (one in I/O, time.sleep, a C library or just
+   created counts), less the ignored ones and, with skip_self, the caller.
+   Walked with the GIL held, as faulthandler does; only on builds with a
+   GIL (see pyg_deadlock_check). */
+typedef struct {
+    size_t counted;              /* thread states that count */
+    unsigned long *skip;         /* idents of those that do not */
+    size_t nskip;
+} thread_census;
+
+static int take_census(pyg_state *st, bool skip_self, thread_census *c)
 {
-    size_t n = 0;
-    PyInterpreterState *interp = PyThreadState_GetInterpreter(PyThreadState_Get());
+    PyThreadState *self = PyThreadState_Get();
+    size_t cap = (st->deadlock_ignored ? (size_t)PyTuple_GET_SIZE(st->deadlock_ignored) : 0) + 1;
+    c->counted = c->nskip = 0;
+    c->skip = PyMem_Malloc(cap * sizeof(unsigned long));
+    if (!c->skip)
+        return -1;
+    PyInterpreterState *interp = PyThreadState_GetInterpreter(self);
     for (PyThreadState *t = PyInterpreterState_ThreadHead(interp); t;
-         t = PyThreadState_Next(t))
-        n += !is_ignored(st, t->thread_id);
-    return n;
+         t = PyThreadState_Next(t)) {
+        bool skip = (skip_self && t == self) || is_ignored(st, t);
+        if (skip && c->nskip < cap)
+            c->skip[c->nskip++] = t->thread_id;
+        else if (!skip)
+            c->counted++;
+    }
+    return 0;
+}
+
+static bool census_skips(const thread_census *c, unsigned long ident)
+{
+    for (size_t i = 0; i < c->nskip; i++)
+        if (c->skip[i] == ident)
+            return true;
+    return false;
+}
+
+/* Is every thread that counts parked, untimed, in pygochan, with no timer
+   pending?  *changes: a sum that moves whenever a wait begins or ends. */
+static int all_parked_for_good(pyg_state *st, bool skip_self, bool *stuck,
+                               uint64_t *changes)
+{
+    thread_census census;
+    if (take_census(st, skip_self, &census) < 0)
+        return -1;
+    size_t untimed = 0;
+    *changes = 0;
+    pthread_mutex_lock(&all_lock);
+    for (pyg_blocked *r = all_head; r; r = r->next) {
+        if (r->st != st)
+            continue;
+        record_view v;
+        read_record(r, &v);
+        *changes += v.seq;
+        /* no Python code runs under the leaf lock */
+        untimed += v.parked && !v.timed && !census_skips(&census, r->thread_ident);
+    }
+    pthread_mutex_unlock(&all_lock);
+    PyMem_Free(census.skip);
+    /* Anything that could still wake a waiter is progress: a thread not
+       parked in pygochan, a park with a deadline, any pending timer
+       (Timer, Ticker, after, a context deadline, after_func). */
+    *stuck = untimed >= census.counted && gc_timer_pending() == 0;
+    return 0;
 }
 #endif
 
@@ -294,23 +356,13 @@ int pyg_deadlock_check(pyg_state *st, pyg_deadlock_watch *watch)
 #else
     if (!st->deadlock_detection || !st->deadlock_reporter)
         return 0;
-    size_t untimed = 0;
-    uint64_t changes = 0;
-    pthread_mutex_lock(&all_lock);
-    for (pyg_blocked *r = all_head; r; r = r->next) {
-        if (r->st != st)
-            continue;
-        record_view v;
-        read_record(r, &v);
-        changes += v.seq;
-        /* is_ignored reads ints: no Python code runs under the leaf lock */
-        untimed += v.parked && !v.timed && !is_ignored(st, r->thread_ident);
+    bool stuck;
+    uint64_t changes;
+    if (all_parked_for_good(st, false, &stuck, &changes) < 0) {
+        PyErr_Clear(); /* out of memory: never guess */
+        return 0;
     }
-    pthread_mutex_unlock(&all_lock);
-    /* Anything that could still wake a waiter is progress: a thread not
-       parked in pygochan, a park with a deadline, any pending timer
-       (Timer, Ticker, after, a context deadline, after_func). */
-    if (untimed < count_thread_states(st) || gc_timer_pending() > 0) {
+    if (!stuck) {
         watch->quiet_since_ns = 0;
         return 0;
     }
@@ -365,7 +417,11 @@ static PyObject *module_deadlock_detection(PyObject *module, PyObject *Py_UNUSED
                          (double)st->deadlock_grace_ns / 1e9);
 }
 
-/* _set_deadlock_ignored(idents): threads that never wake a wait. */
+/* _set_deadlock_ignored(idents): threads that never wake a wait, by the
+   idents of running threads; each is remembered as its thread state's
+   unique id (see is_ignored), an ident no thread has right now is
+   dropped.  The caller checks, after this, that the threads are still
+   alive: then these thread states are theirs. */
 static PyObject *module_set_deadlock_ignored(PyObject *module, PyObject *idents)
 {
     pyg_state *st = PyModule_GetState(module);
@@ -373,16 +429,47 @@ static PyObject *module_set_deadlock_ignored(PyObject *module, PyObject *idents)
         PyErr_SetString(PyExc_TypeError, "_set_deadlock_ignored() needs a tuple of idents");
         return NULL;
     }
-    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(idents); i++) {
+    Py_ssize_t n = PyTuple_GET_SIZE(idents);
+    unsigned long *wanted = PyMem_Malloc((size_t)(n > 0 ? n : 1) * sizeof(unsigned long));
+    if (!wanted)
+        return PyErr_NoMemory();
+    for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *ident = PyTuple_GET_ITEM(idents, i);
-        if (!PyLong_Check(ident) ||
-            (PyLong_AsUnsignedLong(ident) == (unsigned long)-1 && PyErr_Occurred())) {
+        if (PyLong_Check(ident))
+            wanted[i] = PyLong_AsUnsignedLong(ident);
+        if (!PyLong_Check(ident) || (wanted[i] == (unsigned long)-1 && PyErr_Occurred())) {
             PyErr_Clear();
+            PyMem_Free(wanted);
             PyErr_SetString(PyExc_TypeError, "thread idents must be ints");
             return NULL;
         }
     }
-    Py_XSETREF(st->deadlock_ignored, Py_NewRef(idents));
+    PyObject *ids = PyList_New(0);
+#ifndef Py_GIL_DISABLED
+    /* (without a GIL the detector is off, and nothing is remembered) */
+    PyInterpreterState *interp = PyThreadState_GetInterpreter(PyThreadState_Get());
+    for (PyThreadState *t = PyInterpreterState_ThreadHead(interp); t && ids;
+         t = PyThreadState_Next(t)) {
+        for (Py_ssize_t i = 0; i < n; i++) {
+            if (wanted[i] != t->thread_id)
+                continue;
+            PyObject *id = PyLong_FromUnsignedLongLong(
+                (unsigned long long)PyThreadState_GetID(t));
+            if (!id || PyList_Append(ids, id) < 0)
+                Py_CLEAR(ids);
+            Py_XDECREF(id);
+            break;
+        }
+    }
+#endif
+    PyMem_Free(wanted);
+    if (!ids)
+        return NULL;
+    PyObject *tuple = PyList_AsTuple(ids);
+    Py_DECREF(ids);
+    if (!tuple)
+        return NULL;
+    Py_XSETREF(st->deadlock_ignored, tuple);
     Py_RETURN_NONE;
 }
 
@@ -419,7 +506,7 @@ static PyMethodDef blocked_functions[] = {
     {"_deadlock_detection", module_deadlock_detection, METH_NOARGS,
      "_deadlock_detection() -> (enabled, grace)"},
     {"_set_deadlock_ignored", module_set_deadlock_ignored, METH_O,
-     "_set_deadlock_ignored(idents): threads that never wake a wait."},
+     "_set_deadlock_ignored(idents): running threads that never wake a wait."},
     {"_set_deadlock_reporter", module_set_deadlock_reporter, METH_O,
      "Register the callable that builds a Deadlock message (or None)."},
     {NULL, NULL, 0, NULL}};

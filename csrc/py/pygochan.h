@@ -95,8 +95,10 @@ typedef struct {
     bool deadlock_detection;         /* main thread only reads; set by Python */
     int64_t deadlock_grace_ns;
     PyObject *deadlock;              /* the Deadlock exception class */
-    PyObject *deadlock_ignored;      /* tuple of thread idents that never
-                                        wake a wait (kernel service threads) */
+    PyObject *deadlock_ignored;      /* tuple of the thread state ids
+                                        (PyThreadState_GetID) of threads
+                                        that never wake a wait (kernel
+                                        service threads) */
     PyObject *deadlock_reporter;     /* callable -> message or None, or NULL */
 
     /* asyncio (aio.c) */
