@@ -391,3 +391,35 @@ def test_a_fork_child_thread_reusing_an_ignored_ident_counts(how):
     proc = subprocess.run([sys.executable, "-c", body], capture_output=True, text=True,
                           env=env, timeout=60)
     assert proc.stdout.split()[-1] == "late", (proc.stdout, proc.stderr)
+
+
+@needs_gil
+def test_a_pending_call_from_a_thread_that_exited_is_a_way_out():
+    # The thread queues a call for the main thread and exits; nothing else
+    # runs.  The call runs when the main thread next runs Python code (the
+    # detector's reporter) and closes the channel: the receive must see
+    # that, not raise Deadlock.
+    out, err = outcome(spawn("""
+        import ctypes
+        ch = gc.Channel()
+        CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p)
+        @CALLBACK
+        def close_it(_):
+            ch.close()
+            return 0
+        add_pending_call = ctypes.pythonapi.Py_AddPendingCall
+        add_pending_call.argtypes = [CALLBACK, ctypes.c_void_p]
+        add_pending_call.restype = ctypes.c_int
+        def queue_then_exit():
+            time.sleep(0.5)
+            assert add_pending_call(close_it, None) == 0
+        threading.Thread(target=queue_then_exit).start()
+        try:
+            ch.recv()
+            print('returned')
+        except gc.ChannelClosed:
+            print('closed')
+        except gc.Deadlock as e:
+            print('DEADLOCK', e)
+    """))
+    assert out.strip() == "closed", (out, err)

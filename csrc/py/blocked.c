@@ -346,8 +346,9 @@ static int all_parked_for_good(pyg_state *st, bool skip_self, bool *stuck,
 }
 #endif
 
-int pyg_deadlock_check(pyg_state *st, pyg_deadlock_watch *watch)
+int pyg_deadlock_check(pyg_state *st, pyg_deadlock_watch *watch, PyObject **message)
 {
+    *message = NULL;
 #ifdef Py_GIL_DISABLED
     /* Thread states cannot be walked safely without the GIL: never guess. */
     (void)st;
@@ -377,17 +378,29 @@ int pyg_deadlock_check(pyg_state *st, pyg_deadlock_watch *watch)
         return 0;
     /* The reporter (pygochan._debug) makes the last checks that need
        Python (signal handlers) and returns the message, or None. */
-    PyObject *message = PyObject_CallNoArgs(st->deadlock_reporter);
-    if (!message)
+    PyObject *msg = PyObject_CallNoArgs(st->deadlock_reporter);
+    if (!msg)
         return -1;
-    if (message == Py_None) {
-        Py_DECREF(message);
+    if (msg == Py_None) {
+        Py_DECREF(msg);
         watch->quiet_since_ns = now; /* ask again after another grace period */
         return 0;
     }
-    PyErr_SetObject(st->deadlock, message);
-    Py_DECREF(message);
-    return -1;
+    /* Running Python code, this thread also ran what was queued for it
+       (Py_AddPendingCall, perhaps by a thread that has exited since): that
+       may have started a thread or a timer, or ended a wait.  Look again;
+       the caller retries its own wait. */
+    if (all_parked_for_good(st, false, &stuck, &changes) < 0) {
+        PyErr_Clear();
+        stuck = false;
+    }
+    if (!stuck || changes != watch->quiet_changes) {
+        Py_DECREF(msg);
+        watch->quiet_since_ns = 0;
+        return 0;
+    }
+    *message = msg;
+    return 1;
 #endif
 }
 

@@ -277,9 +277,13 @@ pyg_blocked *pyg_blocked_self(pyg_state *st);
 void pyg_blocked_park(pyg_blocked *rec, const char *op, PyObject *const *objects,
                       Py_ssize_t nobjects, bool timed);
 void pyg_blocked_unpark(pyg_blocked *rec);
-/* On the main thread, between slices of an untimed wait: -1 with Deadlock
-   set if every thread has been parked hopelessly for the grace period. */
-int pyg_deadlock_check(pyg_state *st, pyg_deadlock_watch *watch);
+/* On the main thread, between slices of an untimed wait: 1 with *message
+   (a new reference) if every thread has been parked hopelessly for the
+   grace period, still so after the reporter ran; -1 with an exception set
+   (raised by the reporter or by what ran with it); else 0.  On 1 the caller
+   tries its own wait once more (Python code ran meanwhile) before it
+   raises Deadlock. */
+int pyg_deadlock_check(pyg_state *st, pyg_deadlock_watch *watch, PyObject **message);
 void pyg_blocked_after_fork(pyg_state *st);
 void pyg_blocked_free(pyg_state *st);
 

@@ -131,10 +131,27 @@ enum gc_status pyg_wait_for(pyg_state *st, gc_select *sel, int64_t deadline_ns,
         /* Nothing happened yet; the wait is unregistered.  Let the signal
            handlers run: one that raises (KeyboardInterrupt) ends the call
            with no effect, otherwise wait again. */
+        int deadlocked = 0;
+        PyObject *message = NULL;
         if (PyErr_CheckSignals() < 0 ||
-            (on_main && !timed && rec && pyg_deadlock_check(st, &watch) < 0)) {
+            (on_main && !timed && rec &&
+             (deadlocked = pyg_deadlock_check(st, &watch, &message)) < 0)) {
             if (rec)
                 pyg_blocked_unpark(rec);
+            return GC_INTERRUPTED;
+        }
+        if (deadlocked) {
+            /* The reporter ran Python code, and whatever ran with it may
+               have completed this very wait (a pending call that closed the
+               channel): try it once more before giving up. */
+            status = gc_select_try(sel, res);
+            pyg_blocked_unpark(rec);
+            if (status != GC_NOT_READY) {
+                Py_DECREF(message);
+                return status;
+            }
+            PyErr_SetObject(st->deadlock, message);
+            Py_DECREF(message);
             return GC_INTERRUPTED;
         }
     }
