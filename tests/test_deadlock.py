@@ -423,3 +423,137 @@ def test_a_pending_call_from_a_thread_that_exited_is_a_way_out():
             print('DEADLOCK', e)
     """))
     assert out.strip() == "closed", (out, err)
+
+
+# ---- a deadlocked program exits, as in Go -----------------------------------------
+
+EXIT_TIMEOUT = 60  # only turns a hang into a failure
+
+
+@pytest.fixture(params=["quiet", "loaded"])
+def load(request):
+    """Run the child on a quiet machine, then with two busy processes."""
+    busy = []
+    if request.param == "loaded":
+        busy = [subprocess.Popen([sys.executable, "-c", "while 1: pass"]) for _ in range(2)]
+    yield request.param
+    for p in busy:
+        p.kill()
+        p.wait()
+
+
+def run_to_exit(body):
+    """Run body in a child with non-daemon threads: its (returncode, stdout,
+    stderr), or a failure if it has not exited after EXIT_TIMEOUT."""
+    proc = spawn(body)
+    try:
+        out, err = proc.communicate(timeout=EXIT_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        pytest.fail(f"the program hung at exit:\n{out}\n{err}")
+    return proc.returncode, out, err
+
+
+PARKED_FOR_GOOD = """
+report_lock = threading.Lock()
+def report(args):   # one line per thread (threading's own lines interleave)
+    with report_lock:
+        print(f'{args.thread.name} ended: {args.exc_type.__name__}: {args.exc_value}', flush=True)
+threading.excepthook = report
+a, b = gc.Channel(), gc.Channel()
+def first():
+    a.recv()
+    b.send(1)
+def second():
+    b.recv()
+    a.send(1)
+def lonely():
+    gc.Channel().recv()
+for fn in (first, second, lonely):
+    threading.Thread(target=fn, name=fn.__name__).start()   # go fn()
+"""
+
+
+@needs_gil
+@pytest.mark.parametrize("case", ["uncaught", "caught", "deadlocks_again_while_unwinding"])
+def test_a_deadlocked_program_exits_with_its_non_daemon_threads(case, load):
+    main = {
+        "uncaught": "gc.Channel().recv()",
+        "caught": textwrap.dedent("""
+            try:
+                gc.Channel().recv()
+            except gc.Deadlock:
+                print('DEADLOCK', flush=True)
+        """),
+        "deadlocks_again_while_unwinding": textwrap.dedent("""
+            errors = gc.Channel()
+            def reports_its_error():
+                try:
+                    gc.Channel().recv()
+                finally:
+                    errors.send('failed')   # nobody receives: parked for good again
+            threading.Thread(target=reports_its_error, name='reporter').start()
+            try:
+                gc.Channel().recv()
+            except gc.Deadlock:
+                print('DEADLOCK', flush=True)
+        """),
+    }[case]
+    returncode, out, err = run_to_exit(PARKED_FOR_GOOD + main)
+    lines = out.splitlines()
+    if case == "uncaught":
+        assert returncode == 1, (out, err)
+        assert "pygochan.Deadlock: all threads are asleep - deadlock!" in err
+    else:
+        assert returncode == 0, (out, err)
+        assert lines[0] == "DEADLOCK", (out, err)
+    # each thread's wait ended with Deadlock
+    ended = sorted(line.split(" ended: ")[0] for line in lines if " ended: " in line)
+    expected = ["first", "lonely", "second"]
+    if case == "deadlocks_again_while_unwinding":
+        expected = ["first", "lonely", "reporter", "second"]
+    assert ended == expected, (out, err)
+    for line in lines[1 if lines[0] == "DEADLOCK" else 0:]:
+        assert "ended: Deadlock: all threads are asleep - deadlock! The main thread has ended" in line, out
+    if case == "deadlocks_again_while_unwinding":
+        # its recv ended, then the send in its finally clause
+        assert "nothing can complete this send" in out, out
+
+
+@needs_gil
+@pytest.mark.parametrize("case", ["never_deadlocked", "woken_after_a_deadlock"])
+def test_a_program_that_is_not_deadlocked_still_waits_for_its_threads(case, load):
+    body = {
+        # no Deadlock ever: the exit waits for the worker, as always
+        "never_deadlocked": """
+            ch = gc.Channel()
+            def worker():
+                print('worker got', ch.recv(), flush=True)
+            threading.Thread(target=worker).start()
+            def late():
+                time.sleep(1.0)
+                ch.send('x')
+            threading.Thread(target=late).start()
+        """,
+        # Deadlock was raised, but at exit a thread can still wake the
+        # parked one: the exit waits for both
+        "woken_after_a_deadlock": """
+            ch = gc.Channel()
+            def worker():
+                print('worker got', ch.recv(), flush=True)
+            threading.Thread(target=worker).start()
+            try:
+                gc.Channel().recv()
+            except gc.Deadlock:
+                print('DEADLOCK', flush=True)
+            def late():
+                time.sleep(1.0)
+                ch.send('x')
+            threading.Thread(target=late).start()
+        """,
+    }[case]
+    returncode, out, err = run_to_exit(textwrap.dedent(body))
+    assert returncode == 0, (out, err)
+    assert out.strip().endswith("worker got x"), (out, err)
+    assert "Exception in thread" not in err, err

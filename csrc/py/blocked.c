@@ -7,7 +7,8 @@
 
    Each thread has its own record (per interpreter) written as a seqlock,
    so parking takes no lock and touches no memory another running thread
-   writes.  all_lock (a leaf) guards the list of records and their
+   writes (but for kick_seq, which the exit hook writes to end the waits of
+   a deadlocked program, see below).  all_lock (a leaf) guards the list of records and their
    prev/next/st; it is taken to read the records and when a thread's
    first wait makes its record or the thread exits.  A record is freed
    when its thread exits (the key's destructor); records of a freed module
@@ -106,8 +107,8 @@ static void end_write(pyg_blocked *rec, uint64_t seq)
     atomic_store_explicit(&rec->seq, seq + 2, memory_order_release);
 }
 
-void pyg_blocked_park(pyg_blocked *rec, const char *op, PyObject *const *objects,
-                      Py_ssize_t nobjects, bool timed)
+uint64_t pyg_blocked_park(pyg_blocked *rec, const char *op, PyObject *const *objects,
+                          Py_ssize_t nobjects, bool timed, _Atomic uint32_t *word)
 {
     int64_t now = coarse_now_ns();
     uint64_t seq = begin_write(rec);
@@ -116,8 +117,10 @@ void pyg_blocked_park(pyg_blocked *rec, const char *op, PyObject *const *objects
     atomic_store_explicit(&rec->nobjects, nobjects, memory_order_relaxed);
     atomic_store_explicit(&rec->since_ns, now, memory_order_relaxed);
     atomic_store_explicit(&rec->timed, timed, memory_order_relaxed);
+    atomic_store_explicit(&rec->word, word, memory_order_relaxed);
     atomic_store_explicit(&rec->parked, true, memory_order_relaxed);
     end_write(rec, seq);
+    return seq + 2;
 }
 
 void pyg_blocked_unpark(pyg_blocked *rec)
@@ -134,6 +137,7 @@ typedef struct {
     PyObject *const *objects;
     Py_ssize_t nobjects;
     int64_t since_ns;
+    _Atomic uint32_t *word;
 } record_view;
 
 /* A consistent copy of a record's fields (all_lock held, so it is not
@@ -152,6 +156,7 @@ static void read_record(pyg_blocked *rec, record_view *v)
         v->objects = atomic_load_explicit(&rec->objects, memory_order_relaxed);
         v->nobjects = atomic_load_explicit(&rec->nobjects, memory_order_relaxed);
         v->since_ns = atomic_load_explicit(&rec->since_ns, memory_order_relaxed);
+        v->word = atomic_load_explicit(&rec->word, memory_order_relaxed);
         SEQLOCK_FENCE(rec, memory_order_acquire);
         if (atomic_load_explicit(&rec->seq, memory_order_relaxed) == seq) {
             v->seq = seq;
@@ -404,6 +409,145 @@ int pyg_deadlock_check(pyg_state *st, pyg_deadlock_watch *watch, PyObject **mess
 #endif
 }
 
+/* ---- a deadlocked program exits --------------------------------------- */
+
+/* In Go, a deadlock ends the program.  Here the main thread's wait raises
+   Deadlock, and the interpreter's exit would then join the non-daemon
+   threads still parked for good: forever.  pygochan._debug's exit hook
+   (run by threading before that join) calls _end_deadlocked_waits: if the
+   main thread raised Deadlock, and every other thread that counts is still
+   parked, untimed, with no timer pending, unchanged for a grace period,
+   the parked waits of the threads it names end with Deadlock (no effect,
+   like a timeout), so that those threads unwind and the join returns. */
+
+#ifndef Py_GIL_DISABLED
+typedef struct {
+    unsigned long ident;
+    uint64_t seq;
+} kicked_wait;
+
+static bool names(const unsigned long *idents, Py_ssize_t n, unsigned long ident)
+{
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (idents[i] == ident)
+            return true;
+    return false;
+}
+
+/* Ask each wait to stop and wake it; kicks[] are the waits to end, found
+   (first round: nkicks 0) among the parked untimed waits of idents.  A
+   wait's wake-up is lost if it lands before that thread sleeps, so this is
+   repeated until every one has ended.  Returns how many remain. */
+static size_t kick(pyg_state *st, const unsigned long *idents, Py_ssize_t nidents,
+                   kicked_wait *kicks, size_t *nkicks, bool first_round)
+{
+    unsigned long self = PyThread_get_thread_ident();
+    size_t remaining = 0;
+    pthread_mutex_lock(&all_lock);
+    for (pyg_blocked *r = all_head; r; r = r->next) {
+        if (r->st != st || r->thread_ident == self)
+            continue;
+        record_view v;
+        read_record(r, &v);
+        if (!v.parked || v.timed || !v.word)
+            continue;
+        bool wanted;
+        if (first_round) {
+            wanted = names(idents, nidents, r->thread_ident) && *nkicks < (size_t)nidents;
+            if (wanted)
+                kicks[(*nkicks)++] = (kicked_wait){r->thread_ident, v.seq};
+        } else {
+            wanted = false;
+            for (size_t i = 0; i < *nkicks && !wanted; i++)
+                wanted = kicks[i].ident == r->thread_ident && kicks[i].seq == v.seq;
+        }
+        if (!wanted)
+            continue;
+        remaining++;
+        atomic_store_explicit(&r->kick_seq, v.seq, memory_order_release);
+        /* The word may be stale (its wait ended meanwhile): waking a word
+           nobody sleeps on does nothing, and sleepers on a reused one
+           treat it as a spurious wake-up. */
+        gc_unpark(v.word);
+    }
+    pthread_mutex_unlock(&all_lock);
+    return remaining;
+}
+
+static int pause_briefly(int64_t ns)
+{
+    struct timespec ts = {0, (long)ns};
+    Py_BEGIN_ALLOW_THREADS
+    nanosleep(&ts, NULL);
+    Py_END_ALLOW_THREADS
+    return PyErr_CheckSignals();
+}
+#endif
+
+/* _end_deadlocked_waits(idents) -> how many waits it ended (0: the program
+   is not deadlocked, or the main thread never raised Deadlock). */
+static PyObject *module_end_deadlocked_waits(PyObject *module, PyObject *idents)
+{
+    pyg_state *st = PyModule_GetState(module);
+    if (!PyTuple_Check(idents)) {
+        PyErr_SetString(PyExc_TypeError, "_end_deadlocked_waits() needs a tuple of idents");
+        return NULL;
+    }
+#ifdef Py_GIL_DISABLED
+    (void)st;
+    return PyLong_FromLong(0); /* the detector is off: never guess */
+#else
+    Py_ssize_t n = PyTuple_GET_SIZE(idents);
+    if (!st->deadlock_raised || !st->deadlock_detection || n == 0)
+        return PyLong_FromLong(0);
+    unsigned long *wanted = PyMem_Malloc((size_t)n * sizeof(unsigned long));
+    kicked_wait *kicks = PyMem_Malloc((size_t)n * sizeof(kicked_wait));
+    if (!wanted || !kicks) {
+        PyMem_Free(wanted);
+        PyMem_Free(kicks);
+        return PyErr_NoMemory();
+    }
+    PyObject *result = NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        wanted[i] = PyLong_AsUnsignedLong(PyTuple_GET_ITEM(idents, i));
+        if (wanted[i] == (unsigned long)-1 && PyErr_Occurred())
+            goto done;
+    }
+    /* Still deadlocked, and unchanged for the grace period?  (The calling
+       thread, exiting, is not parked and does not count.) */
+    pyg_deadlock_watch watch = {0, 0};
+    for (;;) {
+        bool stuck;
+        uint64_t changes;
+        if (all_parked_for_good(st, true, &stuck, &changes) < 0)
+            goto done;
+        if (!stuck) {
+            result = PyLong_FromLong(0);
+            goto done;
+        }
+        int64_t now = gc_now_ns();
+        if (watch.quiet_since_ns == 0 || changes != watch.quiet_changes) {
+            watch.quiet_since_ns = now;
+            watch.quiet_changes = changes;
+        } else if (now - watch.quiet_since_ns >= st->deadlock_grace_ns) {
+            break;
+        }
+        if (pause_briefly(10 * 1000 * 1000) < 0)
+            goto done;
+    }
+    size_t nkicks = 0;
+    kick(st, wanted, n, kicks, &nkicks, true);
+    while (kick(st, wanted, n, kicks, &nkicks, false) > 0)
+        if (pause_briefly(1000 * 1000) < 0)
+            goto done;
+    result = PyLong_FromSize_t(nkicks);
+done:
+    PyMem_Free(wanted);
+    PyMem_Free(kicks);
+    return result;
+#endif
+}
+
 static PyObject *module_set_deadlock_detection(PyObject *module, PyObject *const *args,
                                                Py_ssize_t nargs)
 {
@@ -497,7 +641,7 @@ static PyObject *module_set_deadlock_reporter(PyObject *module, PyObject *fn)
    a lock may have been held by a thread now gone. */
 void pyg_blocked_after_fork(pyg_state *st)
 {
-    (void)st; /* the list is process-wide */
+    st->deadlock_raised = false; /* the child is a program of its own */
     pthread_mutex_init(&all_lock, NULL);
     unsigned long self = PyThread_get_thread_ident();
     for (pyg_blocked *r = all_head, *next; r; r = next) {
@@ -520,6 +664,8 @@ static PyMethodDef blocked_functions[] = {
      "_deadlock_detection() -> (enabled, grace)"},
     {"_set_deadlock_ignored", module_set_deadlock_ignored, METH_O,
      "_set_deadlock_ignored(idents): running threads that never wake a wait."},
+    {"_end_deadlocked_waits", module_end_deadlocked_waits, METH_O,
+     "_end_deadlocked_waits(idents): at exit, end the hopeless waits of these threads."},
     {"_set_deadlock_reporter", module_set_deadlock_reporter, METH_O,
      "Register the callable that builds a Deadlock message (or None)."},
     {NULL, NULL, 0, NULL}};
