@@ -58,6 +58,8 @@ void gc_select_init(gc_select *sel, const gc_case *cases, int ncases,
     sel->lock_order = lock_order;
     sel->spin_yields = gc_spin_yields;
     sel->spin_role = NULL;
+    sel->stop_word = NULL;
+    sel->stop_value = 0;
 
     /* Fisher-Yates: trying ready cases in a uniformly random order makes
        the choice among them uniform. */
@@ -288,7 +290,8 @@ enum gc_status gc_select_wait(gc_select *sel, int64_t deadline_ns,
 
     enum gc_park_result pr = GC_PARK_WOKEN;
     if (!spin_answered(sel))
-        pr = gc_waiter_sleep(&sel->waiter, park_until, slice_ns > 0);
+        pr = gc_waiter_sleep_or_stop(&sel->waiter, park_until, slice_ns > 0,
+                                     sel->stop_word, sel->stop_value);
     if (pr != GC_PARK_WOKEN) {
         if (gc_waiter_abort(&sel->waiter)) {
             unregister_cases(sel);

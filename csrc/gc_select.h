@@ -59,6 +59,12 @@ typedef struct gc_select {
        spin gc_spin_yields, so that a hundred idle workers do not all spin
        for the one job that comes next. */
     _Atomic int *spin_role;
+    /* NULL, or a word another thread may set to stop_value to end the
+       wait as if a slice had passed (GC_INTERRUPTED, no effect); it then
+       wakes the waiter (gc_unpark on waiter.state), and again later, since
+       a wake that lands before the sleep begins is lost. */
+    const _Atomic uint64_t *stop_word;
+    uint64_t stop_value;
     gc_waiter waiter;
 } gc_select;
 

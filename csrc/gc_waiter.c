@@ -98,7 +98,18 @@ enum gc_park_result gc_waiter_park(gc_waiter *w, int64_t deadline_ns,
 enum gc_park_result gc_waiter_sleep(gc_waiter *w, int64_t deadline_ns,
                                     bool report_signals)
 {
+    return gc_waiter_sleep_or_stop(w, deadline_ns, report_signals, NULL, 0);
+}
+
+enum gc_park_result gc_waiter_sleep_or_stop(gc_waiter *w, int64_t deadline_ns,
+                                            bool report_signals,
+                                            const _Atomic uint64_t *stop_word,
+                                            uint64_t stop_value)
+{
     for (;;) {
+        if (stop_word &&
+            atomic_load_explicit(stop_word, memory_order_acquire) == stop_value)
+            return GC_PARK_INTERRUPTED;
         enum gc_park_result r = sleep_while(w, GC_W_WAITING, deadline_ns);
         if (gc_waiter_state(w) != GC_W_WAITING)
             return GC_PARK_WOKEN;

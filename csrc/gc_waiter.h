@@ -77,6 +77,12 @@ enum gc_park_result gc_waiter_park(gc_waiter *w, int64_t deadline_ns,
 bool gc_waiter_spin(gc_waiter *w, int spin_yields);
 enum gc_park_result gc_waiter_sleep(gc_waiter *w, int64_t deadline_ns,
                                     bool report_signals);
+/* gc_waiter_sleep that also returns GC_PARK_INTERRUPTED once *stop_word
+   (unless NULL) holds stop_value, looked at whenever it wakes. */
+enum gc_park_result gc_waiter_sleep_or_stop(gc_waiter *w, int64_t deadline_ns,
+                                            bool report_signals,
+                                            const _Atomic uint64_t *stop_word,
+                                            uint64_t stop_value);
 
 /* Owner, after a claim: wait for the claimer's finish (it is mid-commit). */
 void gc_waiter_wait_done(gc_waiter *w);

@@ -136,7 +136,11 @@ def set_deadlock_detection(
     ``ignore_threads`` names service threads that never wake a pygochan
     wait, so that they do not count as progress (added to the ones already
     ignored: a Jupyter kernel's own threads are, when pygochan is imported
-    in the kernel).  ``PYGOCHAN_DEADLOCK_DETECTION=0`` in the environment
+    in the kernel); a thread is ignored while it runs, and forgotten when it
+    ends (a new thread that gets its ident counts).  After the main thread's
+    wait raised ``Deadlock``, the exit ends the waits of the non-daemon
+    threads still parked for good, with ``Deadlock``, so that the program
+    exits (docs/debugging.md).  ``PYGOCHAN_DEADLOCK_DETECTION=0`` in the environment
     turns detection off at import.  Threads created outside Python that call
     in later (callbacks from a C library) are invisible until they do: turn
     detection off when a program waits for such a callback with no timeout.
@@ -154,7 +158,23 @@ def set_deadlock_detection(
 
 
 def _refresh_ignored() -> None:
-    _core._set_deadlock_ignored(tuple(t.ident for t in list(_ignored_threads) if t.ident is not None))
+    """Tell the core which running threads to ignore.  It remembers each by
+    its thread state, never by ident: the next thread often gets the ident
+    of one that ended (and a fork() child's new threads those of the
+    parent's threads), and must not be ignored for it.  Threads that ended
+    are forgotten."""
+    known = list(_ignored_threads)
+    # (one not started yet is kept for a later call, as its ident is unknown)
+    _ignored_threads.difference_update(t for t in known if t.ident is not None and not t.is_alive())
+    threads = [t for t in known if t.is_alive()]
+    while True:
+        _core._set_deadlock_ignored(tuple(t.ident for t in threads))
+        # Alive now, so alive when the core looked: the thread states it
+        # found under their idents were theirs, not a successor's.
+        alive = [t for t in threads if t.is_alive()]
+        if len(alive) == len(threads):
+            return
+        threads = alive
 
 
 def _kernel_service_threads() -> List[threading.Thread]:
@@ -197,11 +217,56 @@ def _deadlock_report() -> Optional[str]:
     Python signal handler could still make progress."""
     if _python_signal_handler_installed():
         return None
+    _install_exit_hook()
     waits = blocked()
     lines = ["all threads are asleep - deadlock!", ""]
     lines += _describe(waits, time.monotonic())
     lines += ["", "(pygochan.set_deadlock_detection(False) turns this check off)"]
     return "\n".join(lines)
+
+
+_exit_hook_installed = False
+
+
+def _install_exit_hook() -> None:
+    """Once a deadlock is found: have threading run _end_deadlock_at_exit
+    at exit, before it joins the non-daemon threads.  Installed this late,
+    it runs before the hooks installed earlier (a Pool's, which could wait
+    for tasks parked for good)."""
+    global _exit_hook_installed
+    if _exit_hook_installed:
+        return
+    register = getattr(threading, "_register_atexit", None)
+    if register is None:  # pragma: no cover - every supported CPython has it
+        return
+    try:
+        register(_end_deadlock_at_exit)
+    except RuntimeError:  # the interpreter is already exiting
+        return
+    _exit_hook_installed = True
+
+
+def _end_deadlock_at_exit() -> None:
+    """Go ends a deadlocked program; the interpreter would wait forever for
+    its non-daemon threads parked for good.  If the main thread's wait
+    raised Deadlock and the program is still deadlocked (every other thread
+    parked in pygochan with no way out, for the grace period), those
+    threads' waits end with Deadlock, so that the threads unwind and the
+    program exits.  Else, and in a program that never deadlocked, the exit
+    waits for its threads as usual.  Watched until they end: a thread that
+    deadlocks again while it unwinds is ended again."""
+    me = threading.current_thread()
+    ended_some = False
+    while True:
+        waiting = [t for t in threading.enumerate() if t is not me and not t.daemon and t.ident is not None]
+        if not waiting or _python_signal_handler_installed():
+            return
+        if _core._end_deadlocked_waits(tuple(t.ident for t in waiting)):
+            ended_some = True
+        elif not ended_some:
+            return  # not deadlocked: the usual join
+        else:
+            waiting[0].join(0.05)  # unwinding: look again shortly
 
 
 _core._set_deadlock_reporter(_deadlock_report)

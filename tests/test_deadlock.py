@@ -309,3 +309,251 @@ def test_blocked_shows_a_pool_submit_waiting_for_a_worker():
         gate.send(None)
         join_all([submitter])
         assert running.result(timeout=WAIT_TIMEOUT) is None
+
+
+# ---- ignored threads are remembered as threads, not idents ------------------------
+
+LATE_PRODUCER = """
+ch = gc.Channel()
+def producer():
+    time.sleep(0.8)   # not parked in pygochan: a way out
+    ch.send('late')
+p = threading.Thread(target=producer, name='producer', daemon=True)
+p.start()
+print('reused' if p.ident in IGNORED_IDENTS else 'fresh', flush=True)
+try:
+    print(ch.recv(), flush=True)
+except gc.Deadlock as e:
+    print('DEADLOCK', e, flush=True)
+"""
+
+
+@needs_gil
+def test_a_thread_reusing_the_ident_of_an_ignored_one_that_ended_counts():
+    # the next thread usually gets the ident of the one that just ended
+    body = """
+        svc = threading.Thread(target=time.sleep, args=(0.05,), name='svc')
+        svc.start()
+        gc.set_deadlock_detection(True, ignore_threads=[svc])
+        svc.join()
+        IGNORED_IDENTS = {svc.ident}
+    """
+    out, err = outcome(spawn(textwrap.dedent(body) + LATE_PRODUCER))
+    assert out.split()[-1] == "late", (out, err)
+
+
+FORKED_PRODUCER = """
+IGNORED_IDENTS = {t.ident for t in services}
+pid = os.fork()
+if pid == 0:
+    try:
+        exec(CHILD)
+    finally:
+        sys.stdout.flush()
+        os._exit(0)
+give_up = time.monotonic() + 30
+while os.waitpid(pid, os.WNOHANG) == (0, 0):
+    if time.monotonic() > give_up:
+        os.kill(pid, 9)
+        print('the child hung')
+        break
+    time.sleep(0.05)
+"""
+
+
+@needs_gil
+@pytest.mark.parametrize("how", ["ignore_threads", "notebook_kernel"])
+def test_a_fork_child_thread_reusing_an_ignored_ident_counts(how):
+    # In a fork() child the first new threads get the stacks, and so the
+    # idents, of the parent's other threads.
+    if how == "notebook_kernel":
+        # a kernel's service threads, ignored when pygochan is imported
+        prelude = textwrap.dedent("""
+            import os, sys, threading, time, types
+            services = [threading.Thread(target=time.sleep, args=(3600,), name=name, daemon=True)
+                        for name in ('IOPub', 'Heartbeat', 'Control')]
+            for t in services:
+                t.start()
+            sys.modules['ipykernel'] = types.ModuleType('ipykernel')
+            import pygochan as gc
+            gc.set_deadlock_detection(True, grace=0.2)
+        """)
+    else:
+        prelude = PRELUDE + textwrap.dedent("""
+            services = [threading.Thread(target=time.sleep, args=(3600,), daemon=True) for _ in range(3)]
+            for t in services:
+                t.start()
+            gc.set_deadlock_detection(True, ignore_threads=services)
+        """)
+    body = prelude + FORKED_PRODUCER.replace("CHILD", repr(LATE_PRODUCER))
+    env = dict(os.environ)
+    env.pop("PYGOCHAN_DEADLOCK_DETECTION", None)
+    proc = subprocess.run([sys.executable, "-c", body], capture_output=True, text=True,
+                          env=env, timeout=60)
+    assert proc.stdout.split()[-1] == "late", (proc.stdout, proc.stderr)
+
+
+@needs_gil
+def test_a_pending_call_from_a_thread_that_exited_is_a_way_out():
+    # The thread queues a call for the main thread and exits; nothing else
+    # runs.  The call runs when the main thread next runs Python code (the
+    # detector's reporter) and closes the channel: the receive must see
+    # that, not raise Deadlock.
+    out, err = outcome(spawn("""
+        import ctypes
+        ch = gc.Channel()
+        CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p)
+        @CALLBACK
+        def close_it(_):
+            ch.close()
+            return 0
+        add_pending_call = ctypes.pythonapi.Py_AddPendingCall
+        add_pending_call.argtypes = [CALLBACK, ctypes.c_void_p]
+        add_pending_call.restype = ctypes.c_int
+        def queue_then_exit():
+            time.sleep(0.5)
+            assert add_pending_call(close_it, None) == 0
+        threading.Thread(target=queue_then_exit).start()
+        try:
+            ch.recv()
+            print('returned')
+        except gc.ChannelClosed:
+            print('closed')
+        except gc.Deadlock as e:
+            print('DEADLOCK', e)
+    """))
+    assert out.strip() == "closed", (out, err)
+
+
+# ---- a deadlocked program exits, as in Go -----------------------------------------
+
+EXIT_TIMEOUT = 60  # only turns a hang into a failure
+
+
+@pytest.fixture(params=["quiet", "loaded"])
+def load(request):
+    """Run the child on a quiet machine, then with two busy processes."""
+    busy = []
+    if request.param == "loaded":
+        busy = [subprocess.Popen([sys.executable, "-c", "while 1: pass"]) for _ in range(2)]
+    yield request.param
+    for p in busy:
+        p.kill()
+        p.wait()
+
+
+def run_to_exit(body):
+    """Run body in a child with non-daemon threads: its (returncode, stdout,
+    stderr), or a failure if it has not exited after EXIT_TIMEOUT."""
+    proc = spawn(body)
+    try:
+        out, err = proc.communicate(timeout=EXIT_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        pytest.fail(f"the program hung at exit:\n{out}\n{err}")
+    return proc.returncode, out, err
+
+
+PARKED_FOR_GOOD = """
+report_lock = threading.Lock()
+def report(args):   # one line per thread (threading's own lines interleave)
+    with report_lock:
+        print(f'{args.thread.name} ended: {args.exc_type.__name__}: {args.exc_value}', flush=True)
+threading.excepthook = report
+a, b = gc.Channel(), gc.Channel()
+def first():
+    a.recv()
+    b.send(1)
+def second():
+    b.recv()
+    a.send(1)
+def lonely():
+    gc.Channel().recv()
+for fn in (first, second, lonely):
+    threading.Thread(target=fn, name=fn.__name__).start()   # go fn()
+"""
+
+
+@needs_gil
+@pytest.mark.parametrize("case", ["uncaught", "caught", "deadlocks_again_while_unwinding"])
+def test_a_deadlocked_program_exits_with_its_non_daemon_threads(case, load):
+    main = {
+        "uncaught": "gc.Channel().recv()",
+        "caught": textwrap.dedent("""
+            try:
+                gc.Channel().recv()
+            except gc.Deadlock:
+                print('DEADLOCK', flush=True)
+        """),
+        "deadlocks_again_while_unwinding": textwrap.dedent("""
+            errors = gc.Channel()
+            def reports_its_error():
+                try:
+                    gc.Channel().recv()
+                finally:
+                    errors.send('failed')   # nobody receives: parked for good again
+            threading.Thread(target=reports_its_error, name='reporter').start()
+            try:
+                gc.Channel().recv()
+            except gc.Deadlock:
+                print('DEADLOCK', flush=True)
+        """),
+    }[case]
+    returncode, out, err = run_to_exit(PARKED_FOR_GOOD + main)
+    lines = out.splitlines()
+    if case == "uncaught":
+        assert returncode == 1, (out, err)
+        assert "pygochan.Deadlock: all threads are asleep - deadlock!" in err
+    else:
+        assert returncode == 0, (out, err)
+        assert lines[0] == "DEADLOCK", (out, err)
+    # each thread's wait ended with Deadlock
+    ended = sorted(line.split(" ended: ")[0] for line in lines if " ended: " in line)
+    expected = ["first", "lonely", "second"]
+    if case == "deadlocks_again_while_unwinding":
+        expected = ["first", "lonely", "reporter", "second"]
+    assert ended == expected, (out, err)
+    for line in lines[1 if lines[0] == "DEADLOCK" else 0:]:
+        assert "ended: Deadlock: all threads are asleep - deadlock! The main thread has ended" in line, out
+    if case == "deadlocks_again_while_unwinding":
+        # its recv ended, then the send in its finally clause
+        assert "nothing can complete this send" in out, out
+
+
+@needs_gil
+@pytest.mark.parametrize("case", ["never_deadlocked", "woken_after_a_deadlock"])
+def test_a_program_that_is_not_deadlocked_still_waits_for_its_threads(case, load):
+    body = {
+        # no Deadlock ever: the exit waits for the worker, as always
+        "never_deadlocked": """
+            ch = gc.Channel()
+            def worker():
+                print('worker got', ch.recv(), flush=True)
+            threading.Thread(target=worker).start()
+            def late():
+                time.sleep(1.0)
+                ch.send('x')
+            threading.Thread(target=late).start()
+        """,
+        # Deadlock was raised, but at exit a thread can still wake the
+        # parked one: the exit waits for both
+        "woken_after_a_deadlock": """
+            ch = gc.Channel()
+            def worker():
+                print('worker got', ch.recv(), flush=True)
+            threading.Thread(target=worker).start()
+            try:
+                gc.Channel().recv()
+            except gc.Deadlock:
+                print('DEADLOCK', flush=True)
+            def late():
+                time.sleep(1.0)
+                ch.send('x')
+            threading.Thread(target=late).start()
+        """,
+    }[case]
+    returncode, out, err = run_to_exit(textwrap.dedent(body))
+    assert returncode == 0, (out, err)
+    assert out.strip().endswith("worker got x"), (out, err)
+    assert "Exception in thread" not in err, err

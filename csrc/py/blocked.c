@@ -7,7 +7,8 @@
 
    Each thread has its own record (per interpreter) written as a seqlock,
    so parking takes no lock and touches no memory another running thread
-   writes.  all_lock (a leaf) guards the list of records and their
+   writes (but for kick_seq, which the exit hook writes to end the waits of
+   a deadlocked program, see below).  all_lock (a leaf) guards the list of records and their
    prev/next/st; it is taken to read the records and when a thread's
    first wait makes its record or the thread exits.  A record is freed
    when its thread exits (the key's destructor); records of a freed module
@@ -106,8 +107,8 @@ static void end_write(pyg_blocked *rec, uint64_t seq)
     atomic_store_explicit(&rec->seq, seq + 2, memory_order_release);
 }
 
-void pyg_blocked_park(pyg_blocked *rec, const char *op, PyObject *const *objects,
-                      Py_ssize_t nobjects, bool timed)
+uint64_t pyg_blocked_park(pyg_blocked *rec, const char *op, PyObject *const *objects,
+                          Py_ssize_t nobjects, bool timed, _Atomic uint32_t *word)
 {
     int64_t now = coarse_now_ns();
     uint64_t seq = begin_write(rec);
@@ -116,8 +117,10 @@ void pyg_blocked_park(pyg_blocked *rec, const char *op, PyObject *const *objects
     atomic_store_explicit(&rec->nobjects, nobjects, memory_order_relaxed);
     atomic_store_explicit(&rec->since_ns, now, memory_order_relaxed);
     atomic_store_explicit(&rec->timed, timed, memory_order_relaxed);
+    atomic_store_explicit(&rec->word, word, memory_order_relaxed);
     atomic_store_explicit(&rec->parked, true, memory_order_relaxed);
     end_write(rec, seq);
+    return seq + 2;
 }
 
 void pyg_blocked_unpark(pyg_blocked *rec)
@@ -134,6 +137,7 @@ typedef struct {
     PyObject *const *objects;
     Py_ssize_t nobjects;
     int64_t since_ns;
+    _Atomic uint32_t *word;
 } record_view;
 
 /* A consistent copy of a record's fields (all_lock held, so it is not
@@ -152,6 +156,7 @@ static void read_record(pyg_blocked *rec, record_view *v)
         v->objects = atomic_load_explicit(&rec->objects, memory_order_relaxed);
         v->nobjects = atomic_load_explicit(&rec->nobjects, memory_order_relaxed);
         v->since_ns = atomic_load_explicit(&rec->since_ns, memory_order_relaxed);
+        v->word = atomic_load_explicit(&rec->word, memory_order_relaxed);
         SEQLOCK_FENCE(rec, memory_order_acquire);
         if (atomic_load_explicit(&rec->seq, memory_order_relaxed) == seq) {
             v->seq = seq;
@@ -259,33 +264,96 @@ static PyObject *module_blocked(PyObject *module, PyObject *Py_UNUSED(ignored))
 /* ---- deadlock detection ------------------------------------------------- */
 
 #ifndef Py_GIL_DISABLED
-static bool is_ignored(pyg_state *st, unsigned long ident)
+/* st->deadlock_ignored holds the unique ids (PyThreadState_GetID) of the
+   thread states of the ignored threads: unlike a thread's ident, which the
+   next thread often reuses (also in a fork() child, whose new threads get
+   the stacks of the parent's other threads), an id is never given twice in
+   an interpreter, so a thread is forgotten once it ends. */
+static bool is_ignored(pyg_state *st, PyThreadState *t)
 {
-    /* the idents were checked to be ints that fit when they were set */
+    /* the ids were made by _set_deadlock_ignored, as ints that fit */
     Py_ssize_t n = st->deadlock_ignored ? PyTuple_GET_SIZE(st->deadlock_ignored) : 0;
+    if (n == 0)
+        return false;
+    unsigned long long id = (unsigned long long)PyThreadState_GetID(t);
     for (Py_ssize_t i = 0; i < n; i++)
-        if (PyLong_AsUnsignedLong(PyTuple_GET_ITEM(st->deadlock_ignored, i)) == ident)
+        if (PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(st->deadlock_ignored, i)) == id)
             return true;
     return false;
 }
 
-/* Python threads of this interpreter: every thread state, whatever it is
-   doing (one in I/O, time.sleep, a C library or just created counts).
-   Walked with the GIL held, as faulthandler does; only called on builds
-   with a GIL (see pyg_deadlock_check). */
-static size_t count_thread_states(pyg_state *st)
+/* The interpreter's Python threads as the detector sees them: every thread
+   state, whatever it is doing (one in I/O, time.sleep, a C library or just
+   created counts), less the ignored ones and, with skip_self, the caller.
+   Walked with the GIL held, as faulthandler does; only on builds with a
+   GIL (see pyg_deadlock_check). */
+typedef struct {
+    size_t counted;              /* thread states that count */
+    unsigned long *skip;         /* idents of those that do not */
+    size_t nskip;
+} thread_census;
+
+static int take_census(pyg_state *st, bool skip_self, thread_census *c)
 {
-    size_t n = 0;
-    PyInterpreterState *interp = PyThreadState_GetInterpreter(PyThreadState_Get());
+    PyThreadState *self = PyThreadState_Get();
+    size_t cap = (st->deadlock_ignored ? (size_t)PyTuple_GET_SIZE(st->deadlock_ignored) : 0) + 1;
+    c->counted = c->nskip = 0;
+    c->skip = PyMem_Malloc(cap * sizeof(unsigned long));
+    if (!c->skip)
+        return -1;
+    PyInterpreterState *interp = PyThreadState_GetInterpreter(self);
     for (PyThreadState *t = PyInterpreterState_ThreadHead(interp); t;
-         t = PyThreadState_Next(t))
-        n += !is_ignored(st, t->thread_id);
-    return n;
+         t = PyThreadState_Next(t)) {
+        bool skip = (skip_self && t == self) || is_ignored(st, t);
+        if (skip && c->nskip < cap)
+            c->skip[c->nskip++] = t->thread_id;
+        else if (!skip)
+            c->counted++;
+    }
+    return 0;
+}
+
+static bool census_skips(const thread_census *c, unsigned long ident)
+{
+    for (size_t i = 0; i < c->nskip; i++)
+        if (c->skip[i] == ident)
+            return true;
+    return false;
+}
+
+/* Is every thread that counts parked, untimed, in pygochan, with no timer
+   pending?  *changes: a sum that moves whenever a wait begins or ends. */
+static int all_parked_for_good(pyg_state *st, bool skip_self, bool *stuck,
+                               uint64_t *changes)
+{
+    thread_census census;
+    if (take_census(st, skip_self, &census) < 0)
+        return -1;
+    size_t untimed = 0;
+    *changes = 0;
+    pthread_mutex_lock(&all_lock);
+    for (pyg_blocked *r = all_head; r; r = r->next) {
+        if (r->st != st)
+            continue;
+        record_view v;
+        read_record(r, &v);
+        *changes += v.seq;
+        /* no Python code runs under the leaf lock */
+        untimed += v.parked && !v.timed && !census_skips(&census, r->thread_ident);
+    }
+    pthread_mutex_unlock(&all_lock);
+    PyMem_Free(census.skip);
+    /* Anything that could still wake a waiter is progress: a thread not
+       parked in pygochan, a park with a deadline, any pending timer
+       (Timer, Ticker, after, a context deadline, after_func). */
+    *stuck = untimed >= census.counted && gc_timer_pending() == 0;
+    return 0;
 }
 #endif
 
-int pyg_deadlock_check(pyg_state *st, pyg_deadlock_watch *watch)
+int pyg_deadlock_check(pyg_state *st, pyg_deadlock_watch *watch, PyObject **message)
 {
+    *message = NULL;
 #ifdef Py_GIL_DISABLED
     /* Thread states cannot be walked safely without the GIL: never guess. */
     (void)st;
@@ -294,23 +362,13 @@ int pyg_deadlock_check(pyg_state *st, pyg_deadlock_watch *watch)
 #else
     if (!st->deadlock_detection || !st->deadlock_reporter)
         return 0;
-    size_t untimed = 0;
-    uint64_t changes = 0;
-    pthread_mutex_lock(&all_lock);
-    for (pyg_blocked *r = all_head; r; r = r->next) {
-        if (r->st != st)
-            continue;
-        record_view v;
-        read_record(r, &v);
-        changes += v.seq;
-        /* is_ignored reads ints: no Python code runs under the leaf lock */
-        untimed += v.parked && !v.timed && !is_ignored(st, r->thread_ident);
+    bool stuck;
+    uint64_t changes;
+    if (all_parked_for_good(st, false, &stuck, &changes) < 0) {
+        PyErr_Clear(); /* out of memory: never guess */
+        return 0;
     }
-    pthread_mutex_unlock(&all_lock);
-    /* Anything that could still wake a waiter is progress: a thread not
-       parked in pygochan, a park with a deadline, any pending timer
-       (Timer, Ticker, after, a context deadline, after_func). */
-    if (untimed < count_thread_states(st) || gc_timer_pending() > 0) {
+    if (!stuck) {
         watch->quiet_since_ns = 0;
         return 0;
     }
@@ -325,17 +383,168 @@ int pyg_deadlock_check(pyg_state *st, pyg_deadlock_watch *watch)
         return 0;
     /* The reporter (pygochan._debug) makes the last checks that need
        Python (signal handlers) and returns the message, or None. */
-    PyObject *message = PyObject_CallNoArgs(st->deadlock_reporter);
-    if (!message)
+    PyObject *msg = PyObject_CallNoArgs(st->deadlock_reporter);
+    if (!msg)
         return -1;
-    if (message == Py_None) {
-        Py_DECREF(message);
+    if (msg == Py_None) {
+        Py_DECREF(msg);
         watch->quiet_since_ns = now; /* ask again after another grace period */
         return 0;
     }
-    PyErr_SetObject(st->deadlock, message);
-    Py_DECREF(message);
-    return -1;
+    /* Running Python code, this thread also ran what was queued for it
+       (Py_AddPendingCall, perhaps by a thread that has exited since): that
+       may have started a thread or a timer, or ended a wait.  Look again;
+       the caller retries its own wait. */
+    if (all_parked_for_good(st, false, &stuck, &changes) < 0) {
+        PyErr_Clear();
+        stuck = false;
+    }
+    if (!stuck || changes != watch->quiet_changes) {
+        Py_DECREF(msg);
+        watch->quiet_since_ns = 0;
+        return 0;
+    }
+    *message = msg;
+    return 1;
+#endif
+}
+
+/* ---- a deadlocked program exits --------------------------------------- */
+
+/* In Go, a deadlock ends the program.  Here the main thread's wait raises
+   Deadlock, and the interpreter's exit would then join the non-daemon
+   threads still parked for good: forever.  pygochan._debug's exit hook
+   (run by threading before that join) calls _end_deadlocked_waits: if the
+   main thread raised Deadlock, and every other thread that counts is still
+   parked, untimed, with no timer pending, unchanged for a grace period,
+   the parked waits of the threads it names end with Deadlock (no effect,
+   like a timeout), so that those threads unwind and the join returns. */
+
+#ifndef Py_GIL_DISABLED
+typedef struct {
+    unsigned long ident;
+    uint64_t seq;
+} kicked_wait;
+
+static bool names(const unsigned long *idents, Py_ssize_t n, unsigned long ident)
+{
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (idents[i] == ident)
+            return true;
+    return false;
+}
+
+/* Ask each wait to stop and wake it; kicks[] are the waits to end, found
+   (first round: nkicks 0) among the parked untimed waits of idents.  A
+   wait's wake-up is lost if it lands before that thread sleeps, so this is
+   repeated until every one has ended.  Returns how many remain. */
+static size_t kick(pyg_state *st, const unsigned long *idents, Py_ssize_t nidents,
+                   kicked_wait *kicks, size_t *nkicks, bool first_round)
+{
+    unsigned long self = PyThread_get_thread_ident();
+    size_t remaining = 0;
+    pthread_mutex_lock(&all_lock);
+    for (pyg_blocked *r = all_head; r; r = r->next) {
+        if (r->st != st || r->thread_ident == self)
+            continue;
+        record_view v;
+        read_record(r, &v);
+        if (!v.parked || v.timed || !v.word)
+            continue;
+        bool wanted;
+        if (first_round) {
+            wanted = names(idents, nidents, r->thread_ident) && *nkicks < (size_t)nidents;
+            if (wanted)
+                kicks[(*nkicks)++] = (kicked_wait){r->thread_ident, v.seq};
+        } else {
+            wanted = false;
+            for (size_t i = 0; i < *nkicks && !wanted; i++)
+                wanted = kicks[i].ident == r->thread_ident && kicks[i].seq == v.seq;
+        }
+        if (!wanted)
+            continue;
+        remaining++;
+        atomic_store_explicit(&r->kick_seq, v.seq, memory_order_release);
+        /* The word may be stale (its wait ended meanwhile): waking a word
+           nobody sleeps on does nothing, and sleepers on a reused one
+           treat it as a spurious wake-up. */
+        gc_unpark(v.word);
+    }
+    pthread_mutex_unlock(&all_lock);
+    return remaining;
+}
+
+static int pause_briefly(int64_t ns)
+{
+    struct timespec ts = {0, (long)ns};
+    Py_BEGIN_ALLOW_THREADS
+    nanosleep(&ts, NULL);
+    Py_END_ALLOW_THREADS
+    return PyErr_CheckSignals();
+}
+#endif
+
+/* _end_deadlocked_waits(idents) -> how many waits it ended (0: the program
+   is not deadlocked, or the main thread never raised Deadlock). */
+static PyObject *module_end_deadlocked_waits(PyObject *module, PyObject *idents)
+{
+    pyg_state *st = PyModule_GetState(module);
+    if (!PyTuple_Check(idents)) {
+        PyErr_SetString(PyExc_TypeError, "_end_deadlocked_waits() needs a tuple of idents");
+        return NULL;
+    }
+#ifdef Py_GIL_DISABLED
+    (void)st;
+    return PyLong_FromLong(0); /* the detector is off: never guess */
+#else
+    Py_ssize_t n = PyTuple_GET_SIZE(idents);
+    if (!st->deadlock_raised || !st->deadlock_detection || n == 0)
+        return PyLong_FromLong(0);
+    unsigned long *wanted = PyMem_Malloc((size_t)n * sizeof(unsigned long));
+    kicked_wait *kicks = PyMem_Malloc((size_t)n * sizeof(kicked_wait));
+    if (!wanted || !kicks) {
+        PyMem_Free(wanted);
+        PyMem_Free(kicks);
+        return PyErr_NoMemory();
+    }
+    PyObject *result = NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        wanted[i] = PyLong_AsUnsignedLong(PyTuple_GET_ITEM(idents, i));
+        if (wanted[i] == (unsigned long)-1 && PyErr_Occurred())
+            goto done;
+    }
+    /* Still deadlocked, and unchanged for the grace period?  (The calling
+       thread, exiting, is not parked and does not count.) */
+    pyg_deadlock_watch watch = {0, 0};
+    for (;;) {
+        bool stuck;
+        uint64_t changes;
+        if (all_parked_for_good(st, true, &stuck, &changes) < 0)
+            goto done;
+        if (!stuck) {
+            result = PyLong_FromLong(0);
+            goto done;
+        }
+        int64_t now = gc_now_ns();
+        if (watch.quiet_since_ns == 0 || changes != watch.quiet_changes) {
+            watch.quiet_since_ns = now;
+            watch.quiet_changes = changes;
+        } else if (now - watch.quiet_since_ns >= st->deadlock_grace_ns) {
+            break;
+        }
+        if (pause_briefly(10 * 1000 * 1000) < 0)
+            goto done;
+    }
+    size_t nkicks = 0;
+    kick(st, wanted, n, kicks, &nkicks, true);
+    while (kick(st, wanted, n, kicks, &nkicks, false) > 0)
+        if (pause_briefly(1000 * 1000) < 0)
+            goto done;
+    result = PyLong_FromSize_t(nkicks);
+done:
+    PyMem_Free(wanted);
+    PyMem_Free(kicks);
+    return result;
 #endif
 }
 
@@ -365,7 +574,11 @@ static PyObject *module_deadlock_detection(PyObject *module, PyObject *Py_UNUSED
                          (double)st->deadlock_grace_ns / 1e9);
 }
 
-/* _set_deadlock_ignored(idents): threads that never wake a wait. */
+/* _set_deadlock_ignored(idents): threads that never wake a wait, by the
+   idents of running threads; each is remembered as its thread state's
+   unique id (see is_ignored), an ident no thread has right now is
+   dropped.  The caller checks, after this, that the threads are still
+   alive: then these thread states are theirs. */
 static PyObject *module_set_deadlock_ignored(PyObject *module, PyObject *idents)
 {
     pyg_state *st = PyModule_GetState(module);
@@ -373,16 +586,47 @@ static PyObject *module_set_deadlock_ignored(PyObject *module, PyObject *idents)
         PyErr_SetString(PyExc_TypeError, "_set_deadlock_ignored() needs a tuple of idents");
         return NULL;
     }
-    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(idents); i++) {
+    Py_ssize_t n = PyTuple_GET_SIZE(idents);
+    unsigned long *wanted = PyMem_Malloc((size_t)(n > 0 ? n : 1) * sizeof(unsigned long));
+    if (!wanted)
+        return PyErr_NoMemory();
+    for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *ident = PyTuple_GET_ITEM(idents, i);
-        if (!PyLong_Check(ident) ||
-            (PyLong_AsUnsignedLong(ident) == (unsigned long)-1 && PyErr_Occurred())) {
+        if (PyLong_Check(ident))
+            wanted[i] = PyLong_AsUnsignedLong(ident);
+        if (!PyLong_Check(ident) || (wanted[i] == (unsigned long)-1 && PyErr_Occurred())) {
             PyErr_Clear();
+            PyMem_Free(wanted);
             PyErr_SetString(PyExc_TypeError, "thread idents must be ints");
             return NULL;
         }
     }
-    Py_XSETREF(st->deadlock_ignored, Py_NewRef(idents));
+    PyObject *ids = PyList_New(0);
+#ifndef Py_GIL_DISABLED
+    /* (without a GIL the detector is off, and nothing is remembered) */
+    PyInterpreterState *interp = PyThreadState_GetInterpreter(PyThreadState_Get());
+    for (PyThreadState *t = PyInterpreterState_ThreadHead(interp); t && ids;
+         t = PyThreadState_Next(t)) {
+        for (Py_ssize_t i = 0; i < n; i++) {
+            if (wanted[i] != t->thread_id)
+                continue;
+            PyObject *id = PyLong_FromUnsignedLongLong(
+                (unsigned long long)PyThreadState_GetID(t));
+            if (!id || PyList_Append(ids, id) < 0)
+                Py_CLEAR(ids);
+            Py_XDECREF(id);
+            break;
+        }
+    }
+#endif
+    PyMem_Free(wanted);
+    if (!ids)
+        return NULL;
+    PyObject *tuple = PyList_AsTuple(ids);
+    Py_DECREF(ids);
+    if (!tuple)
+        return NULL;
+    Py_XSETREF(st->deadlock_ignored, tuple);
     Py_RETURN_NONE;
 }
 
@@ -397,7 +641,7 @@ static PyObject *module_set_deadlock_reporter(PyObject *module, PyObject *fn)
    a lock may have been held by a thread now gone. */
 void pyg_blocked_after_fork(pyg_state *st)
 {
-    (void)st; /* the list is process-wide */
+    st->deadlock_raised = false; /* the child is a program of its own */
     pthread_mutex_init(&all_lock, NULL);
     unsigned long self = PyThread_get_thread_ident();
     for (pyg_blocked *r = all_head, *next; r; r = next) {
@@ -419,7 +663,9 @@ static PyMethodDef blocked_functions[] = {
     {"_deadlock_detection", module_deadlock_detection, METH_NOARGS,
      "_deadlock_detection() -> (enabled, grace)"},
     {"_set_deadlock_ignored", module_set_deadlock_ignored, METH_O,
-     "_set_deadlock_ignored(idents): threads that never wake a wait."},
+     "_set_deadlock_ignored(idents): running threads that never wake a wait."},
+    {"_end_deadlocked_waits", module_end_deadlocked_waits, METH_O,
+     "_end_deadlocked_waits(idents): at exit, end the hopeless waits of these threads."},
     {"_set_deadlock_reporter", module_set_deadlock_reporter, METH_O,
      "Register the callable that builds a Deadlock message (or None)."},
     {NULL, NULL, 0, NULL}};

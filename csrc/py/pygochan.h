@@ -95,9 +95,13 @@ typedef struct {
     bool deadlock_detection;         /* main thread only reads; set by Python */
     int64_t deadlock_grace_ns;
     PyObject *deadlock;              /* the Deadlock exception class */
-    PyObject *deadlock_ignored;      /* tuple of thread idents that never
-                                        wake a wait (kernel service threads) */
+    PyObject *deadlock_ignored;      /* tuple of the thread state ids
+                                        (PyThreadState_GetID) of threads
+                                        that never wake a wait (kernel
+                                        service threads) */
     PyObject *deadlock_reporter;     /* callable -> message or None, or NULL */
+    bool deadlock_raised;            /* the main thread's wait raised Deadlock
+                                        (main thread only) */
 
     /* asyncio (aio.c) */
     PyTypeObject *hub_type;
@@ -261,6 +265,11 @@ typedef struct pyg_blocked {
     PyObject *const *_Atomic objects;
     _Atomic Py_ssize_t nobjects;
     _Atomic int64_t since_ns;
+    _Atomic uint32_t *_Atomic word; /* the parked waiter's state word */
+    /* Written by another thread (the exit hook, see blocked.c): the seq of
+       the park to end with Deadlock.  The wait stops when it equals the
+       seq its park returned (gc_select.stop_word). */
+    _Atomic uint64_t kick_seq;
 } pyg_blocked;
 
 /* Per-wait state of the main thread's deadlock check. */
@@ -272,12 +281,17 @@ typedef struct {
 /* The calling thread's record, made on first use; NULL (no exception) when
    out of memory: the wait then goes unrecorded. */
 pyg_blocked *pyg_blocked_self(pyg_state *st);
-void pyg_blocked_park(pyg_blocked *rec, const char *op, PyObject *const *objects,
-                      Py_ssize_t nobjects, bool timed);
+/* Returns the record's seq while this park lasts. */
+uint64_t pyg_blocked_park(pyg_blocked *rec, const char *op, PyObject *const *objects,
+                          Py_ssize_t nobjects, bool timed, _Atomic uint32_t *word);
 void pyg_blocked_unpark(pyg_blocked *rec);
-/* On the main thread, between slices of an untimed wait: -1 with Deadlock
-   set if every thread has been parked hopelessly for the grace period. */
-int pyg_deadlock_check(pyg_state *st, pyg_deadlock_watch *watch);
+/* On the main thread, between slices of an untimed wait: 1 with *message
+   (a new reference) if every thread has been parked hopelessly for the
+   grace period, still so after the reporter ran; -1 with an exception set
+   (raised by the reporter or by what ran with it); else 0.  On 1 the caller
+   tries its own wait once more (Python code ran meanwhile) before it
+   raises Deadlock. */
+int pyg_deadlock_check(pyg_state *st, pyg_deadlock_watch *watch, PyObject **message);
 void pyg_blocked_after_fork(pyg_state *st);
 void pyg_blocked_free(pyg_state *st);
 

@@ -113,28 +113,64 @@ enum gc_status pyg_wait_for(pyg_state *st, gc_select *sel, int64_t deadline_ns,
         return GC_INTERRUPTED;
     pyg_blocked *rec = pyg_blocked_self(st);
     bool timed = deadline_ns != GC_FOREVER;
-    if (rec)
-        pyg_blocked_park(rec, op, objects, nobjects, timed);
+    uint64_t parked_seq = 0;
+    sel->stop_word = NULL;
+    if (rec) {
+        parked_seq = pyg_blocked_park(rec, op, objects, nobjects, timed, &sel->waiter.state);
+        /* the exit hook may end this wait (pyg_blocked.kick_seq) */
+        sel->stop_word = &rec->kick_seq;
+        sel->stop_value = parked_seq;
+    }
     pyg_deadlock_watch watch = {0, 0};
     for (;;) {
         enum gc_status status;
+        bool kicked = false;
         Py_BEGIN_ALLOW_THREADS
         status = gc_select_wait(sel, deadline_ns,
                                 on_main ? MAIN_THREAD_SLICE_NS : 0, res);
+        kicked = status == GC_INTERRUPTED && rec &&
+                 atomic_load_explicit(&rec->kick_seq, memory_order_acquire) == parked_seq;
         /* Woken: unpark before queueing for the GIL, so that a thread about
            to run is never counted as parked. */
-        if (status != GC_INTERRUPTED && rec)
+        if ((status != GC_INTERRUPTED || kicked) && rec)
             pyg_blocked_unpark(rec);
         Py_END_ALLOW_THREADS
         if (status != GC_INTERRUPTED)
             return status;
+        if (kicked) {
+            /* The program is exiting, deadlocked (see blocked.c): this
+               wait, which had no effect, ends so that its thread can. */
+            PyErr_Format(st->deadlock,
+                         "all threads are asleep - deadlock! The main thread has "
+                         "ended and nothing can complete this %s: it ends so "
+                         "that the program can exit.", op);
+            return GC_INTERRUPTED;
+        }
         /* Nothing happened yet; the wait is unregistered.  Let the signal
            handlers run: one that raises (KeyboardInterrupt) ends the call
            with no effect, otherwise wait again. */
+        int deadlocked = 0;
+        PyObject *message = NULL;
         if (PyErr_CheckSignals() < 0 ||
-            (on_main && !timed && rec && pyg_deadlock_check(st, &watch) < 0)) {
+            (on_main && !timed && rec &&
+             (deadlocked = pyg_deadlock_check(st, &watch, &message)) < 0)) {
             if (rec)
                 pyg_blocked_unpark(rec);
+            return GC_INTERRUPTED;
+        }
+        if (deadlocked) {
+            /* The reporter ran Python code, and whatever ran with it may
+               have completed this very wait (a pending call that closed the
+               channel): try it once more before giving up. */
+            status = gc_select_try(sel, res);
+            pyg_blocked_unpark(rec);
+            if (status != GC_NOT_READY) {
+                Py_DECREF(message);
+                return status;
+            }
+            PyErr_SetObject(st->deadlock, message);
+            Py_DECREF(message);
+            st->deadlock_raised = true;
             return GC_INTERRUPTED;
         }
     }

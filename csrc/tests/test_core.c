@@ -1384,6 +1384,67 @@ static void test_select_woken_by_send_on_any_channel(void)
     }
 }
 
+/* A select with a stop word: another thread sets the word to stop_value
+   and wakes it; the wait ends GC_INTERRUPTED with no effect.  Any other
+   value of the word leaves it waiting. */
+struct stoppable_recv {
+    gc_chan *ch;
+    _Atomic uint64_t stop;
+    _Atomic bool returned;
+    enum gc_status status;
+};
+
+static void *do_stoppable_recv(void *arg)
+{
+    struct stoppable_recv *op = arg;
+    gc_case c = {op->ch, NULL, false};
+    gc_entry entry;
+    int order[2];
+    gc_select sel;
+    gc_select_result res;
+    gc_select_init(&sel, &c, 1, &entry, order, order + 1);
+    sel.stop_word = &op->stop;
+    sel.stop_value = 7;
+    op->status = gc_select_try(&sel, &res);
+    if (op->status == GC_NOT_READY)
+        op->status = gc_select_wait(&sel, GC_FOREVER, 0, &res);
+    atomic_store(&op->returned, true);
+    return NULL;
+}
+
+static void test_select_stop_word_ends_the_wait(void)
+{
+    struct stoppable_recv op = {gc_chan_new(0), 0, false, GC_OK};
+    pthread_t t;
+    pthread_create(&t, NULL, do_stoppable_recv, &op);
+    wait_until_waiting(op.ch, 0, 1);
+    /* another value: a spurious wake-up, the wait goes on */
+    atomic_store(&op.stop, 6);
+    for (int i = 0; i < 5; i++) {
+        pthread_mutex_lock(&op.ch->lock);
+        gc_unpark(&op.ch->recvq.head->waiter->state);
+        pthread_mutex_unlock(&op.ch->lock);
+        sleep_us(1000);
+    }
+    CHECK(!atomic_load(&op.returned));
+    atomic_store(&op.stop, 7);
+    /* a wake-up before the sleep is lost: wake until it has returned */
+    while (!atomic_load(&op.returned)) {
+        pthread_mutex_lock(&op.ch->lock);
+        if (op.ch->recvq.head)
+            gc_unpark(&op.ch->recvq.head->waiter->state);
+        pthread_mutex_unlock(&op.ch->lock);
+        sleep_us(1000);
+    }
+    pthread_join(t, NULL);
+    CHECK(op.status == GC_INTERRUPTED);
+    size_t snd, rcv;
+    waiting(op.ch, &snd, &rcv);
+    CHECK(snd == 0 && rcv == 0); /* unregistered: no effect */
+    CHECK(send_wait(op.ch, VAL(1), TRY_ONLY) == GC_NOT_READY);
+    destroy(op.ch);
+}
+
 static void test_select_woken_by_close(void)
 {
     gc_chan *a = gc_chan_new(0), *b = gc_chan_new(0), *c = gc_chan_new(0);
@@ -3789,6 +3850,7 @@ int main(void)
     run("select_commits_one_case", test_select_commits_one_case);
     run("select_one_winner_among_racing_peers", test_select_one_winner_among_racing_peers);
     run("select_woken_by_send_on_any_channel", test_select_woken_by_send_on_any_channel);
+    run("select_stop_word_ends_the_wait", test_select_stop_word_ends_the_wait);
     run("select_woken_by_close", test_select_woken_by_close);
     /* 8. interrupt slices and signals */
     run("interrupt_slices_resume", test_interrupt_slices_resume);
