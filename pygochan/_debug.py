@@ -176,6 +176,12 @@ def _kernel_service_threads() -> List[threading.Thread]:
 
 def _python_signal_handler_installed() -> bool:
     # A Python handler may send on a channel or cancel a context: progress.
+    # CPython runs signal handlers only in the main thread of the main
+    # interpreter, so in a subinterpreter none can ever run there (what
+    # signal.getsignal() reports is the process's handlers, installed by
+    # the main interpreter).
+    if not _core._IN_MAIN_INTERPRETER:
+        return False
     for signum in signal.valid_signals():
         try:
             handler = signal.getsignal(signum)
