@@ -286,9 +286,11 @@ static PyObject *after_stop(PyObject *pair, PyObject *Py_UNUSED(ignored))
     void *item;
     bool stopped = gc_ctx_after_stop(ctx->ctx, id, &item);
     pyg_state *st = state_of((PyObject *)ctx);
-    if (stopped && pyg_owner_pinned_count(st->owner) == 0) {
-        /* The runner may be waiting for pinned contexts that are gone now:
-           wake it (it ignores False) so that it can end. */
+    if (stopped && gc_ctx_deadline(ctx->ctx) != GC_FOREVER &&
+        pyg_owner_pinned_count(st->owner) == 0) {
+        /* That was a pinned context's, and the runner may be waiting for
+           pinned contexts that are gone now: wake it (it ignores False) so
+           that it can end.  after_func() made sure it runs, to drain this. */
         if (gc_chan_try_send(((pyg_channel *)st->after_func_queue)->chan,
                              Py_NewRef(Py_False)) != GC_OK)
             Py_DECREF(Py_False); /* out of memory: it waits on */
