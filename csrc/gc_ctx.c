@@ -40,6 +40,8 @@ struct gc_ctx {
                                and nobody else reaches it through the tree) */
     after_item *after;      /* owned */
     int64_t next_after_id;
+    bool pinned;            /* holds a reference on itself for its after
+                               items (gc_ctx_after): under lock */
     int64_t deadline;       /* immutable */
     gc_chan *done;          /* owned; closed when done */
     void *owner;            /* the binding's tag (gc_ctx_set_owner); set
@@ -68,6 +70,12 @@ static void release_value(gc_ctx *ctx, void *v)
 {
     if (v && hooks.release)
         hooks.release(v, ctx->owner);
+}
+
+static void report_pin(gc_ctx *ctx, int delta)
+{
+    if (hooks.pinned)
+        hooks.pinned(ctx->owner, delta);
 }
 
 void gc_ctx_set_owner(gc_ctx *ctx, void *owner)
@@ -255,6 +263,8 @@ static bool cancel_one(gc_ctx *ctx, int err, void *cause, bool itself,
     ctx->first_child = NULL;
     after_item *after = ctx->after;
     ctx->after = NULL;
+    bool unpin = ctx->pinned;
+    ctx->pinned = false;
     pthread_mutex_unlock(&ctx->lock);
 
     for (after_item *a = after, *next; a; a = next) {
@@ -265,6 +275,12 @@ static bool cancel_one(gc_ctx *ctx, int err, void *cause, bool itself,
     }
     if (ctx->timer)
         gc_timer_stop(ctx->timer);
+    if (unpin) {
+        /* after the sends: whoever sees the pin gone sees the items queued.
+           Never the last reference: the caller holds one. */
+        report_pin(ctx, -1);
+        gc_ctx_release(ctx);
+    }
     return true;
 }
 
@@ -369,8 +385,16 @@ int64_t gc_ctx_after(gc_ctx *ctx, void *item, gc_chan *queue)
     a->queue = queue;
     a->next = ctx->after;
     ctx->after = a;
+    bool pin = !ctx->pinned && ctx->deadline != GC_FOREVER;
+    if (pin) {
+        ctx->pinned = true;
+        gc_ctx_retain(ctx);
+    }
+    int64_t id = a->id;
     pthread_mutex_unlock(&ctx->lock);
-    return a->id;
+    if (pin)
+        report_pin(ctx, +1);
+    return id;
 }
 
 bool gc_ctx_after_stop(gc_ctx *ctx, int64_t id, void **item)
@@ -384,7 +408,14 @@ bool gc_ctx_after_stop(gc_ctx *ctx, int64_t id, void **item)
             break;
         }
     }
+    bool unpin = ctx->pinned && !ctx->after;
+    if (unpin)
+        ctx->pinned = false;
     pthread_mutex_unlock(&ctx->lock);
+    if (unpin) {
+        report_pin(ctx, -1);
+        gc_ctx_release(ctx); /* never the last: the caller holds one */
+    }
     if (!found)
         return false;
     *item = found->item;
@@ -401,7 +432,7 @@ int gc_ctx_visit_values(gc_ctx *ctx, int (*visit)(void *value, void *arg),
         rc = visit(ctx->cause, arg);
     if (ctx->deadline_cause && rc == 0)
         rc = visit(ctx->deadline_cause, arg);
-    for (after_item *a = ctx->after; a && rc == 0; a = a->next)
+    for (after_item *a = ctx->pinned ? NULL : ctx->after; a && rc == 0; a = a->next)
         rc = visit(a->item, arg);
     pthread_mutex_unlock(&ctx->lock);
     return rc;
@@ -412,7 +443,9 @@ void **gc_ctx_take_values(gc_ctx *ctx, size_t *count)
     *count = 0;
     pthread_mutex_lock(&ctx->lock);
     size_t n = (ctx->cause ? 1 : 0) + (ctx->deadline_cause ? 1 : 0);
-    for (after_item *a = ctx->after; a; a = a->next)
+    /* pinned items are the pin's, not the caller's to take */
+    after_item *after = ctx->pinned ? NULL : ctx->after;
+    for (after_item *a = after; a; a = a->next)
         n++;
     void **values = n ? malloc(n * sizeof(*values)) : NULL;
     if (values) {
@@ -422,12 +455,13 @@ void **gc_ctx_take_values(gc_ctx *ctx, size_t *count)
         if (ctx->deadline_cause)
             values[(*count)++] = ctx->deadline_cause;
         ctx->deadline_cause = NULL;
-        for (after_item *a = ctx->after, *next; a; a = next) {
+        for (after_item *a = after, *next; a; a = next) {
             next = a->next;
             values[(*count)++] = a->item;
             free(a);
         }
-        ctx->after = NULL;
+        if (after)
+            ctx->after = NULL;
     }
     pthread_mutex_unlock(&ctx->lock);
     return values;

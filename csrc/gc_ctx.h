@@ -35,6 +35,12 @@ enum gc_ctx_err { GC_CTX_ALIVE = 0, GC_CTX_CANCELED = 1, GC_CTX_DEADLINE = 2 };
 typedef struct gc_ctx_value_hooks {
     void (*retain)(void *value);
     void (*release)(void *value, void *owner);
+    /* A context with a deadline pins itself while it has pending
+       after-func items (see gc_ctx_after); pinned(owner, +1 / -1) reports
+       each pin and unpin, outside every lock, on any thread.  The unpin of
+       a context that became done comes after its items were sent.  May be
+       NULL. */
+    void (*pinned)(void *owner, int delta);
 } gc_ctx_value_hooks;
 
 /* Set once, before any context holds a cause or an after-func item. */
@@ -85,7 +91,11 @@ gc_chan *gc_ctx_done(gc_ctx *ctx);      /* owned by ctx; closed when done */
 
 /* When ctx is done, send item (its reference moves) on queue, an unbounded
    channel that outlives every context.  Sent at once if ctx is done already.
-   Returns an id for gc_ctx_after_stop, 0 when sent at once.  -1 on ENOMEM. */
+   Returns an id for gc_ctx_after_stop, 0 when sent at once.  -1 on ENOMEM.
+   A context with a deadline (its own or a parent's) is sure to become done:
+   while it has pending items it holds a reference on itself (a pin), so
+   that dropping every other reference does not drop the items; the pin
+   goes when it is done or its last item is taken back. */
 int64_t gc_ctx_after(gc_ctx *ctx, void *item, gc_chan *queue);
 
 /* Take back a registration: true (and *item, whose reference the caller now
@@ -93,13 +103,13 @@ int64_t gc_ctx_after(gc_ctx *ctx, void *item, gc_chan *queue);
 bool gc_ctx_after_stop(gc_ctx *ctx, int64_t id, void **item);
 
 /* The values ctx holds (its cause, its deadline cause, the items of pending after-func
-   registrations), under its lock: visit(value, arg) for each, stopping at
+   registrations unless ctx is pinned: those are held by the pin), under its lock: visit(value, arg) for each, stopping at
    the first non-zero return.  visit must not block or take other locks. */
 int gc_ctx_visit_values(gc_ctx *ctx, int (*visit)(void *value, void *arg),
                         void *arg);
 
 /* Move out every value ctx holds (cause, deadline cause and pending
-   after-func items: the functions will never be sent): returns an array
+   after-func items unless ctx is pinned: the functions will never be sent): returns an array
    (free() it) of *count references the caller now owns, NULL if none (or on
    ENOMEM, when nothing changes).  For breaking reference cycles: ctx stays
    done or alive as it was, its own causes read as NULL afterwards. */

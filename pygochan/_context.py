@@ -2,6 +2,7 @@
 runner thread, and signal_context.  The context machinery itself is C."""
 import functools
 import inspect
+import os
 import signal
 import threading
 import time
@@ -175,6 +176,14 @@ def _deadline_in(seconds: float) -> float:
 
 
 # ---- after_func: one runner thread starts each function in its own thread ----
+#
+# The runner runs only while it has something to do: functions queued, or
+# contexts pinned by pending after-funcs (their deadline will queue them from
+# the timer thread, where no Python runs).  Otherwise it ends, so that no
+# thread of pygochan lingers in an idle interpreter (before 3.12,
+# _xxsubinterpreters.destroy() refuses an interpreter that has any thread).
+# It is started again by whatever queues or pins: after_func() and a cancel
+# from Python (see csrc/py/context.c).
 
 _runner_lock = threading.Lock()
 _runner: Optional[threading.Thread] = None
@@ -193,9 +202,26 @@ _START_RETRY_MAX = 1.0
 
 
 def _run_after_funcs() -> None:
-    for fn in _core._after_func_queue:
+    global _runner
+    queue = _core._after_func_queue
+    while True:
+        try:
+            # Pinned contexts will queue functions: wait for them (a stop()
+            # that unpins the last one sends False to wake this).  Else
+            # only take what is queued already.
+            fn = queue.recv(timeout=None if _core._after_funcs_pinned() else 0)
+        except TimeoutError:
+            with _runner_lock:
+                # pinned first: a context unpins after queueing its functions
+                if _core._after_funcs_pinned() == 0 and len(queue) == 0:
+                    if _runner is threading.current_thread():
+                        _runner = None
+                    return
+            continue
         if fn is None:  # _stop_runner: the interpreter is exiting
             return
+        if fn is False:  # a wake-up: look again
+            continue
         delay = 0.001
         while True:
             try:
@@ -206,19 +232,19 @@ def _run_after_funcs() -> None:
                     return  # exiting: no thread starts any more, _stop_runner waits
                 time.sleep(delay)
                 delay = min(delay * 2, _START_RETRY_MAX)
+        del fn  # the function's thread owns it now
 
 
 def _start_runner() -> None:
     global _runner
-    if _runner is not None and _runner.is_alive():
-        return
     with _runner_lock:
         if _runner_stopped:
             return  # exiting: functions registered now never run
         if _runner is None or not _runner.is_alive():
-            _runner = threading.Thread(target=_run_after_funcs,
-                                       name="pygochan-after-func-runner", daemon=_DAEMON)
-            _runner.start()
+            runner = threading.Thread(target=_run_after_funcs,
+                                      name="pygochan-after-func-runner", daemon=_DAEMON)
+            runner.start()
+            _runner = runner
 
 
 def _stop_runner() -> None:
@@ -233,8 +259,20 @@ def _stop_runner() -> None:
         runner.join()
 
 
+def _after_fork_in_child() -> None:
+    # fork() keeps only the forking thread: a runner the parent had is gone,
+    # and pinned contexts or queued functions need one.
+    global _runner, _runner_lock
+    _runner_lock = threading.Lock()  # a thread that is gone may have held it
+    _runner = None
+    if _core._after_funcs_pinned() or len(_core._after_func_queue):
+        _start_runner()
+
+
 _core._set_after_func_runner(_start_runner)
 threading._register_atexit(_stop_runner)  # type: ignore[attr-defined]
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 # ---- signal_context ------------------------------------------------------------

@@ -16,7 +16,7 @@ import threading
 import time
 import traceback
 import weakref
-from typing import IO, Any, Callable, Iterable, List, NamedTuple, Optional, Tuple, Union
+from typing import IO, Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Tuple, Union
 
 from . import _core
 
@@ -67,8 +67,18 @@ def _safe_repr(obj: Any) -> str:
         return f"<{type(obj).__name__} object, repr raised {type(exc).__name__}>"
 
 
+def _frames() -> Dict[int, Any]:
+    """Thread ident -> its current frame, for the stacks in a report."""
+    if _core._IN_MAIN_INTERPRETER:
+        return sys._current_frames()
+    # sys._current_frames() walks the threads of every interpreter and makes
+    # frame objects of the others' frames: inside a subinterpreter that
+    # corrupts memory (a crash at exit).  Only this thread's own is safe.
+    return {threading.get_ident(): sys._getframe(1)}
+
+
 def _describe(waits: List[BlockedWait], now: float) -> List[str]:
-    frames = sys._current_frames()
+    frames = _frames()
     lines = []
     for w in waits:
         name = w.thread.name if w.thread is not None else "?"
@@ -196,6 +206,12 @@ def _kernel_service_threads() -> List[threading.Thread]:
 
 def _python_signal_handler_installed() -> bool:
     # A Python handler may send on a channel or cancel a context: progress.
+    # CPython runs signal handlers only in the main thread of the main
+    # interpreter, so in a subinterpreter none can ever run there (what
+    # signal.getsignal() reports is the process's handlers, installed by
+    # the main interpreter).
+    if not _core._IN_MAIN_INTERPRETER:
+        return False
     for signum in signal.valid_signals():
         try:
             handler = signal.getsignal(signum)

@@ -3,6 +3,7 @@ blocking call, after_func, causes, signal_context."""
 import collections
 import gc as pygc
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -281,6 +282,98 @@ def test_after_func_on_done_context_runs_at_once():
     assert ran.recv(timeout=5) == "yes"
     with pytest.raises(TypeError):
         ctx.after_func(42)
+
+
+def _dropped_deadline_context(how, ran):
+    """Register ran.set on a context that can only end by its deadline, and
+    drop every handle to it; a weak reference to the context."""
+    if how == "own deadline":
+        ctx, _cancel = gc.with_timeout(BG, 0.05)
+        ctx.after_func(ran.set)
+    elif how == "parent's deadline":
+        parent, _stop = gc.with_timeout(BG, 0.05)
+        ctx, _cancel = gc.with_cancel(parent)
+        ctx.after_func(ran.set)
+    else:  # "closure cycle": the function refers back to the context
+        ctx, _cancel = gc.with_timeout(BG, 0.05)
+        ctx.after_func(lambda: (ran.set(), ctx))
+    return weakref.ref(ctx)
+
+
+@pytest.mark.parametrize("how", ["own deadline", "parent's deadline", "closure cycle"])
+def test_after_func_on_a_dropped_context_with_a_deadline_still_runs(how):
+    # Go's context.AfterFunc: the deadline fires whoever holds the context.
+    ran = threading.Event()
+    ref = _dropped_deadline_context(how, ran)
+    pygc.collect()
+    assert ran.wait(10), "the after_func of a dropped context never ran"
+    # once it ran, nothing keeps the context
+    wait_for(lambda: pygc.collect() is not None and ref() is None, what="context freed")
+
+
+def test_after_func_stopped_on_a_deadline_context_frees_it():
+    ctx, _cancel = gc.with_timeout(BG, 60)
+    ran = []
+    stop = ctx.after_func(lambda: ran.append(1))
+    ref = weakref.ref(ctx)
+    del ctx, _cancel
+    assert stop() is True
+    del stop
+    pygc.collect()
+    assert ref() is None  # the pin went with the last pending function
+    assert ran == []
+
+
+RUNNER_LIFE = """
+import threading, time
+import pygochan as gc
+
+def runner_alive():
+    return any(t.name == "pygochan-after-func-runner" for t in threading.enumerate())
+
+def eventually(predicate, what):
+    end = time.monotonic() + 30
+    while not predicate():
+        assert time.monotonic() < end, what
+        time.sleep(0.001)
+
+ctx, cancel = gc.with_cancel(gc.background())
+ran = threading.Event()
+ctx.after_func(ran.set)
+cancel()
+assert ran.wait(10)
+# a pending function that only a cancel from Python can release needs no
+# runner either
+pending, _ = gc.with_cancel(gc.background())
+pending.after_func(lambda: None)
+eventually(lambda: not runner_alive(), "the runner never ended")
+# a deadline to come keeps it; its stop() lets it end
+timed, _ = gc.with_timeout(gc.background(), 60)
+stop = timed.after_func(lambda: None)
+assert runner_alive()
+time.sleep(0.05)
+assert runner_alive()
+assert stop() is True
+eventually(lambda: not runner_alive(), "the runner never ended after stop()")
+# and it comes back for the next one
+ran.clear()
+late, cancel_late = gc.with_cancel(gc.background())
+late.after_func(ran.set)
+cancel_late()
+assert ran.wait(10)
+timed, _ = gc.with_timeout(gc.background(), 0.05)
+ran.clear()
+timed.after_func(ran.set)
+assert ran.wait(10)
+print("OK")
+"""
+
+
+def test_the_after_func_runner_ends_when_it_has_nothing_to_do():
+    # its own process: other tests' pending deadlines would keep the runner
+    proc = subprocess.run([sys.executable, "-c", RUNNER_LIFE],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and "OK" in proc.stdout, proc.stderr[-3000:]
 
 
 # ---- ctx= on blocking calls ----------------------------------------------------------

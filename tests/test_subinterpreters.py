@@ -1,23 +1,22 @@
-"""pygochan in subinterpreters (3.12+), legacy (shared GIL) and isolated
-(own GIL): every pygochan thread of an interpreter ends with it, so
-destroying the interpreter never aborts the process."""
+"""pygochan in subinterpreters, legacy (shared GIL) and, from 3.12,
+isolated (own GIL): it works there, its idle helper threads end, so the
+interpreter can be destroyed, and the deadlock detector fires."""
 import subprocess
 import sys
 import textwrap
 
 import pytest
 
-if sys.version_info < (3, 12):
-    # 3.11's private _xxsubinterpreters.destroy() refuses an interpreter with
-    # threads before the interpreter's exit could join them
-    pytest.skip("subinterpreters are supported on 3.12+", allow_module_level=True)
 try:
     import _interpreters  # noqa: F401  (3.13+)
 except ImportError:
     try:
-        import _xxsubinterpreters  # noqa: F401  (3.12)
+        import _xxsubinterpreters  # noqa: F401  (3.8 to 3.12)
     except ImportError:
-        pytest.skip("needs CPython 3.12+ subinterpreters", allow_module_level=True)
+        pytest.skip("this Python has neither _interpreters nor _xxsubinterpreters",
+                    allow_module_level=True)
+
+CONFIGS = ["legacy", "isolated"] if sys.version_info >= (3, 12) else ["legacy"]
 
 # Run in the subinterpreter: every thread-starting part of pygochan, plus a
 # runner and an after_func left behind, and causes a deadline may release
@@ -58,6 +57,15 @@ WORK = textwrap.dedent(
     ch = gc.Channel(1)
     ch.send("x")
     assert ch.recv(timeout=1) == "x"
+
+    # Nothing of pygochan lingers once idle: before 3.12, destroy() refuses
+    # an interpreter with any thread left (and the process then aborts at
+    # exit).  The threads above end by themselves, soon.
+    end = time.monotonic() + 30
+    while threading.active_count() > 1 and time.monotonic() < end:
+        time.sleep(0.001)
+    left = [t.name for t in threading.enumerate() if t is not threading.current_thread()]
+    assert not left, left
     print("WORK DONE", flush=True)
     """
 )
@@ -72,6 +80,7 @@ DRIVER = textwrap.dedent(
         failure = interpreters.exec(iid, work)
     except ImportError:
         import _xxsubinterpreters as interpreters
+        # before 3.12, isolated=True (the default) means no threads at all
         iid = interpreters.create(isolated=config == "isolated")
         failure = interpreters.run_string(iid, work)
     if failure is not None:
@@ -85,11 +94,42 @@ DRIVER = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("config", ["legacy", "isolated"])
+def run_in_subinterpreter(config, work):
+    """Run work in a subinterpreter of a new process; a hang is a failure."""
+    try:
+        return subprocess.run(
+            [sys.executable, "-c", DRIVER, config, work],
+            capture_output=True, text=True, timeout=120,
+        )
+    except subprocess.TimeoutExpired as e:
+        pytest.fail(f"hung: {e.stdout!r} {e.stderr!r}")
+
+
+@pytest.mark.parametrize("config", CONFIGS)
 def test_every_part_works_and_the_interpreter_ends_cleanly(config):
-    proc = subprocess.run(
-        [sys.executable, "-c", DRIVER, config, WORK],
-        capture_output=True, text=True, timeout=120,
-    )
+    proc = run_in_subinterpreter(config, WORK)
+    assert proc.returncode == 0, (proc.stdout, proc.stderr[-3000:])
+    assert "WORK DONE" in proc.stdout and "DESTROYED" in proc.stdout, proc.stdout
+
+
+# Signal handlers never run in a subinterpreter: whatever signal.getsignal()
+# says there (the process's handlers, which the main interpreter set), none
+# is a way out of a deadlock.
+DEADLOCK = textwrap.dedent(
+    """
+    import pygochan as gc
+    gc.set_deadlock_detection(True, grace=0.1)
+    try:
+        gc.Channel().recv()
+    except gc.Deadlock as e:
+        assert "all threads are asleep" in str(e)
+        print("WORK DONE", flush=True)
+    """
+)
+
+
+@pytest.mark.parametrize("config", CONFIGS)
+def test_the_deadlock_detector_fires_in_a_subinterpreter(config):
+    proc = run_in_subinterpreter(config, DEADLOCK)
     assert proc.returncode == 0, (proc.stdout, proc.stderr[-3000:])
     assert "WORK DONE" in proc.stdout and "DESTROYED" in proc.stdout, proc.stdout

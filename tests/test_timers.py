@@ -1,5 +1,7 @@
 """after, Timer and Ticker with Go 1.23 semantics."""
 import gc as pygc
+import subprocess
+import sys
 import threading
 import time
 import tracemalloc
@@ -263,3 +265,29 @@ def test_pending_timers_fire_in_a_forked_child():
     line = child.readline(timeout=20)
     returncode, stderr = child.finish()
     assert line == "child 0", stderr
+
+
+# ---- handles a program may drop --------------------------------------------------
+
+def test_after_func_whose_timer_is_dropped_still_runs():
+    # Go's time.AfterFunc always fires; the timer is only a handle to stop it
+    ran = threading.Event()
+    gc.after_func(0.05, ran.set)
+    pygc.collect()
+    assert ran.wait(10), "fn of a dropped after_func timer never ran"
+
+
+DROPPED_AFTER_FUNC_IS_NO_DEADLOCK = """
+import pygochan as gc
+gc.set_deadlock_detection(True, grace=0.1)
+done = gc.Channel()
+gc.after_func(0.5, done.close)       # the timer is dropped at once
+print(done.recv_ok())
+"""
+
+
+def test_a_pending_after_func_whose_timer_is_dropped_is_no_deadlock():
+    proc = subprocess.run([sys.executable, "-c", DROPPED_AFTER_FUNC_IS_NO_DEADLOCK],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip() == "(None, False)"

@@ -226,6 +226,30 @@ static PyObject *context_wait(pyg_context *self, PyObject *const *args,
     return NULL;
 }
 
+/* Have the after_func runner thread running (it ends by itself once
+   nothing is queued or pinned: see pygochan/_context.py).  -1 with an
+   exception if starting it failed. */
+static int ensure_runner(pyg_state *st)
+{
+    pyg_mutex_lock(&st->after_func_lock);
+    PyObject *runner = st->after_func_runner;
+    Py_XINCREF(runner);
+    pyg_mutex_unlock(&st->after_func_lock);
+    if (!runner)
+        return 0;
+    PyObject *r = PyObject_CallNoArgs(runner);
+    Py_DECREF(runner);
+    if (!r)
+        return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
+static bool queue_empty(pyg_state *st)
+{
+    return gc_chan_len(((pyg_channel *)st->after_func_queue)->chan) == 0;
+}
+
 static PyObject *context_cancel(pyg_context *self, PyObject *const *args,
                                 Py_ssize_t nargs, PyObject *kwnames)
 {
@@ -242,9 +266,13 @@ static PyObject *context_cancel(pyg_context *self, PyObject *const *args,
         cause = args[nargs];
     if (cause == Py_None)
         cause = NULL;
-    pyg_drain_deferred(state_of((PyObject *)self));
-    if (self->ctx)
-        gc_ctx_cancel(self->ctx, GC_CTX_CANCELED, cause);
+    pyg_state *st = state_of((PyObject *)self);
+    pyg_drain_deferred(st);
+    /* The cancel may queue after-funcs (of this context or descendants):
+       the runner runs them. */
+    if (self->ctx && gc_ctx_cancel(self->ctx, GC_CTX_CANCELED, cause) &&
+        !queue_empty(st) && ensure_runner(st) < 0)
+        return NULL;
     Py_RETURN_NONE;
 }
 
@@ -256,7 +284,18 @@ static PyObject *after_stop(PyObject *pair, PyObject *Py_UNUSED(ignored))
     if (id <= 0 || !ctx->ctx)
         return PyBool_FromLong(id > 0); /* never-done contexts: never runs */
     void *item;
-    if (!gc_ctx_after_stop(ctx->ctx, id, &item))
+    bool stopped = gc_ctx_after_stop(ctx->ctx, id, &item);
+    pyg_state *st = state_of((PyObject *)ctx);
+    if (stopped && gc_ctx_deadline(ctx->ctx) != GC_FOREVER &&
+        pyg_owner_pinned_count(st->owner) == 0) {
+        /* That was a pinned context's, and the runner may be waiting for
+           pinned contexts that are gone now: wake it (it ignores False) so
+           that it can end.  after_func() made sure it runs, to drain this. */
+        if (gc_chan_try_send(((pyg_channel *)st->after_func_queue)->chan,
+                             Py_NewRef(Py_False)) != GC_OK)
+            Py_DECREF(Py_False); /* out of memory: it waits on */
+    }
+    if (!stopped)
         Py_RETURN_FALSE;
     Py_DECREF((PyObject *)item);
     Py_RETURN_TRUE;
@@ -278,23 +317,24 @@ static PyObject *context_after_func(pyg_context *self, PyObject *fn)
     long long id = 1; /* never-done contexts: registered forever */
     pyg_drain_deferred(st);
     if (self->ctx) {
-        pyg_mutex_lock(&st->after_func_lock);
-        PyObject *runner = st->after_func_runner;
-        Py_XINCREF(runner);
-        pyg_mutex_unlock(&st->after_func_lock);
-        if (runner) {
-            PyObject *r = PyObject_CallNoArgs(runner);
-            Py_DECREF(runner);
-            if (!r)
-                return NULL;
-            Py_DECREF(r);
-        }
         Py_INCREF(fn); /* this reference travels to the runner */
         id = gc_ctx_after(self->ctx, fn,
                           ((pyg_channel *)st->after_func_queue)->chan);
         if (id < 0) {
             Py_DECREF(fn);
             return PyErr_NoMemory();
+        }
+        /* Queued at once, or pinned (a deadline will queue it from the
+           timer thread): the runner must be there.  Otherwise only a
+           cancel from Python can queue it, and that cancel starts it. */
+        if ((id == 0 || gc_ctx_deadline(self->ctx) != GC_FOREVER) &&
+            ensure_runner(st) < 0) {
+            /* take a registration back; one queued at once stays there,
+               for the next runner */
+            void *item;
+            if (id > 0 && gc_ctx_after_stop(self->ctx, id, &item))
+                Py_DECREF((PyObject *)item);
+            return NULL;
         }
     }
     PyObject *pair = Py_BuildValue("(OL)", self, id);
@@ -520,6 +560,13 @@ static PyObject *module_call_on_main_thread(PyObject *module, PyObject *fn)
     Py_RETURN_NONE;
 }
 
+/* _after_funcs_pinned(): how many of this interpreter's contexts wait for
+   their deadline with after-funcs registered (the runner waits for them). */
+static PyObject *module_after_funcs_pinned(PyObject *module, PyObject *Py_UNUSED(ignored))
+{
+    return PyLong_FromLong(pyg_owner_pinned_count(((pyg_state *)PyModule_GetState(module))->owner));
+}
+
 static PyMethodDef context_functions[] = {
     {"_call_on_main_thread", module_call_on_main_thread, METH_O,
      "Run fn() on the main thread at its next bytecode boundary."},
@@ -537,12 +584,16 @@ static PyMethodDef context_functions[] = {
      "None while ctx is active.\n"},
     {"_set_after_func_runner", module_set_after_func_runner, METH_O,
      "Register the callable that starts the after_func runner thread."},
+    {"_after_funcs_pinned", module_after_funcs_pinned, METH_NOARGS,
+     "_after_funcs_pinned(): contexts whose deadline will queue after-funcs."},
     {NULL, NULL, 0, NULL}};
 
 static void set_value_hooks(void)
 {
-    gc_ctx_set_value_hooks((gc_ctx_value_hooks){retain_object, pyg_release_object});
+    gc_ctx_set_value_hooks(
+        (gc_ctx_value_hooks){retain_object, pyg_release_object, pyg_owner_pinned});
 }
+
 
 int pyg_context_init(PyObject *module, pyg_state *st)
 {

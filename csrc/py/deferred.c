@@ -30,6 +30,7 @@ struct pyg_owner {
     PyInterpreterState *interp; /* immutable; compared, never dereferenced */
     bool is_main;               /* interp is the main interpreter */
     _Atomic int pending;        /* items is non-empty (a hint, read unlocked) */
+    _Atomic long pinned;        /* contexts pinned by after-func items */
     /* Guarded by owners_lock: */
     bool dead;                  /* the module instance is gone */
     bool call_scheduled;        /* a pending call will drain this owner */
@@ -175,4 +176,16 @@ void pyg_release_object(void *obj, void *owner)
        full, the next pygochan call of the interpreter drains instead. */
     if (schedule)
         Py_AddPendingCall(drain_main_owners, NULL);
+}
+
+void pyg_owner_pinned(void *owner, int delta)
+{
+    pyg_owner *o = owner;
+    if (o) /* an untagged context is never pinned: it has no deadline */
+        atomic_fetch_add_explicit(&o->pinned, delta, memory_order_seq_cst);
+}
+
+long pyg_owner_pinned_count(pyg_owner *o)
+{
+    return o ? atomic_load_explicit(&o->pinned, memory_order_seq_cst) : 0;
 }

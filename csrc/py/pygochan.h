@@ -328,6 +328,12 @@ pyg_owner *pyg_owner_new(void);
 void pyg_owner_close(pyg_owner *owner);
 void pyg_release_object(void *obj, void *owner);
 void pyg_drain_deferred(pyg_state *st);
+/* The count of this interpreter's contexts pinned by pending after-func
+   items (gc_ctx_after): they will send their items from the timer thread,
+   so the after_func runner must be there.  pyg_owner_pinned is the core's
+   hook. */
+void pyg_owner_pinned(void *owner, int delta);
+long pyg_owner_pinned_count(pyg_owner *owner);
 
 int pyg_channel_init_type(PyObject *module, pyg_state *st);
 int pyg_select_init_types(PyObject *module, pyg_state *st);

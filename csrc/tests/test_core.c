@@ -3876,7 +3876,7 @@ int main(void)
     run("many_timers_racing_stop", test_many_timers_racing_stop);
     run("timer_callback_frees_its_own_timer", test_timer_callback_frees_its_own_timer);
     /* contexts */
-    gc_ctx_set_value_hooks((gc_ctx_value_hooks){count_retain, count_release});
+    gc_ctx_set_value_hooks((gc_ctx_value_hooks){count_retain, count_release, NULL});
     run("ctx_cancel_reaches_descendants_not_ancestors",
         test_ctx_cancel_reaches_descendants_not_ancestors);
     run("ctx_deep_chain_and_wide_tree", test_ctx_deep_chain_and_wide_tree);
