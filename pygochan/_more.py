@@ -9,13 +9,11 @@ raises) and shows up in ``blocked()``.
 
 from __future__ import annotations
 
-import collections
 import functools
 import threading
 from typing import (
     Any,
     Callable,
-    Deque,
     Dict,
     Generic,
     Iterator,
@@ -192,7 +190,7 @@ def once_value(fn: Callable[[], R]) -> Callable[[], R]:
 # ---- weighted semaphore (golang.org/x/sync/semaphore) ----------------------------
 
 
-class Semaphore:
+class Semaphore(_core._SemaphoreBase):
     """A weighted semaphore (``golang.org/x/sync/semaphore``)::
 
         sem = gc.Semaphore(4)             # at most 4 units held at once
@@ -208,94 +206,13 @@ class Semaphore:
     ``ValueError`` (in Go it would wait forever).
     """
 
-    __slots__ = ("_size", "_held", "_waiters", "_lock", "__weakref__")
-
-    def __init__(self, n: int) -> None:
-        if isinstance(n, bool) or not isinstance(n, int):
-            raise TypeError(f"Semaphore size must be an int, not {type(n).__name__}")
-        if n < 1:
-            raise ValueError("Semaphore size must be >= 1")
-        self._size = n
-        self._held = 0
-        # (units, a Channel(1) that receives None when they are granted)
-        self._waiters: Deque[Tuple[int, Channel[None]]] = collections.deque()
-        self._lock = threading.Lock()
-
-    def _check_units(self, n: int) -> None:
-        if isinstance(n, bool) or not isinstance(n, int):
-            raise TypeError(f"n must be an int, not {type(n).__name__}")
-        if n < 1:
-            raise ValueError("n must be >= 1")
-
-    def acquire(
-        self, n: int = 1, *, timeout: Optional[float] = None, ctx: Optional[Context] = None
-    ) -> None:
-        """Wait until ``n`` units are free and take them."""
-        self._check_units(n)
-        if n > self._size:
-            raise ValueError(f"acquire({n}) on a Semaphore of size {self._size} would wait forever")
-        with self._lock:
-            if not self._waiters and self._size - self._held >= n:
-                self._held += n
-                return
-            granted: Channel[None] = Channel(1)
-            waiter = (n, granted)
-            self._waiters.append(waiter)
-        try:
-            granted.recv(timeout=timeout, ctx=ctx)
-        except BaseException:
-            with self._lock:
-                got_it = len(granted) > 0  # grants happen under this lock
-                if not got_it:
-                    self._remove_waiter(waiter)
-            if got_it:
-                self.release(n)  # granted while giving up: hand the units back
-            raise
-
-    def _remove_waiter(self, waiter: Tuple[int, Channel[None]]) -> None:
-        # lock held; a waiter leaving the head may unblock the ones behind it
-        at_head = self._waiters[0] is waiter
-        self._waiters.remove(waiter)
-        if at_head:
-            self._grant_waiters()
-
-    def _grant_waiters(self) -> None:
-        # lock held; strictly FIFO: stop at the first request that does not fit
-        while self._waiters:
-            n, granted = self._waiters[0]
-            if self._size - self._held < n:
-                break
-            self._held += n
-            self._waiters.popleft()
-            granted.send(None)  # a Channel(1) used once: never blocks
-
-    def try_acquire(self, n: int = 1) -> bool:
-        """Take ``n`` units if they are free now and nobody waits; never blocks."""
-        self._check_units(n)
-        with self._lock:
-            if not self._waiters and self._size - self._held >= n:
-                self._held += n
-                return True
-            return False
-
-    def release(self, n: int = 1) -> None:
-        """Give back ``n`` units; releasing more than is held is a ValueError."""
-        self._check_units(n)
-        with self._lock:
-            if n > self._held:
-                raise ValueError(f"release({n}) of a Semaphore holding {self._held}")
-            self._held -= n
-            self._grant_waiters()
-
-    def __enter__(self) -> "Semaphore":
-        self.acquire()
-        return self
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self.release()
+    # acquire, try_acquire, release, __enter__ and __exit__ are C
+    # (_core._SemaphoreBase): an acquire returns holding the units or raises
+    # holding none, wherever a Ctrl-C lands.
+    __slots__ = ()
 
     def __repr__(self) -> str:
-        return f"<pygochan.Semaphore size={self._size} held={self._held} waiting={len(self._waiters)}>"
+        return f"<pygochan.Semaphore size={self._size} held={self._held} waiting={self._waiting}>"
 
 
 # ---- singleflight (golang.org/x/sync/singleflight) ------------------------------

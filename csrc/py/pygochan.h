@@ -88,6 +88,10 @@ typedef struct {
     PyObject *waiters_lock;          /* RLock: concurrent.futures.wait's protocol */
 
     PyTypeObject *channel_iter_type; /* Channel.iter(ctx=) (views.c) */
+    PyTypeObject *thread_runner_type; /* what start.c's threads run */
+    PyObject *sigint_noter;           /* SIGINT's handler while one starts */
+    _Atomic int sigint_held_off;      /* a SIGINT came meanwhile */
+    PyTypeObject *semaphore_base_type; /* the C part of Semaphore (semaphore.c) */
 
     /* Parked waits and deadlock detection (blocked.c) */
     pthread_key_t blocked_key;       /* this thread's pyg_blocked record */
@@ -326,6 +330,36 @@ int pyg_views_init(PyObject *module, pyg_state *st);
 int pyg_blocked_init(PyObject *module, pyg_state *st);
 
 int pyg_aio_init(PyObject *module, pyg_state *st);
+int pyg_start_init(PyObject *module, pyg_state *st);
+int pyg_semaphore_init(PyObject *module, pyg_state *st);
+
+/* Add delta to a WaitGroup's counter (sync.c): GC_OK, or the status that
+   refused it (nothing changed). */
+enum gc_status pyg_wait_group_add(PyObject *wg, int64_t delta);
+
+/* The books kept for a thread (start.c): each is counted by the caller
+   before pyg_start_thread and given back when the thread ends, or by
+   pyg_start_thread when the thread will not run.  wg: one unit of a
+   WaitGroup's counter; slots: one value in a Channel; threads: a set the
+   thread is added to (by pyg_start_thread) while it lives; undo(undo_arg):
+   the caller's own count, given back only if the thread will not run (the
+   thread's target gives it back otherwise). */
+typedef struct {
+    PyObject *wg, *slots, *threads;
+    void (*undo)(void *);
+    void *undo_arg;
+} pyg_thread_books;
+
+/* Start threading.Thread(target=<runner>, name=name, daemon=daemon) whose
+   runner calls target(*args) and then gives back books.  No signal handler
+   can leave the books half-kept: 0, started; -1, not started, the books
+   given back, exception set; 1, started but Thread.start() raised after
+   the thread began (Ctrl-C): the thread runs and settles, the exception is
+   set for the caller to propagate.  *thread_out (if not NULL) gets the
+   Thread on 0 and 1. */
+int pyg_start_thread(pyg_state *st, const pyg_thread_books *books,
+                     PyObject *target, PyObject *args, PyObject *name,
+                     PyObject *daemon, PyObject **thread_out);
 /* An awaited send of future (the operation takes its own references) onto a
    pool's job channel, for the route gc_pool_route gave it; once the send
    is settled either way, pyg_pool_submit_settled(pool, route, sent) runs
