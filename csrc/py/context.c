@@ -283,7 +283,14 @@ static PyObject *context_after_func(pyg_context *self, PyObject *fn)
         Py_XINCREF(runner);
         pyg_mutex_unlock(&st->after_func_lock);
         if (runner) {
-            PyObject *r = PyObject_CallNoArgs(runner);
+            /* Starting the runner thread is threading's Python code, which
+               a KeyboardInterrupt can leave with its locks in disorder. */
+            pyg_held_sigint held;
+            PyObject *r = NULL;
+            if (pyg_hold_off_sigint(st, &held) == 0) {
+                r = PyObject_CallNoArgs(runner);
+                pyg_let_sigint_in(st, &held);
+            }
             Py_DECREF(runner);
             if (!r)
                 return NULL;

@@ -350,6 +350,21 @@ typedef struct {
     void *undo_arg;
 } pyg_thread_books;
 
+/* SIGINT held off on the main thread while Python code that must not be
+   interrupted runs (threading's Thread.start() in particular): its Python
+   handler is swapped for one that only notes the signal, and put back by
+   pyg_let_sigint_in, which raises the signal again if one came, for the
+   handler to run at the next check.  Elsewhere, or when SIGINT has no
+   Python handler, nothing is swapped.  pyg_hold_off_sigint: -1 with an
+   exception set (a pending signal's handler raised first), nothing
+   swapped.  pyg_let_sigint_in keeps a pending exception. */
+typedef struct {
+    PyObject *signal_module;
+    PyObject *handler; /* the one held off, or NULL: nothing swapped */
+} pyg_held_sigint;
+int pyg_hold_off_sigint(pyg_state *st, pyg_held_sigint *held);
+void pyg_let_sigint_in(pyg_state *st, pyg_held_sigint *held);
+
 /* Start threading.Thread(target=<runner>, name=name, daemon=daemon) whose
    runner calls target(*args) and then gives back books.  No signal handler
    can leave the books half-kept: 0, started; -1, not started, the books

@@ -153,11 +153,6 @@ static PyType_Spec runner_spec = {
    the signal is raised again, for the original handler to run at the next
    check: after the call that started the thread returned. */
 
-typedef struct {
-    PyObject *signal_module;
-    PyObject *handler; /* the one held off, or NULL: nothing swapped */
-} held_sigint;
-
 static PyObject *note_sigint(PyObject *module, PyObject *Py_UNUSED(args))
 {
     pyg_state *st = PyModule_GetState(module);
@@ -172,7 +167,7 @@ static PyMethodDef note_sigint_def = {
 /* Nothing swapped when this is not the main thread, SIGINT has no Python
    handler, or it is already held off.  -1 with an exception set (a signal
    handler that ran first raised): nothing swapped. */
-static int hold_off_sigint(pyg_state *st, held_sigint *held)
+int pyg_hold_off_sigint(pyg_state *st, pyg_held_sigint *held)
 {
     held->signal_module = held->handler = NULL;
     if (PyThread_get_thread_ident() != atomic_load(&st->main_thread_ident) ||
@@ -213,7 +208,7 @@ static int hold_off_sigint(pyg_state *st, held_sigint *held)
 
 /* Put the handler back and raise again a SIGINT that came meanwhile;
    keeps a pending exception. */
-static void let_sigint_in(pyg_state *st, held_sigint *held)
+void pyg_let_sigint_in(pyg_state *st, pyg_held_sigint *held)
 {
     if (!held->handler)
         return;
@@ -261,8 +256,8 @@ int pyg_start_thread(pyg_state *st, const pyg_thread_books *books,
 
     PyObject *thread = NULL, *threading = NULL, *kwargs = NULL;
     int started = -1;
-    held_sigint held;
-    if (hold_off_sigint(st, &held) < 0)
+    pyg_held_sigint held;
+    if (pyg_hold_off_sigint(st, &held) < 0)
         goto undo;
     if (!(threading = PyImport_ImportModule("threading")) ||
         !(kwargs = Py_BuildValue("{sOsOsO}", "target", runner, "name", name,
@@ -291,7 +286,7 @@ int pyg_start_thread(pyg_state *st, const pyg_thread_books *books,
         settle(runner);
         goto fail;
     }
-    let_sigint_in(st, &held);
+    pyg_let_sigint_in(st, &held);
     Py_DECREF(threading);
     Py_DECREF(kwargs);
     Py_DECREF(runner);
@@ -305,7 +300,7 @@ undo:
     if (claim(runner))
         settle(runner);
 fail:
-    let_sigint_in(st, &held);
+    pyg_let_sigint_in(st, &held);
     if (books->undo)
         books->undo(books->undo_arg);
     Py_XDECREF(threading);
