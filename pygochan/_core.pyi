@@ -187,6 +187,8 @@ def _go(
     block: bool = True,
 ) -> Optional[threading.Thread]: ...
 
+def _holding_sigint(fn: Callable[..., T], /, *args: Any) -> T: ...
+
 _S = TypeVar("_S", bound="_SemaphoreBase")
 
 class _SemaphoreBase:

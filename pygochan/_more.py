@@ -219,13 +219,15 @@ class Semaphore(_core._SemaphoreBase):
 
 
 class _Call:
-    __slots__ = ("done", "value", "error", "dups")
+    __slots__ = ("done", "value", "error", "dups", "leader", "shared")
 
     def __init__(self) -> None:
         self.done: Channel[None] = Channel()  # closed when the call returns
         self.value: Any = None
         self.error: Optional[BaseException] = None
         self.dups = 0
+        self.leader = False  # set when it is registered: it must finish
+        self.shared = False
 
 
 class Singleflight(Generic[T]):
@@ -256,30 +258,44 @@ class Singleflight(Generic[T]):
         timeout: Optional[float] = None,
         ctx: Optional[Context] = None,
     ) -> Tuple[T, bool]:
-        with self._lock:
-            call = self._calls.get(key)
-            leader = call is None
-            if call is None:
-                call = self._calls[key] = _Call()
+        # Registering a call and finishing it are bookkeeping that a Ctrl-C
+        # must not cut in half (a registered call never finished would make
+        # every later do() of the key wait forever), so both run with SIGINT
+        # held off, and the finish sits first in a finally around everything
+        # that follows the registration.
+        mine = _Call()
+        try:
+            call = _core._holding_sigint(self._join, key, mine)
+            if call is mine:
+                try:
+                    mine.value = fn()
+                except BaseException as exc:
+                    mine.error = exc
             else:
-                call.dups += 1
-        if leader:
-            try:
-                call.value = fn()
-            except BaseException as exc:
-                call.error = exc
-            finally:
-                with self._lock:
-                    if self._calls.get(key) is call:
-                        del self._calls[key]
-                    shared = call.dups > 0
-                call.done.close()
-        else:
-            call.done.recv_ok(timeout=timeout, ctx=ctx)
-            shared = True
+                call.done.recv_ok(timeout=timeout, ctx=ctx)
+        finally:
+            if mine.leader:
+                _core._holding_sigint(self._finish, key, mine)
         if call.error is not None:
             raise call.error
-        return call.value, shared
+        return call.value, call is not mine or mine.shared
+
+    def _join(self, key: Any, mine: _Call) -> _Call:
+        with self._lock:
+            call = self._calls.get(key)
+            if call is None:
+                self._calls[key] = mine
+                mine.leader = True
+                return mine
+            call.dups += 1
+            return call
+
+    def _finish(self, key: Any, mine: _Call) -> None:
+        with self._lock:
+            if self._calls.get(key) is mine:
+                del self._calls[key]
+            mine.shared = mine.dups > 0
+        mine.done.close()
 
     def forget(self, key: Any) -> None:
         """Forget ``key``: a later ``do`` runs ``fn`` again, not sharing the

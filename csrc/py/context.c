@@ -287,7 +287,7 @@ static PyObject *context_after_func(pyg_context *self, PyObject *fn)
                a KeyboardInterrupt can leave with its locks in disorder. */
             pyg_held_sigint held;
             PyObject *r = NULL;
-            if (pyg_hold_off_sigint(st, &held) == 0) {
+            if (pyg_hold_off_sigint(st, &held, false) == 0) {
                 r = PyObject_CallNoArgs(runner);
                 pyg_let_sigint_in(st, &held);
             }

@@ -355,14 +355,18 @@ typedef struct {
    handler is swapped for one that only notes the signal, and put back by
    pyg_let_sigint_in, which raises the signal again if one came, for the
    handler to run at the next check.  Elsewhere, or when SIGINT has no
-   Python handler, nothing is swapped.  pyg_hold_off_sigint: -1 with an
-   exception set (a pending signal's handler raised first), nothing
-   swapped.  pyg_let_sigint_in keeps a pending exception. */
+   Python handler, nothing is swapped.  A signal already pending runs its
+   handler first: if that raises, pyg_hold_off_sigint returns -1 with the
+   exception set and nothing swapped, unless must_run: then the exception
+   is kept for pyg_let_sigint_in to raise (the caller's code runs all the
+   same, for bookkeeping that must happen).  pyg_let_sigint_in keeps a
+   pending exception. */
 typedef struct {
     PyObject *signal_module;
     PyObject *handler; /* the one held off, or NULL: nothing swapped */
+    PyObject *raised;  /* must_run: what a pending handler raised, or NULL */
 } pyg_held_sigint;
-int pyg_hold_off_sigint(pyg_state *st, pyg_held_sigint *held);
+int pyg_hold_off_sigint(pyg_state *st, pyg_held_sigint *held, bool must_run);
 void pyg_let_sigint_in(pyg_state *st, pyg_held_sigint *held);
 
 /* Start threading.Thread(target=<runner>, name=name, daemon=daemon) whose

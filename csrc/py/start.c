@@ -167,9 +167,9 @@ static PyMethodDef note_sigint_def = {
 /* Nothing swapped when this is not the main thread, SIGINT has no Python
    handler, or it is already held off.  -1 with an exception set (a signal
    handler that ran first raised): nothing swapped. */
-int pyg_hold_off_sigint(pyg_state *st, pyg_held_sigint *held)
+int pyg_hold_off_sigint(pyg_state *st, pyg_held_sigint *held, bool must_run)
 {
-    held->signal_module = held->handler = NULL;
+    held->signal_module = held->handler = held->raised = NULL;
     if (PyThread_get_thread_ident() != atomic_load(&st->main_thread_ident) ||
         !st->sigint_noter)
         return 0;
@@ -187,29 +187,56 @@ int pyg_hold_off_sigint(pyg_state *st, pyg_held_sigint *held)
         return 0;
     }
     atomic_store(&st->sigint_held_off, 0);
-    PyObject *r = PyObject_CallMethod(signal_module, "signal", "iO", SIGINT,
-                                      st->sigint_noter);
-    if (!r) {
-        /* a pending signal's handler raised (signal() runs them first), or
-           signals cannot be handled here (a subinterpreter) */
-        Py_DECREF(old);
-        Py_DECREF(signal_module);
-        if (PyErr_ExceptionMatches(PyExc_ValueError)) {
+    for (int attempt = 0;; attempt++) {
+        PyObject *r = PyObject_CallMethod(signal_module, "signal", "iO", SIGINT,
+                                          st->sigint_noter);
+        if (r) {
+            Py_DECREF(r);
+            held->signal_module = signal_module;
+            held->handler = old;
+            return 0;
+        }
+        /* signals cannot be handled here (a subinterpreter), or a pending
+           signal's handler raised (signal() runs them first) */
+        bool cannot = PyErr_ExceptionMatches(PyExc_ValueError);
+        if (cannot || !must_run) {
+            Py_DECREF(old);
+            Py_DECREF(signal_module);
+            if (!cannot)
+                return -1;
             PyErr_Clear();
             return 0;
         }
-        return -1;
+        /* the caller's code runs all the same; the exception is raised
+           after it, by pyg_let_sigint_in */
+        PyObject *type, *value, *tb;
+        PyErr_Fetch(&type, &value, &tb);
+        PyErr_NormalizeException(&type, &value, &tb);
+        if (value && tb)
+            PyException_SetTraceback(value, tb);
+        Py_XDECREF(type);
+        Py_XDECREF(tb);
+        if (!held->raised)
+            held->raised = value;
+        else
+            Py_XDECREF(value);
+        if (attempt == 100) { /* a storm of handlers that raise: give up */
+            Py_DECREF(old);
+            Py_DECREF(signal_module);
+            return 0;
+        }
     }
-    Py_DECREF(r);
-    held->signal_module = signal_module;
-    held->handler = old;
-    return 0;
 }
 
 /* Put the handler back and raise again a SIGINT that came meanwhile;
-   keeps a pending exception. */
+   keeps a pending exception (else raises one held->raised kept). */
 void pyg_let_sigint_in(pyg_state *st, pyg_held_sigint *held)
 {
+    if (held->raised) {
+        if (!PyErr_Occurred())
+            PyErr_SetObject((PyObject *)Py_TYPE(held->raised), held->raised);
+        Py_CLEAR(held->raised);
+    }
     if (!held->handler)
         return;
     PyObject *type, *value, *tb;
@@ -257,7 +284,7 @@ int pyg_start_thread(pyg_state *st, const pyg_thread_books *books,
     PyObject *thread = NULL, *threading = NULL, *kwargs = NULL;
     int started = -1;
     pyg_held_sigint held;
-    if (pyg_hold_off_sigint(st, &held) < 0)
+    if (pyg_hold_off_sigint(st, &held, false) < 0)
         goto undo;
     if (!(threading = PyImport_ImportModule("threading")) ||
         !(kwargs = Py_BuildValue("{sOsOsO}", "target", runner, "name", name,
@@ -386,7 +413,33 @@ static PyObject *module_go(PyObject *module, PyObject *const *args,
     return thread;
 }
 
+/* _core._holding_sigint(fn, *args) */
+static PyObject *module_holding_sigint(PyObject *module, PyObject *const *args,
+                                       Py_ssize_t nargs)
+{
+    pyg_state *st = PyModule_GetState(module);
+    if (nargs < 1 || !PyCallable_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "_holding_sigint() needs a callable");
+        return NULL;
+    }
+    pyg_held_sigint held;
+    if (pyg_hold_off_sigint(st, &held, true) < 0)
+        return NULL;
+    PyObject *r = PyObject_Vectorcall(args[0], args + 1, (size_t)(nargs - 1), NULL);
+    pyg_let_sigint_in(st, &held);
+    if (r && PyErr_Occurred()) /* what a pending handler raised before fn ran */
+        Py_CLEAR(r);
+    return r;
+}
+
 static PyMethodDef start_functions[] = {
+    {"_holding_sigint", (PyCFunction)(void (*)(void))module_holding_sigint,
+     METH_FASTCALL,
+     "_holding_sigint(fn, *args)\n--\n\n"
+     "Call fn(*args) with SIGINT held off on the main thread: a SIGINT that\n"
+     "comes meanwhile is raised again once fn returned, for its handler to\n"
+     "run right after this call.  For short bookkeeping that must not be\n"
+     "interrupted halfway; fn must not block."},
     {"_go", (PyCFunction)(void (*)(void))module_go, METH_FASTCALL | METH_KEYWORDS,
      "_go(wg, target, name, daemon, slots=None, block=True)\n--\n\n"
      "Take a slot from slots (waiting if block, else returning None when\n"
