@@ -177,15 +177,12 @@ class _WaitGroupBase:
     def __enter__(self: _W) -> _W: ...
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool: ...
 
-def _go(
-    wg: _WaitGroupBase,
-    target: Callable[[], Any],
-    name: str,
-    daemon: Optional[bool],
-    *,
-    slots: Optional[Channel[None]] = None,
-    block: bool = True,
-) -> Optional[threading.Thread]: ...
+@overload
+def _go(wg: _WaitGroupBase, target: Callable[[], Any], name: str,
+        daemon: Optional[bool]) -> threading.Thread: ...
+@overload
+def _go(wg: _WaitGroupBase, target: Callable[[], Any], name: str, daemon: Optional[bool],
+        *, slots: Optional[Channel[None]], block: bool = True) -> Optional[threading.Thread]: ...
 
 def _holding_sigint(fn: Callable[..., T], /, *args: Any) -> T: ...
 

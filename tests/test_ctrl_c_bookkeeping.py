@@ -225,7 +225,10 @@ report["result"] = repr(result).replace(" ", "")
 
 def test_pool_submit_starting_workers_under_ctrl_c() -> None:
     storm(setup="pool = gc.Pool(max_workers=4, idle_timeout=0.0005)",
-          step="pool.submit(int)",
+          step="""
+        pool.submit(int)
+        time.sleep(0.001)  # the worker retires: the next submit starts one
+        """,
           check=POOL_CHECK)
 
 
@@ -237,7 +240,10 @@ def test_pool_asubmit_starting_workers_under_ctrl_c() -> None:
         async def submit():
             return await pool.asubmit(int)
         """,
-          step="loop.run_until_complete(submit())",
+          step="""
+        loop.run_until_complete(submit())
+        time.sleep(0.001)  # the worker retires: the next asubmit starts one
+        """,
           check=POOL_CHECK)
 
 
