@@ -9,13 +9,11 @@ raises) and shows up in ``blocked()``.
 
 from __future__ import annotations
 
-import collections
 import functools
 import threading
 from typing import (
     Any,
     Callable,
-    Deque,
     Dict,
     Generic,
     Iterator,
@@ -192,7 +190,7 @@ def once_value(fn: Callable[[], R]) -> Callable[[], R]:
 # ---- weighted semaphore (golang.org/x/sync/semaphore) ----------------------------
 
 
-class Semaphore:
+class Semaphore(_core._SemaphoreBase):
     """A weighted semaphore (``golang.org/x/sync/semaphore``)::
 
         sem = gc.Semaphore(4)             # at most 4 units held at once
@@ -208,107 +206,28 @@ class Semaphore:
     ``ValueError`` (in Go it would wait forever).
     """
 
-    __slots__ = ("_size", "_held", "_waiters", "_lock", "__weakref__")
-
-    def __init__(self, n: int) -> None:
-        if isinstance(n, bool) or not isinstance(n, int):
-            raise TypeError(f"Semaphore size must be an int, not {type(n).__name__}")
-        if n < 1:
-            raise ValueError("Semaphore size must be >= 1")
-        self._size = n
-        self._held = 0
-        # (units, a Channel(1) that receives None when they are granted)
-        self._waiters: Deque[Tuple[int, Channel[None]]] = collections.deque()
-        self._lock = threading.Lock()
-
-    def _check_units(self, n: int) -> None:
-        if isinstance(n, bool) or not isinstance(n, int):
-            raise TypeError(f"n must be an int, not {type(n).__name__}")
-        if n < 1:
-            raise ValueError("n must be >= 1")
-
-    def acquire(
-        self, n: int = 1, *, timeout: Optional[float] = None, ctx: Optional[Context] = None
-    ) -> None:
-        """Wait until ``n`` units are free and take them."""
-        self._check_units(n)
-        if n > self._size:
-            raise ValueError(f"acquire({n}) on a Semaphore of size {self._size} would wait forever")
-        with self._lock:
-            if not self._waiters and self._size - self._held >= n:
-                self._held += n
-                return
-            granted: Channel[None] = Channel(1)
-            waiter = (n, granted)
-            self._waiters.append(waiter)
-        try:
-            granted.recv(timeout=timeout, ctx=ctx)
-        except BaseException:
-            with self._lock:
-                got_it = len(granted) > 0  # grants happen under this lock
-                if not got_it:
-                    self._remove_waiter(waiter)
-            if got_it:
-                self.release(n)  # granted while giving up: hand the units back
-            raise
-
-    def _remove_waiter(self, waiter: Tuple[int, Channel[None]]) -> None:
-        # lock held; a waiter leaving the head may unblock the ones behind it
-        at_head = self._waiters[0] is waiter
-        self._waiters.remove(waiter)
-        if at_head:
-            self._grant_waiters()
-
-    def _grant_waiters(self) -> None:
-        # lock held; strictly FIFO: stop at the first request that does not fit
-        while self._waiters:
-            n, granted = self._waiters[0]
-            if self._size - self._held < n:
-                break
-            self._held += n
-            self._waiters.popleft()
-            granted.send(None)  # a Channel(1) used once: never blocks
-
-    def try_acquire(self, n: int = 1) -> bool:
-        """Take ``n`` units if they are free now and nobody waits; never blocks."""
-        self._check_units(n)
-        with self._lock:
-            if not self._waiters and self._size - self._held >= n:
-                self._held += n
-                return True
-            return False
-
-    def release(self, n: int = 1) -> None:
-        """Give back ``n`` units; releasing more than is held is a ValueError."""
-        self._check_units(n)
-        with self._lock:
-            if n > self._held:
-                raise ValueError(f"release({n}) of a Semaphore holding {self._held}")
-            self._held -= n
-            self._grant_waiters()
-
-    def __enter__(self) -> "Semaphore":
-        self.acquire()
-        return self
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self.release()
+    # acquire, try_acquire, release, __enter__ and __exit__ are C
+    # (_core._SemaphoreBase): an acquire returns holding the units or raises
+    # holding none, wherever a Ctrl-C lands.
+    __slots__ = ()
 
     def __repr__(self) -> str:
-        return f"<pygochan.Semaphore size={self._size} held={self._held} waiting={len(self._waiters)}>"
+        return f"<pygochan.Semaphore size={self._size} held={self._held} waiting={self._waiting}>"
 
 
 # ---- singleflight (golang.org/x/sync/singleflight) ------------------------------
 
 
 class _Call:
-    __slots__ = ("done", "value", "error", "dups")
+    __slots__ = ("done", "value", "error", "dups", "leader", "shared")
 
     def __init__(self) -> None:
         self.done: Channel[None] = Channel()  # closed when the call returns
         self.value: Any = None
         self.error: Optional[BaseException] = None
         self.dups = 0
+        self.leader = False  # set when it is registered: it must finish
+        self.shared = False
 
 
 class Singleflight(Generic[T]):
@@ -339,30 +258,44 @@ class Singleflight(Generic[T]):
         timeout: Optional[float] = None,
         ctx: Optional[Context] = None,
     ) -> Tuple[T, bool]:
-        with self._lock:
-            call = self._calls.get(key)
-            leader = call is None
-            if call is None:
-                call = self._calls[key] = _Call()
+        # Registering a call and finishing it are bookkeeping that a Ctrl-C
+        # must not cut in half (a registered call never finished would make
+        # every later do() of the key wait forever), so both run with SIGINT
+        # held off, and the finish sits first in a finally around everything
+        # that follows the registration.
+        mine = _Call()
+        try:
+            call = _core._holding_sigint(self._join, key, mine)
+            if call is mine:
+                try:
+                    mine.value = fn()
+                except BaseException as exc:
+                    mine.error = exc
             else:
-                call.dups += 1
-        if leader:
-            try:
-                call.value = fn()
-            except BaseException as exc:
-                call.error = exc
-            finally:
-                with self._lock:
-                    if self._calls.get(key) is call:
-                        del self._calls[key]
-                    shared = call.dups > 0
-                call.done.close()
-        else:
-            call.done.recv_ok(timeout=timeout, ctx=ctx)
-            shared = True
+                call.done.recv_ok(timeout=timeout, ctx=ctx)
+        finally:
+            if mine.leader:
+                _core._holding_sigint(self._finish, key, mine)
         if call.error is not None:
             raise call.error
-        return call.value, shared
+        return call.value, call is not mine or mine.shared
+
+    def _join(self, key: Any, mine: _Call) -> _Call:
+        with self._lock:
+            call = self._calls.get(key)
+            if call is None:
+                self._calls[key] = mine
+                mine.leader = True
+                return mine
+            call.dups += 1
+            return call
+
+    def _finish(self, key: Any, mine: _Call) -> None:
+        with self._lock:
+            if self._calls.get(key) is mine:
+                del self._calls[key]
+            mine.shared = mine.dups > 0
+        mine.done.close()
 
     def forget(self, key: Any) -> None:
         """Forget ``key``: a later ``do`` runs ``fn`` again, not sharing the

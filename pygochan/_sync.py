@@ -32,46 +32,6 @@ if TYPE_CHECKING:
 Future = _core.Future
 
 
-class _StartToken:
-    """Settles who owns a new thread's bookkeeping when starting it raises.
-
-    ``Thread.start()`` can raise after the OS thread exists and will run:
-    Ctrl-C lands in its wait for the thread to begin.  So the starter's undo
-    and the new thread each claim the token, and only the first acts: the
-    thread, which then runs its task and its own cleanup, or the undo, which
-    takes the accounting back while the thread returns having run nothing::
-
-        token = _StartToken()
-        thread = threading.Thread(target=lambda: token.claim() and task())
-        interrupted = _start_thread(thread, token, undo)
-    """
-
-    __slots__ = ("_lock",)
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-
-    def claim(self) -> bool:
-        """True for the first caller only."""
-        return self._lock.acquire(blocking=False)
-
-
-def _start_thread(thread: threading.Thread, token: _StartToken,
-                  undo: Callable[[], None]) -> Optional[BaseException]:
-    """Start ``thread``, whose target claims ``token`` first: None once
-    started.  If ``start()`` raises: when the thread has not claimed,
-    ``undo()`` and re-raise; when it has (it runs), return the exception,
-    for the caller to raise without undoing anything."""
-    try:
-        thread.start()
-    except BaseException as exc:
-        if token.claim():
-            undo()
-            raise
-        return exc
-    return None
-
-
 def _report_thread_exception(exc: BaseException) -> None:
     """What ``threading.Thread`` does with an exception escaping ``run()``:
     ``threading.excepthook`` (SystemExit is silent)."""
@@ -110,23 +70,17 @@ class WaitGroup(_core._WaitGroupBase):
         """
         if not callable(fn):
             raise TypeError(f"go() needs a callable, not {type(fn).__name__}")
-        self.add(1)
-        token = _StartToken()
 
         def run() -> None:
-            if not token.claim():
-                return  # go() raised and took the count back
             try:
                 fn(*args, **kwargs)
             except BaseException as exc:
                 _report_thread_exception(exc)
-            finally:
-                self.done()
 
-        thread = threading.Thread(target=run, name=f"pygochan-wg-{_name(fn)}", daemon=_DAEMON)
-        interrupted = _start_thread(thread, token, self.done)
-        if interrupted is not None:
-            raise interrupted
+        # One C call counts the task and starts its thread: a Ctrl-C landing
+        # anywhere in it either leaves both undone or the thread owning the
+        # count (see csrc/py/start.c).
+        thread: threading.Thread = _core._go(self, run, f"pygochan-wg-{_name(fn)}", _DAEMON)
         return thread
 
 
@@ -176,7 +130,6 @@ def _pools_after_fork_in_child() -> None:
     global _exit_hook_lock
     _exit_hook_lock = threading.Lock()
     for pool in list(_live_pools):
-        pool._threads_lock = threading.Lock()
         pool._worker_threads = set()
         pool._close(True)
 
@@ -237,8 +190,9 @@ class Pool(_core._PoolBase, _cf.ThreadPoolExecutor):
             max_workers = _default_max_workers()
         self._configure(max_workers, idle_timeout, queue_size)
         self._name = name or f"pygochan-pool-{next(_pool_numbers)}"
+        # changed by single set operations only (C adds a worker before it
+        # starts, the worker discards itself at its end): read it by copy
         self._worker_threads: set[threading.Thread] = set()
-        self._threads_lock = threading.Lock()
         self._worker_numbers = itertools.count(1)
         self._ctx, self._cancel_ctx = with_cancel_cause(_core.background())
         _live_pools.add(self)
@@ -272,33 +226,22 @@ class Pool(_core._PoolBase, _cf.ThreadPoolExecutor):
     def _threads(self) -> "frozenset[threading.Thread]":  # type: ignore[override]
         """The worker threads alive now, as ThreadPoolExecutor's ``_threads``
         (a snapshot; workers that exit after ``idle_timeout`` leave it)."""
-        with self._threads_lock:
-            return frozenset(self._worker_threads)
+        return frozenset(self._worker_threads)
 
-    # Called by the C core whenever it decides a new worker is needed.  It
-    # returns None once started, raises if the worker will not run (the core
-    # then undoes its count), and returns the exception that interrupted
-    # start() after the worker began (the core raises it, undoing nothing).
-    def _start_worker(self, first: Optional[Future[Any]]) -> Optional[BaseException]:
-        token = _StartToken()
-        # The thread keeps the pool's core, never the Pool: a Pool dropped
-        # without shutdown() is collected, shuts down, and lets its idle
-        # workers exit once the queue is drained.
-        thread = threading.Thread(
-            target=_pool_worker_main,
-            # the list is emptied by _work: nothing keeps the future
-            args=(self._work, [first], token, self._worker_threads, self._threads_lock),
-            name=f"{self._name}-worker-{next(self._worker_numbers)}",
-        )
-        del first
-        with self._threads_lock:
-            self._worker_threads.add(thread)
+    # The C core starts a worker whenever it decides one is needed; the
+    # thread is in _worker_threads while it lives.  The thread keeps the
+    # pool's core, never the Pool: a Pool dropped without shutdown() is
+    # collected, shuts down, and lets its idle workers exit once the queue
+    # is drained.
+    def _worker_name(self) -> str:
+        return f"{self._name}-worker-{next(self._worker_numbers)}"
 
-        def forget() -> None:
-            with self._threads_lock:
-                self._worker_threads.discard(thread)
-
-        return _start_thread(thread, token, forget)
+    @staticmethod
+    def _thread_upkeep() -> None:
+        """Does nothing.  A worker calls it while it waits for a job:
+        running Python code lets the interpreter do the thread's pending
+        work, which on the free-threaded build includes freeing objects this
+        thread owns and other threads dropped (a dropped Pool among them)."""
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """Refuse new tasks; with ``cancel_futures`` cancel the queued ones
@@ -312,8 +255,8 @@ class Pool(_core._PoolBase, _cf.ThreadPoolExecutor):
             return
         try:
             while True:
-                with self._threads_lock:
-                    threads = [t for t in self._worker_threads if t is not threading.current_thread()]
+                current = threading.current_thread()
+                threads = [t for t in self._worker_threads.copy() if t is not current]
                 if not threads:
                     break
                 for thread in threads:
@@ -431,23 +374,6 @@ class Pool(_core._PoolBase, _cf.ThreadPoolExecutor):
         if ordered:
             return _ordered_results(fs, refill, end_time)
         return _unordered_results(fs, refill, end_time)
-
-
-def _thread_upkeep() -> None:
-    """Does nothing.  A worker calls it before it sleeps: running Python
-    code lets the interpreter do the thread's pending work, which on the
-    free-threaded build includes freeing objects this thread created and
-    other threads dropped (a dropped Pool among them)."""
-
-
-def _pool_worker_main(work: "_core._PoolWork", first: "list[Optional[Future[Any]]]", token: _StartToken,
-                      threads: "set[threading.Thread]", threads_lock: threading.Lock) -> None:
-    try:
-        if token.claim():
-            work._run_worker(first, _thread_upkeep)
-    finally:
-        with threads_lock:
-            threads.discard(threading.current_thread())
 
 
 class _Refill:
@@ -638,57 +564,44 @@ class ErrGroup:
         self._check_open()
         if not callable(fn):
             raise TypeError(f"go() needs a callable, not {type(fn).__name__}")
-        slots = self._slots  # the one this task's slot is taken from and given back to
-        if slots is not None:
-            slots.send(None)
-        self._start(fn, args, kwargs, slots)
+        self._start(fn, args, kwargs, True)
 
     def try_go(self, fn: Callable[_P, Any], /, *args: _P.args, **kwargs: _P.kwargs) -> bool:
         """Like ``go``, but return False instead of waiting for a slot."""
         self._check_open()
         if not callable(fn):
             raise TypeError(f"try_go() needs a callable, not {type(fn).__name__}")
+        return self._start(fn, args, kwargs, False)
+
+    def _start(self, fn: Callable[..., Any], args: Tuple[Any, ...], kwargs: Dict[str, Any],
+               block: bool) -> bool:
+        """Take a slot (waiting for one if ``block``; False if none is free)
+        and start the task.  The slot is the one of the channel in place now:
+        it is given back there."""
         slots = self._slots
-        if slots is not None:
-            try:
-                slots.send(None, timeout=0)
-            except TimeoutError:
-                return False
-        self._start(fn, args, kwargs, slots)
-        return True
-
-    def _start(
-        self,
-        fn: Callable[..., Any],
-        args: Tuple[Any, ...],
-        kwargs: Dict[str, Any],
-        slots: Optional[_core.Channel[None]],
-    ) -> None:
         if self._executor_tasks is not None:
-            self._executor_tasks.start(self, fn, args, kwargs, slots)
-            return
-        self._wg.add(1)
-        token = _StartToken()
-
-        def finished() -> None:
             if slots is not None:
-                slots.recv()
-            self._wg.done()
+                if block:
+                    slots.send(None)
+                else:
+                    try:
+                        slots.send(None, timeout=0)
+                    except TimeoutError:
+                        return False
+            self._executor_tasks.start(self, fn, args, kwargs, slots)
+            return True
 
         def run() -> None:
-            if not token.claim():
-                return  # go() raised and gave the slot back
             try:
                 fn(*args, **kwargs)
             except BaseException as exc:  # recorded, re-raised by wait()
                 self._fail(exc)
-            finally:
-                finished()
 
-        thread = threading.Thread(target=run, name=f"pygochan-errgroup-{_name(fn)}", daemon=_DAEMON)
-        interrupted = _start_thread(thread, token, finished)
-        if interrupted is not None:
-            raise interrupted
+        # One C call takes the slot, counts the task and starts its thread,
+        # so that no Ctrl-C leaves a slot or a count without a thread.
+        thread = _core._go(self._wg, run, f"pygochan-errgroup-{_name(fn)}", _DAEMON,
+                           slots=slots, block=block)
+        return thread is not None
 
     def _fail(self, exc: BaseException) -> None:
         with self._lock:

@@ -228,8 +228,11 @@ static PyObject *context_wait(pyg_context *self, PyObject *const *args,
 
 /* Have the after_func runner thread running (it ends by itself once
    nothing is queued or pinned: see pygochan/_context.py).  -1 with an
-   exception if starting it failed. */
-static int ensure_runner(pyg_state *st)
+   exception if starting it failed.  Starting it is threading's Python code,
+   which a KeyboardInterrupt can leave with its locks in disorder: SIGINT is
+   held off meanwhile.  must_run: what is queued already needs the runner,
+   so a signal pending before the start is raised only after it. */
+static int ensure_runner(pyg_state *st, bool must_run)
 {
     pyg_mutex_lock(&st->after_func_lock);
     PyObject *runner = st->after_func_runner;
@@ -237,12 +240,16 @@ static int ensure_runner(pyg_state *st)
     pyg_mutex_unlock(&st->after_func_lock);
     if (!runner)
         return 0;
-    PyObject *r = PyObject_CallNoArgs(runner);
+    pyg_held_sigint held;
+    PyObject *r = NULL;
+    if (pyg_hold_off_sigint(st, &held, must_run) == 0) {
+        r = PyObject_CallNoArgs(runner);
+        pyg_let_sigint_in(st, &held);
+    }
     Py_DECREF(runner);
-    if (!r)
-        return -1;
-    Py_DECREF(r);
-    return 0;
+    Py_XDECREF(r);
+    /* (with must_run, a started runner and a signal raised after it) */
+    return r && !PyErr_Occurred() ? 0 : -1;
 }
 
 static bool queue_empty(pyg_state *st)
@@ -271,7 +278,7 @@ static PyObject *context_cancel(pyg_context *self, PyObject *const *args,
     /* The cancel may queue after-funcs (of this context or descendants):
        the runner runs them. */
     if (self->ctx && gc_ctx_cancel(self->ctx, GC_CTX_CANCELED, cause) &&
-        !queue_empty(st) && ensure_runner(st) < 0)
+        !queue_empty(st) && ensure_runner(st, true) < 0)
         return NULL;
     Py_RETURN_NONE;
 }
@@ -328,7 +335,7 @@ static PyObject *context_after_func(pyg_context *self, PyObject *fn)
            timer thread): the runner must be there.  Otherwise only a
            cancel from Python can queue it, and that cancel starts it. */
         if ((id == 0 || gc_ctx_deadline(self->ctx) != GC_FOREVER) &&
-            ensure_runner(st) < 0) {
+            ensure_runner(st, false) < 0) {
             /* take a registration back; one queued at once stays there,
                for the next runner */
             void *item;

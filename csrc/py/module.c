@@ -70,7 +70,8 @@ static int module_exec(PyObject *module)
         pyg_context_init(module, st) < 0 || pyg_sync_init(module, st) < 0 ||
         pyg_future_init(module, st) < 0 || pyg_pool_init(module, st) < 0 ||
         pyg_views_init(module, st) < 0 || pyg_blocked_init(module, st) < 0 ||
-        pyg_aio_init(module, st) < 0)
+        pyg_aio_init(module, st) < 0 || pyg_start_init(module, st) < 0 ||
+        pyg_semaphore_init(module, st) < 0)
         return -1;
     return 0;
 }
@@ -92,6 +93,9 @@ static int module_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(st->after_func_runner);
     Py_VISIT(st->channel_closed);
     Py_VISIT(st->channel_iter_type);
+    Py_VISIT(st->thread_runner_type);
+    Py_VISIT(st->sigint_noter);
+    Py_VISIT(st->semaphore_base_type);
     Py_VISIT(st->deadlock);
     Py_VISIT(st->deadlock_reporter);
     Py_VISIT(st->deadlock_ignored);
@@ -117,6 +121,9 @@ static int module_clear(PyObject *module)
     Py_CLEAR(st->after_func_runner);
     Py_CLEAR(st->channel_closed);
     Py_CLEAR(st->channel_iter_type);
+    Py_CLEAR(st->thread_runner_type);
+    Py_CLEAR(st->sigint_noter);
+    Py_CLEAR(st->semaphore_base_type);
     Py_CLEAR(st->deadlock);
     Py_CLEAR(st->deadlock_reporter);
     Py_CLEAR(st->deadlock_ignored);

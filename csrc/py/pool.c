@@ -1,6 +1,6 @@
 /*
  * The C part of Pool: submitting, the worker loop, resize and shutdown over
- * gc_pool.  Threads are started by the Python subclass's _start_worker
+ * gc_pool.  Threads are started by start_worker (pyg_start_thread)
  * (threading.Thread, so they show up in threading.enumerate() and are
  * joined at exit); each runs _work(), which only returns when gc_pool says
  * the worker may exit.
@@ -236,28 +236,59 @@ static PyObject *pool_configure(pyg_pool *self, PyObject *args)
 
 /* ---- starting workers ------------------------------------------------- */
 
-/* Ask the Python side for a thread that runs _work(first).  On failure the
-   reservation gc_pool made is returned and the exception stays set. */
-/* 0: started.  -1: not started (the worker count is undone), exception
+static void undo_worker_start(void *pool)
+{
+    gc_pool_start_failed((gc_pool *)pool);
+}
+
+/* Start a worker thread that runs _work._run_worker([first], upkeep), named by the
+   Python side's _worker_name() and kept in its _worker_threads set while
+   it lives.  gc_pool has counted the worker already: pyg_start_thread
+   gives the count back when the thread will not run, whatever a signal
+   handler raises where (the worker's own exit accounts for it otherwise).
+   0: started.  -1: not started (the worker count is undone), exception
    set.  1: started, but Thread.start() raised after the thread came to be
-   (Ctrl-C): the worker owns its accounting and runs `first`, and the
-   exception is set for the caller to propagate.  _start_worker returns
-   that exception instead of raising it (see _StartToken in _sync.py). */
+   (Ctrl-C): the worker runs `first`, and the exception is set for the
+   caller to propagate. */
 static int start_worker(pyg_pool *self, PyObject *first)
 {
-    PyObject *r = PyObject_CallMethod((PyObject *)self, "_start_worker", "(O)",
-                                      first ? first : Py_None);
-    if (!r) {
-        gc_pool_start_failed(self->pool);
-        return -1;
+    pyg_state *st = pyg_state_of_type(Py_TYPE(self));
+    pyg_thread_books books = {.undo = undo_worker_start, .undo_arg = self->pool};
+    PyObject *name = NULL, *first_list = NULL, *upkeep = NULL, *args = NULL;
+    if (!(books.threads = PyObject_GetAttrString((PyObject *)self, "_worker_threads")) ||
+        !PySet_Check(books.threads)) {
+        if (books.threads)
+            PyErr_SetString(PyExc_TypeError, "Pool._worker_threads is not a set");
+        goto fail;
     }
-    if (r == Py_None) {
-        Py_DECREF(r);
-        return 0;
-    }
-    PyErr_SetObject((PyObject *)Py_TYPE(r), r);
-    Py_DECREF(r);
-    return 1;
+    if (!(name = PyObject_CallMethod((PyObject *)self, "_worker_name", NULL)) ||
+        !(first_list = PyList_New(1)))
+        goto fail;
+    /* the list is emptied by _run_worker: nothing keeps the future */
+    PyList_SET_ITEM(first_list, 0, Py_NewRef(first ? first : Py_None));
+    if (!(upkeep = PyObject_GetAttrString((PyObject *)self, "_thread_upkeep")) ||
+        !(args = PyTuple_Pack(2, first_list, upkeep)))
+        goto fail;
+    Py_CLEAR(first_list);
+    Py_CLEAR(upkeep);
+    PyObject *run = PyObject_GetAttrString((PyObject *)self->work, "_run_worker");
+    if (!run)
+        goto fail;
+    int started = pyg_start_thread(st, &books, run, args, name, Py_None, NULL);
+    Py_DECREF(run);
+    Py_DECREF(args);
+    Py_DECREF(name);
+    Py_DECREF(books.threads);
+    return started;
+
+fail:
+    gc_pool_start_failed(self->pool);
+    Py_XDECREF(books.threads);
+    Py_XDECREF(name);
+    Py_XDECREF(first_list);
+    Py_XDECREF(upkeep);
+    Py_XDECREF(args);
+    return -1;
 }
 
 /* ---- submit ----------------------------------------------------------- */

@@ -108,6 +108,11 @@ static PyObject *wait_group_done(pyg_wait_group *self, PyObject *Py_UNUSED(ignor
     Py_RETURN_NONE;
 }
 
+enum gc_status pyg_wait_group_add(PyObject *wg, int64_t delta)
+{
+    return gc_wg_add(((pyg_wait_group *)wg)->wg, delta);
+}
+
 gc_wg_gen *pyg_wait_group_gen(PyObject *wg)
 {
     return gc_wg_acquire_gen(((pyg_wait_group *)wg)->wg);
