@@ -261,8 +261,10 @@ def test_map_on_raises_the_first_failure_and_cancels_the_rest():
             for _ in gc.map_on(executor, lambda i: gate.fail(i) if i == 0 else gate.task(i), range(10), window=4):
                 pass
         gate.opened.set()
-    assert gate.ran == [0]
-    assert all(f.cancelled() for f in executor.submitted[1:])
+    # The executor's one worker may have started task 1 before the failure
+    # was seen (a running task cannot be cancelled); nothing after it ran.
+    assert gate.ran in ([0], [0, 1])
+    assert all(f.cancelled() for f in executor.submitted[len(gate.ran):])
 
 
 def test_map_on_ctx_cancellation_cancels_pending_tasks_while_the_caller_is_busy():
