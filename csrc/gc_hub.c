@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -165,6 +166,20 @@ gc_waiter *gc_hub_take(gc_hub *h)
 bool gc_hub_pending(gc_hub *h)
 {
     return atomic_load_explicit(&h->ready, memory_order_relaxed) != NULL;
+}
+
+bool gc_hub_wait(gc_hub *h, int timeout_ms)
+{
+    int fd = atomic_load_explicit(&h->read_fd, memory_order_relaxed);
+    if (fd >= 0) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, timeout_ms) > 0)
+            drain_fd(h);
+    } else if (timeout_ms != 0) {
+        (void)poll(NULL, 0, timeout_ms); /* a fork child's hub: no signals */
+    }
+    /* After the read: a post whose signal it consumed is on the stack. */
+    return atomic_load_explicit(&h->ready, memory_order_seq_cst) != NULL;
 }
 
 void gc_hub_get_stats(gc_hub *h, gc_hub_stats *out)

@@ -47,6 +47,13 @@ gc_waiter *gc_hub_take(gc_hub *h);
 /* True when a take would return something (a hint: posts may follow). */
 bool gc_hub_pending(gc_hub *h);
 
+/* A watcher standing in for an event loop's reader (a loop without one):
+   sleep until the descriptor is readable or timeout_ms passes (-1: no
+   limit), consume the signal, and return gc_hub_pending.  Like a take, it
+   reads the descriptor before it looks at the stack, so a post it does not
+   see signals again.  Blocks: call it without the GIL. */
+bool gc_hub_wait(gc_hub *h, int timeout_ms);
+
 typedef struct gc_hub_stats {
     uint64_t posts;   /* waiters finished through the hub */
     uint64_t signals; /* descriptor writes: at most one per burst */

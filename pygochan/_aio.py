@@ -64,6 +64,12 @@ _AsyncOp = _core._AsyncOp
 _MISSING = object()
 # At most one park in this many spins after a run of misses.
 _SPIN_PENALTY_MAX = 63
+# How long a fallback watcher sleeps before it looks at its loop again.
+_WATCH_TIMEOUT = 1.0
+# A subinterpreter refuses daemon threads (isolated ones) and cannot end
+# while a thread runs: there the watcher is an ordinary thread, which ends
+# once its loop's operations do (see _fallback_main).
+_DAEMON = bool(_core._IN_MAIN_INTERPRETER)
 
 
 class _LoopHub:
@@ -73,7 +79,8 @@ class _LoopHub:
     method runs on that thread.
     """
 
-    __slots__ = ("core", "_loop", "_fallback", "spin_skip", "spin_penalty", "__weakref__")
+    __slots__ = ("core", "_loop", "fallback", "_watcher", "_watch_lock", "spin_skip",
+                 "spin_penalty", "__weakref__")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.core = _core._Hub()
@@ -84,21 +91,41 @@ class _LoopHub:
         # weak: the registry maps the loop to this hub, which must not keep
         # the loop alive
         self._loop = weakref.ref(loop)
-        self._fallback: Optional[threading.Thread] = None
+        # A loop without add_reader (Windows' proactor, some GUI loops): a
+        # thread watches the descriptor for it while operations wait (watch).
+        self.fallback = False
+        # The watcher that will see any operation parked from now on, or
+        # None: none runs, or the one running has committed to exit.
+        # Written under _watch_lock only.
+        self._watcher: Optional[threading.Thread] = None
+        self._watch_lock = threading.Lock()
         try:
             loop.add_reader(self.core.fileno(), self.drain)
         except NotImplementedError:
-            # A loop without add_reader (Windows' proactor, some GUI loops):
-            # one thread per such loop sleeps on the descriptor and schedules
-            # a drain per burst.
-            self._fallback = threading.Thread(
-                target=_fallback_main,
-                args=(weakref.ref(self), self.core.fileno()),
-                name="pygochan-aio-hub",
-                daemon=True,
-            )
-            self._fallback.start()
+            self.fallback = True
         _release_on_close(loop, self)
+
+    def watch(self) -> None:
+        """An operation of this fallback loop parked: make sure a thread
+        watches the descriptor until that operation has been handed back.
+
+        Called after op.park().  A watcher exits only when, under the lock,
+        the hub is idle: so either it saw this operation and stays, or it
+        had committed to exit (cleared _watcher) and a new one starts here.
+        """
+        with self._watch_lock:
+            if self._watcher is not None:
+                return
+            watcher = threading.Thread(
+                target=_fallback_main,
+                args=(weakref.ref(self), self.core),
+                name="pygochan-aio-hub",
+                daemon=_DAEMON,
+            )
+            watcher.start()
+            # Recorded only once it runs: interrupted before this line, the
+            # next park starts another (two watchers for a while, no hang).
+            self._watcher = watcher
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -135,32 +162,69 @@ class _LoopHub:
             task.cancel(msg)
 
 
-def _fallback_main(hub_ref: "weakref.ref[_LoopHub]", fd: int) -> None:
-    import select as _select
+def _fallback_main(hub_ref: "weakref.ref[_LoopHub]", core: Any) -> None:
+    """A fallback loop's watcher: while its operations wait, sleep on the
+    hub's descriptor (GIL released) and schedule one drain per burst; exit
+    when, after a sleep (up to _WATCH_TIMEOUT) that brought nothing to take,
+    none waits any more: no parked operation, nothing left to take.
 
-    poller = _select.poll()
-    poller.register(fd, _select.POLLIN)
-    while True:
-        poller.poll(1000)  # the GIL is released while polling
-        hub = hub_ref()
-        loop = hub._loop() if hub is not None else None
-        if hub is None or loop is None or loop.is_closed():
-            return
-        if hub.core.pending():
-            done = threading.Event()
-
-            def drain_once(hub: _LoopHub = hub) -> None:
+    Holds the core, not the hub: a dropped hub or loop ends the watcher
+    within one timeout, and the descriptor stays open while it waits.
+    """
+    me = threading.current_thread()
+    drained: Optional[threading.Event] = None  # the drain scheduled, until it ran
+    hub: Optional[_LoopHub] = None
+    loop: Optional[asyncio.AbstractEventLoop] = None
+    try:
+        while True:
+            hub = loop = None  # a dropped loop is not kept alive by its watcher
+            if drained is not None:
+                drained.wait(_WATCH_TIMEOUT)
+                if drained.is_set():
+                    # Posts after that take signalled again: back to the
+                    # descriptor.  Idle only after a wait with nothing to
+                    # take, so a loop that parks again at once keeps its
+                    # watcher rather than start one per operation.
+                    drained = None
+                    continue
+                pending = False  # still queued: is that loop running at all?
+            else:
+                pending = core.wait(_WATCH_TIMEOUT)
+            hub = hub_ref()
+            loop = hub._loop() if hub is not None else None
+            if hub is None or loop is None or loop.is_closed():
+                return
+            if pending:
+                drained = threading.Event()
                 try:
-                    hub.drain()
-                finally:
-                    done.set()
+                    loop.call_soon_threadsafe(_drain_and_set, hub, drained)
+                except RuntimeError:
+                    return  # the loop closed
+                continue
+            with hub._watch_lock:
+                # An operation that waits calls watch() after it parked,
+                # and watch() takes this lock: a park not seen here finds
+                # _watcher cleared and starts a new watcher.  A completed operation stays parked until it
+                # is taken, so idle also means nothing is left to drain.
+                if core.idle():
+                    if hub._watcher is me:
+                        hub._watcher = None
+                    return
+    finally:
+        hub = hub_ref()
+        if hub is not None and hub._watcher is me:
+            # Ended some other way (the loop closed, an error): the next
+            # park, if any, starts a new watcher.
+            with hub._watch_lock:
+                if hub._watcher is me:
+                    hub._watcher = None
 
-            try:
-                loop.call_soon_threadsafe(drain_once)
-            except RuntimeError:
-                return  # the loop closed
-            del hub, loop
-            done.wait(1.0)  # one scheduled drain per burst
+
+def _drain_and_set(hub: _LoopHub, drained: threading.Event) -> None:
+    try:
+        hub.drain()
+    finally:
+        drained.set()
 
 
 # task -> the message of a cancellation absorbed by a hand-off and not yet
@@ -282,6 +346,8 @@ async def _park(op: Any) -> Any:
     delay = op.delay
     timer = loop.call_later(delay, _on_timeout, op, fut) if delay is not None else None
     try:
+        if hub.fallback:
+            hub.watch()  # inside the try: failing to start a watcher aborts the op
         await fut
     except _CancelledError as exc:
         if op.abort():

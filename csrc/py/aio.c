@@ -17,7 +17,9 @@
  *
  * Every method runs on the loop's thread with the GIL (or, free-threaded,
  * on that thread alone): all reference counting happens there, exactly like
- * the thread path.  Wakers only move core pointers.
+ * the thread path.  Wakers only move core pointers.  The exceptions are the
+ * hub's pending(), idle() and wait(), which only read: a loop without
+ * add_reader has a thread of its own watch the hub for it.
  */
 #include "pygochan.h"
 
@@ -211,6 +213,34 @@ static PyObject *hub_pending(pyg_hub *self, PyObject *Py_UNUSED(ignored))
     return PyBool_FromLong(gc_hub_pending(self->hub));
 }
 
+/* The fallback watcher's sleep (a loop without add_reader): see
+   gc_hub_wait.  Any thread; the GIL is released while it waits. */
+static PyObject *hub_wait(pyg_hub *self, PyObject *arg)
+{
+    double seconds = PyFloat_AsDouble(arg);
+    if (seconds == -1.0 && PyErr_Occurred())
+        return NULL;
+    if (!(seconds >= 0.0) || seconds > 86400.0) {
+        PyErr_SetString(PyExc_ValueError,
+                        "wait(timeout): 0 <= timeout <= 86400 seconds");
+        return NULL;
+    }
+    int ms = (int)(seconds * 1000.0);
+    bool pending;
+    Py_BEGIN_ALLOW_THREADS
+    pending = gc_hub_wait(self->hub, ms);
+    Py_END_ALLOW_THREADS
+    return PyBool_FromLong(pending);
+}
+
+/* True when no operation is parked here and none waits to be taken (a
+   completed one stays in the parked set until take() hands it back).
+   Any thread: the set changes only on the loop's. */
+static PyObject *hub_idle(pyg_hub *self, PyObject *Py_UNUSED(ignored))
+{
+    return PyBool_FromLong(PySet_GET_SIZE(self->parked) == 0);
+}
+
 static PyObject *hub_fileno(pyg_hub *self, PyObject *Py_UNUSED(ignored))
 {
     return PyLong_FromLong(gc_hub_fd(self->hub));
@@ -264,6 +294,13 @@ static PyMethodDef hub_methods[] = {
      "take($self)\n--\n\nThe operations completed since the last take, settled."},
     {"pending", (PyCFunction)hub_pending, METH_NOARGS,
      "pending($self)\n--\n\nTrue when take() would return something."},
+    {"wait", (PyCFunction)hub_wait, METH_O,
+     "wait($self, timeout, /)\n--\n\nSleep (GIL released) until signalled "
+     "or timeout seconds pass; consume the signal; True if a take would "
+     "return something."},
+    {"idle", (PyCFunction)hub_idle, METH_NOARGS,
+     "idle($self, /)\n--\n\nTrue when no operation is parked here or "
+     "waits to be taken."},
     {"fileno", (PyCFunction)hub_fileno, METH_NOARGS,
      "fileno($self)\n--\n\nThe descriptor that is readable while completions wait."},
     {"parked_ops", (PyCFunction)hub_parked_ops, METH_NOARGS,

@@ -3487,6 +3487,59 @@ static void test_hub_posts_each_waiter_once(void)
     free(seen);
 }
 
+struct hub_late_poster {
+    gc_waiter *w;
+    long delay_us;
+};
+
+static void *hub_late_poster_main(void *arg)
+{
+    struct hub_late_poster *p = arg;
+    sleep_us(p->delay_us);
+    if (gc_waiter_claim(p->w))
+        gc_waiter_finish(p->w);
+    return NULL;
+}
+
+static void test_hub_wait_consumes_the_signal(void)
+{
+    /* The watcher of a loop without a reader: gc_hub_wait returns when a
+       post signals, says whether a take would return something, and
+       consumes the signal, so the next wait sleeps instead of returning at
+       once; a post after that wait signals again. */
+    gc_hub *h = gc_hub_new();
+    CHECK(h != NULL);
+    CHECK(!gc_hub_wait(h, 0));
+    gc_waiter ws[2];
+    for (int i = 0; i < 2; i++) {
+        gc_waiter_reset(&ws[i]);
+        ws[i].hub = h;
+    }
+    /* a post from another thread wakes a long wait */
+    struct hub_late_poster p = {&ws[0], 20000};
+    pthread_t t;
+    pthread_create(&t, NULL, hub_late_poster_main, &p);
+    CHECK(gc_hub_wait(h, 10000));
+    pthread_join(t, NULL);
+    CHECK(!hub_wait_readable(h, 0)); /* consumed */
+    CHECK(gc_hub_wait(h, 0));        /* still there to take */
+    /* a second post onto the non-empty stack is taken with the first */
+    CHECK(gc_waiter_claim(&ws[1]));
+    gc_waiter_finish(&ws[1]);
+    gc_waiter *w = gc_hub_take(h);
+    CHECK(w == &ws[0] && w->hub_next == &ws[1] && ws[1].hub_next == NULL);
+    CHECK(!gc_hub_wait(h, 0));
+    /* after the take, a post signals again */
+    gc_waiter_reset(&ws[0]);
+    ws[0].hub = h;
+    CHECK(gc_waiter_claim(&ws[0]));
+    gc_waiter_finish(&ws[0]);
+    CHECK(hub_wait_readable(h, 0));
+    CHECK(gc_hub_wait(h, 0));
+    CHECK(gc_hub_take(h) == &ws[0]);
+    gc_hub_release(h);
+}
+
 struct hub_sender {
     gc_chan *ch;
     long first, count;
@@ -3864,6 +3917,7 @@ int main(void)
     run("exactly_once_unbounded", test_exactly_once_unbounded);
     run("hub_posts_each_waiter_once", test_hub_posts_each_waiter_once);
     run("hub_selects_get_each_value_once", test_hub_selects_get_each_value_once);
+    run("hub_wait_consumes_the_signal", test_hub_wait_consumes_the_signal);
     run("close_races_blocked_calls", test_close_races_blocked_calls);
     run("deadline_races_sender", test_deadline_races_sender);
     run("deadline_races_try_send", test_deadline_races_try_send);
