@@ -222,6 +222,7 @@ def _run_after_funcs() -> None:
             return
         if fn is False:  # a wake-up: look again
             continue
+        assert callable(fn)  # the queue carries functions, None and False
         delay = 0.001
         while True:
             try:

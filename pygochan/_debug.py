@@ -178,7 +178,7 @@ def _refresh_ignored() -> None:
     _ignored_threads.difference_update(t for t in known if t.ident is not None and not t.is_alive())
     threads = [t for t in known if t.is_alive()]
     while True:
-        _core._set_deadlock_ignored(tuple(t.ident for t in threads))
+        _core._set_deadlock_ignored(tuple(t.ident for t in threads if t.ident is not None))
         # Alive now, so alive when the core looked: the thread states it
         # found under their idents were theirs, not a successor's.
         alive = [t for t in threads if t.is_alive()]
@@ -277,7 +277,7 @@ def _end_deadlock_at_exit() -> None:
         waiting = [t for t in threading.enumerate() if t is not me and not t.daemon and t.ident is not None]
         if not waiting or _python_signal_handler_installed():
             return
-        if _core._end_deadlocked_waits(tuple(t.ident for t in waiting)):
+        if _core._end_deadlocked_waits(tuple(t.ident for t in waiting if t.ident is not None)):
             ended_some = True
         elif not ended_some:
             return  # not deadlocked: the usual join
