@@ -228,8 +228,9 @@ int pyg_hold_off_sigint(pyg_state *st, pyg_held_sigint *held, bool must_run)
     }
 }
 
-/* Put the handler back and raise again a SIGINT that came meanwhile;
-   keeps a pending exception (else raises one held->raised kept). */
+/* Put the handler back (unless another was set meanwhile) and raise again
+   a SIGINT that came meanwhile; keeps a pending exception (else raises one
+   held->raised kept). */
 void pyg_let_sigint_in(pyg_state *st, pyg_held_sigint *held)
 {
     if (held->raised) {
@@ -241,12 +242,20 @@ void pyg_let_sigint_in(pyg_state *st, pyg_held_sigint *held)
         return;
     PyObject *type, *value, *tb;
     PyErr_Fetch(&type, &value, &tb);
-    PyObject *r = PyObject_CallMethod(held->signal_module, "signal", "iO", SIGINT,
-                                      held->handler);
-    if (r)
-        Py_DECREF(r);
-    else
+    /* Code that ran meanwhile (a pending call, another signal's handler)
+       may have set a handler of its own: that one stays. */
+    PyObject *now = PyObject_CallMethod(held->signal_module, "getsignal", "i", SIGINT);
+    if (now == st->sigint_noter) {
+        PyObject *r = PyObject_CallMethod(held->signal_module, "signal", "iO", SIGINT,
+                                          held->handler);
+        if (r)
+            Py_DECREF(r);
+        else
+            PyErr_WriteUnraisable(held->handler);
+    } else if (!now) {
         PyErr_WriteUnraisable(held->handler);
+    }
+    Py_XDECREF(now);
     if (atomic_exchange(&st->sigint_held_off, 0)) {
 #if PY_VERSION_HEX >= 0x030A0000
         (void)PyErr_SetInterruptEx(SIGINT);
