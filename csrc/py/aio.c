@@ -739,17 +739,14 @@ static PyObject *aop_result(pyg_aop *self, PyObject *Py_UNUSED(ignored))
         return pyg_recv_result(st, self->cases[self->res.index].chan,
                                self->res.value, form, self->res.index);
     }
+    /* No value: a committed receive that owns none found its channel
+       closed and drained (a value given back left the op consumed). */
     switch (self->mode) {
     case AOP_RECV:
-        if (!self->res.ok) {
-            pyg_raise_status(st, GC_CLOSED, "recv");
-            return NULL;
-        }
-        Py_RETURN_NONE; /* not reached: an ok receive owns its value */
+        pyg_raise_status(st, GC_CLOSED, "recv");
+        return NULL;
     case AOP_RECV_OK:
-        if (!self->res.ok)
-            return Py_BuildValue("(OO)", Py_None, Py_False);
-        Py_RETURN_NONE; /* not reached */
+        return Py_BuildValue("(OO)", Py_None, Py_False);
     case AOP_SEND:
     case AOP_CLOSED:
         Py_RETURN_NONE;
