@@ -215,8 +215,10 @@ def test_terminal_ctrl_c_storm_loses_no_value(form, capacity):
     # interpreter's own right after it returns; that drops the one value the
     # call was returning, and a KeyboardInterrupt ends the receive.  So at
     # most one value per KeyboardInterrupt, and only rarely: measured here
-    # at a few per thousand.  The deterministic test below checks that no
-    # wider window (building the result after the check) is left.
+    # at a few per thousand, a few per hundred for select_several, whose
+    # three case objects the interpreter frees inside that window (made
+    # before the loop they cost nothing).  The deterministic test below
+    # checks that the extension itself leaves no wider window.
     assert len(lost) <= report["caught"], lost[:10]
 
 
