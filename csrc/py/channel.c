@@ -241,8 +241,9 @@ static PyObject *channel_send(pyg_channel *self, PyObject *const *args,
     return NULL;
 }
 
-/* 1: *out is the received value (a new reference); 0: closed and drained;
-   -1: an exception is set and nothing was received. */
+/* 1: *out is the result in `form`, built before the last signal check (a
+   new reference); 0: closed and drained; -1: an exception is set and
+   nothing was received. */
 int pyg_channel_recv_value(pyg_channel *self, PyObject *timeout_obj,
                            PyObject *ctx_obj, enum pyg_recv_form form,
                            PyObject **out)
