@@ -256,8 +256,8 @@ def test_ctrl_c_in_a_process_waiting_on_cluster_tasks(client, gate):
                 submitted.append(fut)
                 return fut
 
-        print("waiting", flush=True)
         try:
+            print("waiting", flush=True)  # inside the try: the SIGINT comes after it
             for _ in gc.map_on(Recording(), gated, range(20), window=3):
                 pass
         except KeyboardInterrupt:

@@ -48,15 +48,24 @@ def test_ctrl_c_while_receiving_loses_no_value(form, capacity):
     print(f"PYGOCHAN_SEED={seed}")
     loop = textwrap.indent(RECEIVE_LOOPS[form], " " * 8)
     out = run_python(f"""
-import os, random, signal, threading
+import os, random, signal, threading, time
 signal.signal(signal.SIGINT, signal.default_int_handler)
 import pygochan as gc
 
 rng = random.Random({seed})
 lost = duplicated = interrupted = most_lost = 0
+
+def sigint_once_inside(delay, inside):
+    # The SIGINT can only arrive once the receive loop is inside its try:
+    # started early, it would end the program before the loop ran.
+    inside.wait()
+    time.sleep(delay)
+    os.kill(os.getpid(), signal.SIGINT)
+
 for _ in range({ROUNDS}):
     c = gc.Channel({capacity})
     stop = threading.Event()
+    inside = threading.Event()
     sent = []
 
     def produce():
@@ -66,13 +75,15 @@ for _ in range({ROUNDS}):
             i += 1
         sent.append(i)
 
-    producer = threading.Thread(target=produce)
+    # daemon: should the program fail, its exit must not wait for them
+    producer = threading.Thread(target=produce, daemon=True)
     producer.start()
-    timer = threading.Timer(rng.uniform(0.01, 0.05),
-                            lambda: os.kill(os.getpid(), signal.SIGINT))
+    timer = threading.Thread(target=sigint_once_inside,
+                             args=(rng.uniform(0.01, 0.05), inside), daemon=True)
     timer.start()
     got = []
     try:
+        inside.set()
 {loop}
     except KeyboardInterrupt:
         interrupted += 1
@@ -134,13 +145,17 @@ for capacity in [0, 4] * 6:
         for v in results:
             delivered.append(v)
 
-    threads = [threading.Thread(target=feed), threading.Thread(target=consume)]
+    threads = [threading.Thread(target=feed, daemon=True),
+               threading.Thread(target=consume, daemon=True)]
     for t in threads:
         t.start()
-    threading.Timer(rng.uniform(0.01, 0.05),
-                    lambda: os.kill(os.getpid(), signal.SIGINT)).start()
-
+    # Ctrl-C cancels ctx from here on: the SIGINT is sent only after, else
+    # it could reach the default handler and end the program.
     ctx, stop = gc.signal_context(gc.background())
+    sigint = threading.Timer(rng.uniform(0.01, 0.05),
+                             lambda: os.kill(os.getpid(), signal.SIGINT))
+    sigint.daemon = True
+    sigint.start()
     unsent = None
     try:
         while True:
@@ -156,6 +171,7 @@ for capacity in [0, 4] * 6:
                 break
     finally:
         stop()
+    sigint.join()
     stop_feeding.set()
     threads[0].join()
     results.close()
@@ -253,8 +269,10 @@ def receive(form, c, got):
             got.append(v)
             break
 
-producers = [threading.Thread(target=produce, args=(k,)) for k in range(4)]
-stormer = threading.Thread(target=storm)
+# daemons: should the program fail, its exit must not wait for them
+producers = [threading.Thread(target=produce, args=(k,), daemon=True)
+             for k in range(4)]
+stormer = threading.Thread(target=storm, daemon=True)
 for t in producers + [stormer]:
     t.start()
 got = []

@@ -105,8 +105,8 @@ def test_the_classic_deadlocks_raise_in_the_main_thread(case):
 
 NO_DEADLOCK_MAIN = """
 ch = gc.Channel()
-print('ready', flush=True)
 try:
+    print('ready', flush=True)  # inside the try: the SIGINT comes after it
     ch.recv()
     print('returned')
 except gc.Deadlock as e:

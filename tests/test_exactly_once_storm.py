@@ -120,11 +120,11 @@ class Storm:
                 return
 
     def run(self):
-        threads = [threading.Thread(target=self.send_loop, args=(k,))
+        threads = [threading.Thread(target=self.send_loop, args=(k,), daemon=True)
                    for k in range(self.n_senders)]
-        threads += [threading.Thread(target=self.receive_loop, args=(k,))
+        threads += [threading.Thread(target=self.receive_loop, args=(k,), daemon=True)
                     for k in range(self.n_receivers)]
-        churn = threading.Thread(target=self.churn_contexts)
+        churn = threading.Thread(target=self.churn_contexts, daemon=True)
         for t in threads + [churn]:
             t.start()
         # close channels at random moments: each closed one is replaced, so

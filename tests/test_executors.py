@@ -168,8 +168,8 @@ def test_ctrl_c_interrupts_a_select_on_a_future():
         import concurrent.futures as cf
         import pygochan as gc
         fut = cf.Future()
-        print("waiting", flush=True)
         try:
+            print("waiting", flush=True)  # inside the try: the SIGINT comes after it
             gc.select(gc.recv(gc.done(fut)), gc.recv(gc.Channel()))
         except KeyboardInterrupt:
             print("interrupted", fut.done(), flush=True)

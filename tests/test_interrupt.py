@@ -120,8 +120,9 @@ def test_ctrl_c_interrupts_a_blocked_call(name):
         import pygochan as gc, sys
         ch = gc.Channel()
         full = gc.Channel(1); full.send('kept')
-        print('ready', flush=True)
         try:
+            # inside the try: a SIGINT can only arrive after this line
+            print('ready', flush=True)
             {BLOCKERS[name]}
             print('returned', flush=True)
         except KeyboardInterrupt:
@@ -173,7 +174,7 @@ def test_ctrl_c_never_loses_or_duplicates_a_value_in_flight():
                 except TimeoutError:
                     pass
                 i += 1
-        t = threading.Thread(target=helper); t.start()
+        t = threading.Thread(target=helper, daemon=True); t.start()
         receivers = [
             lambda: got.extend(iter(functools.partial(ch.recv), STOP)),
             lambda: got.extend(map(operator.itemgetter(0), iter(functools.partial(ch.recv_ok), STOP))),
@@ -181,14 +182,17 @@ def test_ctrl_c_never_loses_or_duplicates_a_value_in_flight():
                                    iter(functools.partial(gc.select, gc.recv(ch), gc.recv(None)), STOP))),
             lambda: got.extend(ch),
         ]
-        print('ready', flush=True)
-        interrupts = 0
+        # Each line that lets the parent send the next SIGINT is printed
+        # inside the try, so that SIGINT can only land in it.
+        interrupts, say = 0, 'ready'
         while interrupts < 20:
             try:
+                print(say, flush=True)
                 receivers[interrupts % len(receivers)]()
             except KeyboardInterrupt:
                 interrupts += 1
-                print('tick', flush=True)
+                say = 'tick'
+        print(say, flush=True)
         stop.set()
         while t.is_alive():
             try:
@@ -222,7 +226,7 @@ def test_ctrl_c_never_loses_or_duplicates_a_value_being_sent():
                         timeout=random.choice([0.0001, 0.001, 0.01])))
                 except TimeoutError:
                     pass
-        t = threading.Thread(target=helper); t.start()
+        t = threading.Thread(target=helper, daemon=True); t.start()
         counter = itertools.count()
         drain = collections.deque(maxlen=0).extend
         senders = [
@@ -233,17 +237,21 @@ def test_ctrl_c_never_loses_or_duplicates_a_value_being_sent():
                               itertools.repeat(gc.send(None, -1)))),
         ]
         failed = set()
-        print('ready', flush=True)
-        interrupts = 0
+        # As above: the line that lets the next SIGINT come is printed inside
+        # the try.  A SIGINT landing there, after the print, marks two more
+        # numbers never offered, which is harmless.
+        interrupts, say = 0, 'ready'
         while interrupts < 20:
             try:
+                print(say, flush=True)
                 senders[interrupts % len(senders)]()
             except KeyboardInterrupt:
                 interrupts += 1
                 # the value whose send was interrupted, and one never offered
                 nxt = next(counter)
                 failed.update((nxt - 1, nxt))
-                print('tick', flush=True)
+                say = 'tick'
+        print(say, flush=True)
         stop.set()
         t.join()
         buf.close()
@@ -264,15 +272,17 @@ def test_ctrl_c_on_a_full_channel_leaves_the_value_out():
         import pygochan as gc
         full = gc.Channel(2)
         full.send('a'); full.send('b')
-        print('ready', flush=True)
+        say = 'ready'
         for i in range(5):
             try:
+                print(say, flush=True)  # the next SIGINT comes after this line
                 full.send(('extra', i))
                 print('returned', flush=True)
             except KeyboardInterrupt:
                 assert len(full) == 2, len(full)
                 assert repr(full).endswith('waiting_senders=0 waiting_receivers=0>'), repr(full)
-                print('tick', flush=True)
+                say = 'tick'
+        print(say, flush=True)
         full.close()
         print(list(full), flush=True)
     """)
@@ -298,10 +308,10 @@ def test_ctrl_c_reaches_the_main_thread_while_other_threads_are_blocked():
         results = []
         def helper():
             results.append(gc.select(gc.recv(quit), gc.recv(ch), timeout=30).index)
-        threads = [threading.Thread(target=helper) for _ in range(8)]
+        threads = [threading.Thread(target=helper, daemon=True) for _ in range(8)]
         for t in threads: t.start()
-        print('ready', flush=True)
         try:
+            print('ready', flush=True)  # inside the try: the SIGINT comes after it
             gc.select(gc.recv(ch), timeout=30)
         except KeyboardInterrupt:
             print('interrupted', flush=True)
@@ -363,8 +373,9 @@ def test_exception_from_a_signal_handler_ends_the_wait_with_no_effect(blocker):
 
     old = signal.signal(signal.SIGALRM, handler)
     try:
-        signal.setitimer(signal.ITIMER_REAL, 0.1)
         with pytest.raises(Alarm) as info:
+            # inside the block: an alarm that comes early still lands here
+            signal.setitimer(signal.ITIMER_REAL, 0.1)
             calls[blocker]()
         assert info.value.__context__ is None, repr(info.value.__context__)
     finally:

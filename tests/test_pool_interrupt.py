@@ -77,8 +77,8 @@ def test_ctrl_c_in_wait_group_wait():
         import pygochan as gc, threading
         wg = gc.WaitGroup()
         wg.add(1)
-        print('ready', flush=True)
         try:
+            print('ready', flush=True)  # inside the try: the SIGINT comes after it
             wg.wait()
         except KeyboardInterrupt:
             assert wg.count == 1
@@ -94,8 +94,11 @@ def test_interrupted_blocking_submit_had_no_effect():
         ran = []
         pool = gc.Pool(1, queue_size=0)
         pool.submit(gate.wait)
-        print('ready', flush=True)
         try:
+            # Inside the try: the SIGINT comes after this line.  Outside, an
+            # early one would leave the worker in gate.wait, and the exit
+            # waiting for it.
+            print('ready', flush=True)
             pool.submit(ran.append, 'late')
         except KeyboardInterrupt:
             gate.set()

@@ -410,8 +410,9 @@ def test_semaphore_acquire_answers_ctrl_c_and_holds_nothing():
         import pygochan as gc
         sem = gc.Semaphore(1)
         sem.acquire()
-        threading.Timer(0.2, lambda: signal.raise_signal(signal.SIGINT)).start()
         try:
+            # started inside the try: its SIGINT cannot come before it
+            threading.Timer(0.2, lambda: signal.raise_signal(signal.SIGINT)).start()
             sem.acquire(timeout=30)
         except KeyboardInterrupt:
             sem.release()

@@ -765,33 +765,32 @@ static PyObject *aop_result(pyg_aop *self, PyObject *Py_UNUSED(ignored))
     }
     if (self->res.index == self->ncases) /* the ctx's done channel */
         return pyg_raise_ctx_error(st, self->ctx);
-    PyObject *value = NULL;
     if (self->value_owned) {
-        value = pyg_value_out(self->res.value);
-        if (!value) {
-            give_back(self);
-            return NULL;
-        }
+        /* A received value: built into what the call returns, then the
+           pending signal handlers run (on the main thread), as for a
+           thread's receive; if one raises, the value goes back. */
         self->value_owned = false;
+        enum pyg_recv_form form = self->mode == AOP_RECV      ? PYG_RECV_VALUE
+                                  : self->mode == AOP_RECV_OK ? PYG_RECV_PAIR
+                                                              : PYG_RECV_SELECT;
+        return pyg_recv_result(st, self->cases[self->res.index].chan,
+                               self->res.value, form, self->res.index);
     }
+    /* No value: a committed receive that owns none found its channel
+       closed and drained (a value given back left the op consumed). */
     switch (self->mode) {
     case AOP_RECV:
-        if (!self->res.ok) {
-            pyg_raise_status(st, GC_CLOSED, "recv");
-            return NULL;
-        }
-        return value;
+        pyg_raise_status(st, GC_CLOSED, "recv");
+        return NULL;
     case AOP_RECV_OK:
-        if (!self->res.ok)
-            return Py_BuildValue("(OO)", Py_None, Py_False);
-        return Py_BuildValue("(NO)", value, Py_True);
+        return Py_BuildValue("(OO)", Py_None, Py_False);
     case AOP_SEND:
     case AOP_CLOSED:
         Py_RETURN_NONE;
     case AOP_SUBMIT:
         return Py_NewRef(self->target); /* the job's Future */
     default:
-        return pyg_select_result(st, self->res.index, value, self->res.ok);
+        return pyg_select_result(st, self->res.index, NULL, self->res.ok);
     }
 }
 

@@ -241,10 +241,12 @@ static PyObject *channel_send(pyg_channel *self, PyObject *const *args,
     return NULL;
 }
 
-/* 1: *out is the received value (a new reference); 0: closed and drained;
-   -1: an exception is set and nothing was received. */
+/* 1: *out is the result in `form`, built before the last signal check (a
+   new reference); 0: closed and drained; -1: an exception is set and
+   nothing was received. */
 int pyg_channel_recv_value(pyg_channel *self, PyObject *timeout_obj,
-                           PyObject *ctx_obj, PyObject **out)
+                           PyObject *ctx_obj, enum pyg_recv_form form,
+                           PyObject **out)
 {
     pyg_timeout timeout;
     gc_ctx *ctx;
@@ -258,7 +260,7 @@ int pyg_channel_recv_value(pyg_channel *self, PyObject *timeout_obj,
         pyg_raise_ctx_error(st, ctx);
         return -1;
     }
-    /* No check of pending signals first: pyg_keep_received below runs them
+    /* No check of pending signals first: pyg_recv_result below runs them
        after a receive commits and undoes it if one raises, and pyg_wait
        runs them before sleeping, so a signal already pending still ends the
        call with no effect. */
@@ -279,14 +281,8 @@ int pyg_channel_recv_value(pyg_channel *self, PyObject *timeout_obj,
     }
     if (!res.ok)
         return 0;
-    if (pyg_keep_received(self->chan, res.value) < 0)
-        return -1;
-    *out = pyg_value_out(res.value);
-    if (!*out) {
-        pyg_give_back(self->chan, res.value);
-        return -1;
-    }
-    return 1;
+    *out = pyg_recv_result(st, self->chan, res.value, form, 0);
+    return *out ? 1 : -1;
 }
 
 static PyObject *channel_recv(pyg_channel *self, PyObject *const *args,
@@ -296,7 +292,8 @@ static PyObject *channel_recv(pyg_channel *self, PyObject *const *args,
     if (pyg_parse_args("recv", args, nargs, kwnames, 0, blocking_kwlist,
                        argv) < 0)
         return NULL;
-    int got = pyg_channel_recv_value(self, argv[0], argv[1], &value);
+    int got = pyg_channel_recv_value(self, argv[0], argv[1], PYG_RECV_VALUE,
+                                     &value);
     if (got == 0)
         pyg_raise_status(state_of(self), GC_CLOSED, "recv");
     return got == 1 ? value : NULL;
@@ -309,19 +306,17 @@ static PyObject *channel_recv_ok(pyg_channel *self, PyObject *const *args,
     if (pyg_parse_args("recv_ok", args, nargs, kwnames, 0, blocking_kwlist,
                        argv) < 0)
         return NULL;
-    int got = pyg_channel_recv_value(self, argv[0], argv[1], &value);
-    if (got < 0)
-        return NULL;
-    if (got == 0)
+    int got = pyg_channel_recv_value(self, argv[0], argv[1], PYG_RECV_PAIR,
+                                     &value);
+    if (got == 0) /* closed and drained: nothing to lose */
         return Py_BuildValue("(OO)", Py_None, Py_False);
-    PyObject *pair = Py_BuildValue("(NO)", value, Py_True);
-    return pair;
+    return got == 1 ? value : NULL;
 }
 
 static PyObject *channel_iternext(pyg_channel *self)
 {
     PyObject *value;
-    int got = pyg_channel_recv_value(self, NULL, NULL, &value);
+    int got = pyg_channel_recv_value(self, NULL, NULL, PYG_RECV_VALUE, &value);
     return got == 1 ? value : NULL; /* NULL without an exception: the end */
 }
 

@@ -185,10 +185,17 @@ static inline bool pyg_channel_is_receive_only(const pyg_channel *ch)
 int pyg_refuse_if_receive_only(pyg_channel *ch, const char *op);
 int pyg_refuse_if_send_only(pyg_channel *ch, const char *op);
 
-/* Receive for Channel.recv and iteration: 1 and *out a new reference; 0
-   closed and drained; -1 with an exception set and nothing received. */
+/* What a receive returns: the value, (value, True), or
+   SelectResult(index, value, True). */
+enum pyg_recv_form { PYG_RECV_VALUE, PYG_RECV_PAIR, PYG_RECV_SELECT };
+
+/* Receive for Channel.recv, recv_ok and iteration: 1 and *out the result
+   in `form` (PYG_RECV_VALUE or PYG_RECV_PAIR, see pyg_recv_result), a new
+   reference; 0 closed and drained; -1 with an exception set and nothing
+   received. */
 int pyg_channel_recv_value(pyg_channel *self, PyObject *timeout_obj,
-                           PyObject *ctx_obj, PyObject **out);
+                           PyObject *ctx_obj, enum pyg_recv_form form,
+                           PyObject **out);
 
 /* Channel methods defined in views.c. */
 PyObject *pyg_channel_recv_only(PyObject *self, PyObject *ignored);
@@ -306,13 +313,19 @@ int pyg_wait_closed(pyg_state *st, gc_chan *chan, const pyg_timeout *timeout,
                     gc_ctx *ctx, const char *op, PyObject *timeout_error,
                     PyObject *waited_on);
 
-/* After a committed receive of value (the core's pointer, not yet turned
-   into a Python object) from chan: run the signal handlers pending on the
-   main thread.  0: keep the value.  -1: a handler raised, and the receive
-   is undone (gc_chan_give_back), so the call raises with no effect.
-   Without this the interpreter would run the same handler right after the
-   call returned and drop the value it returned. */
-int pyg_keep_received(gc_chan *chan, void *value);
+/* The return value of a receive that committed value (the core's pointer,
+   not yet a Python object; its reference is the caller's) from chan, case
+   index of a select.  The result is built in full first, then the signal
+   handlers pending on the main thread run: if one raises, or building
+   failed, the receive is undone (the value goes back to the head of chan)
+   and NULL is returned with the exception set, so the call had no effect.
+   Without the check the interpreter would run the same handler right after
+   the call returned and drop the value.  Building first leaves as the only
+   window the few instructions between this check and the interpreter's:
+   an allocation after the check (which may run a collection, even
+   finalizers) would widen it many times.  Every receive form ends here. */
+PyObject *pyg_recv_result(pyg_state *st, gc_chan *chan, void *value,
+                          enum pyg_recv_form form, int index);
 
 /* Undo a committed receive whose result could not be built: the value
    goes back to the head of chan.  Call with the exception set. */

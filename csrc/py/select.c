@@ -291,24 +291,16 @@ static PyObject *module_select(PyObject *module, PyObject *const *args,
     } else if (status == GC_OK) {
         bool is_send = cases[res.index].is_send;
         release_offers(cases, n, is_send ? res.index : -1);
-        PyObject *value = NULL;
-        if (!is_send && res.ok) {
-            gc_chan *from = cases[res.index].chan;
-            if (pyg_keep_received(from, res.value) < 0)
-                goto done;
-            value = pyg_value_out(res.value);
-            if (!value) {
-                pyg_give_back(from, res.value);
-                goto done;
-            }
-        }
-        result = pyg_select_result(st, res.index, value, res.ok);
+        if (!is_send && res.ok)
+            result = pyg_recv_result(st, cases[res.index].chan, res.value,
+                                     PYG_RECV_SELECT, res.index);
+        else
+            result = pyg_select_result(st, res.index, NULL, res.ok);
     } else {
         release_offers(cases, n, -1);
         if (status != GC_INTERRUPTED)
             pyg_raise_status(st, status, status == GC_CLOSED ? "send" : "select");
     }
-done:
     if (n > SMALL_SELECT) {
         PyMem_Free(cases);
         PyMem_Free(entries);

@@ -70,7 +70,7 @@ static PyObject *channel_iter_next(channel_iter *self)
 {
     PyObject *value;
     int got = pyg_channel_recv_value((pyg_channel *)self->channel, NULL,
-                                     self->ctx, &value);
+                                     self->ctx, PYG_RECV_VALUE, &value);
     return got == 1 ? value : NULL; /* NULL without an exception: the end */
 }
 

@@ -192,12 +192,46 @@ void pyg_give_back(gc_chan *chan, void *value)
         Py_DECREF((PyObject *)value);
 }
 
-int pyg_keep_received(gc_chan *chan, void *value)
+PyObject *pyg_recv_result(pyg_state *st, gc_chan *chan, void *value,
+                          enum pyg_recv_form form, int index)
 {
-    if (PyErr_CheckSignals() == 0)
-        return 0;
+    PyObject *obj = pyg_value_out(value); /* an object: the channel's reference */
+    if (!obj) {
+        pyg_give_back(chan, value);
+        return NULL;
+    }
+    /* A reference of our own until the check: if the receive is undone, it
+       is the one that goes back to the channel with the value. */
+    Py_INCREF(obj);
+    PyObject *result;
+    switch (form) {
+    case PYG_RECV_VALUE:
+        result = obj;
+        break;
+    case PYG_RECV_PAIR:
+        result = PyTuple_New(2);
+        if (result) {
+            PyTuple_SET_ITEM(result, 0, obj);
+            PyTuple_SET_ITEM(result, 1, Py_NewRef(Py_True));
+        } else {
+            Py_DECREF(obj);
+        }
+        break;
+    default:
+        result = pyg_select_result(st, index, obj, true); /* takes obj over */
+        break;
+    }
+    if (result && PyErr_CheckSignals() == 0) {
+        Py_DECREF(obj);
+        return result;
+    }
+    /* Releasing the result runs no code of the program's: obj, which it
+       holds, stays alive through our reference. */
+    Py_XDECREF(result);
+    if (gc_is_timer_value(value))
+        Py_DECREF(obj); /* the float; the timer value carries no reference */
     pyg_give_back(chan, value);
-    return -1;
+    return NULL;
 }
 
 void pyg_raise_status(pyg_state *st, enum gc_status status, const char *op)
