@@ -5,8 +5,16 @@ process, best of several repeats, and prints ratio = stdlib time / pygochan
 time (above 1 means pygochan is faster), except the select row, which is
 pygochan's own select time / recv time (below the target is good).
 
+The best of several repeats is the good case of a ping-pong, whose figure is
+bimodal from one process to the next.  ``--fresh [N]`` measures the typical
+case instead: the two ping-pong rows alone, pygochan and Queue(1) pair each
+in N fresh processes (default 15) of a few thousand round trips, printed as
+the median (min-max) across processes and the ratio of medians.  ``--quick``
+ends with those rows at 3 processes.
+
     python benchmarks/bench_channels.py            # full run (about a minute)
     python benchmarks/bench_channels.py --quick    # smoke run
+    python benchmarks/bench_channels.py --fresh    # 15 fresh processes per row and library
     python benchmarks/bench_channels.py --markdown --json out.json
 """
 import argparse
@@ -18,6 +26,7 @@ import sys
 import threading
 import time
 
+import _fresh
 import pygochan as gc
 
 
@@ -176,6 +185,14 @@ class Pinned:
         os.sched_setaffinity(0, self.saved)
 
 
+def one_cpu(fn):
+    """fn run with this process pinned to one CPU."""
+    def run(n):
+        with Pinned():
+            return fn(n)
+    return run
+
+
 # ---- driver -------------------------------------------------------------------
 
 def measure(quick):
@@ -221,6 +238,48 @@ def measure(quick):
     return rows
 
 
+FRESH_ROUNDS, FRESH_QUICK_ROUNDS = 3000, 300
+PING_PONG_TARGET = 2
+
+
+def fresh_variants():
+    """The ping-pong, one entry per library and placement: name -> fn(n)."""
+    variants = {"pygochan": ping_pong_pygochan, "queue": ping_pong_queue}
+    if hasattr(os, "sched_setaffinity"):
+        variants["pygochan-one-cpu"] = one_cpu(ping_pong_pygochan)
+        variants["queue-one-cpu"] = one_cpu(ping_pong_queue)
+    return variants
+
+
+def measure_fresh(processes, rounds):
+    """The ping-pong rows, each library in `processes` fresh processes."""
+    specs = [("unbuffered ping-pong round trip (unpinned)", "pygochan", "queue")]
+    if hasattr(os, "sched_setaffinity"):
+        specs.append(("unbuffered ping-pong round trip (one CPU)",
+                      "pygochan-one-cpu", "queue-one-cpu"))
+    samples = _fresh.measure(__file__, [v for _, *pair in specs for v in pair],
+                             processes, rounds)
+    rows = []
+    for name, ours_v, base_v in specs:
+        ours, base = _fresh.summary(samples[ours_v]), _fresh.summary(samples[base_v])
+        ratio = base["median_us"] / ours["median_us"]
+        rows.append({
+            "scenario": name, "baseline": "Queue(1) pair",
+            "baseline_us": base["median_us"], "pygochan_us": ours["median_us"],
+            "ratio": ratio, "target": PING_PONG_TARGET, "met": ratio >= PING_PONG_TARGET,
+            "kind": "fresh", "processes": processes, "rounds": rounds,
+            "baseline_fresh": base, "pygochan_fresh": ours,
+        })
+    return rows
+
+
+class Fresh:
+    """What run() needs for --fresh: the children's entry points and the rows."""
+    variants = staticmethod(fresh_variants)
+    measure = staticmethod(measure_fresh)
+    rounds, quick_rounds = FRESH_ROUNDS, FRESH_QUICK_ROUNDS
+
+
 def machine():
     return {
         "python": sys.version.split()[0],
@@ -237,8 +296,40 @@ def measured_on(info):
             f"{info['implementation']} {info['python']}, pygochan {info['pygochan']}.\n")
 
 
+def fresh_header(rows):
+    r = rows[0]
+    return (f"{r['processes']} fresh processes per library, {r['rounds']} round trips "
+            f"each: median (min–max) µs per round trip across processes; "
+            f"ratio = stdlib median / pygochan median (higher is better)")
+
+
 def print_text(info, rows):
     print("machine: " + ", ".join(f"{k}={v}" for k, v in info.items()))
+    fresh = [r for r in rows if r["kind"] == "fresh"]
+    rows = [r for r in rows if r["kind"] != "fresh"]
+    if rows:
+        print_text_rows(rows)
+    if fresh:
+        if rows:
+            print()
+        print_text_fresh(fresh)
+
+
+def print_text_fresh(rows):
+    print(fresh_header(rows) + "\n")
+    rng = [(_fresh.span(r["baseline_fresh"]), _fresh.span(r["pygochan_fresh"])) for r in rows]
+    width = max(len(r["scenario"]) for r in rows)
+    w1 = max(len("stdlib us"), *(len(b) for b, _ in rng))
+    w2 = max(len("pygochan us"), *(len(o) for _, o in rng))
+    print(f"{'scenario':<{width}}  {'baseline':<20} {'stdlib us':>{w1}}  {'pygochan us':>{w2}}"
+          f" {'ratio':>7} {'target':>8}  met")
+    for r, (b, o) in zip(rows, rng):
+        print(f"{r['scenario']:<{width}}  {r['baseline']:<20} {b:>{w1}}  {o:>{w2}}"
+              f" {r['ratio']:>7.2f} {'>= ' + format(r['target'], 'g'):>8}  "
+              f"{'yes' if r['met'] else 'NO'}")
+
+
+def print_text_rows(rows):
     print("ratio = stdlib time / pygochan time (higher is better), except the"
           " select row: select time / recv time (lower is better)\n")
     width = max(len(r["scenario"]) for r in rows)
@@ -253,6 +344,26 @@ def print_text(info, rows):
 
 def print_markdown(info, rows):
     print(measured_on(info))
+    fresh = [r for r in rows if r["kind"] == "fresh"]
+    rows = [r for r in rows if r["kind"] != "fresh"]
+    if rows:
+        print_markdown_rows(rows)
+    if fresh:
+        if rows:
+            print()
+        if "load_before" in info:
+            print(f"Load average {info['load_before']} before, {info['load_after']} after; "
+                  + fresh_header(fresh) + ".\n")
+        else:
+            print(fresh_header(fresh) + ".\n")
+        print("| scenario | baseline | baseline µs | pygochan µs | ratio | target |")
+        print("|---|---|---:|---:|---:|---:|")
+        for r in fresh:
+            print(f"| {r['scenario']} | {r['baseline']} | {_fresh.span(r['baseline_fresh'])} | "
+                  f"{_fresh.span(r['pygochan_fresh'])} | {r['ratio']:.2f}× | ≥ {r['target']:g} |")
+
+
+def print_markdown_rows(rows):
     print("| scenario | baseline | baseline µs/op | pygochan µs/op | ratio | target |")
     print("|---|---|---:|---:|---:|---:|")
     for r in rows:
@@ -261,16 +372,27 @@ def print_markdown(info, rows):
               f"{r['pygochan_us']:.3f} | {r['ratio']:.2f}× | {target} |")
 
 
-def run(argv, description, quick_help, measure, print_text, print_markdown):
+def run(argv, description, quick_help, measure, print_text, print_markdown, fresh=None):
     """The command line the benchmarks share: measure(quick) -> rows, then a
-    text table, and on request a Markdown table and a JSON file."""
+    text table, and on request a Markdown table and a JSON file.  With
+    `fresh` (see Fresh) the command also takes --fresh [N], whose rows
+    (fresh.measure(processes, rounds)) follow the others or replace them."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--quick", action="store_true", help=quick_help)
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     parser.add_argument("--markdown", action="store_true", help="print a markdown table")
+    if fresh:
+        _fresh.add_arguments(parser, fresh.rounds, fresh.quick_rounds)
     args = parser.parse_args(argv)
+    if fresh and args.fresh_child:
+        return _fresh.child_main(fresh.variants(), args)
     info = machine()
-    rows = measure(args.quick)
+    rows = measure(args.quick) if not fresh or args.fresh is None else []
+    processes = _fresh.processes(args) if fresh else 0
+    if processes:
+        info["load_before"] = _fresh.load_average()
+        rows += fresh.measure(processes, fresh.quick_rounds if args.quick else fresh.rounds)
+        info["load_after"] = _fresh.load_average()
     print_text(info, rows)
     if args.markdown:
         print()
@@ -283,7 +405,7 @@ def run(argv, description, quick_help, measure, print_text, print_markdown):
 
 def main(argv=None):
     return run(argv, __doc__.splitlines()[0], "small sizes, for CI",
-               measure, print_text, print_markdown)
+               measure, print_text, print_markdown, Fresh)
 
 
 if __name__ == "__main__":

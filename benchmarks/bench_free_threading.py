@@ -5,9 +5,11 @@
 The script runs each scenario in two child processes of the same
 interpreter, one with PYTHON_GIL=0 and one with PYTHON_GIL=1, and prints both:
 
-- pipeline: a producer feeds a Channel(128), 1 or 2 workers each spend
-  ~20 µs of pure-Python CPU work per item and send on to a Channel(128), a
-  collector drains it.  speedup = 1-worker time / 2-worker time.
+- pipeline: a producer feeds a Channel(128), 1, 2, 4, ... workers (powers
+  of two up to the CPUs this process may use, and that count itself; 1 and
+  2 always) each spend ~20 µs of pure-Python CPU work per item and send on
+  to a Channel(128), a collector drains it.  speedup = 1-worker time /
+  N-worker time.
 - 4x4: 4 producers and 4 consumers through one Channel(128), against
   queue.Queue(128).  ratio = Queue time / Channel time.
 - pool: CPU-bound tasks (~200 µs each) on pygochan.Pool(2) with an
@@ -118,14 +120,33 @@ def run_tasks(executor, tasks, units):
         f.result()
 
 
+def cpus():
+    """The CPUs this process may use (its affinity mask where known)."""
+    return (getattr(os, "process_cpu_count", None) or os.cpu_count)() or 1
+
+
+def worker_counts(n_cpus):
+    """1, 2, 4, ... up to n_cpus, and n_cpus itself: at least 1 and 2."""
+    counts, w = [1, 2], 4
+    while w <= n_cpus:
+        counts.append(w)
+        w *= 2
+    if n_cpus > 2 and n_cpus not in counts:
+        counts.append(n_cpus)
+    return counts
+
+
 def measure(quick):
     """This process's figures (the parent runs it once per GIL setting)."""
     repeats = 2 if quick else 5
     items = 500 if quick else 5000
     units_20us = calibrate(20e-6)
     units_200us = calibrate(200e-6)
-    one = best_of(lambda: pipeline(items, 1, units_20us), repeats)
-    two = best_of(lambda: pipeline(items, 2, units_20us), repeats)
+    pipe = {}
+    for w in worker_counts(cpus()):
+        n = max(items, 100 * w)  # every worker gets items to work on
+        pipe[w] = best_of(lambda: pipeline(n, w, units_20us), repeats) / n
+    one, two = pipe[1], pipe[2]
     n4 = 4000 if quick else 200000
     chan = best_of(lambda: channel_4x4(n4), repeats)
     q = best_of(lambda: queue_4x4(n4), repeats)
@@ -136,10 +157,11 @@ def measure(quick):
     with cf.ThreadPoolExecutor(2) as tpe:
         tpe_t = best_of(lambda: run_tasks(tpe, tasks, units_200us), repeats)
     gil = sys._is_gil_enabled() if hasattr(sys, "_is_gil_enabled") else True
-    return {
+    figures = {
         "gil_enabled": gil,
-        "pipeline_1_worker_us_per_item": one / items * 1e6,
-        "pipeline_2_workers_us_per_item": two / items * 1e6,
+        "cpus": cpus(),
+        "pipeline_1_worker_us_per_item": one * 1e6,
+        "pipeline_2_workers_us_per_item": two * 1e6,
         "pipeline_speedup": one / two,
         "channel_4x4_us_per_item": chan / n4 * 1e6,
         "queue_4x4_us_per_item": q / n4 * 1e6,
@@ -148,12 +170,27 @@ def measure(quick):
         "thread_pool_executor_us_per_task": tpe_t / tasks * 1e6,
         "executor_vs_pool": tpe_t / pool_t,
     }
+    for w, t in pipe.items():
+        if w > 2:
+            figures[f"pipeline_{w}_workers_us_per_item"] = t * 1e6
+            figures[f"pipeline_speedup_{w}"] = one / t
+    return figures
+
+
+def pipeline_rows(counts):
+    """The pipeline's rows for these worker counts (1 and 2 first)."""
+    rows = [("pipeline, 1 worker (µs/item)", "pipeline_1_worker_us_per_item", "{:.1f}"),
+            ("pipeline, 2 workers (µs/item)", "pipeline_2_workers_us_per_item", "{:.1f}")]
+    rows += [(f"pipeline, {w} workers (µs/item)", f"pipeline_{w}_workers_us_per_item", "{:.1f}")
+             for w in counts if w > 2]
+    rows.append(("pipeline speedup, 2 vs 1 worker (target ≥ 1.7× GIL off)",
+                 "pipeline_speedup", "{:.2f}×"))
+    rows += [(f"pipeline speedup, {w} vs 1 worker", f"pipeline_speedup_{w}", "{:.2f}×")
+             for w in counts if w > 2]
+    return rows
 
 
 ROWS = [
-    ("pipeline, 1 worker (µs/item)", "pipeline_1_worker_us_per_item", "{:.1f}"),
-    ("pipeline, 2 workers (µs/item)", "pipeline_2_workers_us_per_item", "{:.1f}"),
-    ("pipeline speedup, 2 vs 1 worker (target ≥ 1.7× GIL off)", "pipeline_speedup", "{:.2f}×"),
     ("4×4 `Channel(128)` (µs/item)", "channel_4x4_us_per_item", "{:.3f}"),
     ("4×4 `queue.Queue(128)` (µs/item)", "queue_4x4_us_per_item", "{:.3f}"),
     ("4×4 Channel vs Queue (target ≥ 5× GIL off)", "channel_vs_queue_4x4", "{:.2f}×"),
@@ -188,7 +225,7 @@ def main():
     print()
     print("| scenario | GIL off | GIL on |")
     print("|---|---:|---:|")
-    for label, key, fmt in ROWS:
+    for label, key, fmt in pipeline_rows(worker_counts(off["cpus"])) + ROWS:
         print(f"| {label} | {fmt.format(off[key])} | {fmt.format(on[key])} |")
     if opts.json:
         with open(opts.json, "w") as f:
