@@ -220,18 +220,29 @@ static PyObject *semaphore_acquire(pyg_semaphore *self, PyObject *const *args,
     Py_RETURN_NONE;
 }
 
-static PyObject *semaphore_try_acquire(pyg_semaphore *self, PyObject *const *args,
-                                       Py_ssize_t nargs, PyObject *kwnames)
+/* The one optional argument n (positional or keyword) of try_acquire()
+   and release(); 1 when absent. */
+static int parse_n_only(const char *name, PyObject *const *args, Py_ssize_t nargs,
+                        PyObject *kwnames, int64_t *n)
 {
     static const char *const kwlist[] = {"n", NULL};
     PyObject *argv[1];
-    int64_t n = 1;
+    *n = 1;
     if (nargs > 1) {
-        PyErr_SetString(PyExc_TypeError, "try_acquire() takes at most 1 argument");
-        return NULL;
+        PyErr_Format(PyExc_TypeError, "%s() takes at most 1 argument", name);
+        return -1;
     }
-    if (pyg_parse_args("try_acquire", args, nargs, kwnames, nargs, kwlist + nargs, argv) < 0 ||
-        (argv[0] && parse_units(argv[0], &n, "n") < 0))
+    if (pyg_parse_args(name, args, nargs, kwnames, nargs, kwlist + nargs, argv) < 0 ||
+        (argv[0] && parse_units(argv[0], n, "n") < 0))
+        return -1;
+    return 0;
+}
+
+static PyObject *semaphore_try_acquire(pyg_semaphore *self, PyObject *const *args,
+                                       Py_ssize_t nargs, PyObject *kwnames)
+{
+    int64_t n;
+    if (parse_n_only("try_acquire", args, nargs, kwnames, &n) < 0)
         return NULL;
     return PyBool_FromLong(take_now(self, n));
 }
@@ -256,15 +267,8 @@ static int release(pyg_semaphore *self, int64_t n)
 static PyObject *semaphore_release(pyg_semaphore *self, PyObject *const *args,
                                    Py_ssize_t nargs, PyObject *kwnames)
 {
-    static const char *const kwlist[] = {"n", NULL};
-    PyObject *argv[1];
-    int64_t n = 1;
-    if (nargs > 1) {
-        PyErr_SetString(PyExc_TypeError, "release() takes at most 1 argument");
-        return NULL;
-    }
-    if (pyg_parse_args("release", args, nargs, kwnames, nargs, kwlist + nargs, argv) < 0 ||
-        (argv[0] && parse_units(argv[0], &n, "n") < 0) || release(self, n) < 0)
+    int64_t n;
+    if (parse_n_only("release", args, nargs, kwnames, &n) < 0 || release(self, n) < 0)
         return NULL;
     Py_RETURN_NONE;
 }
@@ -273,7 +277,7 @@ static PyObject *semaphore_enter(pyg_semaphore *self, PyObject *Py_UNUSED(ignore
 {
     if (acquire(self, 1, NULL, NULL) < 0)
         return NULL;
-    return Py_NewRef(self);
+    return Py_NewRef((PyObject *)self);
 }
 
 static PyObject *semaphore_exit(pyg_semaphore *self, PyObject *args)
