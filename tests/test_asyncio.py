@@ -178,6 +178,45 @@ def test_receive_only_channels_refuse_asend():
     run(main)
 
 
+def thread_error(fn):
+    with pytest.raises(Exception) as info:
+        fn()
+    return type(info.value), str(info.value)
+
+
+def test_views_refuse_the_forbidden_direction_as_the_thread_calls_do():
+    async def main():
+        ch = gc.Channel(4)
+        ch.send(1)
+        send_end, recv_end = ch.send_only(), ch.recv_only()
+        refused_recv = thread_error(lambda: send_end.recv(timeout=0))
+        refused_recv_ok = thread_error(lambda: send_end.recv_ok(timeout=0))
+        refused_send = thread_error(lambda: recv_end.send(2, timeout=0))
+        assert refused_send[0] is TypeError and "receive-only view" in refused_send[1]
+
+        async def first(it):
+            async for v in it:
+                return v
+
+        for coro_fn, expected in [
+            (send_end.arecv, refused_recv),
+            (send_end.arecv_ok, refused_recv_ok),
+            (lambda: first(send_end), thread_error(lambda: next(iter(send_end)))),
+            (lambda: recv_end.asend(2), refused_send),
+        ]:
+            with pytest.raises(Exception) as info:
+                await coro_fn()
+            assert (type(info.value), str(info.value)) == expected
+        assert ch.recv(timeout=0) == 1  # nothing was received or sent
+        with pytest.raises(TimeoutError):
+            ch.recv(timeout=0)
+        # what a view allows still works
+        await send_end.asend(3)
+        assert await recv_end.arecv() == 3
+
+    run(main)
+
+
 def test_one_op_object_awaited_twice_is_an_error():
     async def main():
         ch = gc.Channel(1)
