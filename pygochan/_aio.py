@@ -622,12 +622,7 @@ async def _future_aresult(self: Any, timeout: Optional[float] = None, *,
 
         value = await fut.aresult(timeout=5)
     """
-    try:
-        await _wait_closed(self, timeout, ctx)
-    except TimeoutError:
-        import concurrent.futures
-
-        raise concurrent.futures.TimeoutError() from None
+    await _wait_closed(self, timeout, ctx)  # TimeoutError: the class result() raises
     return self.result(timeout=0)
 
 

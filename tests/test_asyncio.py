@@ -9,6 +9,7 @@ the loop's hub has delivered the completion.
 """
 import asyncio
 import collections
+import concurrent.futures
 import contextlib
 import gc as pygc
 import os
@@ -213,6 +214,22 @@ def test_views_refuse_the_forbidden_direction_as_the_thread_calls_do():
         # what a view allows still works
         await send_end.asend(3)
         assert await recv_end.arecv() == 3
+
+    run(main)
+
+
+def test_future_aresult_timeout_raises_the_class_result_raises():
+    async def main():
+        fut = gc.Future()
+        expected = thread_error(lambda: fut.result(timeout=0.001))
+        for timeout in (0, 0.001):
+            with pytest.raises(Exception) as info:
+                await fut.aresult(timeout=timeout)
+            assert (type(info.value), str(info.value)) == expected
+            assert isinstance(info.value, TimeoutError)
+            assert isinstance(info.value, concurrent.futures.TimeoutError)
+        fut.set_result(5)
+        assert await fut.aresult(timeout=0) == 5
 
     run(main)
 

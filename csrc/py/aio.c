@@ -733,7 +733,13 @@ static PyObject *aop_result(pyg_aop *self, PyObject *Py_UNUSED(ignored))
     pyg_state *st = pyg_state_of_type(Py_TYPE(self));
     const char *name = op_names[self->mode];
     if (self->state == AOP_ABORTED) {
-        pyg_raise_status(st, GC_TIMEOUT, name);
+        if (self->mode == AOP_CLOSED &&
+            PyObject_TypeCheck(self->target, st->future_base_type))
+            /* fut.aresult(timeout=): the class fut.result(timeout=) raises,
+               also concurrent.futures.TimeoutError before 3.11 */
+            PyErr_SetString(st->future_timeout_error, "result timed out");
+        else
+            pyg_raise_status(st, GC_TIMEOUT, name);
         return NULL;
     }
     if (self->state != AOP_COMMITTED) {
