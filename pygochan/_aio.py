@@ -66,7 +66,7 @@ def _bind_asyncio() -> None:
 
 
 def _parked_future_type(base: Any) -> Any:
-    class _ParkedFuture(base):  # type: ignore[misc, valid-type]
+    class _ParkedFuture(base):  # type: ignore[misc]
         """What a task awaits while one operation is parked.
 
         ``Task.cancel()`` calls the awaited object's ``cancel()`` at once, on
