@@ -16,8 +16,10 @@ the hub in C, without the GIL, and writes the hub's eventfd once per burst.
 The loop watches that descriptor with one ``add_reader`` and drains the
 batch on its own thread.  No Python runs in the waker.
 
-Cancellation: ``task.cancel()`` is the operation's abort.  If it wins, the
-await raises ``CancelledError`` and nothing happened.  If the hand-off won,
+Cancellation: ``task.cancel()`` is the operation's abort, run inside
+``cancel()`` itself.  If it wins, the await raises ``CancelledError`` and
+nothing happened: nothing done after ``cancel()`` returned, by any thread,
+completes it.  If the hand-off committed before ``cancel()`` was called,
 the await returns the committed result and the cancellation is delivered at
 the task's next suspension point or next pygochan call -- unless whoever
 cancelled has withdrawn it meanwhile (``asyncio.timeout``, ``wait_for``,
@@ -48,17 +50,50 @@ _HAS_CANCELLING = sys.version_info >= (3, 11)
 _CancelledError: Any = None
 _current_task: Any = None
 _get_running_loop: Any = None
+_ParkedFuture: Any = None
 
 
 def _bind_asyncio() -> None:
-    global _CancelledError, _current_task, _get_running_loop
+    global _CancelledError, _current_task, _get_running_loop, _ParkedFuture
     if _get_running_loop is not None:
         return
     import asyncio
 
     _CancelledError = asyncio.CancelledError
     _current_task = asyncio.current_task
+    _ParkedFuture = _parked_future_type(asyncio.Future)
     _get_running_loop = asyncio.get_running_loop
+
+
+def _parked_future_type(base: Any) -> Any:
+    class _ParkedFuture(base):  # type: ignore[misc]
+        """What a task awaits while one operation is parked.
+
+        ``Task.cancel()`` calls the awaited object's ``cancel()`` at once, on
+        the loop's thread: here that is the operation's abort.  If the abort
+        wins, the operation leaves its channels (offered values released,
+        nothing queued, the timeout cancelled) before ``task.cancel()``
+        returns, so nothing any thread does afterwards completes it -- as
+        asyncio's Queue, Lock and Event withdraw their waiters.  If a
+        hand-off committed first, ``cancel()`` returns False: the task then
+        marks itself to be cancelled, the hub hands the outcome back, and
+        _park absorbs the cancellation and re-delivers it later.
+        """
+
+        __slots__ = ("op", "timer")
+
+        def cancel(self, msg: Any = None) -> bool:
+            # The C Task passes msg positionally, the Python Task by keyword.
+            op = getattr(self, "op", None)
+            if op is not None and not self.done():
+                if not op.abort():
+                    return False  # the hand-off won
+                timer = getattr(self, "timer", None)
+                if timer is not None:
+                    timer.cancel()
+            return bool(super().cancel(msg))
+
+    return _ParkedFuture
 _aop = _core._aop
 _AsyncOp = _core._AsyncOp
 _MISSING = object()
@@ -317,7 +352,11 @@ async def _run(op: Any) -> Any:
 
 
 async def _park(op: Any) -> Any:
-    """The slow half of _run: the first attempt found nothing ready."""
+    """The slow half of _run: the first attempt found nothing ready.
+
+    Every awaited operation parks here, and the task awaits a _ParkedFuture
+    whose cancel() is the operation's abort.
+    """
     if not op.blocking:
         op.abort()
         return op.result()  # TimeoutError, no effect
@@ -325,7 +364,7 @@ async def _park(op: Any) -> Any:
     loop = _get_running_loop()
     hub = _hub_for(loop)
     task = _current_task()
-    fut = loop.create_future()
+    fut = _ParkedFuture(loop=loop)
     if not op.park(hub.core, fut):
         return op.result()  # committed while registering
     if hub.spin_skip:
@@ -345,14 +384,16 @@ async def _park(op: Any) -> Any:
             hub.spin_skip = hub.spin_penalty
     delay = op.delay
     timer = loop.call_later(delay, _on_timeout, op, fut) if delay is not None else None
+    fut.op, fut.timer = op, timer  # from here task.cancel() aborts op
     try:
         if hub.fallback:
             hub.watch()  # inside the try: failing to start a watcher aborts the op
         await fut
     except _CancelledError as exc:
         if op.abort():
-            raise  # the cancel won: nothing happened anywhere
-        # The hand-off won.  op is settled; the hub hands it back now.
+            raise  # the cancel won (in fut.cancel()): nothing happened anywhere
+        # The hand-off committed before task.cancel() was called.  op is
+        # settled; the hub hands it back now.
         hub.drain()
         if not op.moved:
             raise  # closed, or the ctx case: nothing to keep, honour the cancel
@@ -366,6 +407,7 @@ async def _park(op: Any) -> Any:
             op.give_back()
         raise
     finally:
+        fut.op = fut.timer = None  # no cycle op -> fut -> op
         if timer is not None:
             timer.cancel()
     return op.result()
@@ -580,12 +622,7 @@ async def _future_aresult(self: Any, timeout: Optional[float] = None, *,
 
         value = await fut.aresult(timeout=5)
     """
-    try:
-        await _wait_closed(self, timeout, ctx)
-    except TimeoutError:
-        import concurrent.futures
-
-        raise concurrent.futures.TimeoutError() from None
+    await _wait_closed(self, timeout, ctx)  # TimeoutError: the class result() raises
     return self.result(timeout=0)
 
 

@@ -9,6 +9,7 @@ the loop's hub has delivered the completion.
 """
 import asyncio
 import collections
+import concurrent.futures
 import contextlib
 import gc as pygc
 import os
@@ -174,6 +175,61 @@ def test_receive_only_channels_refuse_asend():
         # a timer channel completes an async waiter from the timer thread
         v = await gc.after(0.01).arecv(timeout=WAIT_TIMEOUT)
         assert isinstance(v, float)
+
+    run(main)
+
+
+def thread_error(fn):
+    with pytest.raises(Exception) as info:
+        fn()
+    return type(info.value), str(info.value)
+
+
+def test_views_refuse_the_forbidden_direction_as_the_thread_calls_do():
+    async def main():
+        ch = gc.Channel(4)
+        ch.send(1)
+        send_end, recv_end = ch.send_only(), ch.recv_only()
+        refused_recv = thread_error(lambda: send_end.recv(timeout=0))
+        refused_recv_ok = thread_error(lambda: send_end.recv_ok(timeout=0))
+        refused_send = thread_error(lambda: recv_end.send(2, timeout=0))
+        assert refused_send[0] is TypeError and "receive-only view" in refused_send[1]
+
+        async def first(it):
+            async for v in it:
+                return v
+
+        for coro_fn, expected in [
+            (send_end.arecv, refused_recv),
+            (send_end.arecv_ok, refused_recv_ok),
+            (lambda: first(send_end), thread_error(lambda: next(iter(send_end)))),
+            (lambda: recv_end.asend(2), refused_send),
+        ]:
+            with pytest.raises(Exception) as info:
+                await coro_fn()
+            assert (type(info.value), str(info.value)) == expected
+        assert ch.recv(timeout=0) == 1  # nothing was received or sent
+        with pytest.raises(TimeoutError):
+            ch.recv(timeout=0)
+        # what a view allows still works
+        await send_end.asend(3)
+        assert await recv_end.arecv() == 3
+
+    run(main)
+
+
+def test_future_aresult_timeout_raises_the_class_result_raises():
+    async def main():
+        fut = gc.Future()
+        expected = thread_error(lambda: fut.result(timeout=0.001))
+        for timeout in (0, 0.001):
+            with pytest.raises(Exception) as info:
+                await fut.aresult(timeout=timeout)
+            assert (type(info.value), str(info.value)) == expected
+            assert isinstance(info.value, TimeoutError)
+            assert isinstance(info.value, concurrent.futures.TimeoutError)
+        fut.set_result(5)
+        assert await fut.aresult(timeout=0) == 5
 
     run(main)
 

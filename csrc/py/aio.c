@@ -380,16 +380,6 @@ static void aop_dealloc(pyg_aop *self)
     Py_DECREF(type);
 }
 
-static int refuse_receive_only(PyObject *ch, const char *op)
-{
-    pyg_channel *c = (pyg_channel *)ch;
-    if (!pyg_channel_is_receive_only(c))
-        return 0;
-    PyErr_Format(PyExc_TypeError, "%s on a %s channel: it is receive-only",
-                 op, c->timer ? "timer's" : "context's done");
-    return -1;
-}
-
 /* Fill op->cases from a tuple of gc.recv/gc.send cases, as select() does. */
 static int parse_select_cases(pyg_state *st, pyg_aop *op, PyObject *cases)
 {
@@ -542,7 +532,7 @@ static PyObject *module_aop(PyObject *module, PyObject *const *args,
                          Py_TYPE(target)->tp_name);
             return NULL;
         }
-        if (mode == AOP_SEND && refuse_receive_only(target, "send") < 0)
+        if (pyg_refuse_direction((pyg_channel *)target, mode == AOP_SEND) < 0)
             return NULL;
     }
     pyg_aop *op = new_op(st, mode, target, ncases, args[3], args[4]);
@@ -743,7 +733,13 @@ static PyObject *aop_result(pyg_aop *self, PyObject *Py_UNUSED(ignored))
     pyg_state *st = pyg_state_of_type(Py_TYPE(self));
     const char *name = op_names[self->mode];
     if (self->state == AOP_ABORTED) {
-        pyg_raise_status(st, GC_TIMEOUT, name);
+        if (self->mode == AOP_CLOSED &&
+            PyObject_TypeCheck(self->target, st->future_base_type))
+            /* fut.aresult(timeout=): the class fut.result(timeout=) raises,
+               also concurrent.futures.TimeoutError before 3.11 */
+            PyErr_SetString(st->future_timeout_error, "result timed out");
+        else
+            pyg_raise_status(st, GC_TIMEOUT, name);
         return NULL;
     }
     if (self->state != AOP_COMMITTED) {

@@ -158,7 +158,6 @@ int pyg_refuse_if_receive_only(pyg_channel *self, const char *op)
                      : self->owner_ctx ? "context's done" : "receive-only view of a");
     return -1;
 }
-#define refuse_if_receive_only pyg_refuse_if_receive_only
 
 int pyg_refuse_if_send_only(pyg_channel *self, const char *op)
 {
@@ -167,6 +166,12 @@ int pyg_refuse_if_send_only(pyg_channel *self, const char *op)
     PyErr_Format(PyExc_TypeError,
                  "%s on a send-only view of a channel: it is send-only", op);
     return -1;
+}
+
+int pyg_refuse_direction(pyg_channel *self, bool is_send)
+{
+    return is_send ? pyg_refuse_if_receive_only(self, "send")
+                   : pyg_refuse_if_send_only(self, "recv");
 }
 
 PyObject *pyg_done_channel_new(pyg_state *st, gc_ctx *ctx)
@@ -210,7 +215,7 @@ static PyObject *channel_send(pyg_channel *self, PyObject *const *args,
     pyg_timeout timeout;
     gc_ctx *ctx;
     pyg_state *st = state_of(self);
-    if (refuse_if_receive_only(self, "send") < 0 ||
+    if (pyg_refuse_direction(self, true) < 0 ||
         pyg_parse_args("send", args, nargs, kwnames, 1, blocking_kwlist,
                        argv) < 0 ||
         pyg_parse_timeout(argv[1], &timeout) < 0 ||
@@ -251,8 +256,7 @@ int pyg_channel_recv_value(pyg_channel *self, PyObject *timeout_obj,
     pyg_timeout timeout;
     gc_ctx *ctx;
     pyg_state *st = state_of(self);
-    if ((self->direction == PYG_SEND_ONLY &&
-         pyg_refuse_if_send_only(self, "recv") < 0) ||
+    if (pyg_refuse_direction(self, false) < 0 ||
         pyg_parse_timeout(timeout_obj, &timeout) < 0 ||
         pyg_ctx_arg(st, ctx_obj, &ctx) < 0)
         return -1;
@@ -322,7 +326,7 @@ static PyObject *channel_iternext(pyg_channel *self)
 
 static PyObject *channel_close(pyg_channel *self, PyObject *Py_UNUSED(ignored))
 {
-    if (refuse_if_receive_only(self, "close") < 0)
+    if (pyg_refuse_if_receive_only(self, "close") < 0)
         return NULL;
     if (gc_chan_close(self->chan) != GC_OK) {
         pyg_raise_status(state_of(self), GC_CLOSED, "close");

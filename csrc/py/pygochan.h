@@ -184,6 +184,9 @@ static inline bool pyg_channel_is_receive_only(const pyg_channel *ch)
 /* Refuse an operation a view's direction forbids: -1 with TypeError set. */
 int pyg_refuse_if_receive_only(pyg_channel *ch, const char *op);
 int pyg_refuse_if_send_only(pyg_channel *ch, const char *op);
+/* The direction/kind check of a send (is_send) or receive on ch, the one
+   shared by the thread calls and the awaited ones (csrc/py/aio.c). */
+int pyg_refuse_direction(pyg_channel *ch, bool is_send);
 
 /* What a receive returns: the value, (value, True), or
    SelectResult(index, value, True). */
