@@ -7,6 +7,8 @@ import textwrap
 
 import pytest
 
+from conftest import FREE_THREADED
+
 try:
     import _interpreters  # noqa: F401  (3.13+)
 except ImportError:
@@ -128,6 +130,7 @@ DEADLOCK = textwrap.dedent(
 )
 
 
+@pytest.mark.skipif(FREE_THREADED, reason="the deadlock detector is off on the free-threaded build")
 @pytest.mark.parametrize("config", CONFIGS)
 def test_the_deadlock_detector_fires_in_a_subinterpreter(config):
     proc = run_in_subinterpreter(config, DEADLOCK)
