@@ -628,7 +628,7 @@ static int receive_job(pyg_state *state, pool_work *work, gc_chan *jobs,
                after all. */
             if (PyErr_ExceptionMatches(state->deadlock))
                 PyErr_Clear();
-            else
+            else if (PyErr_Occurred())
                 PyErr_WriteUnraisable(waited_on);
             *job = NULL;
             if (gc_pool_idle_expired(pool))
