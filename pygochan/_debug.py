@@ -37,7 +37,7 @@ class BlockedWait(NamedTuple):
 
     thread: Optional[threading.Thread]  #: None for a thread threading does not know
     ident: int  #: the thread's ident
-    operation: str  #: "recv", "send", "select", "wait", "result", "submit", ...
+    operation: str  #: "recv", "send", "select", "wait", "result", "submit", "idle worker", ...
     objects: Tuple[str, ...]  #: the reprs of what it waits on (select: its cases)
     since: float  #: when it parked, on the time.monotonic() clock
     timed: bool  #: the call has a timeout (it ends by itself)
@@ -51,13 +51,33 @@ def blocked() -> List[BlockedWait]:
     worker-1 recv <pygochan.Channel capacity=0 len=0 closed=False ...>
     """
     threads = {t.ident: t for t in threading.enumerate()}
+    pools: Optional[Dict[int, Any]] = None
     waits = []
     for ident, op, objects, since, timed in _core._blocked():
+        if op == "idle worker":
+            if pools is None:
+                pools = _pools_by_work()
+            objects = tuple(_pool_of(o, pools) for o in objects)
         waits.append(
             BlockedWait(threads.get(ident), ident, op, tuple(_safe_repr(o) for o in objects), since, timed)
         )
     waits.sort(key=lambda w: w.since)
     return waits
+
+
+def _pools_by_work() -> Dict[int, Any]:
+    """id(pool._work) -> pool, for every Pool alive."""
+    from . import _sync  # lazily: the package imports this module first
+
+    return {id(pool._work): pool for pool in list(_sync._live_pools)}
+
+
+def _pool_of(work: Any, pools: Dict[int, Any]) -> Any:
+    """An idle worker waits on its pool's _PoolWork, as it never holds the
+    Pool itself: show the Pool.  Once the Pool is gone (its workers are
+    then leaving), the _PoolWork is all there is."""
+    pool = pools.get(id(work))
+    return pool if pool is not None and pool._work is work else work
 
 
 def _safe_repr(obj: Any) -> str:

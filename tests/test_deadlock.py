@@ -557,3 +557,73 @@ def test_a_program_that_is_not_deadlocked_still_waits_for_its_threads(case, load
     assert returncode == 0, (out, err)
     assert out.strip().endswith("worker got x"), (out, err)
     assert "Exception in thread" not in err, err
+
+
+# ---- idle pool workers are asleep, as Go counts them -------------------------------
+
+IDLE_POOL = """
+report_lock = threading.Lock()
+def report(args):
+    with report_lock:
+        print(f'{args.thread.name} ended: {args.exc_type.__name__}: {args.exc_value}', flush=True)
+threading.excepthook = report
+pool = gc.Pool(2, idle_timeout=IDLE_TIMEOUT, name='idle-pool')
+both_started = threading.Barrier(3)   # two workers, then both idle
+futs = [pool.submit(both_started.wait) for _ in range(2)]
+both_started.wait()
+for f in futs:
+    f.result()
+"""
+
+
+@needs_gil
+def test_idle_workers_of_a_pool_without_idle_timeout_are_asleep():
+    # Nothing will ever send on ch, and the pool's workers wait for jobs
+    # nobody will submit: a deadlock.  The exit then ends the workers'
+    # waits too (they leave quietly) and the program exits.
+    body = IDLE_POOL.replace("IDLE_TIMEOUT", "None") + DEADLOCKED_MAIN.format(wait="gc.Channel().recv()")
+    returncode, out, err = run_to_exit(body)
+    assert returncode == 0, (out, err)
+    assert out.startswith("DEADLOCK"), (out, err)
+    assert out.count("idle worker <pygochan.Pool 'idle-pool' open") == 2, out
+    assert "MainThread" in out
+    assert " ended: " not in out and "Exception in thread" not in err, (out, err)
+
+
+@needs_gil
+def test_a_busy_pool_worker_is_no_deadlock():
+    # one worker idle, the other runs a task that will send, after a
+    # sleep and then after a timed wait: many grace periods pass
+    body = IDLE_POOL.replace("IDLE_TIMEOUT", "None") + textwrap.dedent("""
+        ch = gc.Channel()
+        def task():
+            time.sleep(1.0)
+            try:
+                gc.Channel().recv(timeout=1.0)
+            except TimeoutError:
+                pass
+            ch.send('late')
+        pool.submit(task)
+        try:
+            print(ch.recv(), flush=True)
+        except gc.Deadlock as e:
+            print('DEADLOCK', e, flush=True)
+    """)
+    returncode, out, err = run_to_exit(body)
+    assert returncode == 0, (out, err)
+    assert out.strip() == "late", (out, err)
+
+
+@needs_gil
+def test_idle_workers_with_an_idle_timeout_are_a_way_out_until_they_exit():
+    # A timed wait ends by itself: while the workers wait for a job with
+    # their idle deadline ahead, the main thread's wait goes on ...
+    proc = spawn(IDLE_POOL.replace("IDLE_TIMEOUT", "3600") + NO_DEADLOCK_MAIN)
+    out, err = outcome(proc, interrupt_after=1.5)
+    assert out.strip() == "interrupted", (out, err)
+    # ... and once they have exited, nothing is left to wake it
+    body = IDLE_POOL.replace("IDLE_TIMEOUT", "0.5") + DEADLOCKED_MAIN.format(wait="gc.Channel().recv()")
+    returncode, out, err = run_to_exit(body)
+    assert returncode == 0, (out, err)
+    assert out.startswith("DEADLOCK"), (out, err)
+    assert "idle worker" not in out, out

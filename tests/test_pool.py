@@ -16,7 +16,7 @@ import weakref
 import pytest
 
 import pygochan as gc
-from conftest import join_all, start, wait_for
+from conftest import FREE_THREADED, join_all, start, wait_for
 
 
 def pool_threads(pool):
@@ -317,6 +317,44 @@ def test_idle_workers_exit_after_idle_timeout():
     assert pool.stats()["workers_exited"] == pool.stats()["workers_started"]
     assert pool.submit(abs, -1).result(timeout=10) == 1  # starts one again
     pool.shutdown()
+
+
+@pytest.mark.parametrize("idle_timeout", [None, 3600])
+def test_an_idle_worker_shows_in_blocked_as_an_idle_worker_of_its_pool(idle_timeout):
+    pool = gc.Pool(2, idle_timeout=idle_timeout, name="shown-idle-pool")
+    try:
+        both_started = threading.Barrier(3, timeout=10)  # two workers, not one twice
+        futs = [pool.submit(both_started.wait) for _ in range(2)]
+        both_started.wait()
+        for f in futs:
+            f.result(timeout=10)
+        workers = set(pool_threads(pool))
+        assert len(workers) == 2
+
+        def idle_waits():
+            return [w for w in gc.blocked() if w.thread in workers]
+
+        wait_for(lambda: len(idle_waits()) == 2, what="both idle workers in blocked()")
+        for w in idle_waits():
+            assert w.operation == "idle worker"
+            # with an idle deadline the wait ends by itself
+            assert w.timed is (idle_timeout is not None)
+            # the Pool, by its repr (objects are left out without a GIL)
+            assert FREE_THREADED or (len(w.objects) == 1 and
+                                     w.objects[0].startswith("<pygochan.Pool 'shown-idle-pool' open"))
+        # a worker running a task shows what the task waits on; once done
+        # it is an idle worker again
+        gate = gc.Channel()
+        fut = pool.submit(gate.recv, timeout=10)
+        wait_for(lambda: sorted(w.operation for w in idle_waits()) == ["idle worker", "recv"],
+                 what="one worker in the task's recv, the other idle")
+        gate.send("go")
+        assert fut.result(timeout=10) == "go"
+        wait_for(lambda: [w.operation for w in idle_waits()] == ["idle worker"] * 2,
+                 what="both idle again")
+    finally:
+        pool.shutdown()
+    assert [w for w in gc.blocked() if w.thread in workers] == []
 
 
 def test_tasks_run_with_a_copy_of_the_submitters_contextvars():

@@ -1,7 +1,8 @@
 /* Who waits on what, and Go's "all goroutines are asleep - deadlock!".
 
-   Every wait that parks (the slow path of pyg_wait_for; fast paths never
-   come here) marks its thread's record parked, with what it waits on, for
+   Every wait that parks (the slow path of pyg_wait_with, which every
+   thread's blocking select goes through, idle pool workers' included;
+   fast paths never come here) marks its thread's record parked, with what it waits on, for
    as long as it parks.  blocked() reads the records; the main thread's
    waits use them to detect a deadlock.
 

@@ -570,23 +570,35 @@ static bool run_job(pool_work *work, PyObject *job)
 #define UPKEEP_SLICE_NS 0
 #endif
 
-static void run_thread_upkeep(PyObject *upkeep)
+/* pyg_wait_how.on_slice of an idle worker's wait (free-threaded build). */
+static int run_thread_upkeep(void *upkeep)
 {
-    if (UPKEEP_SLICE_NS == 0)
-        return;
-    PyObject *r = PyObject_CallNoArgs(upkeep);
+    PyObject *r = PyObject_CallNoArgs((PyObject *)upkeep);
     if (r)
         Py_DECREF(r);
     else
-        PyErr_WriteUnraisable(upkeep);
+        PyErr_WriteUnraisable((PyObject *)upkeep);
+    return 0;
 }
 
 /* Receive this worker's next job (>= 0), or find that it must exit (-1,
    already counted out by gc_pool).  Jobs buffered are taken without
-   letting go of the GIL. */
-static int receive_job(pool_work *work, gc_chan *jobs, PyObject *upkeep, void **job)
+   letting go of the GIL.  An idle worker waits like any other thread
+   (pyg_wait_with): blocked() lists it as an "idle worker" waiting on its
+   pool's _PoolWork (pygochan._debug shows the Pool instead), and the
+   deadlock detector counts it asleep, for good when the pool has no idle
+   timeout (a deadline is a way out, as for any timed wait). */
+static int receive_job(pyg_state *state, pool_work *work, gc_chan *jobs,
+                       PyObject *upkeep, void **job)
 {
     gc_pool *pool = work->pool;
+    PyObject *waited_on = (PyObject *)work;
+    pyg_wait_how how = {"idle worker", &waited_on, 1, NULL, NULL, 0};
+    if (UPKEEP_SLICE_NS > 0) {
+        how.on_slice = run_thread_upkeep;
+        how.on_slice_arg = upkeep;
+        how.slice_ns = UPKEEP_SLICE_NS;
+    }
     for (;;) {
         bool ok = false;
         enum gc_status st = gc_chan_try_recv(jobs, job, &ok);
@@ -602,18 +614,26 @@ static int receive_job(pool_work *work, gc_chan *jobs, PyObject *upkeep, void **
             gc_select_init(&sel, &c, 1, &entry, orders, orders + 1);
             sel.spin_yields = WORKER_SPIN_YIELDS;
             sel.spin_role = &work->long_spinner;
-            for (;;) {
-                run_thread_upkeep(upkeep);
-                Py_BEGIN_ALLOW_THREADS
-                st = gc_select_wait(&sel, deadline, UPKEEP_SLICE_NS, &res);
-                Py_END_ALLOW_THREADS
-                if (st != GC_INTERRUPTED)
-                    break;
-            }
+            st = pyg_wait_with(state, &sel, deadline, &res, &how);
             if (st == GC_OK) {
                 *job = res.value;
                 ok = res.ok;
             }
+        }
+        if (st == GC_INTERRUPTED) {
+            /* Signal handlers run on the main thread only, and the upkeep
+               never fails: what ends an idle worker's wait is the exit of
+               a deadlocked program (see blocked.c), with Deadlock.  The
+               worker leaves quietly, unless a job is on its way to it
+               after all. */
+            if (PyErr_ExceptionMatches(state->deadlock))
+                PyErr_Clear();
+            else if (PyErr_Occurred())
+                PyErr_WriteUnraisable(waited_on);
+            *job = NULL;
+            if (gc_pool_idle_expired(pool))
+                return -1;
+            continue;
         }
         if (st == GC_TIMEOUT) {
             *job = NULL;
@@ -643,6 +663,7 @@ static PyObject *pool_work_run(pool_work *work, PyObject *const *args,
         return NULL;
     }
     PyObject *first = args[0], *upkeep = args[1];
+    pyg_state *state = pyg_state_of_type(Py_TYPE(work));
     gc_pool *pool = work->pool;
     gc_chan *jobs = gc_pool_jobs(pool);
     gc_pool *outer = worker_of;
@@ -670,7 +691,7 @@ static PyObject *pool_work_run(pool_work *work, PyObject *const *args,
         }
         if (!gc_pool_worker_ready(pool, ran))
             break;
-        if (receive_job(work, jobs, upkeep, &job) < 0)
+        if (receive_job(state, work, jobs, upkeep, &job) < 0)
             break;
     }
     worker_of = outer;

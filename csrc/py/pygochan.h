@@ -249,12 +249,34 @@ int pyg_parse_args(const char *fname, PyObject *const *args, Py_ssize_t nargs,
                    PyObject *kwnames, Py_ssize_t npos, const char *const *kwlist,
                    PyObject **out);
 
+/* How a thread waits, beyond its select and deadline: what blocked()
+   shows (op, and objects: borrowed, alive during the call), and, if
+   on_slice is set, Python code to run while it waits: on_slice(arg) is
+   called with the GIL held before the wait first sleeps and then at least
+   every slice_ns while it sleeps (> 0), the wait staying recorded as
+   parked meanwhile (so it must not wait itself); 0 to go on waiting, -1
+   with an exception set to end the wait with no effect. */
+typedef struct {
+    const char *op;
+    PyObject *const *objects;
+    Py_ssize_t nobjects;
+    int (*on_slice)(void *arg);
+    void *on_slice_arg;
+    int64_t slice_ns;
+} pyg_wait_how;
+
 /* Finish a select whose gc_select_try found nothing ready: block with the
    GIL released until it commits, times out or a signal handler raises.
+   Every blocking wait of the binding comes here: it records the thread
+   for blocked() and the deadlock detector (blocked.c), and on the main
+   thread runs signal handlers and the deadlock check between slices.
    Returns the core status; on GC_INTERRUPTED a Python exception is set
-   (on the main thread that may be Deadlock).  op names the operation and
-   objects (borrowed, alive during the call) what it waits on, for
-   blocked(); pyg_wait is pyg_wait_for with op "wait" and no objects. */
+   (on the main thread that may be Deadlock, and on any thread when the
+   exit of a deadlocked program ends the wait).  pyg_wait_for is
+   pyg_wait_with with no on_slice; pyg_wait is pyg_wait_for with op "wait"
+   and no objects. */
+enum gc_status pyg_wait_with(pyg_state *st, gc_select *sel, int64_t deadline_ns,
+                             gc_select_result *res, const pyg_wait_how *how);
 enum gc_status pyg_wait_for(pyg_state *st, gc_select *sel, int64_t deadline_ns,
                             gc_select_result *res, const char *op,
                             PyObject *const *objects, Py_ssize_t nobjects);

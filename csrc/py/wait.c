@@ -100,11 +100,14 @@ int pyg_parse_args(const char *fname, PyObject *const *args, Py_ssize_t nargs,
     return 0;
 }
 
-enum gc_status pyg_wait_for(pyg_state *st, gc_select *sel, int64_t deadline_ns,
-                            gc_select_result *res, const char *op,
-                            PyObject *const *objects, Py_ssize_t nobjects)
+enum gc_status pyg_wait_with(pyg_state *st, gc_select *sel, int64_t deadline_ns,
+                             gc_select_result *res, const pyg_wait_how *how)
 {
+    const char *op = how->op;
     bool on_main = PyThread_get_thread_ident() == st->main_thread_ident;
+    int64_t slice_ns = on_main ? MAIN_THREAD_SLICE_NS : 0;
+    if (how->on_slice && how->slice_ns > 0 && (slice_ns == 0 || how->slice_ns < slice_ns))
+        slice_ns = how->slice_ns;
     pyg_drain_deferred(st);
     /* A Ctrl-C that arrived while this thread was busy (say, draining a
        channel from C code, where no bytecode boundary runs handlers) is
@@ -116,7 +119,8 @@ enum gc_status pyg_wait_for(pyg_state *st, gc_select *sel, int64_t deadline_ns,
     uint64_t parked_seq = 0;
     sel->stop_word = NULL;
     if (rec) {
-        parked_seq = pyg_blocked_park(rec, op, objects, nobjects, timed, &sel->waiter.state);
+        parked_seq = pyg_blocked_park(rec, op, how->objects, how->nobjects, timed,
+                                      &sel->waiter.state);
         /* the exit hook may end this wait (pyg_blocked.kick_seq) */
         sel->stop_word = &rec->kick_seq;
         sel->stop_value = parked_seq;
@@ -125,9 +129,13 @@ enum gc_status pyg_wait_for(pyg_state *st, gc_select *sel, int64_t deadline_ns,
     for (;;) {
         enum gc_status status;
         bool kicked = false;
+        if (how->on_slice && how->on_slice(how->on_slice_arg) < 0) {
+            if (rec)
+                pyg_blocked_unpark(rec);
+            return GC_INTERRUPTED;
+        }
         Py_BEGIN_ALLOW_THREADS
-        status = gc_select_wait(sel, deadline_ns,
-                                on_main ? MAIN_THREAD_SLICE_NS : 0, res);
+        status = gc_select_wait(sel, deadline_ns, slice_ns, res);
         kicked = status == GC_INTERRUPTED && rec &&
                  atomic_load_explicit(&rec->kick_seq, memory_order_acquire) == parked_seq;
         /* Woken: unpark before queueing for the GIL, so that a thread about
@@ -174,6 +182,14 @@ enum gc_status pyg_wait_for(pyg_state *st, gc_select *sel, int64_t deadline_ns,
             return GC_INTERRUPTED;
         }
     }
+}
+
+enum gc_status pyg_wait_for(pyg_state *st, gc_select *sel, int64_t deadline_ns,
+                            gc_select_result *res, const char *op,
+                            PyObject *const *objects, Py_ssize_t nobjects)
+{
+    pyg_wait_how how = {op, objects, nobjects, NULL, NULL, 0};
+    return pyg_wait_with(st, sel, deadline_ns, res, &how);
 }
 
 enum gc_status pyg_wait(pyg_state *st, gc_select *sel, int64_t deadline_ns,
