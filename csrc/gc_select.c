@@ -58,6 +58,7 @@ void gc_select_init(gc_select *sel, const gc_case *cases, int ncases,
     sel->lock_order = lock_order;
     sel->spin_yields = gc_spin_yields;
     sel->spin_role = NULL;
+    sel->resumed = false;
     sel->stop_word = NULL;
     sel->stop_value = 0;
 
@@ -217,7 +218,7 @@ static enum gc_status register_cases(gc_select *sel, gc_select_result *res)
             e->is_send = c->is_send;
             if (c->is_send)
                 gc_waitq_push(&c->chan->sendq, e);
-            else if (c->chan->lifo_receivers)
+            else if (c->chan->lifo_receivers && !sel->resumed)
                 gc_waitq_push_front(&c->chan->recvq, e);
             else
                 gc_waitq_push(&c->chan->recvq, e);
@@ -297,6 +298,7 @@ enum gc_status gc_select_wait(gc_select *sel, int64_t deadline_ns,
             unregister_cases(sel);
             if (pr == GC_PARK_TIMEOUT && park_until == deadline_ns)
                 return GC_TIMEOUT;
+            sel->resumed = true;
             return GC_INTERRUPTED;
         }
         /* A waker claimed us as we gave up: the operation happened. */

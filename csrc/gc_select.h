@@ -65,6 +65,11 @@ typedef struct gc_select {
        a wake that lands before the sleep begins is lost. */
     const _Atomic uint64_t *stop_word;
     uint64_t stop_value;
+    /* Set once gc_select_wait returned GC_INTERRUPTED: the wait resumed
+       after a slice has waited since before any receiver that queued
+       meanwhile, so on a lifo_receivers channel it queues at the back
+       (slices must not make the longest-waiting receiver the newest). */
+    bool resumed;
     gc_waiter waiter;
 } gc_select;
 

@@ -2949,6 +2949,57 @@ static void test_lifo_receivers_newest_first(void)
     destroy(ch);
 }
 
+/* A receive waiting in slices (as an idle pool worker does on the
+   free-threaded build) queues again after each one; on a lifo channel it
+   goes to the back, or the receiver that has waited longest would become
+   the newest and take the next value from one that just arrived. */
+struct sliced_recv {
+    gc_chan *ch;
+    void *got;
+    atomic_int slices;
+    pthread_t thread;
+};
+
+static void *sliced_recv_main(void *arg)
+{
+    struct sliced_recv *r = arg;
+    gc_case c = {r->ch, NULL, false};
+    gc_entry entry;
+    int order[2];
+    gc_select sel;
+    gc_select_result res;
+    gc_select_init(&sel, &c, 1, &entry, order, order + 1);
+    enum gc_status st;
+    while ((st = gc_select_wait(&sel, GC_FOREVER, 2 * MS, &res)) == GC_INTERRUPTED)
+        atomic_fetch_add(&r->slices, 1);
+    r->got = st == GC_OK ? res.value : NULL;
+    return NULL;
+}
+
+static void test_lifo_receiver_resumed_after_a_slice_stays_oldest(void)
+{
+    gc_chan *ch = gc_chan_new(0);
+    gc_chan_set_lifo_receivers(ch);
+    struct sliced_recv oldest = {ch, NULL, 0, 0};
+    pthread_create(&oldest.thread, NULL, sliced_recv_main, &oldest);
+    wait_until_waiting(ch, 0, 1);
+    struct blocked_recv newest = {ch, NULL, 0};
+    pthread_create(&newest.thread, NULL, blocked_recv_main, &newest);
+    wait_until_waiting(ch, 0, 2);
+    /* the sliced one has queued again since the newest arrived */
+    for (int seen = atomic_load(&oldest.slices); atomic_load(&oldest.slices) < seen + 2;)
+        sleep_us(200);
+    wait_until_waiting(ch, 0, 2);
+    CHECK(gc_chan_try_send(ch, VAL(1)) == GC_OK);
+    pthread_join(newest.thread, NULL);
+    CHECK(newest.got == VAL(1));
+    CHECK(gc_chan_try_send(ch, VAL(2)) == GC_OK ||
+          send_wait(ch, VAL(2), GC_FOREVER) == GC_OK);
+    pthread_join(oldest.thread, NULL);
+    CHECK(oldest.got == VAL(2));
+    destroy(ch);
+}
+
 static void test_wg_counts_and_generations(void)
 {
     gc_wg *wg = gc_wg_new();
@@ -3957,6 +4008,8 @@ int main(void)
         test_give_back_keeps_order_under_racing_sender);
     run("handoff_never_buffers", test_handoff_never_buffers);
     run("lifo_receivers_newest_first", test_lifo_receivers_newest_first);
+    run("lifo_receiver_resumed_after_a_slice_stays_oldest",
+        test_lifo_receiver_resumed_after_a_slice_stays_oldest);
     run("wg_counts_and_generations", test_wg_counts_and_generations);
     run("wg_wait_sees_every_done", test_wg_wait_sees_every_done);
     run("pool_hands_to_newest_idle_worker_and_expires",
