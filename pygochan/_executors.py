@@ -336,9 +336,10 @@ class GroupTasks:
         args: Tuple[Any, ...],
         kwargs: Dict[str, Any],
         slots: "Optional[_core.Channel[None]]",
-    ) -> None:
+    ) -> bool:
         """Submit ``fn(*args, **kwargs)`` for ``group``, counted by its
-        WaitGroup and holding its limit slot (if any) until it settles."""
+        WaitGroup and holding its limit slot (if any, taken already) until
+        it settles; True.  Called with Ctrl-C held off (ErrGroup._start)."""
         group._wg.add(1)
         try:
             fut = self.executor.submit(fn, *args, **kwargs)
@@ -350,6 +351,7 @@ class GroupTasks:
         # A cancellation that came before add() has already swept _pending.
         if self._ctx.err() is not None:
             fut.cancel()
+        return True
 
     def _settled(self, group: "ErrGroup", fut: Any, slots: "Optional[_core.Channel[None]]") -> None:
         self._pending.discard(fut)

@@ -333,6 +333,11 @@ class AfterFuncTimer:
         deadline = _deadline_in(seconds)
         if seconds < 0:
             raise ValueError("seconds must be a non-negative number of seconds")
+        # Registered and recorded with Ctrl-C held off: the timer never runs
+        # a function it has no handle to stop.
+        _core._holding_sigint(self._register, deadline)
+
+    def _register(self, deadline: float) -> None:
         ctx = _core._new_context(background(), deadline)
         self._ctx = ctx
         self._stop_fn = ctx.after_func(self._fn)
@@ -353,9 +358,18 @@ class AfterFuncTimer:
         """Run ``fn`` ``seconds`` from now instead; True if the timer was
         still pending (its earlier run will not happen)."""
         with self._lock:
-            was_pending = self._disarm()
-            self._arm(seconds)
-            return was_pending
+            from ._context import _deadline_in
+
+            deadline = _deadline_in(seconds)
+            if seconds < 0:
+                raise ValueError("seconds must be a non-negative number of seconds")
+            # no Ctrl-C between the two: a reset timer is never left stopped
+            return _core._holding_sigint(self._rearm, deadline)
+
+    def _rearm(self, deadline: float) -> bool:
+        was_pending = self._disarm()
+        self._register(deadline)
+        return was_pending
 
     def __repr__(self) -> str:
         ctx = self._ctx

@@ -580,16 +580,14 @@ class ErrGroup:
         it is given back there."""
         slots = self._slots
         if self._executor_tasks is not None:
-            if slots is not None:
-                if block:
-                    slots.send(None)
-                else:
-                    try:
-                        slots.send(None, timeout=0)
-                    except TimeoutError:
-                        return False
-            self._executor_tasks.start(self, fn, args, kwargs, slots)
-            return True
+            # The slot is taken and the task submitted in one C call, with
+            # Ctrl-C held off from the slot to the submit's bookkeeping (an
+            # executor whose submit blocks delays Ctrl-C until it returns).
+            if slots is None:
+                _core._holding_sigint(self._executor_tasks.start, self, fn, args, kwargs, None)
+                return True
+            return _core._with_slot(slots, block, self._executor_tasks.start,
+                                    self, fn, args, kwargs, slots) is True
 
         def run() -> None:
             try:

@@ -160,6 +160,42 @@ def test_err_group_with_limit_keeps_its_slot_under_ctrl_c(method: str) -> None:
           check=ERR_GROUP_CHECK)
 
 
+@pytest.mark.parametrize("method", ["go", "try_go"])
+def test_err_group_on_an_executor_keeps_its_slot_under_ctrl_c(method: str) -> None:
+    storm(setup="""
+        import concurrent.futures as cf
+        g = gc.ErrGroup(limit=1, executor=cf.ThreadPoolExecutor(2))
+        def task(i): pass
+        """,
+          step=f"g.{method}(task, steps)",
+          check=ERR_GROUP_CHECK)
+
+
+def test_a_reset_after_func_timer_runs_fn_once_after_its_last_reset_under_ctrl_c() -> None:
+    # Each step pushes the run a second ahead.  An interrupt inside reset()
+    # used to leave a run registered that the timer no longer knew of (it
+    # ran although reset() raised, and no stop() could prevent it), or the
+    # timer stopped with nothing armed.  Either way the one run after the
+    # last reset is not what happens.
+    storm(setup="""
+        fired = []
+        timer = gc.after_func(3600, lambda: fired.append(time.monotonic()))
+        last = time.monotonic()
+        """,
+          step="""
+        last = time.monotonic()
+        timer.reset(1.0)
+        """,
+          check="""
+        deadline = time.monotonic() + 10
+        while not fired and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.1)  # a second run, if one were registered, would be due too
+        report["ok"] = int(len(fired) == 1 and fired[0] > last)
+        report["fired"] = len(fired)
+        """)
+
+
 def test_semaphore_gives_back_what_an_interrupted_acquire_took() -> None:
     # Another thread takes both units now and then, so the main thread's
     # acquire often waits in line as well as taking free units at once.

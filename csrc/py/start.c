@@ -346,6 +346,35 @@ fail:
     return -1;
 }
 
+/* Take a slot: send None to slots, waiting for room if block.  1: taken;
+   0: none free (not block); -1: an exception (a Ctrl-C while waiting),
+   nothing taken.  The channel's own send: it waits with the GIL released,
+   answers Ctrl-C and, when it raises, has sent nothing. */
+static int take_slot(PyObject *slots, int block)
+{
+    PyObject *r;
+    if (block) {
+        r = PyObject_CallMethod(slots, "send", "(O)", Py_None);
+    } else {
+        PyObject *send = PyObject_GetAttrString(slots, "send");
+        PyObject *call_args = Py_BuildValue("(O)", Py_None);
+        PyObject *call_kw = Py_BuildValue("{si}", "timeout", 0);
+        r = send && call_args && call_kw ? PyObject_Call(send, call_args, call_kw)
+                                         : NULL;
+        Py_XDECREF(send);
+        Py_XDECREF(call_args);
+        Py_XDECREF(call_kw);
+        if (!r && PyErr_ExceptionMatches(PyExc_TimeoutError)) {
+            PyErr_Clear();
+            return 0;
+        }
+    }
+    if (!r)
+        return -1;
+    Py_DECREF(r);
+    return 1;
+}
+
 /* _core._go(wg, target, name, daemon, slots=None, block=True) */
 static PyObject *module_go(PyObject *module, PyObject *const *args,
                            Py_ssize_t nargs, PyObject *kwnames)
@@ -372,36 +401,17 @@ static PyObject *module_go(PyObject *module, PyObject *const *args,
         PyErr_SetString(PyExc_TypeError, "_go() needs a callable target");
         return NULL;
     }
-    PyObject *no_args = PyTuple_New(0);
-    if (!no_args)
-        return NULL;
-    if (slots) {
-        /* The channel's own send: it waits with the GIL released, answers
-           Ctrl-C and, when it raises, has sent nothing. */
-        PyObject *r;
-        if (block) {
-            r = PyObject_CallMethod(slots, "send", "(O)", Py_None);
-        } else {
-            PyObject *send = PyObject_GetAttrString(slots, "send");
-            PyObject *call_args = Py_BuildValue("(O)", Py_None);
-            PyObject *call_kw = Py_BuildValue("{si}", "timeout", 0);
-            r = send && call_args && call_kw
-                    ? PyObject_Call(send, call_args, call_kw)
-                    : NULL;
-            Py_XDECREF(send);
-            Py_XDECREF(call_args);
-            Py_XDECREF(call_kw);
-            if (!r && PyErr_ExceptionMatches(PyExc_TimeoutError)) {
-                PyErr_Clear();
-                Py_DECREF(no_args);
-                Py_RETURN_NONE; /* no free slot */
-            }
-        }
-        if (!r) {
-            Py_DECREF(no_args);
+    int taken = slots ? take_slot(slots, block) : 1;
+    if (taken <= 0) {
+        if (taken < 0)
             return NULL;
-        }
-        Py_DECREF(r);
+        Py_RETURN_NONE; /* no free slot */
+    }
+    PyObject *no_args = PyTuple_New(0);
+    if (!no_args) {
+        if (slots)
+            give_back_slot(slots);
+        return NULL;
     }
     /* From here on nothing runs Python code but the thread's start. */
     if (pyg_wait_group_add(wg, 1) != GC_OK) {
@@ -441,6 +451,38 @@ static PyObject *module_holding_sigint(PyObject *module, PyObject *const *args,
     return r;
 }
 
+/* _core._with_slot(slots, block, fn, *args) */
+static PyObject *module_with_slot(PyObject *module, PyObject *const *args,
+                                  Py_ssize_t nargs)
+{
+    pyg_state *st = PyModule_GetState(module);
+    if (nargs < 3 || !PyObject_TypeCheck(args[0], st->channel_type) ||
+        !PyCallable_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "_with_slot(slots: Channel, block, fn, *args)");
+        return NULL;
+    }
+    int block = PyObject_IsTrue(args[1]);
+    if (block < 0)
+        return NULL;
+    int taken = take_slot(args[0], block);
+    if (taken <= 0) {
+        if (taken < 0)
+            return NULL;
+        Py_RETURN_NONE;
+    }
+    /* No Python code ran since the slot was taken: fn owns it from here. */
+    pyg_held_sigint held;
+    if (pyg_hold_off_sigint(st, &held, true) < 0) { /* (no memory, no _signal) */
+        give_back_slot(args[0]);
+        return NULL;
+    }
+    PyObject *r = PyObject_Vectorcall(args[2], args + 3, (size_t)(nargs - 3), NULL);
+    pyg_let_sigint_in(st, &held);
+    if (r && PyErr_Occurred()) /* what a pending handler raised before fn ran */
+        Py_CLEAR(r);
+    return r;
+}
+
 static PyMethodDef start_functions[] = {
     {"_holding_sigint", (PyCFunction)(void (*)(void))module_holding_sigint,
      METH_FASTCALL,
@@ -449,6 +491,11 @@ static PyMethodDef start_functions[] = {
      "comes meanwhile is raised again once fn returned, for its handler to\n"
      "run right after this call.  For short bookkeeping that must not be\n"
      "interrupted halfway; fn must not block."},
+    {"_with_slot", (PyCFunction)(void (*)(void))module_with_slot, METH_FASTCALL,
+     "_with_slot(slots, block, fn, *args)\n--\n\n"
+     "Take a slot from slots (waiting if block, else returning None when\n"
+     "none is free), then call fn(*args), which owns the slot, with SIGINT\n"
+     "held off: no Ctrl-C lands between the two."},
     {"_go", (PyCFunction)(void (*)(void))module_go, METH_FASTCALL | METH_KEYWORDS,
      "_go(wg, target, name, daemon, slots=None, block=True)\n--\n\n"
      "Take a slot from slots (waiting if block, else returning None when\n"
