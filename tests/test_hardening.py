@@ -275,7 +275,15 @@ def test_ctrl_c_storm_while_pool_submit_starts_workers():
 
 
 # The same moments, made deterministic: Thread.start() raising
-# KeyboardInterrupt after the thread began, or before it could.
+# KeyboardInterrupt after the thread began, or before it could.  A thread
+# that began races the starter's undo for its books: either it runs its task
+# and settles them, or the undo takes them back and it returns having run
+# nothing (which wins depends on scheduling, on the free-threaded build
+# especially).  Either way the books agree with what ran, once.
+
+def runs_at_most_once_of_those_started(ran, outcomes):
+    assert len(ran) == len(set(ran))
+    assert set(ran) <= {i for i, outcome in enumerate(outcomes) if outcome == "started"}
 
 @pytest.fixture
 def interrupted_starts(monkeypatch):
@@ -307,7 +315,7 @@ def test_waitgroup_go_interrupted_in_start_keeps_count(interrupted_starts):
             wg.go(ran.append, i)
     wg.wait(timeout=JOIN_TIMEOUT)
     assert wg.count == 0
-    assert sorted(ran) == [i for i in range(20) if interrupted_starts[i] == "started"]
+    runs_at_most_once_of_those_started(ran, interrupted_starts)
 
 
 def test_errgroup_go_interrupted_in_start_gives_each_slot_back_once(interrupted_starts):
@@ -318,7 +326,7 @@ def test_errgroup_go_interrupted_in_start_gives_each_slot_back_once(interrupted_
             g.go(ran.append, i)
     g.wait(timeout=JOIN_TIMEOUT)
     assert len(g._slots) == 0
-    assert sorted(ran) == [i for i in range(20) if interrupted_starts[i] == "started"]
+    runs_at_most_once_of_those_started(ran, interrupted_starts)
 
 
 def test_pool_submit_interrupted_in_start_keeps_the_worker_count(interrupted_starts, monkeypatch):
@@ -332,7 +340,7 @@ def test_pool_submit_interrupted_in_start_keeps_the_worker_count(interrupted_sta
         while pool.running + pool.idle and time.monotonic() < deadline:
             time.sleep(0.001)
     monkeypatch.undo()
-    assert sorted(ran) == [i for i in range(10) if interrupted_starts[i] == "started"]
+    runs_at_most_once_of_those_started(ran, interrupted_starts)
     assert [f.result(timeout=JOIN_TIMEOUT) for f in [pool.submit(pow, 2, i) for i in range(8)]] == [
         2 ** i for i in range(8)]
     pool.shutdown(wait=True)
