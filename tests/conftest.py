@@ -116,3 +116,22 @@ def wait_blocked(ch, senders=None, receivers=None, timeout=WAIT_TIMEOUT):
         return (senders is None or s == senders) and (receivers is None or r == receivers)
 
     wait_for(ok, timeout, what=f"{senders} blocked senders / {receivers} receivers on {ch!r}")
+
+
+def run_coroutine(coro_fn, *args):
+    """asyncio.run(coro_fn(*args)), failing instead of hanging after 60 s."""
+    import asyncio
+
+    return asyncio.run(asyncio.wait_for(coro_fn(*args), 60))
+
+
+async def parked(ch, receivers=0, senders=0):
+    """Yield to the loop until ch shows the expected parked waiters."""
+    import asyncio
+
+    for _ in range(10000):
+        r = repr(ch)
+        if f"waiting_receivers={receivers}" in r and f"waiting_senders={senders}" in r:
+            return
+        await asyncio.sleep(0)
+    raise AssertionError(f"never parked: {ch!r}")

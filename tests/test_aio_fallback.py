@@ -9,7 +9,7 @@ import time
 from typing import Any, Awaitable, Callable, List, TypeVar
 
 import pygochan as gc
-from conftest import WAIT_TIMEOUT, join_all, start, wait_for
+from conftest import WAIT_TIMEOUT, join_all, parked, start, wait_for
 
 T = TypeVar("T")
 
@@ -36,15 +36,6 @@ def run_on(loop: asyncio.AbstractEventLoop, coro_fn: Callable[[], Awaitable[T]])
         return await asyncio.wait_for(coro_fn(), 60)
 
     return loop.run_until_complete(bounded())
-
-
-async def until_parked(ch: gc.Channel[Any], receivers: int = 0, senders: int = 0) -> None:
-    for _ in range(10000):
-        r = repr(ch)
-        if f"waiting_receivers={receivers}" in r and f"waiting_senders={senders}" in r:
-            return
-        await asyncio.sleep(0)
-    raise AssertionError(f"never parked: {ch!r}")
 
 
 async def ping_pong(rounds: int) -> None:
@@ -93,7 +84,7 @@ def test_fallback_watcher_exits_when_idle_and_returns_on_the_next_park() -> None
         async def park_then_complete() -> None:
             ch: gc.Channel[str] = gc.Channel()
             task = asyncio.ensure_future(ch.arecv(timeout=WAIT_TIMEOUT))
-            await until_parked(ch, receivers=1)
+            await parked(ch, receivers=1)
             assert hub_threads(), "a parked operation has a watcher"
             t = start(ch.send, "late", timeout=WAIT_TIMEOUT)
             assert await task == "late"
@@ -136,7 +127,7 @@ def test_fallback_watcher_exits_after_timeouts_and_cancels() -> None:
             else:
                 raise AssertionError("nothing was sent")
             task = asyncio.ensure_future(ch.arecv())
-            await until_parked(ch, receivers=1)
+            await parked(ch, receivers=1)
             task.cancel()
             try:
                 await task
@@ -168,7 +159,7 @@ def test_parks_racing_the_watchers_exit_lose_no_wake_up() -> None:
                 go.clear()
                 t = start(sender, 3)
                 task = asyncio.ensure_future(ch.arecv(timeout=WAIT_TIMEOUT))
-                await until_parked(ch, receivers=1)
+                await parked(ch, receivers=1)
                 go.set()
                 got = [await task] + [await ch.arecv(timeout=WAIT_TIMEOUT) for _ in range(2)]
                 assert got == [0, 1, 2]

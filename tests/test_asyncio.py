@@ -22,24 +22,10 @@ import time
 import pytest
 
 import pygochan as gc
-from conftest import WAIT_TIMEOUT, join_all, start
+from conftest import WAIT_TIMEOUT, join_all, parked, run_coroutine as run, start
 
 HAS_CANCELLING = sys.version_info >= (3, 11)
 CAPACITIES = [0, 1, 16, gc.UNBOUNDED]
-
-
-def run(coro_fn, *args):
-    return asyncio.run(asyncio.wait_for(coro_fn(*args), 60))
-
-
-async def parked(ch, receivers=0, senders=0):
-    """Yield to the loop until ch shows the expected parked waiters."""
-    for _ in range(10000):
-        r = repr(ch)
-        if f"waiting_receivers={receivers}" in r and f"waiting_senders={senders}" in r:
-            return
-        await asyncio.sleep(0)
-    raise AssertionError(f"never parked: {ch!r}")
 
 
 def assert_no_parked_waiters():
