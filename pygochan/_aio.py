@@ -94,6 +94,8 @@ def _parked_future_type(base: Any) -> Any:
             return bool(super().cancel(msg))
 
     return _ParkedFuture
+
+
 _aop = _core._aop
 _AsyncOp = _core._AsyncOp
 _MISSING = object()
