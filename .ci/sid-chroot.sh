@@ -58,7 +58,7 @@ run_in_chroot() {
     fi
     local passed=() name
     for name in PIP_CERT PIP_INDEX_URL PIP_DEFAULT_TIMEOUT http_proxy https_proxy no_proxy \
-                HTTP_PROXY HTTPS_PROXY NO_PROXY PYGOCHAN_WERROR PYGOCHAN_SEED; do
+                HTTP_PROXY HTTPS_PROXY NO_PROXY PYGOCHAN_WERROR PYGOCHAN_SEED PYGOCHAN_STORM_SECONDS; do
         [ -n "${!name:-}" ] && passed+=("$name=${!name}")
     done
     local rc=0

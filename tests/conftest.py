@@ -18,6 +18,13 @@ JOIN_TIMEOUT = 30.0
 WAIT_TIMEOUT = 10.0
 
 
+def storm_seconds(default):
+    """How long a SIGINT storm test storms: `default`, or
+    PYGOCHAN_STORM_SECONDS (CI shortens them on the extra interpreters)."""
+    value = os.environ.get("PYGOCHAN_STORM_SECONDS")
+    return float(value) if value else default
+
+
 def seed_from_env():
     """The seed in PYGOCHAN_SEED, or a fresh random one."""
     value = os.environ.get("PYGOCHAN_SEED")

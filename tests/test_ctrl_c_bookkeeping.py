@@ -23,12 +23,12 @@ from typing import Dict, List
 
 import pytest
 
-from conftest import seed_from_env
+from conftest import seed_from_env, storm_seconds
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
 
-STORM_SECONDS = 2.5
-MIN_INTERRUPTS = 100
+STORM_SECONDS = storm_seconds(2.5)
+MIN_INTERRUPTS = int(40 * STORM_SECONDS)  # of about 470 a second
 
 # The child: `setup` runs, "ready" is printed, then `step` runs in a loop
 # catching KeyboardInterrupt until the parent writes a line on stdin; then

@@ -12,7 +12,7 @@ import time
 import pytest
 
 import pygochan as gc
-from conftest import JOIN_TIMEOUT, seed_from_env
+from conftest import JOIN_TIMEOUT, seed_from_env, storm_seconds
 
 
 def run_python(code, timeout=180):
@@ -149,6 +149,7 @@ import inspect, os, random, signal, threading, time
 import pygochan as gc
 
 rng = random.Random({seed})
+STORM_SECONDS = {seconds}
 _lines, _first = inspect.getsourcelines(threading.Condition.wait)
 _blocking_acquire = [_first + i for i, line in enumerate(_lines)
                      if line.strip() == "waiter.acquire()"][1]
@@ -180,7 +181,7 @@ interrupts = 0
 
 
 def run_storm(body, seed):
-    code, out, err = run_python(STORM_PRELUDE.format(seed=seed) + textwrap.dedent(body))
+    code, out, err = run_python(STORM_PRELUDE.format(seed=seed, seconds=storm_seconds(2.0)) + textwrap.dedent(body))
     assert code == 0, err
     assert "Traceback" not in err, err
     return out
@@ -200,7 +201,7 @@ def test_ctrl_c_storm_while_waitgroup_go_starts_threads():
             with lock:
                 finished += 1
         wg = gc.WaitGroup()
-        end = time.monotonic() + 2.0
+        end = time.monotonic() + STORM_SECONDS
         calls = 0
         while time.monotonic() < end:
             calls += 1
@@ -224,7 +225,7 @@ def test_ctrl_c_storm_while_errgroup_go_starts_threads():
     print(f"PYGOCHAN_SEED={seed}")
     out = run_storm("""
         g = gc.ErrGroup(limit=4)
-        end = time.monotonic() + 2.0
+        end = time.monotonic() + STORM_SECONDS
         calls = 0
         while time.monotonic() < end:
             calls += 1
@@ -250,7 +251,7 @@ def test_ctrl_c_storm_while_pool_submit_starts_workers():
         futures = []
         start = time.monotonic()
         calls = 0
-        while time.monotonic() < start + 2.0:
+        while time.monotonic() < start + STORM_SECONDS:
             calls += 1
             try:
                 futures.append(pool.submit(time.sleep, rng.uniform(0, 0.001)))
