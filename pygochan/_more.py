@@ -219,7 +219,7 @@ class Semaphore(_core._SemaphoreBase):
 
 
 class _Call:
-    __slots__ = ("done", "value", "error", "dups", "leader", "shared")
+    __slots__ = ("done", "value", "error", "dups", "leader", "finished", "shared")
 
     def __init__(self) -> None:
         self.done: Channel[None] = Channel()  # closed when the call returns
@@ -227,6 +227,7 @@ class _Call:
         self.error: Optional[BaseException] = None
         self.dups = 0
         self.leader = False  # set when it is registered: it must finish
+        self.finished = False
         self.shared = False
 
 
@@ -261,8 +262,10 @@ class Singleflight(Generic[T]):
         # Registering a call and finishing it are bookkeeping that a Ctrl-C
         # must not cut in half (a registered call never finished would make
         # every later do() of the key wait forever), so both run with SIGINT
-        # held off, and the finish sits first in a finally around everything
-        # that follows the registration.
+        # held off.  The finish is the try's last statement, and the finally
+        # finishes a call an interrupt left unfinished: CPython 3.9 checks
+        # for signals between a try's end and its finally, where no finish
+        # placed only in the finally would run.
         mine = _Call()
         try:
             call = _core._holding_sigint(self._join, key, mine)
@@ -271,10 +274,11 @@ class Singleflight(Generic[T]):
                     mine.value = fn()
                 except BaseException as exc:
                     mine.error = exc
+                _core._holding_sigint(self._finish, key, mine)
             else:
                 call.done.recv_ok(timeout=timeout, ctx=ctx)
         finally:
-            if mine.leader:
+            if mine.leader and not mine.finished:
                 _core._holding_sigint(self._finish, key, mine)
         if call.error is not None:
             raise call.error
@@ -292,6 +296,9 @@ class Singleflight(Generic[T]):
 
     def _finish(self, key: Any, mine: _Call) -> None:
         with self._lock:
+            if mine.finished:
+                return
+            mine.finished = True
             if self._calls.get(key) is mine:
                 del self._calls[key]
             mine.shared = mine.dups > 0
