@@ -199,6 +199,10 @@ def test_a_reset_after_func_timer_runs_fn_once_after_its_last_reset_under_ctrl_c
 @pytest.mark.skipif(sys.version_info < (3, 10), reason=(
     "CPython 3.9 checks for signals between a with block's end and its "
     "__exit__ call: a KeyboardInterrupt there skips the release, for any lock"))
+@pytest.mark.skipif(sys.version_info >= (3, 14), reason=(
+    "CPython 3.14 and 3.15 can skip __exit__ when a signal handler raises right "
+    "after __enter__ returns (python/cpython#148874, fixed upstream in 2026, "
+    "not in every build), for any lock"))
 def test_semaphore_gives_back_what_an_interrupted_acquire_took() -> None:
     # Another thread takes both units now and then, so the main thread's
     # acquire often waits in line as well as taking free units at once.
