@@ -205,7 +205,7 @@ void pyg_give_back(gc_chan *chan, void *value)
     /* Out of memory for one more buffer slot: the value cannot go back.
        Release its reference; the exception already set propagates. */
     if (!gc_is_timer_value(value))
-        Py_DECREF((PyObject *)value);
+        Py_XDECREF((PyObject *)value); /* (X: gcc -O3 cannot tell it is set) */
 }
 
 PyObject *pyg_recv_result(pyg_state *st, gc_chan *chan, void *value,
