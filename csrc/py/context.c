@@ -240,16 +240,12 @@ static int ensure_runner(pyg_state *st, bool must_run)
     pyg_mutex_unlock(&st->after_func_lock);
     if (!runner)
         return 0;
-    pyg_held_sigint held;
-    PyObject *r = NULL;
-    if (pyg_hold_off_sigint(st, &held, must_run) == 0) {
-        r = PyObject_CallNoArgs(runner);
-        pyg_let_sigint_in(st, &held);
-    }
+    PyObject *r = pyg_call_holding_sigint(st, must_run, runner, NULL, 0, NULL);
     Py_DECREF(runner);
-    Py_XDECREF(r);
-    /* (with must_run, a started runner and a signal raised after it) */
-    return r && !PyErr_Occurred() ? 0 : -1;
+    if (!r)
+        return -1;
+    Py_DECREF(r);
+    return 0;
 }
 
 static bool queue_empty(pyg_state *st)

@@ -426,6 +426,10 @@ typedef struct {
 } pyg_held_sigint;
 int pyg_hold_off_sigint(pyg_state *st, pyg_held_sigint *held, bool must_run);
 void pyg_let_sigint_in(pyg_state *st, pyg_held_sigint *held);
+/* fn(*args) between the two above; NULL with an exception if either fn or
+   a handler pending before it raised.  called (unless NULL): fn ran. */
+PyObject *pyg_call_holding_sigint(pyg_state *st, bool must_run, PyObject *fn,
+                                  PyObject *const *args, size_t nargs, bool *called);
 
 /* Start threading.Thread(target=<runner>, name=name, daemon=daemon) whose
    runner calls target(*args) and then gives back books.  No signal handler

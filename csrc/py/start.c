@@ -433,22 +433,32 @@ static PyObject *module_go(PyObject *module, PyObject *const *args,
 }
 
 /* _core._holding_sigint(fn, *args) */
-static PyObject *module_holding_sigint(PyObject *module, PyObject *const *args,
-                                       Py_ssize_t nargs)
+PyObject *pyg_call_holding_sigint(pyg_state *st, bool must_run, PyObject *fn,
+                                  PyObject *const *args, size_t nargs, bool *called)
 {
-    pyg_state *st = PyModule_GetState(module);
-    if (nargs < 1 || !PyCallable_Check(args[0])) {
-        PyErr_SetString(PyExc_TypeError, "_holding_sigint() needs a callable");
-        return NULL;
-    }
     pyg_held_sigint held;
-    if (pyg_hold_off_sigint(st, &held, true) < 0)
+    if (called)
+        *called = false;
+    if (pyg_hold_off_sigint(st, &held, must_run) < 0)
         return NULL;
-    PyObject *r = PyObject_Vectorcall(args[0], args + 1, (size_t)(nargs - 1), NULL);
+    if (called)
+        *called = true;
+    PyObject *r = PyObject_Vectorcall(fn, args, nargs, NULL);
     pyg_let_sigint_in(st, &held);
     if (r && PyErr_Occurred()) /* what a pending handler raised before fn ran */
         Py_CLEAR(r);
     return r;
+}
+
+static PyObject *module_holding_sigint(PyObject *module, PyObject *const *args,
+                                       Py_ssize_t nargs)
+{
+    if (nargs < 1 || !PyCallable_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "_holding_sigint() needs a callable");
+        return NULL;
+    }
+    return pyg_call_holding_sigint(PyModule_GetState(module), true, args[0], args + 1,
+                                   (size_t)(nargs - 1), NULL);
 }
 
 /* _core._with_slot(slots, block, fn, *args) */
@@ -471,15 +481,11 @@ static PyObject *module_with_slot(PyObject *module, PyObject *const *args,
         Py_RETURN_NONE;
     }
     /* No Python code ran since the slot was taken: fn owns it from here. */
-    pyg_held_sigint held;
-    if (pyg_hold_off_sigint(st, &held, true) < 0) { /* (no memory, no _signal) */
+    bool called;
+    PyObject *r = pyg_call_holding_sigint(st, true, args[2], args + 3,
+                                          (size_t)(nargs - 3), &called);
+    if (!called) /* (no memory, no _signal) */
         give_back_slot(args[0]);
-        return NULL;
-    }
-    PyObject *r = PyObject_Vectorcall(args[2], args + 3, (size_t)(nargs - 3), NULL);
-    pyg_let_sigint_in(st, &held);
-    if (r && PyErr_Occurred()) /* what a pending handler raised before fn ran */
-        Py_CLEAR(r);
     return r;
 }
 
