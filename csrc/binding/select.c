@@ -1,5 +1,5 @@
 /* gc.recv / gc.send cases and gc.select. */
-#include "op.h"
+#include "op/op.h"
 
 #include "structmember.h"
 

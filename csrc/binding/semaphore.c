@@ -13,7 +13,7 @@
  * its acquire's C stack: it leaves the queue (granted, or removed on
  * giving up) before that call returns.
  */
-#include "op.h"
+#include "op/op.h"
 
 #include "structmember.h"
 

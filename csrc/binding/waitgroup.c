@@ -1,5 +1,5 @@
 /* WaitGroup: Go's sync.WaitGroup over gc_wg (go() is added in Python). */
-#include "op.h"
+#include "op/op.h"
 
 #include "gc_wg.h"
 

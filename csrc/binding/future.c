@@ -24,7 +24,7 @@
  * the transition's section, so a settle that skipped the lock cannot
  * overtake a wait() that already took it.
  */
-#include "op.h"
+#include "op/op.h"
 
 #include "structmember.h"
 

@@ -11,11 +11,11 @@
  *     the thread driver (pyg_op_run):
  *         pyg_op_try     -> committed, or nothing happened
  *         pyg_op_block   -> park with the GIL released, signal slices,
- *                           blocked()/deadlock records (wait.c)
+ *                           blocked()/deadlock records (op/thread.c)
  *         pyg_op_result  -> the return value, or the exception
  *         pyg_op_release
  *
- *     the loop driver (aio.c, an awaitable around the op):
+ *     the loop driver (op/loop.c, an awaitable around the op):
  *         pyg_op_try, then pyg_op_register on the loop's hub; the hub hands
  *         it back settled (pyg_op_settle_parked), or the task's cancel()
  *         calls pyg_op_abort first; then pyg_op_result, pyg_op_release.
@@ -130,7 +130,7 @@ void pyg_op_submit(pyg_op *op, pyg_state *st, PyObject *pool, gc_chan *jobs,
    pass.  GC_NOT_READY: nothing happened; anything else: settled. */
 enum gc_status pyg_op_try(pyg_op *op);
 /* The thread driver's wait after a try that found nothing: park with the
-   GIL released until the op settles (wait.c records it for blocked() and
+   GIL released until the op settles (op/thread.c records it for blocked() and
    the deadlock detector).  A nonblocking op or timeout=0 settles as
    timed out at once. */
 enum gc_status pyg_op_block(pyg_op *op);
@@ -143,7 +143,7 @@ void pyg_op_release(pyg_op *op);
 /* try, block, result, release: a whole thread call. */
 PyObject *pyg_op_run(pyg_op *op);
 
-/* The loop driver's steps (aio.c).  register: GC_NOT_READY when parked on
+/* The loop driver's steps (op/loop.c).  register: GC_NOT_READY when parked on
    hub, else settled during registration.  abort: true when the abort won
    (nothing happened anywhere, the op settles as timed out); false when a
    waker committed first (the op is settled).  settle_parked: the hub

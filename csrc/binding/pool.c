@@ -13,7 +13,7 @@
  * Jobs in the job channel are owned references to Futures (see gc_chan.h),
  * owned and shown to the collector by the _PoolWork.
  */
-#include "op.h"
+#include "op/op.h"
 
 #include "gc_park.h"
 #include "gc_pool.h"
@@ -566,7 +566,7 @@ static int receive_job(pyg_state *state, pool_work *work, gc_chan *jobs,
         if (st == GC_INTERRUPTED) {
             /* Signal handlers run on the main thread only, and the upkeep
                never fails: what ends an idle worker's wait is the exit of
-               a deadlocked program (see blocked.c), with Deadlock.  The
+               a deadlocked program (see debug/blocked.c), with Deadlock.  The
                worker leaves quietly, unless a job is on its way to it
                after all. */
             if (PyErr_ExceptionMatches(state->deadlock))

@@ -1,7 +1,7 @@
 /* gc.Channel: a Go channel of Python objects.  The channel's buffer holds
    one reference per buffered value; blocked senders keep theirs until the
    value is taken (see gc_chan.h). */
-#include "op.h"
+#include "op/op.h"
 
 #include "structmember.h"
 

@@ -3,7 +3,7 @@
    channel it views and holds a reference to that channel, so the chan
    lives as long as any view; the operations are the channel's own, with
    the forbidden side refused (see pyg_channel_refuse). */
-#include "op.h"
+#include "op/op.h"
 
 static PyObject *new_view(PyObject *self, enum pyg_channel_kind kind)
 {

@@ -2,7 +2,7 @@
  * The loop driver of pygochan's operations (op.h), and the hub that wakes
  * an event loop; pygochan/_aio.py holds the Python half.
  *
- * _Hub: one per event loop, around a gc_hub (csrc/gc_hub.h).  Wakers on
+ * _Hub: one per event loop, around a gc_hub (csrc/core/gc_hub.h).  Wakers on
  * any thread finish a parked operation by pushing it onto the hub; the
  * loop, woken through the hub's descriptor, calls take() on its own thread.
  *
@@ -28,7 +28,7 @@
  * hub's pending(), idle() and wait(), which only read: a loop without
  * add_reader has a thread of its own watch the hub for it.
  */
-#include "op.h"
+#include "op/op.h"
 
 #include <stddef.h>
 

@@ -74,7 +74,7 @@ typedef struct {
     PyObject *channel_closed; /* the ChannelClosed exception class */
     _Atomic unsigned long main_thread_ident; /* rewritten after fork */
 
-    /* WaitGroup, Future, Pool (sync.c, future.c, pool.c) */
+    /* WaitGroup, Future, Pool (waitgroup.c, future.c, pool.c) */
     PyTypeObject *wait_group_type;
     PyTypeObject *future_base_type;  /* the C part of Future */
     PyTypeObject *future_type;       /* Future(_FutureBase, cf.Future) */
@@ -88,12 +88,12 @@ typedef struct {
     PyObject *waiters_lock;          /* RLock: concurrent.futures.wait's protocol */
 
     PyTypeObject *channel_iter_type; /* Channel.iter(ctx=) (views.c) */
-    PyTypeObject *thread_runner_type; /* what start.c's threads run */
+    PyTypeObject *thread_runner_type; /* what threads.c's threads run */
     PyObject *sigint_noter;           /* SIGINT's handler while one starts */
     _Atomic int sigint_held_off;      /* a SIGINT came meanwhile */
     PyTypeObject *semaphore_base_type; /* the C part of Semaphore (semaphore.c) */
 
-    /* Parked waits and deadlock detection (blocked.c) */
+    /* Parked waits and deadlock detection (debug/blocked.c) */
     pthread_key_t blocked_key;       /* this thread's pyg_blocked record */
     bool blocked_key_ready;
     bool deadlock_detection;         /* main thread only reads; set by Python */
@@ -107,7 +107,7 @@ typedef struct {
     bool deadlock_raised;            /* the main thread's wait raised Deadlock
                                         (main thread only) */
 
-    /* asyncio (aio.c) */
+    /* asyncio (op/loop.c) */
     PyTypeObject *hub_type;
     PyTypeObject *aop_type;
     PyTypeObject *channel_aiter_type; /* async for over a Channel (views.c) */
@@ -278,7 +278,7 @@ typedef struct {
 /* Finish a select whose gc_select_try found nothing ready: block with the
    GIL released until it commits, times out or a signal handler raises.
    Every blocking wait of the binding comes here: it records the thread
-   for blocked() and the deadlock detector (blocked.c), and on the main
+   for blocked() and the deadlock detector (debug/blocked.c), and on the main
    thread runs signal handlers and the deadlock check between slices.
    Returns the core status; on GC_INTERRUPTED a Python exception is set
    (on the main thread that may be Deadlock, and on any thread when the
@@ -312,7 +312,7 @@ typedef struct pyg_blocked {
     _Atomic Py_ssize_t nobjects;
     _Atomic int64_t since_ns;
     _Atomic uint32_t *_Atomic word; /* the parked waiter's state word */
-    /* Written by another thread (the exit hook, see blocked.c): the seq of
+    /* Written by another thread (the exit hook, see debug/blocked.c): the seq of
        the park to end with Deadlock.  The wait stops when it equals the
        seq its park returned (gc_select.stop_word). */
     _Atomic uint64_t kick_seq;
@@ -394,11 +394,11 @@ int pyg_aio_init(PyObject *module, pyg_state *st);
 int pyg_start_init(PyObject *module, pyg_state *st);
 int pyg_semaphore_init(PyObject *module, pyg_state *st);
 
-/* Add delta to a WaitGroup's counter (sync.c): GC_OK, or the status that
+/* Add delta to a WaitGroup's counter (waitgroup.c): GC_OK, or the status that
    refused it (nothing changed). */
 enum gc_status pyg_wait_group_add(PyObject *wg, int64_t delta);
 
-/* The books kept for a thread (start.c): each is counted by the caller
+/* The books kept for a thread (threads.c): each is counted by the caller
    before pyg_start_thread and given back when the thread ends, or by
    pyg_start_thread when the thread will not run.  wg: one unit of a
    WaitGroup's counter; slots: one value in a Channel; threads: a set the
@@ -444,7 +444,7 @@ PyObject *pyg_call_holding_sigint(pyg_state *st, bool must_run, PyObject *fn,
 int pyg_start_thread(pyg_state *st, const pyg_thread_books *books,
                      PyObject *target, PyObject *args, PyObject *name,
                      PyObject *daemon, PyObject **thread_out);
-/* The loop driver (aio.c).  pyg_awaitable_new: an awaitable (a coroutine
+/* The loop driver (op/loop.c).  pyg_awaitable_new: an awaitable (a coroutine
    object, _AsyncOp) whose op the caller then builds in place with one of
    op.h's builders (on failure, drop the awaitable); it keeps the holds
    (any may be NULL) alive for the op, which borrows them. */
@@ -462,7 +462,7 @@ void pyg_aio_clear(pyg_state *st);
    gc_pool_route gave it; once the send is settled either way,
    pyg_pool_submit_settled(pool, route, sent) runs exactly once.  NULL with
    an exception: nothing made, the route is still the caller's to settle.
-   timeout and ctx are checked already.  (aio.c) */
+   timeout and ctx are checked already.  (op/loop.c) */
 PyObject *pyg_aop_pool_submit(pyg_state *st, PyObject *pool, gc_chan *jobs,
                               PyObject *future, int route, pyg_timeout timeout,
                               PyObject *ctx_obj, gc_ctx *ctx);

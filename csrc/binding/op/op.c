@@ -1,7 +1,7 @@
 /* The binding's one blocking operation: builders, the first attempt, the
    result converter and the give-back (see op.h).  The thread driver's
-   wait is pyg_wait_with (wait.c); the loop driver is aio.c. */
-#include "op.h"
+   wait is pyg_wait_with (op/thread.c); the loop driver is op/loop.c. */
+#include "op/op.h"
 
 #include <math.h>
 #include <string.h>

@@ -1,6 +1,6 @@
 /* gc.Context: the Python face of gc_ctx, plus values (kept here: they are
    plain Python objects looked up through the parent chain). */
-#include "op.h"
+#include "op/op.h"
 
 #include <pthread.h>
 

@@ -146,7 +146,7 @@ enum gc_status pyg_wait_with(pyg_state *st, gc_select *sel, int64_t deadline_ns,
         if (status != GC_INTERRUPTED)
             return status;
         if (kicked) {
-            /* The program is exiting, deadlocked (see blocked.c): this
+            /* The program is exiting, deadlocked (see debug/blocked.c): this
                wait, which had no effect, ends so that its thread can. */
             PyErr_Format(st->deadlock,
                          "all threads are asleep - deadlock! The main thread has "
