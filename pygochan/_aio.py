@@ -32,7 +32,7 @@ import os
 import sys
 import threading
 import weakref
-from typing import TYPE_CHECKING, Any, AsyncIterator, Dict, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Optional
 
 if TYPE_CHECKING:
     import asyncio
@@ -41,7 +41,6 @@ from . import _core
 
 __all__ = ["aselect", "release_loop", "stats"]
 
-_RECV, _RECV_OK, _SEND, _SELECT = _core._AOP_MODES
 _HAS_CANCELLING = sys.version_info >= (3, 11)
 # asyncio is imported when first awaited through pygochan, not with it: a
 # program that never awaits does not pay for it, and CPython 3.12's
@@ -96,7 +95,6 @@ def _parked_future_type(base: Any) -> Any:
     return _ParkedFuture
 
 
-_aop = _core._aop
 _AsyncOp = _core._AsyncOp
 _MISSING = object()
 # At most one park in this many spins after a run of misses.
@@ -345,23 +343,18 @@ def _on_timeout(op: Any, fut: "asyncio.Future[None]") -> None:
 
 
 async def _run(op: Any) -> Any:
-    """Drive one operation: attempt, park, and settle exactly once."""
-    if _redeliver:
-        _pending_cancel()
-    if op.try_():
-        return op.result()
-    return await _park(op)
+    """Await one operation (an ``_AsyncOp``: a coroutine of its own)."""
+    return await op
 
 
 async def _park(op: Any) -> Any:
     """The slow half of _run: the first attempt found nothing ready.
 
-    Every awaited operation parks here, and the task awaits a _ParkedFuture
-    whose cancel() is the operation's abort.
+    Every awaited operation that found nothing ready at its first step
+    (in C: a cancellation absorbed earlier delivered, one attempt) parks
+    here, and the task awaits a _ParkedFuture whose cancel() is the
+    operation's abort.
     """
-    if not op.blocking:
-        op.abort()
-        return op.result()  # TimeoutError, no effect
     _bind_asyncio()  # before the first wait: _redeliver stays empty until then
     loop = _get_running_loop()
     hub = _hub_for(loop)
@@ -415,102 +408,13 @@ async def _park(op: Any) -> Any:
     return op.result()
 
 
-async def asend(self: _core.Channel[Any], value: Any, *, timeout: Optional[float] = None,
-                ctx: Optional[_core.Context] = None) -> None:
-    """Send value, suspending the task (not the thread) until it is taken.
-
-    The semantics of :meth:`Channel.send`: ``timeout=``/``ctx=`` end the
-    wait with no effect; a cancelled await had no effect unless the hand-off
-    already happened, in which case it returns and the task sees the
-    cancellation at its next suspension point::
-
-        await ch.asend(job, timeout=5)
-    """
-    op = _aop(_SEND, self, value, timeout, ctx)
-    if _redeliver:
-        _pending_cancel()
-    if op.try_():
-        return op.result()  # type: ignore[no-any-return]
-    return await _park(op)  # type: ignore[no-any-return]
+def _park_await(op: Any) -> Any:
+    # The C half's hand-over: the operation forwards its steps to this.
+    return _park(op).__await__()
 
 
-async def arecv(self: _core.Channel[Any], *, timeout: Optional[float] = None,
-                ctx: Optional[_core.Context] = None) -> Any:
-    """Receive a value, suspending the task until one is available.
-
-    The semantics of :meth:`Channel.recv` (``ChannelClosed`` once closed and
-    drained)::
-
-        job = await ch.arecv(timeout=1.0)
-    """
-    op = _aop(_RECV, self, None, timeout, ctx)
-    if _redeliver:
-        _pending_cancel()
-    if op.try_():
-        return op.result()
-    return await _park(op)
-
-
-async def arecv_ok(self: _core.Channel[Any], *, timeout: Optional[float] = None,
-                   ctx: Optional[_core.Context] = None) -> Tuple[Any, bool]:
-    """Receive like Go's ``v, ok := <-ch``.
-
-    ``(value, True)``, or ``(None, False)`` once closed and drained::
-
-        value, ok = await ch.arecv_ok()
-    """
-    return await _run(_aop(_RECV_OK, self, None, timeout, ctx))  # type: ignore[no-any-return]
-
-
-class _ChannelAsyncIterator:
-    """``async for v in ch``: receives until the channel is closed and drained."""
-
-    __slots__ = ("_ch",)
-
-    def __init__(self, ch: _core.Channel[Any]) -> None:
-        self._ch = ch
-
-    def __aiter__(self) -> "_ChannelAsyncIterator":
-        return self
-
-    async def __anext__(self) -> Any:
-        op = _aop(_RECV_OK, self._ch, None, None, None)
-        if _redeliver:
-            _pending_cancel()
-        value, ok = op.result() if op.try_() else await _park(op)
-        if not ok:
-            raise StopAsyncIteration
-        return value
-
-
-def _aiter(self: _core.Channel[Any]) -> AsyncIterator[Any]:
-    return _ChannelAsyncIterator(self)
-
-
-async def aselect(*cases: Any, default: bool = False, timeout: Optional[float] = None,
-                  ctx: Optional[_core.Context] = None) -> _core.SelectResult:
-    """Go's select, awaited: :func:`select` over the same ``gc.recv``/``gc.send`` cases.
-
-    Same fairness, nil cases and results; ``default=True`` never suspends.
-    A select that raises (``TimeoutError``, the ctx's error, a cancel that
-    won) had no effect on any channel::
-
-        idx, value, ok = await gc.aselect(gc.recv(results), gc.send(jobs, job),
-                                          timeout=1.0)
-    """
-    if not isinstance(default, bool):
-        raise TypeError(f"aselect() default must be a bool, not {type(default).__name__}")
-    if default and timeout is not None:
-        raise ValueError("aselect(): default=True never blocks, so it cannot take a timeout")
-    op = _aop(_SELECT, cases, None, timeout, ctx)
-    if default:
-        if _redeliver:
-            _pending_cancel()
-        if op.try_():
-            return op.result()  # type: ignore[no-any-return]
-        op.abort()
-        return _core.SelectResult((-1, None, False))  # type: ignore[arg-type, call-arg]
-    return await _run(op)  # type: ignore[no-any-return]
+_core._set_loop_driver(_park_await, _redeliver, _pending_cancel)
+aselect = _core.aselect
 
 
 def release_loop(loop: asyncio.AbstractEventLoop) -> int:
@@ -575,25 +479,8 @@ def stats(loop: Optional[asyncio.AbstractEventLoop] = None) -> Dict[str, int]:
 # ---- contexts, wait groups, futures, pools, groups ----------------------
 
 
-async def _adone(self: _core.Context, *, timeout: Optional[float] = None,
-                 ctx: Optional[_core.Context] = None) -> None:
-    """Wait until the context is done, suspending the task.
-
-    ``timeout=``/``ctx=`` bound the wait as for ``wait()``::
-
-        await ctx.adone()             # then ctx.err() says why
-    """
-    done = self.done()
-    if done is None:  # never done: only timeout= or ctx= end the wait
-        await _run(_aop(_SELECT, (), None, timeout, ctx))
-    else:
-        await _run(_aop(_RECV_OK, done, None, timeout, ctx))
-
-
 async def _wait_closed(obj: Any, timeout: Optional[float], ctx: Optional[_core.Context]) -> None:
-    op = _core._aop_closed(obj, timeout, ctx)
-    if op is not None:
-        await _run(op)
+    await _core._aop_closed(obj, timeout, ctx)
 
 
 async def wait_group_wait_async(self: Any, *, timeout: Optional[float] = None,
@@ -610,9 +497,7 @@ async def wait_group_wait_async(self: Any, *, timeout: Optional[float] = None,
 def _future_await(self: Any) -> Any:
     # A receive on the future's done channel: awaiting (or cancelling the
     # await) never cancels the job itself.
-    op = _core._aop_closed(self, None, None)
-    if op is not None:
-        yield from _run(op).__await__()
+    yield from _core._aop_closed(self, None, None).__await__()
     return self.result(timeout=0)
 
 
@@ -639,12 +524,10 @@ async def pool_asubmit(self: Any, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
         fut = await pool.asubmit(parse, page, submit_timeout=5)
         value = await fut
     """
-    if _redeliver:
-        _pending_cancel()
     sent = self._asubmit_op(fn, *args, **kwargs)
-    if type(sent) is not _AsyncOp:
-        return sent  # routed without waiting: the Future
-    return await _park(sent)
+    if type(sent) is _AsyncOp:
+        sent = await sent  # the hand-off to a worker or the queue
+    return sent
 
 
 async def pool_arun(self: Any, fn: Any, /, *args: Any, abandon_on_cancel: bool = False,
@@ -715,12 +598,6 @@ async def _err_group_aexit(self: Any, exc_type: Any, exc: Any, tb: Any) -> None:
 
 
 def _install() -> None:
-    ch = _core.Channel
-    ch.asend = asend  # type: ignore[method-assign]
-    ch.arecv = arecv  # type: ignore[method-assign]
-    ch.arecv_ok = arecv_ok  # type: ignore[method-assign]
-    ch.__aiter__ = _aiter  # type: ignore[method-assign]
-    _core.Context.adone = _adone  # type: ignore[method-assign]
     _core.Future.__await__ = _future_await  # type: ignore[method-assign]
     _core.Future.aresult = _future_aresult  # type: ignore[method-assign]
 

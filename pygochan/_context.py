@@ -183,7 +183,7 @@ def _deadline_in(seconds: float) -> float:
 # thread of pygochan lingers in an idle interpreter (before 3.12,
 # _xxsubinterpreters.destroy() refuses an interpreter that has any thread).
 # It is started again by whatever queues or pins: after_func() and a cancel
-# from Python (see csrc/py/context.c).
+# from Python (see csrc/binding/context.c).
 
 _runner_lock = threading.Lock()
 _runner: Optional[threading.Thread] = None

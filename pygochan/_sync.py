@@ -79,7 +79,7 @@ class WaitGroup(_core._WaitGroupBase):
 
         # One C call counts the task and starts its thread: a Ctrl-C landing
         # anywhere in it either leaves both undone or the thread owning the
-        # count (see csrc/py/start.c).
+        # count (see csrc/binding/threads.c).
         thread: threading.Thread = _core._go(self, run, f"pygochan-wg-{_name(fn)}", _DAEMON)
         return thread
 

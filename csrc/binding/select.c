@@ -1,5 +1,5 @@
 /* gc.recv / gc.send cases and gc.select. */
-#include "pygochan.h"
+#include "op/op.h"
 
 #include "structmember.h"
 
@@ -112,7 +112,7 @@ static PyObject *module_recv(PyObject *module, PyObject *channel)
     pyg_state *st = PyModule_GetState(module);
     if (check_channel_arg(st, "recv", channel) < 0 ||
         (channel != Py_None &&
-         pyg_refuse_if_send_only((pyg_channel *)channel, "recv()") < 0))
+         pyg_channel_refuse((pyg_channel *)channel, PYG_RECV_SIDE, "recv()") < 0))
         return NULL;
     return new_case(st->recv_case_type, channel, NULL);
 }
@@ -130,7 +130,7 @@ static PyObject *module_send(PyObject *module, PyObject *const *args,
     if (check_channel_arg(st, "send", args[0]) < 0)
         return NULL;
     if (args[0] != Py_None &&
-        pyg_refuse_if_receive_only((pyg_channel *)args[0], "send()") < 0)
+        pyg_channel_refuse((pyg_channel *)args[0], PYG_SEND_SIDE, "send()") < 0)
         return NULL;
     return new_case(st->send_case_type, args[0], args[1]);
 }
@@ -156,165 +156,78 @@ PyObject *pyg_select_result(pyg_state *st, int index, PyObject *value,
     return result;
 }
 
-/* Release the references offered by send cases, except the committed one
-   (skip = its index, or -1), whose reference now belongs to the receiver. */
-static void release_offers(const gc_case *cases, int n, int skip)
+/* select()'s and aselect()'s keywords, after the positional cases: kw[0]
+   default (a bool, or NULL), kw[1] timeout, kw[2] ctx. */
+static int parse_select_keywords(const char *fname, PyObject *const *args,
+                                 Py_ssize_t nargs, PyObject *kwnames,
+                                 PyObject **kw)
 {
-    for (int i = 0; i < n; i++)
-        if (cases[i].is_send && i != skip)
-            Py_DECREF((PyObject *)cases[i].send_value);
-}
-
-static PyObject *module_select(PyObject *module, PyObject *const *args,
-                               Py_ssize_t nargs, PyObject *kwnames)
-{
-    pyg_state *st = PyModule_GetState(module);
     static const char *const kwlist[] = {"default", "timeout", "ctx", NULL};
-    PyObject *kw[3] = {NULL, NULL, NULL};
+    kw[0] = kw[1] = kw[2] = NULL;
     if (kwnames) {
-        /* the cases are all positional: parse only the keywords */
         PyObject *argv[SMALL_SELECT + 3];
         PyObject **all = nargs <= SMALL_SELECT
                              ? argv
                              : PyMem_New(PyObject *, nargs + 3);
-        if (!all)
-            return PyErr_NoMemory();
-        int rc = pyg_parse_args("select", args, nargs, kwnames, nargs, kwlist,
-                                all);
+        if (!all) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        int rc = pyg_parse_args(fname, args, nargs, kwnames, nargs, kwlist, all);
         kw[0] = all[nargs];
         kw[1] = all[nargs + 1];
         kw[2] = all[nargs + 2];
         if (all != argv)
             PyMem_Free(all);
         if (rc < 0)
-            return NULL;
+            return -1;
     }
-    bool nonblocking = false;
-    if (kw[0]) {
-        if (!PyBool_Check(kw[0])) {
-            PyErr_Format(PyExc_TypeError,
-                         "select() default must be a bool, not %.200s",
-                         Py_TYPE(kw[0])->tp_name);
-            return NULL;
-        }
-        nonblocking = kw[0] == Py_True;
+    if (kw[0] && !PyBool_Check(kw[0])) {
+        PyErr_Format(PyExc_TypeError, "%s() default must be a bool, not %.200s",
+                     fname, Py_TYPE(kw[0])->tp_name);
+        return -1;
     }
-    pyg_timeout timeout;
-    if (pyg_parse_timeout(kw[1], &timeout) < 0)
-        return NULL;
-    if (nonblocking && kw[1] && kw[1] != Py_None) {
-        PyErr_SetString(PyExc_ValueError,
-                        "select(): default=True never blocks, so it cannot "
-                        "take a timeout");
-        return NULL;
-    }
-    gc_ctx *ctx;
-    if (pyg_ctx_arg(st, kw[2], &ctx) < 0)
-        return NULL;
-    if (ctx && gc_ctx_err_now(ctx) != GC_CTX_ALIVE)
-        return pyg_raise_ctx_error(st, ctx);
-    if (nargs > INT_MAX / 2 - 1) {
-        PyErr_SetString(PyExc_ValueError, "select(): too many cases");
-        return NULL;
-    }
-    int n = (int)nargs;
-    /* A context is one more recv case, on its done channel, after the rest. */
-    int total = n + (ctx ? 1 : 0);
+    return 0;
+}
 
-    gc_case small_cases[SMALL_SELECT + 1];
-    gc_entry small_entries[SMALL_SELECT + 1];
-    int small_orders[2 * (SMALL_SELECT + 1)];
-    gc_case *cases = small_cases;
-    gc_entry *entries = small_entries;
-    int *orders = small_orders;
-    if (n > SMALL_SELECT) {
-        cases = PyMem_New(gc_case, total);
-        entries = PyMem_New(gc_entry, total);
-        orders = PyMem_New(int, 2 * (size_t)total);
-        if (!cases || !entries || !orders) {
-            PyErr_NoMemory();
-            goto fail_early;
-        }
-    }
-    for (int i = 0; i < n; i++) {
-        PyObject *arg = args[i];
-        bool is_send = Py_IS_TYPE(arg, st->send_case_type);
-        if (!is_send && !Py_IS_TYPE(arg, st->recv_case_type)) {
-            PyErr_Format(PyExc_TypeError,
-                         "select() argument %d must be pygochan.recv(...) or "
-                         "pygochan.send(...), not %.200s",
-                         i + 1, Py_TYPE(arg)->tp_name);
-            goto fail_early;
-        }
-        pyg_case *c = (pyg_case *)arg;
-        cases[i].chan =
-            c->channel == Py_None ? NULL : ((pyg_channel *)c->channel)->chan;
-        cases[i].is_send = is_send;
-        cases[i].send_value = is_send ? c->value : NULL;
-    }
-    if (ctx) {
-        cases[n].chan = gc_ctx_done(ctx);
-        cases[n].is_send = false;
-        cases[n].send_value = NULL;
-    }
-    /* A signal already pending raises before any case can commit. */
-    if (PyErr_CheckSignals() < 0)
-        goto fail_early;
-    /* From here each send case offers a reference of its own. */
-    for (int i = 0; i < n; i++)
-        if (cases[i].is_send)
-            Py_INCREF((PyObject *)cases[i].send_value);
+static PyObject *module_select(PyObject *module, PyObject *const *args,
+                               Py_ssize_t nargs, PyObject *kwnames)
+{
+    pyg_state *st = PyModule_GetState(module);
+    PyObject *kw[3];
+    if (parse_select_keywords("select", args, nargs, kwnames, kw) < 0)
+        return NULL;
+    gc_case cases[SMALL_SELECT + 1];
+    gc_entry entries[SMALL_SELECT + 1];
+    int orders[2 * (SMALL_SELECT + 1)];
+    pyg_op_room room = {cases, entries, orders, SMALL_SELECT + 1};
+    pyg_op op;
+    if (pyg_op_select(&op, st, args, nargs, kw[0] == Py_True, kw[1], kw[2],
+                      &room) < 0)
+        return NULL;
+    return pyg_op_run(&op);
+}
 
-    gc_select sel;
-    gc_select_result res;
-    gc_select_init(&sel, cases, total, entries, orders, orders + total);
-    enum gc_status status = gc_select_try(&sel, &res);
-    if (status == GC_NOT_READY) {
-        if (nonblocking) {
-            release_offers(cases, n, -1);
-            if (n > SMALL_SELECT) {
-                PyMem_Free(cases);
-                PyMem_Free(entries);
-                PyMem_Free(orders);
-            }
-            return pyg_select_result(st, -1, NULL, false);
-        }
-        status = timeout.blocking
-                     ? pyg_wait_for(st, &sel, timeout.deadline_ns, &res,
-                                    "select", args, nargs)
-                     : GC_TIMEOUT;
-    }
-    PyObject *result = NULL;
-    if (status == GC_OK && res.index == n) {
-        release_offers(cases, n, -1);
-        pyg_raise_ctx_error(st, ctx);
-    } else if (status == GC_OK) {
-        bool is_send = cases[res.index].is_send;
-        release_offers(cases, n, is_send ? res.index : -1);
-        if (!is_send && res.ok)
-            result = pyg_recv_result(st, cases[res.index].chan, res.value,
-                                     PYG_RECV_SELECT, res.index);
-        else
-            result = pyg_select_result(st, res.index, NULL, res.ok);
-    } else {
-        release_offers(cases, n, -1);
-        if (status != GC_INTERRUPTED)
-            pyg_raise_status(st, status, status == GC_CLOSED ? "send" : "select");
-    }
-    if (n > SMALL_SELECT) {
-        PyMem_Free(cases);
-        PyMem_Free(entries);
-        PyMem_Free(orders);
-    }
-    return result;
-
-fail_early:
-    if (n > SMALL_SELECT) {
-        PyMem_Free(cases);
-        PyMem_Free(entries);
-        PyMem_Free(orders);
-    }
-    return NULL;
+static PyObject *module_aselect(PyObject *module, PyObject *const *args,
+                                Py_ssize_t nargs, PyObject *kwnames)
+{
+    pyg_state *st = PyModule_GetState(module);
+    PyObject *kw[3];
+    if (parse_select_keywords("aselect", args, nargs, kwnames, kw) < 0)
+        return NULL;
+    /* the op borrows the cases: the awaitable keeps them in a tuple */
+    PyObject *cases = PyTuple_New(nargs);
+    if (!cases)
+        return NULL;
+    for (Py_ssize_t i = 0; i < nargs; i++)
+        PyTuple_SET_ITEM(cases, i, Py_NewRef(args[i]));
+    pyg_op *op;
+    PyObject *aw = pyg_awaitable_new(st, &op, cases, kw[2], NULL, NULL);
+    if (aw && pyg_op_select(op, st, &PyTuple_GET_ITEM(cases, 0), nargs,
+                            kw[0] == Py_True, kw[1], kw[2], NULL) < 0)
+        Py_CLEAR(aw);
+    Py_DECREF(cases);
+    return aw;
 }
 
 PyMethodDef pyg_select_functions[] = {
@@ -343,6 +256,16 @@ PyMethodDef pyg_select_functions[] = {
      "effect on any channel.\n\n"
      "    >>> idx, value, ok = select(recv(results), send(jobs, job),\n"
      "    ...                         timeout=1.0)\n"},
+    {"aselect", (PyCFunction)(void (*)(void))module_aselect,
+     METH_FASTCALL | METH_KEYWORDS,
+     "aselect(*cases, default=False, timeout=None, ctx=None)\n--\n\n"
+     "Go's select, awaited: select() over the same recv()/send() cases,\n"
+     "suspending the task (not the thread).  Same fairness, nil cases and\n"
+     "results; default=True never suspends.  A select that raises\n"
+     "(TimeoutError, the ctx's error, a cancel that won) had no effect on\n"
+     "any channel.\n\n"
+     "    >>> idx, value, ok = await aselect(recv(results), send(jobs, job),\n"
+     "    ...                                timeout=1.0)\n"},
     {NULL, NULL, 0, NULL}};
 
 /* SelectResult: a tuple (index, value, ok) with named fields, like a

@@ -13,7 +13,7 @@
  * its acquire's C stack: it leaves the queue (granted, or removed on
  * giving up) before that call returns.
  */
-#include "pygochan.h"
+#include "op/op.h"
 
 #include "structmember.h"
 
@@ -170,17 +170,16 @@ static int acquire(pyg_semaphore *self, int64_t n, PyObject *timeout, PyObject *
     self->waiting++;
     pyg_mutex_unlock(&self->lock);
 
-    /* The channel's recv either returns the grant or raises having taken
-       nothing (a grant it took back stays in the channel). */
-    PyObject *r = NULL, *recv = PyObject_GetAttrString(granted, "recv");
-    PyObject *no_args = PyTuple_New(0);
-    PyObject *kwargs = Py_BuildValue("{sOsO}", "timeout", timeout ? timeout : Py_None,
-                                     "ctx", ctx ? ctx : Py_None);
-    if (recv && no_args && kwargs)
-        r = PyObject_Call(recv, no_args, kwargs);
-    Py_XDECREF(recv);
-    Py_XDECREF(no_args);
-    Py_XDECREF(kwargs);
+    /* A receive of the grant, which either returns it or raises having
+       taken nothing (a grant it took back stays in the channel); blocked()
+       shows the Semaphore. */
+    PyObject *r = NULL;
+    pyg_op op;
+    if (pyg_op_channel(&op, st, PYG_OP_RECV, granted, NULL, timeout, ctx) == 0) {
+        op.shown_one = (PyObject *)self;
+        op.name = "acquire";
+        r = pyg_op_run(&op);
+    }
     pyg_mutex_lock(&self->lock); /* also: the granter is done with the channel */
     if (!r) {
         void *value;

@@ -101,6 +101,10 @@ static int module_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(st->deadlock_ignored);
     Py_VISIT(st->hub_type);
     Py_VISIT(st->aop_type);
+    Py_VISIT(st->channel_aiter_type);
+    int r = pyg_aio_traverse(st, visit, arg);
+    if (r)
+        return r;
     return pyg_sync_traverse(st, visit, arg);
 }
 
@@ -129,6 +133,8 @@ static int module_clear(PyObject *module)
     Py_CLEAR(st->deadlock_ignored);
     Py_CLEAR(st->hub_type);
     Py_CLEAR(st->aop_type);
+    Py_CLEAR(st->channel_aiter_type);
+    pyg_aio_clear(st);
     pyg_sync_clear(st);
     return 0;
 }

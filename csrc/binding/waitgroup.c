@@ -1,5 +1,5 @@
 /* WaitGroup: Go's sync.WaitGroup over gc_wg (go() is added in Python). */
-#include "pygochan.h"
+#include "op/op.h"
 
 #include "gc_wg.h"
 
@@ -122,18 +122,16 @@ static int wait_zero(pyg_wait_group *self, PyObject *timeout_obj,
                      PyObject *ctx_obj)
 {
     pyg_state *st = pyg_state_of_type(Py_TYPE(self));
-    pyg_timeout timeout;
-    gc_ctx *ctx;
-    if (pyg_parse_timeout(timeout_obj, &timeout) < 0 ||
-        pyg_ctx_arg(st, ctx_obj, &ctx) < 0)
-        return -1;
-    gc_wg_gen *gen = gc_wg_acquire_gen(self->wg);
-    if (!gen)
-        return 0;
-    int r = pyg_wait_closed(st, gc_wg_gen_chan(gen), &timeout, ctx, "wait", NULL,
-                            (PyObject *)self);
-    gc_wg_gen_release(gen);
-    return r;
+    gc_wg_gen *gen = gc_wg_acquire_gen(self->wg); /* NULL at zero */
+    pyg_op op;
+    PyObject *r = NULL;
+    if (pyg_op_closed(&op, st, gen ? gc_wg_gen_chan(gen) : NULL, gen == NULL,
+                      "wait", NULL, (PyObject *)self, timeout_obj, ctx_obj) == 0)
+        r = pyg_op_run(&op);
+    if (gen)
+        gc_wg_gen_release(gen);
+    Py_XDECREF(r);
+    return r ? 0 : -1;
 }
 
 static PyObject *wait_group_wait(pyg_wait_group *self, PyObject *const *args,

@@ -24,7 +24,7 @@
  * the transition's section, so a settle that skipped the lock cannot
  * overtake a wait() that already took it.
  */
-#include "pygochan.h"
+#include "op/op.h"
 
 #include "structmember.h"
 
@@ -489,8 +489,6 @@ static int wait_settled(pyg_future *f, PyObject *const *args, Py_ssize_t nargs,
     static const char *const kwlist[] = {"ctx", NULL};
     pyg_state *st = state_of((PyObject *)f);
     PyObject *argv[2] = {NULL, NULL};
-    pyg_timeout timeout;
-    gc_ctx *ctx;
     if (nargs > 1) {
         PyErr_Format(PyExc_TypeError,
                      "%s() takes at most 1 positional argument (%zd given)",
@@ -506,20 +504,19 @@ static int wait_settled(pyg_future *f, PyObject *const *args, Py_ssize_t nargs,
     } else if (pyg_parse_args(name, args, 0, kwnames, 0, kwlist_t, argv) < 0) {
         return -1;
     }
-    if (pyg_parse_timeout(argv[0], &timeout) < 0 ||
-        pyg_ctx_arg(st, argv[1], &ctx) < 0)
-        return -1;
     bool settled;
     gc_chan *done = done_chan_unless_settled(f, &settled);
-    if (settled)
-        return 0;
-    if (!done)
+    if (!settled && !done)
+        return -1;
+    pyg_op op;
+    if (pyg_op_closed(&op, st, done, settled, name, st->future_timeout_error,
+                      (PyObject *)f, argv[0], argv[1]) < 0)
         return -1;
     Py_INCREF(f); /* the done channel lives as long as f */
-    int r = pyg_wait_closed(st, done, &timeout, ctx, name,
-                            st->future_timeout_error, (PyObject *)f);
+    PyObject *r = pyg_op_run(&op);
     Py_DECREF(f);
-    return r;
+    Py_XDECREF(r);
+    return r ? 0 : -1;
 }
 
 gc_chan *pyg_future_done_chan(PyObject *future)

@@ -13,7 +13,7 @@
  * Jobs in the job channel are owned references to Futures (see gc_chan.h),
  * owned and shown to the collector by the _PoolWork.
  */
-#include "pygochan.h"
+#include "op/op.h"
 
 #include "gc_park.h"
 #include "gc_pool.h"
@@ -350,13 +350,15 @@ static PyObject *refuse_after_shutdown(void)
 }
 
 /* How a submit waits when the pool is saturated: not at all, blocking the
-   thread, or through an _AsyncOp that a coroutine awaits. */
+   thread, or through an awaitable a coroutine awaits. */
 enum submit_wait { SUBMIT_TRY, SUBMIT_BLOCK, SUBMIT_AWAIT };
 
-/* Route a new future's job; waiting only when the pool is saturated.
-   Returns the future (for SUBMIT_AWAIT: or the _AsyncOp that sends it), or
-   NULL with an exception (or, for a non-blocking submit that found no
-   room, NULL and no exception). */
+/* Route a new future's job; the hand-off to a worker or the queue is an
+   operation (op.h), driven by this thread, or by an event loop for
+   SUBMIT_AWAIT.  Returns the future (for SUBMIT_AWAIT: the awaitable;
+   for SUBMIT_TRY: None when there was no room), or NULL with an
+   exception, the job not submitted.  One exit releases what the call
+   holds. */
 static PyObject *submit(pyg_pool *self, PyObject *const *args, Py_ssize_t nargs,
                         PyObject *kwnames, enum submit_wait wait)
 {
@@ -365,138 +367,82 @@ static PyObject *submit(pyg_pool *self, PyObject *const *args, Py_ssize_t nargs,
                        : wait == SUBMIT_BLOCK ? "submit"
                                               : "asubmit";
     pyg_state *st = state_of(self);
-    PyObject *fn, *fn_args, *kwargs, *options[2];
+    PyObject *fn, *fn_args = NULL, *kwargs = NULL, *options[2];
+    PyObject *future = NULL, *result = NULL;
     pyg_timeout timeout = {true, GC_FOREVER};
     gc_ctx *ctx = NULL;
     if (require_configured(self) < 0 ||
         split_call(name, args, nargs, kwnames, &fn, &fn_args, &kwargs, options) < 0)
-        return NULL;
+        goto done;
     if ((options[0] || options[1]) && !blocking) {
-        Py_DECREF(fn_args);
-        Py_XDECREF(kwargs);
         PyErr_SetString(PyExc_TypeError,
                         "try_submit() never blocks: no submit_timeout/submit_ctx");
-        return NULL;
+        goto done;
     }
     if (pyg_parse_timeout(options[0], &timeout) < 0 ||
-        pyg_ctx_arg(st, options[1], &ctx) < 0) {
-        Py_DECREF(fn_args);
-        Py_XDECREF(kwargs);
-        return NULL;
-    }
-    PyObject *future = pyg_future_new_task(st, fn, fn_args, kwargs);
-    Py_DECREF(fn_args);
-    Py_XDECREF(kwargs);
-    if (!future)
-        return NULL;
+        pyg_ctx_arg(st, options[1], &ctx) < 0 ||
+        !(future = pyg_future_new_task(st, fn, fn_args, kwargs)))
+        goto done;
     if (ctx && gc_ctx_err_now(ctx) != GC_CTX_ALIVE) {
-        Py_DECREF(future);
-        return pyg_raise_ctx_error(st, ctx);
+        pyg_raise_ctx_error(st, ctx);
+        goto done;
     }
     /* A signal already pending raises before the job is routed: a routed
        job cannot be taken back (a worker may be running it). */
-    if (PyErr_CheckSignals() < 0) {
-        Py_DECREF(future);
-        return NULL;
-    }
-
-    Py_INCREF(future); /* the reference that travels with the job */
-    enum gc_status status = GC_OK;
+    if (PyErr_CheckSignals() < 0)
+        goto done;
     /* A blocking submit from outside the pool can wait for a worker that
        is publishing a result (see gc_pool.h). */
     enum gc_pool_route route =
         gc_pool_route(self->pool, blocking && worker_of != self->pool);
-    switch (route) {
-    case GC_ROUTE_NEW_WORKER: {
-        int started = start_worker(self, future);
-        if (started < 0) {
-            status = GC_INTERRUPTED; /* exception set */
-            break;
-        }
-        Py_DECREF(future); /* the thread took its own reference */
-        if (started > 0) {
-            /* submitted (the worker runs it), yet interrupted: raise */
-            self->work->submitted++;
-            Py_DECREF(future);
-            return NULL;
-        }
-        break;
+    if (route == GC_ROUTE_SHUT_DOWN) {
+        refuse_after_shutdown();
+        goto done;
     }
-    case GC_ROUTE_SHUT_DOWN:
-        status = GC_CLOSED;
-        break;
-    case GC_ROUTE_TO_IDLE:
-    case GC_ROUTE_QUEUE: {
-        gc_chan *jobs = gc_pool_jobs(self->pool);
-        status = gc_chan_try_send(jobs, future);
-        if (status == GC_NOT_READY && !blocking) {
+    if (route == GC_ROUTE_NEW_WORKER) {
+        int started = start_worker(self, future); /* takes its own reference */
+        if (started >= 0)
+            self->work->submitted++;
+        /* started > 0: submitted (the worker runs it), yet interrupted */
+        if (started == 0)
+            result = Py_NewRef(future);
+        goto done;
+    }
+    /* To an idle worker or the queue: a send on the job channel. */
+    gc_chan *jobs = gc_pool_jobs(self->pool);
+    if (wait == SUBMIT_AWAIT) {
+        result = pyg_aop_pool_submit(st, (PyObject *)self, jobs, future, route,
+                                     timeout, options[1], ctx);
+        if (!result)
             gc_pool_send_finished(self->pool, route, false);
-            Py_DECREF(future);
-            Py_DECREF(future);
-            return NULL; /* no room: no effect */
-        }
-        /* Routed to an idle worker, a hand-off waits only for that worker
-           to reach the channel. */
-        if (status == GC_NOT_READY && route == GC_ROUTE_QUEUE &&
-            worker_of == self->pool) {
-            gc_pool_send_finished(self->pool, route, false);
-            Py_DECREF(future);
-            Py_DECREF(future);
+        goto done;
+    }
+    pyg_op op;
+    pyg_op_submit(&op, st, (PyObject *)self, jobs, future, route, !blocking,
+                  timeout, ctx);
+    if (pyg_op_try(&op) == GC_NOT_READY) {
+        if (!blocking) {
+            result = Py_NewRef(Py_None); /* no room: no effect */
+        } else if (route == GC_ROUTE_QUEUE && worker_of == self->pool) {
+            /* Routed to an idle worker, a hand-off waits only for that
+               worker to reach the channel; queued, it waits for a worker
+               to finish, and this is one. */
             PyErr_SetString(PyExc_RuntimeError,
                             "submit() from one of the pool's own workers while "
                             "every worker is busy and the queue is full would "
                             "wait forever; use try_submit() or a larger pool");
-            return NULL;
+        } else {
+            pyg_op_block(&op);
         }
-        if (status == GC_NOT_READY) {
-            if (!timeout.blocking) {
-                status = GC_TIMEOUT;
-            } else if (wait == SUBMIT_AWAIT) {
-                /* The operation settles the route once its send is decided. */
-                Py_DECREF(future); /* the op offers a reference of its own */
-                PyObject *op = pyg_aop_pool_submit(st, (PyObject *)self, jobs,
-                                                   future, route, timeout,
-                                                   options[1], ctx);
-                if (!op)
-                    gc_pool_send_finished(self->pool, route, false);
-                Py_DECREF(future);
-                return op;
-            } else {
-                gc_case cases[2] = {{jobs, future, true},
-                                    {ctx ? gc_ctx_done(ctx) : NULL, NULL, false}};
-                gc_entry entries[2];
-                int orders[4];
-                gc_select sel;
-                gc_select_result res;
-                gc_select_init(&sel, cases, 2, entries, orders, orders + 2);
-                PyObject *waited_on = (PyObject *)self;
-                status = pyg_wait_for(st, &sel, timeout.deadline_ns, &res,
-                                      "submit", &waited_on, 1);
-                if (status == GC_OK && res.index == 1) {
-                    gc_pool_send_finished(self->pool, route, false);
-                    Py_DECREF(future);
-                    Py_DECREF(future);
-                    return pyg_raise_ctx_error(st, ctx);
-                }
-            }
-        }
-        gc_pool_send_finished(self->pool, route, status == GC_OK);
-        break;
     }
-    }
-    if (status == GC_OK) {
-        self->work->submitted++;
-        return future;
-    }
-    Py_DECREF(future);
-    Py_DECREF(future);
-    if (status == GC_CLOSED)
-        return refuse_after_shutdown();
-    if (status == GC_TIMEOUT)
-        PyErr_SetString(PyExc_TimeoutError, "submit timed out");
-    else if (status != GC_INTERRUPTED)
-        pyg_raise_status(st, status, name);
-    return NULL;
+    if (op.settled)
+        result = pyg_op_result(&op);
+    pyg_op_release(&op);
+done:
+    Py_XDECREF(fn_args);
+    Py_XDECREF(kwargs);
+    Py_XDECREF(future);
+    return result;
 }
 
 static PyObject *pool_submit(pyg_pool *self, PyObject *const *args,
@@ -522,10 +468,7 @@ void pyg_pool_submit_settled(PyObject *pool, int route, bool sent)
 static PyObject *pool_try_submit(pyg_pool *self, PyObject *const *args,
                                  Py_ssize_t nargs, PyObject *kwnames)
 {
-    PyObject *future = submit(self, args, nargs, kwnames, SUBMIT_TRY);
-    if (!future && !PyErr_Occurred())
-        Py_RETURN_NONE;
-    return future;
+    return submit(self, args, nargs, kwnames, SUBMIT_TRY);
 }
 
 /* ---- the worker loop -------------------------------------------------- */
@@ -623,7 +566,7 @@ static int receive_job(pyg_state *state, pool_work *work, gc_chan *jobs,
         if (st == GC_INTERRUPTED) {
             /* Signal handlers run on the main thread only, and the upkeep
                never fails: what ends an idle worker's wait is the exit of
-               a deadlocked program (see blocked.c), with Deadlock.  The
+               a deadlocked program (see debug/blocked.c), with Deadlock.  The
                worker leaves quietly, unless a job is on its way to it
                after all. */
             if (PyErr_ExceptionMatches(state->deadlock))

@@ -1,7 +1,7 @@
 /* gc.Channel: a Go channel of Python objects.  The channel's buffer holds
    one reference per buffered value; blocked senders keep theirs until the
    value is taken (see gc_chan.h). */
-#include "pygochan.h"
+#include "op/op.h"
 
 #include "structmember.h"
 
@@ -65,11 +65,16 @@ static PyObject *channel_new(PyTypeObject *type, PyObject *args,
     return (PyObject *)self;
 }
 
+static bool channel_owns_chan(const pyg_channel *self)
+{
+    return self->kind == PYG_CHAN_OWNED || self->kind == PYG_CHAN_TIMER;
+}
+
 /* Release the buffered values' references outside the channel's lock: a
    value's __del__ may use the channel. */
 static void release_buffer(pyg_channel *self)
 {
-    if (!self->chan || self->view_of)
+    if (!self->chan || !channel_owns_chan(self))
         return;
     size_t count;
     void **items = gc_chan_take_buffer(self->chan, &count);
@@ -97,7 +102,7 @@ static int channel_traverse(pyg_channel *self, visitproc visit, void *arg)
 {
     Py_VISIT(Py_TYPE(self));
     Py_VISIT(self->view_of);
-    if (!self->chan || self->view_of) /* a view: its channel shows the buffer */
+    if (!self->chan || !channel_owns_chan(self)) /* its owner shows the buffer */
         return 0;
     pyg_visit_adapter a = {visit, arg};
     return gc_chan_visit(self->chan, pyg_visit_value, &a);
@@ -109,12 +114,16 @@ static void channel_dealloc(pyg_channel *self)
     PyObject_GC_UnTrack(self);
     if (self->weakreflist)
         PyObject_ClearWeakRefs((PyObject *)self);
-    if (self->view_of) {
+    switch (self->kind) {
+    case PYG_CHAN_RECV_VIEW:
+    case PYG_CHAN_SEND_VIEW:
         Py_CLEAR(self->view_of); /* the chan was borrowed from it */
-    } else if (self->owner_ctx) {
-        /* a done channel: its context owns the chan */
-        gc_ctx_release(self->owner_ctx);
-    } else {
+        break;
+    case PYG_CHAN_DONE:
+        if (self->owner_ctx) /* NULL if made half */
+            gc_ctx_release(self->owner_ctx);
+        break;
+    default:
         gc_timer_free(self->timer); /* stopped before its channel goes */
         self->timer = NULL;
         release_buffer(self);
@@ -127,51 +136,30 @@ static void channel_dealloc(pyg_channel *self)
 
 /* ---- send / recv ------------------------------------------------------ */
 
-/* The blocking half of send/recv: a select of the operation and, with a
-   context, a recv on its done channel (case 1). */
-static enum gc_status wait_one(pyg_channel *self, bool is_send, void *value,
-                               const pyg_timeout *timeout, gc_ctx *ctx,
-                               gc_select_result *res)
-{
-    if (!timeout->blocking)
-        return GC_TIMEOUT;
-    gc_case cases[2] = {{self->chan, value, is_send},
-                        {ctx ? gc_ctx_done(ctx) : NULL, NULL, false}};
-    int n = ctx ? 2 : 1;
-    gc_entry entries[2];
-    int orders[4];
-    gc_select sel;
-    gc_select_init(&sel, cases, n, entries, orders, orders + n);
-    PyObject *waited_on = (PyObject *)self;
-    return pyg_wait_for(state_of(self), &sel, timeout->deadline_ns, res,
-                        is_send ? "send" : "recv", &waited_on, 1);
-}
+/* What each kind of channel lets Python code do, and how a refusal
+   names it. */
+static const struct {
+    bool send_side, recv_side;
+    const char *refused_as;
+} channel_kinds[] = {
+    [PYG_CHAN_OWNED] = {true, true, ""},
+    [PYG_CHAN_TIMER] = {false, true, "a timer's channel: it is receive-only"},
+    [PYG_CHAN_DONE] = {false, true, "a context's done channel: it is receive-only"},
+    [PYG_CHAN_RECV_VIEW] = {false, true,
+                            "a receive-only view of a channel: it is receive-only"},
+    [PYG_CHAN_SEND_VIEW] = {true, false,
+                            "a send-only view of a channel: it is send-only"},
+};
 
-static const char *const blocking_kwlist[] = {"timeout", "ctx", NULL};
-
-int pyg_refuse_if_receive_only(pyg_channel *self, const char *op)
+int pyg_channel_refuse(pyg_channel *self, enum pyg_channel_side side,
+                       const char *what)
 {
-    if (!pyg_channel_is_receive_only(self))
+    unsigned char k = self->kind;
+    if (side == PYG_SEND_SIDE ? channel_kinds[k].send_side
+                              : channel_kinds[k].recv_side)
         return 0;
-    PyErr_Format(PyExc_TypeError, "%s on a %s channel: it is receive-only",
-                 op, self->timer ? "timer's"
-                     : self->owner_ctx ? "context's done" : "receive-only view of a");
+    PyErr_Format(PyExc_TypeError, "%s on %s", what, channel_kinds[k].refused_as);
     return -1;
-}
-
-int pyg_refuse_if_send_only(pyg_channel *self, const char *op)
-{
-    if (self->direction != PYG_SEND_ONLY)
-        return 0;
-    PyErr_Format(PyExc_TypeError,
-                 "%s on a send-only view of a channel: it is send-only", op);
-    return -1;
-}
-
-int pyg_refuse_direction(pyg_channel *self, bool is_send)
-{
-    return is_send ? pyg_refuse_if_receive_only(self, "send")
-                   : pyg_refuse_if_send_only(self, "recv");
 }
 
 PyObject *pyg_done_channel_new(pyg_state *st, gc_ctx *ctx)
@@ -180,6 +168,7 @@ PyObject *pyg_done_channel_new(pyg_state *st, gc_ctx *ctx)
     pyg_channel *self = (pyg_channel *)type->tp_alloc(type, 0);
     if (!self)
         return NULL;
+    self->kind = PYG_CHAN_DONE;
     gc_ctx_retain(ctx);
     self->owner_ctx = ctx;
     self->chan = gc_ctx_done(ctx);
@@ -200,6 +189,7 @@ PyObject *pyg_timer_channel_new(pyg_state *st)
     if (!ch)
         return NULL;
     pyg_channel *self = (pyg_channel *)ch;
+    self->kind = PYG_CHAN_TIMER;
     self->timer = gc_timer_new(self->chan);
     if (!self->timer) {
         Py_DECREF(ch);
@@ -208,125 +198,110 @@ PyObject *pyg_timer_channel_new(pyg_state *st)
     return ch;
 }
 
+static const char *const blocking_kwlist[] = {"timeout", "ctx", NULL};
+
+/* A whole thread call of one channel operation (see op.h). */
+static PyObject *run_channel_op(pyg_channel *self, enum pyg_op_kind kind,
+                                PyObject *value, PyObject *timeout_obj,
+                                PyObject *ctx_obj)
+{
+    pyg_op op;
+    if (pyg_op_channel(&op, state_of(self), kind, (PyObject *)self, value,
+                       timeout_obj, ctx_obj) < 0)
+        return NULL;
+    return pyg_op_run(&op);
+}
+
 static PyObject *channel_send(pyg_channel *self, PyObject *const *args,
                               Py_ssize_t nargs, PyObject *kwnames)
 {
     PyObject *argv[3];
-    pyg_timeout timeout;
-    gc_ctx *ctx;
-    pyg_state *st = state_of(self);
-    if (pyg_refuse_direction(self, true) < 0 ||
-        pyg_parse_args("send", args, nargs, kwnames, 1, blocking_kwlist,
-                       argv) < 0 ||
-        pyg_parse_timeout(argv[1], &timeout) < 0 ||
-        pyg_ctx_arg(st, argv[2], &ctx) < 0)
+    if (pyg_parse_args("send", args, nargs, kwnames, 1, blocking_kwlist,
+                       argv) < 0)
         return NULL;
-    if (ctx && gc_ctx_err_now(ctx) != GC_CTX_ALIVE)
-        return pyg_raise_ctx_error(st, ctx);
-    /* A signal already pending raises before the send can commit: once
-       committed, a send cannot be undone (the receiver may have the value). */
-    if (PyErr_CheckSignals() < 0)
-        return NULL;
-    PyObject *value = argv[0];
-    Py_INCREF(value); /* the reference that travels with the value */
-    enum gc_status status = gc_chan_try_send(self->chan, value);
-    if (status == GC_NOT_READY) {
-        gc_select_result res;
-        status = wait_one(self, true, value, &timeout, ctx, &res);
-        if (status == GC_OK && res.index == 1) {
-            Py_DECREF(value);
-            return pyg_raise_ctx_error(st, ctx);
-        }
-    }
-    if (status == GC_OK)
-        Py_RETURN_NONE;
-    Py_DECREF(value);
-    if (status != GC_INTERRUPTED)
-        pyg_raise_status(st, status, "send");
-    return NULL;
-}
-
-/* 1: *out is the result in `form`, built before the last signal check (a
-   new reference); 0: closed and drained; -1: an exception is set and
-   nothing was received. */
-int pyg_channel_recv_value(pyg_channel *self, PyObject *timeout_obj,
-                           PyObject *ctx_obj, enum pyg_recv_form form,
-                           PyObject **out)
-{
-    pyg_timeout timeout;
-    gc_ctx *ctx;
-    pyg_state *st = state_of(self);
-    if (pyg_refuse_direction(self, false) < 0 ||
-        pyg_parse_timeout(timeout_obj, &timeout) < 0 ||
-        pyg_ctx_arg(st, ctx_obj, &ctx) < 0)
-        return -1;
-    if (ctx && gc_ctx_err_now(ctx) != GC_CTX_ALIVE) {
-        pyg_raise_ctx_error(st, ctx);
-        return -1;
-    }
-    /* No check of pending signals first: pyg_recv_result below runs them
-       after a receive commits and undoes it if one raises, and pyg_wait
-       runs them before sleeping, so a signal already pending still ends the
-       call with no effect. */
-    gc_select_result res;
-    enum gc_status status =
-        gc_chan_try_recv(self->chan, &res.value, &res.ok);
-    if (status == GC_NOT_READY) {
-        status = wait_one(self, false, NULL, &timeout, ctx, &res);
-        if (status == GC_OK && res.index == 1) {
-            pyg_raise_ctx_error(st, ctx);
-            return -1;
-        }
-    }
-    if (status != GC_OK) {
-        if (status != GC_INTERRUPTED)
-            pyg_raise_status(state_of(self), status, "recv");
-        return -1;
-    }
-    if (!res.ok)
-        return 0;
-    *out = pyg_recv_result(st, self->chan, res.value, form, 0);
-    return *out ? 1 : -1;
+    return run_channel_op(self, PYG_OP_SEND, argv[0], argv[1], argv[2]);
 }
 
 static PyObject *channel_recv(pyg_channel *self, PyObject *const *args,
                               Py_ssize_t nargs, PyObject *kwnames)
 {
-    PyObject *argv[2], *value;
+    PyObject *argv[2];
     if (pyg_parse_args("recv", args, nargs, kwnames, 0, blocking_kwlist,
                        argv) < 0)
         return NULL;
-    int got = pyg_channel_recv_value(self, argv[0], argv[1], PYG_RECV_VALUE,
-                                     &value);
-    if (got == 0)
-        pyg_raise_status(state_of(self), GC_CLOSED, "recv");
-    return got == 1 ? value : NULL;
+    return run_channel_op(self, PYG_OP_RECV, NULL, argv[0], argv[1]);
 }
 
 static PyObject *channel_recv_ok(pyg_channel *self, PyObject *const *args,
                                  Py_ssize_t nargs, PyObject *kwnames)
 {
-    PyObject *argv[2], *value;
+    PyObject *argv[2];
     if (pyg_parse_args("recv_ok", args, nargs, kwnames, 0, blocking_kwlist,
                        argv) < 0)
         return NULL;
-    int got = pyg_channel_recv_value(self, argv[0], argv[1], PYG_RECV_PAIR,
-                                     &value);
-    if (got == 0) /* closed and drained: nothing to lose */
-        return Py_BuildValue("(OO)", Py_None, Py_False);
-    return got == 1 ? value : NULL;
+    return run_channel_op(self, PYG_OP_RECV_OK, NULL, argv[0], argv[1]);
+}
+
+PyObject *pyg_channel_awaitable(PyObject *channel, enum pyg_op_kind kind,
+                                PyObject *value, PyObject *timeout_obj,
+                                PyObject *ctx_obj)
+{
+    pyg_state *st = state_of((pyg_channel *)channel);
+    pyg_op *op;
+    PyObject *aw = pyg_awaitable_new(st, &op, channel, value, ctx_obj, NULL);
+    if (aw && pyg_op_channel(op, st, kind, channel, value, timeout_obj,
+                             ctx_obj) < 0)
+        Py_CLEAR(aw);
+    return aw;
+}
+
+static PyObject *channel_asend(pyg_channel *self, PyObject *const *args,
+                               Py_ssize_t nargs, PyObject *kwnames)
+{
+    PyObject *argv[3];
+    if (pyg_parse_args("asend", args, nargs, kwnames, 1, blocking_kwlist,
+                       argv) < 0)
+        return NULL;
+    return pyg_channel_awaitable((PyObject *)self, PYG_OP_SEND, argv[0],
+                                 argv[1], argv[2]);
+}
+
+static PyObject *channel_arecv(pyg_channel *self, PyObject *const *args,
+                               Py_ssize_t nargs, PyObject *kwnames)
+{
+    PyObject *argv[2];
+    if (pyg_parse_args("arecv", args, nargs, kwnames, 0, blocking_kwlist,
+                       argv) < 0)
+        return NULL;
+    return pyg_channel_awaitable((PyObject *)self, PYG_OP_RECV, NULL, argv[0],
+                                 argv[1]);
+}
+
+static PyObject *channel_arecv_ok(pyg_channel *self, PyObject *const *args,
+                                  Py_ssize_t nargs, PyObject *kwnames)
+{
+    PyObject *argv[2];
+    if (pyg_parse_args("arecv_ok", args, nargs, kwnames, 0, blocking_kwlist,
+                       argv) < 0)
+        return NULL;
+    return pyg_channel_awaitable((PyObject *)self, PYG_OP_RECV_OK, NULL,
+                                 argv[0], argv[1]);
+}
+
+PyObject *pyg_channel_next(PyObject *channel, PyObject *ctx_obj)
+{
+    return run_channel_op((pyg_channel *)channel, PYG_OP_ITER, NULL, NULL,
+                          ctx_obj);
 }
 
 static PyObject *channel_iternext(pyg_channel *self)
 {
-    PyObject *value;
-    int got = pyg_channel_recv_value(self, NULL, NULL, PYG_RECV_VALUE, &value);
-    return got == 1 ? value : NULL; /* NULL without an exception: the end */
+    return run_channel_op(self, PYG_OP_ITER, NULL, NULL, NULL);
 }
 
 static PyObject *channel_close(pyg_channel *self, PyObject *Py_UNUSED(ignored))
 {
-    if (pyg_refuse_if_receive_only(self, "close") < 0)
+    if (pyg_channel_refuse(self, PYG_SEND_SIDE, "close") < 0)
         return NULL;
     if (gc_chan_close(self->chan) != GC_OK) {
         pyg_raise_status(state_of(self), GC_CLOSED, "close");
@@ -373,8 +348,8 @@ static PyObject *channel_repr(pyg_channel *self)
     return PyUnicode_FromFormat(
         "<pygochan.Channel %scapacity=%s len=%zu closed=%s waiting_senders=%zu "
         "waiting_receivers=%zu>",
-        self->direction == PYG_RECV_ONLY   ? "(receive-only view) "
-        : self->direction == PYG_SEND_ONLY ? "(send-only view) "
+        self->kind == PYG_CHAN_RECV_VIEW   ? "(receive-only view) "
+        : self->kind == PYG_CHAN_SEND_VIEW ? "(send-only view) "
                                            : "",
         capacity_text, gc_chan_len(self->chan),
         gc_chan_is_closed(self->chan) ? "True" : "False", senders, receivers);
@@ -412,6 +387,27 @@ static PyMethodDef channel_methods[] = {
      "Receive like Go's `v, ok := <-ch`: (value, True), or (None, False)\n"
      "once the channel is closed and drained.  Never raises ChannelClosed.\n\n"
      "    >>> ch = Channel(1); ch.close(); ch.recv_ok()\n    (None, False)\n"},
+    {"asend", (PyCFunction)(void (*)(void))channel_asend,
+     METH_FASTCALL | METH_KEYWORDS,
+     "asend($self, value, *, timeout=None, ctx=None)\n--\n\n"
+     "Send value, suspending the task (not the thread) until it is taken.\n"
+     "The semantics of send(): timeout=/ctx= end the wait with no effect; a\n"
+     "cancelled await had no effect unless the hand-off already happened,\n"
+     "in which case it returns and the task sees the cancellation at its\n"
+     "next suspension point.\n\n"
+     "    >>> await ch.asend(job, timeout=5)\n"},
+    {"arecv", (PyCFunction)(void (*)(void))channel_arecv,
+     METH_FASTCALL | METH_KEYWORDS,
+     "arecv($self, *, timeout=None, ctx=None)\n--\n\n"
+     "Receive a value, suspending the task until one is available; the\n"
+     "semantics of recv() (ChannelClosed once closed and drained).\n\n"
+     "    >>> job = await ch.arecv(timeout=1.0)\n"},
+    {"arecv_ok", (PyCFunction)(void (*)(void))channel_arecv_ok,
+     METH_FASTCALL | METH_KEYWORDS,
+     "arecv_ok($self, *, timeout=None, ctx=None)\n--\n\n"
+     "Receive like Go's `v, ok := <-ch`, awaited: (value, True), or\n"
+     "(None, False) once closed and drained.\n\n"
+     "    >>> value, ok = await ch.arecv_ok()\n"},
     {"close", (PyCFunction)channel_close, METH_NOARGS,
      "close($self)\n--\n\n"
      "Close the channel: blocked and future senders raise ChannelClosed,\n"
@@ -477,6 +473,7 @@ static PyType_Slot channel_slots[] = {
     {Py_tp_repr, channel_repr},
     {Py_tp_iter, PyObject_SelfIter},
     {Py_tp_iternext, channel_iternext},
+    {Py_am_aiter, pyg_channel_aiter},
     {Py_tp_methods, channel_methods},
     {Py_tp_getset, channel_getset},
     {Py_tp_members, channel_members},

@@ -2,20 +2,22 @@
    to a context.  A view is a Channel object that borrows the chan of the
    channel it views and holds a reference to that channel, so the chan
    lives as long as any view; the operations are the channel's own, with
-   the forbidden direction refused (see pyg_refuse_if_*). */
-#include "pygochan.h"
+   the forbidden side refused (see pyg_channel_refuse). */
+#include "op/op.h"
 
-static PyObject *new_view(PyObject *self, int direction)
+static PyObject *new_view(PyObject *self, enum pyg_channel_kind kind)
 {
     pyg_channel *base = (pyg_channel *)self;
     pyg_state *st = pyg_state_of_type(Py_TYPE(self));
-    if (base->direction != PYG_BOTH_WAYS && base->direction != direction) {
+    bool base_is_view = base->kind == PYG_CHAN_RECV_VIEW ||
+                        base->kind == PYG_CHAN_SEND_VIEW;
+    if (base_is_view && base->kind != kind) {
         PyErr_SetString(PyExc_TypeError,
                         "a channel view cannot change its direction");
         return NULL;
     }
-    if (direction == PYG_SEND_ONLY &&
-        pyg_refuse_if_receive_only(base, "send_only()") < 0)
+    if (kind == PYG_CHAN_SEND_VIEW &&
+        pyg_channel_refuse(base, PYG_SEND_SIDE, "send_only()") < 0)
         return NULL;
     PyObject *root = base->view_of ? base->view_of : self;
     PyTypeObject *type = st->channel_type;
@@ -24,18 +26,18 @@ static PyObject *new_view(PyObject *self, int direction)
         return NULL;
     view->view_of = Py_NewRef(root);
     view->chan = ((pyg_channel *)root)->chan;
-    view->direction = direction;
+    view->kind = (unsigned char)kind;
     return (PyObject *)view;
 }
 
 PyObject *pyg_channel_recv_only(PyObject *self, PyObject *Py_UNUSED(ignored))
 {
-    return new_view(self, PYG_RECV_ONLY);
+    return new_view(self, PYG_CHAN_RECV_VIEW);
 }
 
 PyObject *pyg_channel_send_only(PyObject *self, PyObject *Py_UNUSED(ignored))
 {
-    return new_view(self, PYG_SEND_ONLY);
+    return new_view(self, PYG_CHAN_SEND_VIEW);
 }
 
 /* ---- Channel.iter(ctx=) ------------------------------------------------ */
@@ -55,7 +57,7 @@ PyObject *pyg_channel_iter(PyObject *self, PyObject *const *args,
     pyg_state *st = pyg_state_of_type(Py_TYPE(self));
     if (pyg_parse_args("iter", args, nargs, kwnames, 0, kwlist, &ctx_obj) < 0 ||
         pyg_ctx_arg(st, ctx_obj, &ctx) < 0 ||
-        pyg_refuse_if_send_only((pyg_channel *)self, "iter") < 0)
+        pyg_channel_refuse((pyg_channel *)self, PYG_RECV_SIDE, "iter") < 0)
         return NULL;
     channel_iter *it = PyObject_GC_New(channel_iter, st->channel_iter_type);
     if (!it)
@@ -68,10 +70,7 @@ PyObject *pyg_channel_iter(PyObject *self, PyObject *const *args,
 
 static PyObject *channel_iter_next(channel_iter *self)
 {
-    PyObject *value;
-    int got = pyg_channel_recv_value((pyg_channel *)self->channel, NULL,
-                                     self->ctx, PYG_RECV_VALUE, &value);
-    return got == 1 ? value : NULL; /* NULL without an exception: the end */
+    return pyg_channel_next(self->channel, self->ctx);
 }
 
 static int channel_iter_traverse(channel_iter *self, visitproc visit, void *arg)
@@ -125,9 +124,58 @@ static PyType_Spec channel_iter_spec = {
     .slots = channel_iter_slots,
 };
 
+/* ---- async for v in ch ------------------------------------------------ */
+
+PyObject *pyg_channel_aiter(PyObject *self)
+{
+    pyg_state *st = pyg_state_of_type(Py_TYPE(self));
+    if (pyg_channel_refuse((pyg_channel *)self, PYG_RECV_SIDE, "recv") < 0)
+        return NULL;
+    channel_iter *it = PyObject_GC_New(channel_iter, st->channel_aiter_type);
+    if (!it)
+        return NULL;
+    it->channel = Py_NewRef(self);
+    it->ctx = NULL;
+    PyObject_GC_Track(it);
+    return (PyObject *)it;
+}
+
+static PyObject *channel_aiter_anext(channel_iter *self)
+{
+    return pyg_channel_awaitable(self->channel, PYG_OP_AITER, NULL, NULL,
+                                 self->ctx);
+}
+
+static PyObject *channel_aiter_self(PyObject *self)
+{
+    return Py_NewRef(self);
+}
+
+static PyType_Slot channel_aiter_slots[] = {
+    {Py_tp_doc, (void *)"What `async for` over a Channel uses: each step\n"
+                        "receives like ch.arecv(), and the loop ends when the\n"
+                        "channel is closed and drained."},
+    {Py_tp_dealloc, channel_iter_dealloc},
+    {Py_tp_traverse, channel_iter_traverse},
+    {Py_tp_clear, channel_iter_clear},
+    {Py_am_aiter, channel_aiter_self},
+    {Py_am_anext, channel_aiter_anext},
+    {0, NULL}};
+
+static PyType_Spec channel_aiter_spec = {
+    .name = "pygochan.ChannelAsyncIterator",
+    .basicsize = sizeof(channel_iter),
+    .flags = PYG_INTERNAL_GC_TYPE_FLAGS,
+    .slots = channel_aiter_slots,
+};
+
 int pyg_views_init(PyObject *module, pyg_state *st)
 {
     st->channel_iter_type =
         (PyTypeObject *)PyType_FromModuleAndSpec(module, &channel_iter_spec, NULL);
-    return st->channel_iter_type ? 0 : -1;
+    if (!st->channel_iter_type)
+        return -1;
+    st->channel_aiter_type =
+        (PyTypeObject *)PyType_FromModuleAndSpec(module, &channel_aiter_spec, NULL);
+    return st->channel_aiter_type ? 0 : -1;
 }

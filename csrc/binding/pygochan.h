@@ -74,7 +74,7 @@ typedef struct {
     PyObject *channel_closed; /* the ChannelClosed exception class */
     _Atomic unsigned long main_thread_ident; /* rewritten after fork */
 
-    /* WaitGroup, Future, Pool (sync.c, future.c, pool.c) */
+    /* WaitGroup, Future, Pool (waitgroup.c, future.c, pool.c) */
     PyTypeObject *wait_group_type;
     PyTypeObject *future_base_type;  /* the C part of Future */
     PyTypeObject *future_type;       /* Future(_FutureBase, cf.Future) */
@@ -88,12 +88,12 @@ typedef struct {
     PyObject *waiters_lock;          /* RLock: concurrent.futures.wait's protocol */
 
     PyTypeObject *channel_iter_type; /* Channel.iter(ctx=) (views.c) */
-    PyTypeObject *thread_runner_type; /* what start.c's threads run */
+    PyTypeObject *thread_runner_type; /* what threads.c's threads run */
     PyObject *sigint_noter;           /* SIGINT's handler while one starts */
     _Atomic int sigint_held_off;      /* a SIGINT came meanwhile */
     PyTypeObject *semaphore_base_type; /* the C part of Semaphore (semaphore.c) */
 
-    /* Parked waits and deadlock detection (blocked.c) */
+    /* Parked waits and deadlock detection (debug/blocked.c) */
     pthread_key_t blocked_key;       /* this thread's pyg_blocked record */
     bool blocked_key_ready;
     bool deadlock_detection;         /* main thread only reads; set by Python */
@@ -107,9 +107,16 @@ typedef struct {
     bool deadlock_raised;            /* the main thread's wait raised Deadlock
                                         (main thread only) */
 
-    /* asyncio (aio.c) */
+    /* asyncio (op/loop.c) */
     PyTypeObject *hub_type;
     PyTypeObject *aop_type;
+    PyTypeObject *channel_aiter_type; /* async for over a Channel (views.c) */
+    /* pygochan._aio's half of the loop driver: set once while pygochan is
+       imported (_set_loop_driver), before any awaitable can run; read only
+       after that, so no lock */
+    PyObject *aio_park;           /* _park(op) -> the iterator that waits */
+    PyObject *aio_redeliver;      /* dict: task -> absorbed cancellation */
+    PyObject *aio_pending_cancel; /* raises an absorbed cancellation */
 
     /* Objects released on threads not attached to this interpreter wait
        here (never freed, see deferred.c); the tag of this instance's
@@ -117,20 +124,35 @@ typedef struct {
     pyg_owner *owner;
 } pyg_state;
 
+/* What a Python Channel is.  The kind decides who owns its gc_chan and
+   which side of it Python code may use (pyg_channel_refuse); it never
+   changes after creation. */
+enum pyg_channel_kind {
+    PYG_CHAN_OWNED,     /* Channel(): owns chan; both sides */
+    PYG_CHAN_TIMER,     /* a Timer's or Ticker's c: owns chan and timer;
+                           receive only (the timer sends) */
+    PYG_CHAN_DONE,      /* a done channel: owner_ctx owns chan; receive
+                           only (cancelling closes it) */
+    PYG_CHAN_RECV_VIEW, /* recv_only(): borrows view_of's chan */
+    PYG_CHAN_SEND_VIEW, /* send_only(): borrows view_of's chan; send, close */
+};
+
+/* The two sides of a channel: sending (send, close, a send case, a
+   send-only view) and receiving (recv, iteration, a recv case). */
+enum pyg_channel_side { PYG_SEND_SIDE, PYG_RECV_SIDE };
+
 typedef struct {
     PyObject_HEAD
-    gc_chan *chan;          /* owned; freed in dealloc */
-    gc_timer *timer;        /* owned; set for a timer's receive-only channel */
-    gc_ctx *owner_ctx;      /* a reference; set for a context's done channel,
-                               whose chan the context owns */
-    PyObject *view_of;      /* recv_only()/send_only() views: the Channel
-                               whose chan this borrows (owned), else NULL */
-    int direction;          /* PYG_BOTH_WAYS, or a view's PYG_RECV_ONLY /
-                               PYG_SEND_ONLY; immutable */
+    gc_chan *chan;          /* OWNED, TIMER: owned, freed in dealloc; DONE:
+                               owner_ctx's; views: view_of's */
+    gc_timer *timer;        /* TIMER: owned (armed by the Timer) */
+    gc_ctx *owner_ctx;      /* DONE: a reference on the context */
+    PyObject *view_of;      /* views: the Channel whose chan this borrows
+                               (owned) */
+    unsigned char kind;     /* enum pyg_channel_kind; immutable */
     PyObject *weakreflist;
 } pyg_channel;
 
-enum { PYG_BOTH_WAYS = 0, PYG_RECV_ONLY = 1, PYG_SEND_ONLY = 2 };
 
 /* A Context.  ctx is NULL for contexts that are never done (background,
    without_cancel and their value children). */
@@ -173,36 +195,24 @@ typedef struct {
 } pyg_visit_adapter;
 int pyg_visit_value(void *value, void *arg);
 
-/* Timer channels, done channels and recv_only() views are receive-only for
-   Python code. */
-static inline bool pyg_channel_is_receive_only(const pyg_channel *ch)
-{
-    return ch->timer != NULL || ch->owner_ctx != NULL ||
-           ch->direction == PYG_RECV_ONLY;
-}
-
-/* Refuse an operation a view's direction forbids: -1 with TypeError set. */
-int pyg_refuse_if_receive_only(pyg_channel *ch, const char *op);
-int pyg_refuse_if_send_only(pyg_channel *ch, const char *op);
-/* The direction/kind check of a send (is_send) or receive on ch, the one
-   shared by the thread calls and the awaited ones (csrc/py/aio.c). */
-int pyg_refuse_direction(pyg_channel *ch, bool is_send);
+/* Refuse what ch's kind forbids: 0 if Python code may use that side of
+   it, else -1 with a TypeError naming `what` and the kind.  The one
+   direction check of every operation, thread or awaited. */
+int pyg_channel_refuse(pyg_channel *ch, enum pyg_channel_side side,
+                       const char *what);
 
 /* What a receive returns: the value, (value, True), or
    SelectResult(index, value, True). */
 enum pyg_recv_form { PYG_RECV_VALUE, PYG_RECV_PAIR, PYG_RECV_SELECT };
 
-/* Receive for Channel.recv, recv_ok and iteration: 1 and *out the result
-   in `form` (PYG_RECV_VALUE or PYG_RECV_PAIR, see pyg_recv_result), a new
-   reference; 0 closed and drained; -1 with an exception set and nothing
-   received. */
-int pyg_channel_recv_value(pyg_channel *self, PyObject *timeout_obj,
-                           PyObject *ctx_obj, enum pyg_recv_form form,
-                           PyObject **out);
-
 /* Channel methods defined in views.c. */
 PyObject *pyg_channel_recv_only(PyObject *self, PyObject *ignored);
 PyObject *pyg_channel_send_only(PyObject *self, PyObject *ignored);
+/* The next value of `for v in ch` (ctx_obj: Channel.iter(ctx=), or NULL):
+   NULL without an exception at the end. */
+PyObject *pyg_channel_next(PyObject *channel, PyObject *ctx_obj);
+/* `async for v in ch` (views.c). */
+PyObject *pyg_channel_aiter(PyObject *self);
 PyObject *pyg_channel_iter(PyObject *self, PyObject *const *args,
                            Py_ssize_t nargs, PyObject *kwnames);
 
@@ -268,7 +278,7 @@ typedef struct {
 /* Finish a select whose gc_select_try found nothing ready: block with the
    GIL released until it commits, times out or a signal handler raises.
    Every blocking wait of the binding comes here: it records the thread
-   for blocked() and the deadlock detector (blocked.c), and on the main
+   for blocked() and the deadlock detector (debug/blocked.c), and on the main
    thread runs signal handlers and the deadlock check between slices.
    Returns the core status; on GC_INTERRUPTED a Python exception is set
    (on the main thread that may be Deadlock, and on any thread when the
@@ -302,7 +312,7 @@ typedef struct pyg_blocked {
     _Atomic Py_ssize_t nobjects;
     _Atomic int64_t since_ns;
     _Atomic uint32_t *_Atomic word; /* the parked waiter's state word */
-    /* Written by another thread (the exit hook, see blocked.c): the seq of
+    /* Written by another thread (the exit hook, see debug/blocked.c): the seq of
        the park to end with Deadlock.  The wait stops when it equals the
        seq its park returned (gc_select.stop_word). */
     _Atomic uint64_t kick_seq;
@@ -330,13 +340,6 @@ void pyg_blocked_unpark(pyg_blocked *rec);
 int pyg_deadlock_check(pyg_state *st, pyg_deadlock_watch *watch, PyObject **message);
 void pyg_blocked_after_fork(pyg_state *st);
 void pyg_blocked_free(pyg_state *st);
-
-/* Wait until chan, a channel that is only ever closed, is closed: 0, or -1
-   with timeout_error (NULL: TimeoutError), ctx's error or what a signal
-   handler raised set.  An already closed channel wins over a done ctx. */
-int pyg_wait_closed(pyg_state *st, gc_chan *chan, const pyg_timeout *timeout,
-                    gc_ctx *ctx, const char *op, PyObject *timeout_error,
-                    PyObject *waited_on);
 
 /* The return value of a receive that committed value (the core's pointer,
    not yet a Python object; its reference is the caller's) from chan, case
@@ -391,11 +394,11 @@ int pyg_aio_init(PyObject *module, pyg_state *st);
 int pyg_start_init(PyObject *module, pyg_state *st);
 int pyg_semaphore_init(PyObject *module, pyg_state *st);
 
-/* Add delta to a WaitGroup's counter (sync.c): GC_OK, or the status that
+/* Add delta to a WaitGroup's counter (waitgroup.c): GC_OK, or the status that
    refused it (nothing changed). */
 enum gc_status pyg_wait_group_add(PyObject *wg, int64_t delta);
 
-/* The books kept for a thread (start.c): each is counted by the caller
+/* The books kept for a thread (threads.c): each is counted by the caller
    before pyg_start_thread and given back when the thread ends, or by
    pyg_start_thread when the thread will not run.  wg: one unit of a
    WaitGroup's counter; slots: one value in a Channel; threads: a set the
@@ -441,10 +444,25 @@ PyObject *pyg_call_holding_sigint(pyg_state *st, bool must_run, PyObject *fn,
 int pyg_start_thread(pyg_state *st, const pyg_thread_books *books,
                      PyObject *target, PyObject *args, PyObject *name,
                      PyObject *daemon, PyObject **thread_out);
-/* An awaited send of future (the operation takes its own references) onto a
-   pool's job channel, for the route gc_pool_route gave it; once the send
-   is settled either way, pyg_pool_submit_settled(pool, route, sent) runs
-   exactly once.  timeout and ctx are checked already.  (aio.c) */
+/* The loop driver (op/loop.c).  pyg_awaitable_new: an awaitable (a coroutine
+   object, _AsyncOp) whose op the caller then builds in place with one of
+   op.h's builders (on failure, drop the awaitable); it keeps the holds
+   (any may be NULL) alive for the op, which borrows them. */
+struct pyg_op;
+PyObject *pyg_awaitable_new(pyg_state *st, struct pyg_op **op, PyObject *hold0,
+                            PyObject *hold1, PyObject *hold2, PyObject *hold3);
+/* An awaitable pyg_op_closed on chan, keeping target alive. */
+PyObject *pyg_awaitable_closed(pyg_state *st, PyObject *target, gc_chan *chan,
+                               bool closed_already, const char *name,
+                               PyObject *timeout_error, PyObject *timeout_obj,
+                               PyObject *ctx_obj);
+int pyg_aio_traverse(pyg_state *st, visitproc visit, void *arg);
+void pyg_aio_clear(pyg_state *st);
+/* An awaited send of future onto a pool's job channel, for the route
+   gc_pool_route gave it; once the send is settled either way,
+   pyg_pool_submit_settled(pool, route, sent) runs exactly once.  NULL with
+   an exception: nothing made, the route is still the caller's to settle.
+   timeout and ctx are checked already.  (op/loop.c) */
 PyObject *pyg_aop_pool_submit(pyg_state *st, PyObject *pool, gc_chan *jobs,
                               PyObject *future, int route, pyg_timeout timeout,
                               PyObject *ctx_obj, gc_ctx *ctx);

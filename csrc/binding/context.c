@@ -1,6 +1,6 @@
 /* gc.Context: the Python face of gc_ctx, plus values (kept here: they are
    plain Python objects looked up through the parent chain). */
-#include "pygochan.h"
+#include "op/op.h"
 
 #include <pthread.h>
 
@@ -192,38 +192,30 @@ static PyObject *context_wait(pyg_context *self, PyObject *const *args,
 {
     static const char *const kwlist[] = {"timeout", "ctx", NULL};
     PyObject *argv[2];
-    pyg_timeout timeout;
-    gc_ctx *other;
     pyg_state *st = state_of((PyObject *)self);
-    if (pyg_parse_args("wait", args, nargs, kwnames, 0, kwlist, argv) < 0 ||
-        pyg_parse_timeout(argv[0], &timeout) < 0 ||
-        pyg_ctx_arg(st, argv[1], &other) < 0)
+    if (pyg_parse_args("wait", args, nargs, kwnames, 0, kwlist, argv) < 0)
         return NULL;
-    if (self->ctx && gc_ctx_err(self->ctx) != GC_CTX_ALIVE)
-        Py_RETURN_NONE;
-    if (other && gc_ctx_err_now(other) != GC_CTX_ALIVE)
-        return pyg_raise_ctx_error(st, other);
-    if (!timeout.blocking) {
-        pyg_raise_status(st, GC_TIMEOUT, "wait");
+    /* Done already, also when a cancel on another thread is closing the
+       done channel right now (gc_ctx_err waits for it). */
+    bool done = self->ctx && gc_ctx_err(self->ctx) != GC_CTX_ALIVE;
+    pyg_op op;
+    if (pyg_op_closed(&op, st, self->ctx ? gc_ctx_done(self->ctx) : NULL, done,
+                      "wait", NULL, (PyObject *)self, argv[0], argv[1]) < 0)
         return NULL;
-    }
-    gc_case cases[2] = {{self->ctx ? gc_ctx_done(self->ctx) : NULL, NULL, false},
-                        {other ? gc_ctx_done(other) : NULL, NULL, false}};
-    gc_entry entries[2];
-    int orders[4];
-    gc_select sel;
-    gc_select_result res;
-    gc_select_init(&sel, cases, 2, entries, orders, orders + 2);
-    PyObject *waited_on = (PyObject *)self;
-    enum gc_status status = pyg_wait_for(st, &sel, timeout.deadline_ns, &res,
-                                         "wait", &waited_on, 1);
-    if (status == GC_OK && res.index == 0)
-        Py_RETURN_NONE;
-    if (status == GC_OK)
-        return pyg_raise_ctx_error(st, other);
-    if (status != GC_INTERRUPTED)
-        pyg_raise_status(st, status, "wait");
-    return NULL;
+    return pyg_op_run(&op);
+}
+
+static PyObject *context_adone(pyg_context *self, PyObject *const *args,
+                               Py_ssize_t nargs, PyObject *kwnames)
+{
+    static const char *const kwlist[] = {"timeout", "ctx", NULL};
+    PyObject *argv[2];
+    pyg_state *st = state_of((PyObject *)self);
+    if (pyg_parse_args("adone", args, nargs, kwnames, 0, kwlist, argv) < 0)
+        return NULL;
+    return pyg_awaitable_closed(st, (PyObject *)self,
+                                self->ctx ? gc_ctx_done(self->ctx) : NULL,
+                                false, "wait", NULL, argv[0], argv[1]);
 }
 
 /* Have the after_func runner thread running (it ends by itself once
@@ -383,6 +375,12 @@ static PyObject *context_reduce(PyObject *self, PyObject *Py_UNUSED(ignored))
 }
 
 static PyMethodDef context_methods[] = {
+    {"adone", (PyCFunction)(void (*)(void))context_adone,
+     METH_FASTCALL | METH_KEYWORDS,
+     "adone($self, *, timeout=None, ctx=None)\n--\n\n"
+     "Wait until the context is done, suspending the task; timeout= and\n"
+     "ctx= bound the wait as for wait().\n\n"
+     "    >>> await ctx.adone()             # then ctx.err() says why\n"},
     {"done", (PyCFunction)context_done, METH_NOARGS,
      "done($self)\n--\n\nA receive-only Channel closed when the context is done, or\n"
      "None if it can never be done.\n\n"

@@ -146,7 +146,7 @@ enum gc_status pyg_wait_with(pyg_state *st, gc_select *sel, int64_t deadline_ns,
         if (status != GC_INTERRUPTED)
             return status;
         if (kicked) {
-            /* The program is exiting, deadlocked (see blocked.c): this
+            /* The program is exiting, deadlocked (see debug/blocked.c): this
                wait, which had no effect, ends so that its thread can. */
             PyErr_Format(st->deadlock,
                          "all threads are asleep - deadlock! The main thread has "
@@ -269,44 +269,4 @@ void pyg_raise_status(pyg_state *st, enum gc_status status, const char *op)
             PyErr_Format(PyExc_SystemError, "%s: unexpected status %d", op,
                          (int)status);
     }
-}
-
-int pyg_wait_closed(pyg_state *st, gc_chan *chan, const pyg_timeout *timeout,
-                    gc_ctx *ctx, const char *op, PyObject *timeout_error,
-                    PyObject *waited_on)
-{
-    if (PyErr_CheckSignals() < 0)
-        return -1;
-    /* Nothing to wait for wins over a done context: the call has no effect
-       either way, and the caller learns the more useful fact. */
-    if (gc_chan_is_closed(chan))
-        return 0;
-    if (ctx && gc_ctx_err_now(ctx) != GC_CTX_ALIVE) {
-        pyg_raise_ctx_error(st, ctx);
-        return -1;
-    }
-    enum gc_status status = GC_TIMEOUT;
-    gc_select_result res;
-    if (timeout->blocking) {
-        gc_case cases[2] = {{chan, NULL, false},
-                            {ctx ? gc_ctx_done(ctx) : NULL, NULL, false}};
-        gc_entry entries[2];
-        int orders[4];
-        gc_select sel;
-        gc_select_init(&sel, cases, 2, entries, orders, orders + 2);
-        status = gc_select_try(&sel, &res);
-        if (status == GC_NOT_READY)
-            status = pyg_wait_for(st, &sel, timeout->deadline_ns, &res, op,
-                                  &waited_on, waited_on ? 1 : 0);
-    }
-    if (status == GC_OK && res.index == 0)
-        return 0;
-    if (status == GC_OK)
-        pyg_raise_ctx_error(st, ctx);
-    else if (status == GC_TIMEOUT || status == GC_NOT_READY)
-        PyErr_Format(timeout_error ? timeout_error : PyExc_TimeoutError,
-                     "%s timed out", op);
-    else if (status != GC_INTERRUPTED)
-        pyg_raise_status(st, status, op);
-    return -1;
 }
