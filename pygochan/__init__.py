@@ -51,17 +51,11 @@ from ._debug import (
     dump_on_signal,
     set_deadlock_detection,
 )
-from ._more import (
-    AfterFuncTimer,
-    Once,
-    RecvOnlyChannel,
-    Semaphore,
-    SendOnlyChannel,
-    Singleflight,
-    after_func,
-    once_func,
-    once_value,
-)
+from ._directions import RecvOnlyChannel, SendOnlyChannel
+from ._once import Once, once_func, once_value
+from ._semaphore import Semaphore
+from ._singleflight import Singleflight
+from ._after_func import AfterFuncTimer, after_func
 from ._sync import ErrGroup, Future, Pool, WaitGroup
 from ._executors import as_completed, done, map_on
 from ._aio import aselect, release_loop

@@ -3,7 +3,7 @@
 import concurrent.futures
 import threading
 
-from ._more import RecvOnlyChannel, SendOnlyChannel
+from ._directions import RecvOnlyChannel, SendOnlyChannel
 from types import GenericAlias
 from typing import Any, AsyncIterator, Callable, Coroutine, Dict, Final, Generator, Generic, Iterator, List, NamedTuple, Optional, Tuple, TypeVar, Union, overload
 

@@ -40,7 +40,7 @@ from typing import (
 )
 
 from . import _core
-from ._more import RecvOnlyChannel
+from ._directions import RecvOnlyChannel
 
 if TYPE_CHECKING:
     from ._sync import ErrGroup
