@@ -56,7 +56,9 @@ from ._once import Once, once_func, once_value
 from ._semaphore import Semaphore
 from ._singleflight import Singleflight
 from ._after_func import AfterFuncTimer, after_func
-from ._pool import ErrGroup, Future, Pool, WaitGroup
+from ._waitgroup import WaitGroup
+from ._pool import Future, Pool
+from ._errgroup import ErrGroup
 from ._executors import as_completed, done, map_on
 from ._aio import aselect, release_loop
 from ._aio import stats as aio_stats

@@ -43,7 +43,7 @@ from . import _core
 from ._directions import RecvOnlyChannel
 
 if TYPE_CHECKING:
-    from ._pool import ErrGroup
+    from ._errgroup import ErrGroup
 
 __all__ = ["FutureLike", "as_completed", "done", "map_on"]
 
