@@ -596,17 +596,6 @@ async def _wait_closed(obj: Any, timeout: Optional[float], ctx: Optional[_core.C
         await _run(op)
 
 
-async def wait_group_wait_async(self: Any, *, timeout: Optional[float] = None,
-                                ctx: Optional[_core.Context] = None) -> None:
-    """``wait()`` for coroutines.
-
-    Suspends the task until the counter is zero::
-
-        await wg.wait_async(timeout=30)
-    """
-    await _wait_closed(self, timeout, ctx)
-
-
 def _future_await(self: Any) -> Any:
     # A receive on the future's done channel: awaiting (or cancelling the
     # await) never cancels the job itself.
@@ -626,92 +615,6 @@ async def _future_aresult(self: Any, timeout: Optional[float] = None, *,
     """
     await _wait_closed(self, timeout, ctx)  # TimeoutError: the class result() raises
     return self.result(timeout=0)
-
-
-async def pool_asubmit(self: Any, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
-    """``submit()`` for coroutines: returns the job's Future.
-
-    With a bounded ``queue_size`` that is full the task (not the loop) waits
-    on the pool's job channel, like ``ch.asend``; ``submit_timeout=`` and
-    ``submit_ctx=`` bound that wait as for ``submit()``.  A cancelled or
-    timed-out asubmit queued nothing: its job never runs::
-
-        fut = await pool.asubmit(parse, page, submit_timeout=5)
-        value = await fut
-    """
-    if _redeliver:
-        _pending_cancel()
-    sent = self._asubmit_op(fn, *args, **kwargs)
-    if type(sent) is not _AsyncOp:
-        return sent  # routed without waiting: the Future
-    return await _park(sent)
-
-
-async def pool_arun(self: Any, fn: Any, /, *args: Any, abandon_on_cancel: bool = False,
-                    **kwargs: Any) -> Any:
-    """Run ``fn(*args, **kwargs)`` in the pool and await its result.
-
-    Cancelled while queued, the job never runs.  Cancelled while running:
-    by default the await keeps waiting, returns the job's result and the
-    cancellation reaches the task at its next suspension point (the
-    hand-off rule); with ``abandon_on_cancel=True`` it raises at once and
-    the job runs on unobserved (``asyncio.to_thread``'s behaviour)::
-
-        text = await pool.arun(render, page)
-    """
-    _bind_asyncio()
-    fut = await pool_asubmit(self, fn, *args, **kwargs)
-    try:
-        return await fut
-    except _CancelledError as exc:
-        if fut.cancel() or abandon_on_cancel:
-            raise  # never started (no effect), or abandoned on purpose
-        cancel = exc
-    # Started: the job's outcome is the hand-off.  Wait it out, then
-    # deliver the cancellation later, like a channel operation that won.
-    while True:
-        try:
-            await _wait_closed(fut, None, None)
-            break
-        except _CancelledError as again:
-            cancel = again
-    _hub_for(_get_running_loop()).absorb(_current_task(), cancel)
-    return fut.result(timeout=0)
-
-
-async def err_group_wait_async(self: Any, *, timeout: Optional[float] = None) -> None:
-    """``wait()`` for coroutines: suspend until every task ends, then raise
-    the first exception (if any)::
-
-        await g.wait_async()
-    """
-    await _wait_closed(self._wg, timeout, None)
-    self._waited = True
-    self._cancel(None)
-    self._raise_first()
-
-
-async def _err_group_aenter(self: Any) -> Any:
-    return self
-
-
-async def _err_group_aexit(self: Any, exc_type: Any, exc: Any, tb: Any) -> None:
-    _bind_asyncio()
-    if exc_type is None:
-        await err_group_wait_async(self)
-        return
-    # The body failed (or the task was cancelled): stop the tasks, wait for
-    # them without blocking the loop, then let the body's exception go on.
-    self._cancel(exc)
-    try:
-        while True:
-            try:
-                await _wait_closed(self._wg, None, None)
-                break
-            except _CancelledError:
-                continue  # the tasks are already told to stop
-    finally:
-        self._waited = True
 
 
 def _install() -> None:

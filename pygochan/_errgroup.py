@@ -168,6 +168,17 @@ class ErrGroup:
         self._cancel(None)
         self._raise_first()
 
+    async def wait_async(self, *, timeout: Optional[float] = None) -> None:
+        """``wait()`` for coroutines: suspend until every task ends, then raise
+        the first exception (if any)::
+
+            await g.wait_async()
+        """
+        await _aio._wait_closed(self._wg, timeout, None)
+        self._waited = True
+        self._cancel(None)
+        self._raise_first()
+
     @property
     def exceptions(self) -> list[BaseException]:
         """Every exception the tasks raised so far, first first."""
@@ -195,10 +206,6 @@ class ErrGroup:
     def __enter__(self) -> "ErrGroup":
         return self
 
-    wait_async = _aio.err_group_wait_async
-    __aenter__ = _aio._err_group_aenter
-    __aexit__ = _aio._err_group_aexit
-
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         if exc_type is None:
             try:
@@ -214,6 +221,27 @@ class ErrGroup:
         self._cancel(exc)
         try:
             self._wg.wait()
+        finally:
+            self._waited = True
+
+    async def __aenter__(self) -> "ErrGroup":
+        return self
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        _aio._bind_asyncio()
+        if exc_type is None:
+            await self.wait_async()
+            return
+        # The body failed (or the task was cancelled): stop the tasks, wait for
+        # them without blocking the loop, then let the body's exception go on.
+        self._cancel(exc)
+        try:
+            while True:
+                try:
+                    await _aio._wait_closed(self._wg, None, None)
+                    break
+                except _aio._CancelledError:
+                    continue  # the tasks are already told to stop
         finally:
             self._waited = True
 

@@ -205,8 +205,54 @@ class Pool(_core._PoolBase, _cf.ThreadPoolExecutor):
             self._cancel_ctx(exc)
             raise
 
-    asubmit = _aio.pool_asubmit
-    arun = _aio.pool_arun
+    async def asubmit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+        """``submit()`` for coroutines: returns the job's Future.
+
+        With a bounded ``queue_size`` that is full the task (not the loop) waits
+        on the pool's job channel, like ``ch.asend``; ``submit_timeout=`` and
+        ``submit_ctx=`` bound that wait as for ``submit()``.  A cancelled or
+        timed-out asubmit queued nothing: its job never runs::
+
+            fut = await pool.asubmit(parse, page, submit_timeout=5)
+            value = await fut
+        """
+        if _aio._redeliver:
+            _aio._pending_cancel()
+        sent = self._asubmit_op(fn, *args, **kwargs)
+        if type(sent) is not _aio._AsyncOp:
+            return sent  # routed without waiting: the Future
+        return await _aio._park(sent)
+
+    async def arun(self, fn: Any, /, *args: Any, abandon_on_cancel: bool = False,
+                   **kwargs: Any) -> Any:
+        """Run ``fn(*args, **kwargs)`` in the pool and await its result.
+
+        Cancelled while queued, the job never runs.  Cancelled while running:
+        by default the await keeps waiting, returns the job's result and the
+        cancellation reaches the task at its next suspension point (the
+        hand-off rule); with ``abandon_on_cancel=True`` it raises at once and
+        the job runs on unobserved (``asyncio.to_thread``'s behaviour)::
+
+            text = await pool.arun(render, page)
+        """
+        _aio._bind_asyncio()
+        fut = await self.asubmit(fn, *args, **kwargs)
+        try:
+            return await fut
+        except _aio._CancelledError as exc:
+            if fut.cancel() or abandon_on_cancel:
+                raise  # never started (no effect), or abandoned on purpose
+            cancel = exc
+        # Started: the job's outcome is the hand-off.  Wait it out, then
+        # deliver the cancellation later, like a channel operation that won.
+        while True:
+            try:
+                await _aio._wait_closed(fut, None, None)
+                break
+            except _aio._CancelledError as again:
+                cancel = again
+        _aio._hub_for(_aio._get_running_loop()).absorb(_aio._current_task(), cancel)
+        return fut.result(timeout=0)
 
     def __enter__(self) -> "Pool":
         return self

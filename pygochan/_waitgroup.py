@@ -5,7 +5,7 @@ the group counts."""
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from . import _aio, _core
 from ._context import _DAEMON
@@ -42,7 +42,15 @@ class WaitGroup(_core._WaitGroupBase):
 
     __slots__ = ()
 
-    wait_async = _aio.wait_group_wait_async
+    async def wait_async(self, *, timeout: Optional[float] = None,
+                         ctx: Optional[_core.Context] = None) -> None:
+        """``wait()`` for coroutines.
+
+        Suspends the task until the counter is zero::
+
+            await wg.wait_async(timeout=30)
+        """
+        await _aio._wait_closed(self, timeout, ctx)
 
     def go(self, fn: Callable[_P, Any], /, *args: _P.args, **kwargs: _P.kwargs) -> threading.Thread:
         """Run ``fn(*args, **kwargs)`` in a new thread counted by the group.
