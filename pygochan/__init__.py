@@ -57,7 +57,8 @@ from ._semaphore import Semaphore
 from ._singleflight import Singleflight
 from ._after_func import AfterFuncTimer, after_func
 from ._waitgroup import WaitGroup
-from ._pool import Future, Pool
+from ._futures import Future
+from ._pool import Pool
 from ._errgroup import ErrGroup
 from ._executors import as_completed, done, map_on
 from ._aio import aselect, release_loop

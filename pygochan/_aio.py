@@ -596,27 +596,6 @@ async def _wait_closed(obj: Any, timeout: Optional[float], ctx: Optional[_core.C
         await _run(op)
 
 
-def _future_await(self: Any) -> Any:
-    # A receive on the future's done channel: awaiting (or cancelling the
-    # await) never cancels the job itself.
-    op = _core._aop_closed(self, None, None)
-    if op is not None:
-        yield from _run(op).__await__()
-    return self.result(timeout=0)
-
-
-async def _future_aresult(self: Any, timeout: Optional[float] = None, *,
-                          ctx: Optional[_core.Context] = None) -> Any:
-    """``result()`` for coroutines.
-
-    Suspends the task until the future settles; never cancels the job::
-
-        value = await fut.aresult(timeout=5)
-    """
-    await _wait_closed(self, timeout, ctx)  # TimeoutError: the class result() raises
-    return self.result(timeout=0)
-
-
 def _install() -> None:
     ch = _core.Channel
     ch.asend = asend  # type: ignore[method-assign]
@@ -624,8 +603,6 @@ def _install() -> None:
     ch.arecv_ok = arecv_ok  # type: ignore[method-assign]
     ch.__aiter__ = _aiter  # type: ignore[method-assign]
     _core.Context.adone = _adone  # type: ignore[method-assign]
-    _core.Future.__await__ = _future_await  # type: ignore[method-assign]
-    _core.Future.aresult = _future_aresult  # type: ignore[method-assign]
 
 
 _install()

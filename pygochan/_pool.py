@@ -20,13 +20,11 @@ from typing import Any, Callable, Iterable, Iterator, Optional, Tuple, TypeVar, 
 from . import _aio, _core
 from ._context import with_cancel_cause
 
-__all__ = ["Future", "Pool"]
+__all__ = ["Pool"]
 
 _R = TypeVar("_R")
 _A = TypeVar("_A")
 _B = TypeVar("_B")
-
-Future = _core.Future
 
 
 _live_pools: "weakref.WeakSet[Pool]" = weakref.WeakSet()
