@@ -591,6 +591,8 @@ async def _adone(self: _core.Context, *, timeout: Optional[float] = None,
 
 
 async def _wait_closed(obj: Any, timeout: Optional[float], ctx: Optional[_core.Context]) -> None:
+    """Suspend the task until a WaitGroup is at zero or a Future settled:
+    the awaited wait of WaitGroup, Future, Pool and ErrGroup's methods."""
     op = _core._aop_closed(obj, timeout, ctx)
     if op is not None:
         await _run(op)
