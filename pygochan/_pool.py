@@ -3,8 +3,9 @@ with its ``map`` and the hooks that shut pools down at exit and in a forked
 child.
 
 Handing tasks to workers, the worker loop and the futures are C
-(``_core._PoolBase``); this module adds what is naturally Python: starting
-the pool's context, ``map``, ``shutdown`` and the context manager.
+(``_core._PoolBase``); this module adds what is naturally Python: the pool's
+context, ``map``, ``shutdown``, the context manager, and ``asubmit`` and
+``arun`` for coroutines.
 """
 
 from __future__ import annotations

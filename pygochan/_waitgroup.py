@@ -1,6 +1,6 @@
 """Go's ``sync.WaitGroup``: the counter and its wait are C
 (``_core._WaitGroupBase``); this module adds ``go``, which starts a thread
-the group counts."""
+the group counts, and the awaited ``wait_async``."""
 
 from __future__ import annotations
 
