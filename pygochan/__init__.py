@@ -51,37 +51,21 @@ from ._debug import (
     dump_on_signal,
     set_deadlock_detection,
 )
-from ._more import (
-    AfterFuncTimer,
-    Once,
-    RecvOnlyChannel,
-    Semaphore,
-    SendOnlyChannel,
-    Singleflight,
-    after_func,
-    once_func,
-    once_value,
-)
-from ._sync import ErrGroup, Future, Pool, WaitGroup
+from ._directions import RecvOnlyChannel, SendOnlyChannel
+from ._once import Once, once_func, once_value
+from ._semaphore import Semaphore
+from ._singleflight import Singleflight
+from ._after_func import AfterFuncTimer, after_func
+from ._waitgroup import WaitGroup
+from ._futures import Future
+from ._pool import Pool
+from ._errgroup import ErrGroup
 from ._executors import as_completed, done, map_on
 from ._aio import aselect, release_loop
 from ._aio import stats as aio_stats
+from . import _fork  # noqa: F401  imported last: its at-fork hook runs after the others
 
 __version__ = "0.1.0"
-
-import os as _os
-
-if hasattr(_os, "register_at_fork"):
-    # fork() keeps only the calling thread: it becomes the child's main
-    # thread (for Ctrl-C), and pending timers need the timer thread back.
-    from . import _core as _core_module
-
-    def _after_fork_in_child() -> None:
-        # threading has already made the forking thread the main thread
-        _core_module._refresh_main_thread()
-        _core_module._resume_timers_after_fork()
-
-    _os.register_at_fork(after_in_child=_after_fork_in_child)
 
 __all__ = [
     "UNBOUNDED",

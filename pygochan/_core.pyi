@@ -1,11 +1,11 @@
 """Type stubs for pygochan's C core (channels and select)."""
 
-import concurrent.futures
 import threading
 
-from ._more import RecvOnlyChannel, SendOnlyChannel
+from ._directions import RecvOnlyChannel, SendOnlyChannel
+from ._futures import Future
 from types import GenericAlias
-from typing import Any, AsyncIterator, Callable, Coroutine, Dict, Final, Generator, Generic, Iterator, List, NamedTuple, Optional, Tuple, TypeVar, Union, overload
+from typing import Any, AsyncIterator, Callable, Coroutine, Dict, Final, Generic, Iterator, List, NamedTuple, Optional, Tuple, TypeVar, Union, overload
 
 from typing_extensions import ParamSpec
 
@@ -164,7 +164,8 @@ def _refresh_main_thread() -> None: ...
 _after_func_queue: Channel[Union[None, bool, Callable[[], Any]]]  # None: stop; False: wake
 _IN_MAIN_INTERPRETER: int
 
-# ---- WaitGroup, Future, Pool (completed in pygochan._sync) ----
+# ---- WaitGroup, Future, Pool, Semaphore (completed in pygochan._waitgroup,
+# _futures, _pool and _semaphore) ----
 
 _W = TypeVar("_W", bound="_WaitGroupBase")
 _P = ParamSpec("_P")
@@ -206,17 +207,11 @@ class _SemaphoreBase:
     @property
     def _waiting(self) -> int: ...
 
-class Future(concurrent.futures.Future[T]):
-    """A concurrent.futures.Future whose waits release the GIL, take
-    timeout= and ctx=, and answer Ctrl-C."""
+class _FutureBase:
+    """The C part of pygochan.Future (pygochan/_futures.py), which declares
+    the methods with their types."""
 
-    def __init__(self) -> None: ...
-    def result(self, timeout: Optional[float] = None, *, ctx: Optional[Context] = None) -> T: ...
-    def exception(
-        self, timeout: Optional[float] = None, *, ctx: Optional[Context] = None
-    ) -> Optional[BaseException]: ...
-    def __await__(self) -> Generator[Any, None, T]: ...
-    async def aresult(self, timeout: Optional[float] = None, *, ctx: Optional[Context] = None) -> T: ...
+def _set_future_type(cls: type, /) -> None: ...
 
 _FutureTimeoutError: type[TimeoutError]
 

@@ -67,9 +67,9 @@ def blocked() -> List[BlockedWait]:
 
 def _pools_by_work() -> Dict[int, Any]:
     """id(pool._work) -> pool, for every Pool alive."""
-    from . import _sync  # lazily: the package imports this module first
+    from . import _pool  # lazily: the package imports this module first
 
-    return {id(pool._work): pool for pool in list(_sync._live_pools)}
+    return {id(pool._work): pool for pool in list(_pool._live_pools)}
 
 
 def _pool_of(work: Any, pools: Dict[int, Any]) -> Any:

@@ -40,10 +40,10 @@ from typing import (
 )
 
 from . import _core
-from ._more import RecvOnlyChannel
+from ._directions import RecvOnlyChannel
 
 if TYPE_CHECKING:
-    from ._sync import ErrGroup
+    from ._errgroup import ErrGroup
 
 __all__ = ["FutureLike", "as_completed", "done", "map_on"]
 

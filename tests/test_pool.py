@@ -41,6 +41,20 @@ def test_bare_future_is_a_concurrent_future():
         gc.Future(1)
 
 
+def test_a_pool_makes_futures_of_the_one_future_class():
+    from pygochan import _core
+
+    assert gc.Future.__module__ == "pygochan" and gc.Future.__qualname__ == "Future"
+    with gc.Pool(1) as pool:
+        assert type(pool.submit(int)) is gc.Future
+    # the C core takes the class once, and only a subclass of its base
+    _core._set_future_type(gc.Future)
+    with pytest.raises(TypeError):
+        _core._set_future_type(cf.Future)
+    with pytest.raises(RuntimeError):
+        _core._set_future_type(type("Other", (gc.Future,), {"__slots__": ()}))
+
+
 def test_exception_is_raised_with_its_traceback():
     fut = gc.Future()
     try:

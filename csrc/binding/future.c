@@ -1,9 +1,11 @@
 /*
  * Future: a concurrent.futures.Future whose hot paths are C.
  *
- * `Future` is the Python class Future(_FutureBase, concurrent.futures.Future):
- * isinstance() checks, asyncio.wrap_future and typing see a real
- * concurrent.futures.Future, while every public method comes from the C base.
+ * `Future` is the Python class Future(_FutureBase, concurrent.futures.Future)
+ * of pygochan/_futures.py, which hands it to _set_future_type() for the
+ * futures a pool makes: isinstance() checks, asyncio.wrap_future and typing
+ * see a real concurrent.futures.Future, every method but the awaiting ones
+ * comes from this C base.
  * Waiting is the module's one mechanism: a "done" channel, made when someone
  * first has to block and closed when the future settles, so result() takes
  * a timeout and a ctx and answers Ctrl-C like any other wait.
@@ -276,6 +278,11 @@ PyObject *pyg_future_new_task(pyg_state *st, PyObject *fn, PyObject *args,
                               PyObject *kwargs)
 {
     PyTypeObject *type = st->future_type;
+    if (!type) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "pygochan.Future is not defined yet: import pygochan");
+        return NULL;
+    }
     pyg_future *f = (pyg_future *)type->tp_alloc(type, 0);
     if (!f)
         return NULL;
@@ -849,15 +856,31 @@ static PyType_Spec future_spec = {
     .slots = future_slots,
 };
 
-PyDoc_STRVAR(future_class_doc,
-"A concurrent.futures.Future whose waits release the GIL, take timeout=\n"
-"and ctx=, and answer Ctrl-C.  Pool.submit returns one; a bare Future()\n"
-"is a one-shot result slot any thread may settle.\n\n"
-"    fut = gc.Future()\n"
-"    threading.Thread(target=fut.set_result, args=(42,)).start()\n"
-"    fut.result(timeout=1)   # 42\n\n"
-"A failed future that is garbage-collected without anyone reading its\n"
-"exception reports it through sys.unraisablehook.");
+/* Called once, by pygochan/_futures.py as it defines Future: the type of
+   the futures pyg_future_new_task makes.  Set before any pool can exist
+   and never replaced, so it is read without a lock. */
+static PyObject *module_set_future_type(PyObject *module, PyObject *type)
+{
+    pyg_state *st = PyModule_GetState(module);
+    if (!PyType_Check(type) ||
+        !PyType_IsSubtype((PyTypeObject *)type, st->future_base_type)) {
+        PyErr_SetString(PyExc_TypeError,
+                        "_set_future_type() needs a subclass of _FutureBase");
+        return NULL;
+    }
+    if (st->future_type && st->future_type != (PyTypeObject *)type) {
+        PyErr_SetString(PyExc_RuntimeError, "pygochan.Future is defined already");
+        return NULL;
+    }
+    if (!st->future_type)
+        st->future_type = (PyTypeObject *)Py_NewRef(type);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef future_functions[] = {
+    {"_set_future_type", module_set_future_type, METH_O,
+     "_set_future_type(Future): the class of the futures a pool makes."},
+    {NULL, NULL, 0, NULL}};
 
 int pyg_future_init(PyObject *module, pyg_state *st)
 {
@@ -903,27 +926,9 @@ int pyg_future_init(PyObject *module, pyg_state *st)
 
     st->future_base_type =
         (PyTypeObject *)PyType_FromModuleAndSpec(module, &future_spec, NULL);
-    if (!st->future_base_type)
+    if (!st->future_base_type || PyModule_AddType(module, st->future_base_type) < 0 ||
+        PyModule_AddFunctions(module, future_functions) < 0)
         goto done;
-    /* class Future(_FutureBase, concurrent.futures.Future): __slots__ = () */
-    PyObject *cf_future = PyObject_GetAttrString(base_mod, "Future");
-    if (!cf_future)
-        goto done;
-    PyObject *ns = Py_BuildValue("{s:(),s:s,s:s}", "__slots__", "__module__",
-                                 "pygochan", "__doc__", future_class_doc);
-    PyObject *type = ns ? PyObject_CallFunction(
-                              (PyObject *)&PyType_Type, "s(OO)O", "Future",
-                              st->future_base_type, cf_future, ns)
-                        : NULL;
-    Py_DECREF(cf_future);
-    Py_XDECREF(ns);
-    if (!type)
-        goto done;
-    st->future_type = (PyTypeObject *)type;
-    if (PyModule_AddObject(module, "Future", Py_NewRef(type)) < 0) {
-        Py_DECREF(type);
-        goto done;
-    }
     /* What a result() wait raises on timeout, for Pool.map's waits too. */
     if (PyModule_AddObject(module, "_FutureTimeoutError",
                            Py_NewRef(st->future_timeout_error)) < 0) {

@@ -783,7 +783,7 @@ static PyMethodDef pool_methods[] = {
      METH_FASTCALL | METH_KEYWORDS,
      "_asubmit_op($self, fn, /, *args, submit_timeout=None, submit_ctx=None, **kwargs)\n"
      "--\n\n"
-     "submit() for pygochan._aio: the Future, or, when the pool is saturated,\n"
+     "submit() for Pool.asubmit: the Future, or, when the pool is saturated,\n"
      "the _AsyncOp whose awaited send queues it (internal)."},
     {"try_submit", (PyCFunction)(void (*)(void))pool_try_submit,
      METH_FASTCALL | METH_KEYWORDS,

@@ -1,8 +1,11 @@
-"""WaitGroup, Pool and ErrGroup: the Python halves of their C cores.
+"""The worker Pool, a ``concurrent.futures.ThreadPoolExecutor`` drop-in,
+with its ``map`` and the hooks that shut pools down at exit and in a forked
+child.
 
-The blocking parts (waiting for a counter, handing tasks to workers, the
-worker loop, futures) are C; this module adds what is naturally Python:
-starting threads, ``map``, context managers and exception bookkeeping.
+Handing tasks to workers, the worker loop and the futures are C
+(``_core._PoolBase``); this module adds what is naturally Python: the pool's
+context, ``map``, ``shutdown``, the context manager, and ``asubmit`` and
+``arun`` for coroutines.
 """
 
 from __future__ import annotations
@@ -11,84 +14,19 @@ import collections
 import concurrent.futures as _cf
 import itertools
 import os
-import sys
 import threading
 import weakref
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, Optional, Tuple, TypeVar, overload
+from typing import Any, Callable, Iterable, Iterator, Optional, Tuple, TypeVar, overload
 
-from . import _aio, _core, _executors
-from ._context import _DAEMON, with_cancel_cause
+from . import _aio, _core
+from ._context import with_cancel_cause
 
-__all__ = ["ErrGroup", "Future", "Pool", "WaitGroup"]
+__all__ = ["Pool"]
 
 _R = TypeVar("_R")
 _A = TypeVar("_A")
 _B = TypeVar("_B")
-if TYPE_CHECKING:
-    from typing_extensions import ParamSpec
 
-    _P = ParamSpec("_P")
-
-Future = _core.Future
-
-
-def _report_thread_exception(exc: BaseException) -> None:
-    """What ``threading.Thread`` does with an exception escaping ``run()``:
-    ``threading.excepthook`` (SystemExit is silent)."""
-    if isinstance(exc, SystemExit):
-        return
-    threading.excepthook(threading.ExceptHookArgs(
-        (type(exc), exc, exc.__traceback__, threading.current_thread())))
-
-
-class WaitGroup(_core._WaitGroupBase):
-    """Go's ``sync.WaitGroup``: wait for a collection of threads to finish::
-
-        wg = gc.WaitGroup()
-        for url in urls:
-            wg.go(fetch, url)          # add(1), run in a new thread, done()
-        wg.wait(timeout=30)
-
-    ``with gc.WaitGroup() as wg:`` waits on exit.  ``wait`` releases the GIL,
-    takes ``timeout=``/``ctx=`` and answers Ctrl-C; a counter below zero is a
-    ``ValueError``.
-    """
-
-    __slots__ = ()
-
-    wait_async = _aio.wait_group_wait_async
-
-    def go(self, fn: Callable[_P, Any], /, *args: _P.args, **kwargs: _P.kwargs) -> threading.Thread:
-        """Run ``fn(*args, **kwargs)`` in a new thread counted by the group.
-
-        The counter goes up before the thread starts and down when ``fn``
-        returns or raises; an exception is reported by ``threading.excepthook``
-        like any thread's, before the task counts as done, so ``wait()``
-        returns after the report.  Returns the started thread.  A Ctrl-C
-        that interrupts ``go`` after the thread began still raises, and the
-        task runs and counts as usual.
-        """
-        if not callable(fn):
-            raise TypeError(f"go() needs a callable, not {type(fn).__name__}")
-
-        def run() -> None:
-            try:
-                fn(*args, **kwargs)
-            except BaseException as exc:
-                _report_thread_exception(exc)
-
-        # One C call counts the task and starts its thread: a Ctrl-C landing
-        # anywhere in it either leaves both undone or the thread owning the
-        # count (see csrc/binding/threads.c).
-        thread: threading.Thread = _core._go(self, run, f"pygochan-wg-{_name(fn)}", _DAEMON)
-        return thread
-
-
-def _name(fn: Any) -> str:
-    return getattr(fn, "__qualname__", None) or type(fn).__name__
-
-
-# ---- Pool ---------------------------------------------------------------
 
 _live_pools: "weakref.WeakSet[Pool]" = weakref.WeakSet()
 _exit_hook_lock = threading.Lock()
@@ -266,8 +204,54 @@ class Pool(_core._PoolBase, _cf.ThreadPoolExecutor):
             self._cancel_ctx(exc)
             raise
 
-    asubmit = _aio.pool_asubmit
-    arun = _aio.pool_arun
+    async def asubmit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+        """``submit()`` for coroutines: returns the job's Future.
+
+        With a bounded ``queue_size`` that is full the task (not the loop) waits
+        on the pool's job channel, like ``ch.asend``; ``submit_timeout=`` and
+        ``submit_ctx=`` bound that wait as for ``submit()``.  A cancelled or
+        timed-out asubmit queued nothing: its job never runs::
+
+            fut = await pool.asubmit(parse, page, submit_timeout=5)
+            value = await fut
+        """
+        if _aio._redeliver:
+            _aio._pending_cancel()
+        sent = self._asubmit_op(fn, *args, **kwargs)
+        if type(sent) is _aio._AsyncOp:
+            sent = await sent  # the hand-off to a worker or the queue
+        return sent  # type: ignore[no-any-return]
+
+    async def arun(self, fn: Any, /, *args: Any, abandon_on_cancel: bool = False,
+                   **kwargs: Any) -> Any:
+        """Run ``fn(*args, **kwargs)`` in the pool and await its result.
+
+        Cancelled while queued, the job never runs.  Cancelled while running:
+        by default the await keeps waiting, returns the job's result and the
+        cancellation reaches the task at its next suspension point (the
+        hand-off rule); with ``abandon_on_cancel=True`` it raises at once and
+        the job runs on unobserved (``asyncio.to_thread``'s behaviour)::
+
+            text = await pool.arun(render, page)
+        """
+        _aio._bind_asyncio()
+        fut = await self.asubmit(fn, *args, **kwargs)
+        try:
+            return await fut
+        except _aio._CancelledError as exc:
+            if fut.cancel() or abandon_on_cancel:
+                raise  # never started (no effect), or abandoned on purpose
+            cancel = exc
+        # Started: the job's outcome is the hand-off.  Wait it out, then
+        # deliver the cancellation later, like a channel operation that won.
+        while True:
+            try:
+                await _aio._wait_closed(fut, None, None)
+                break
+            except _aio._CancelledError as again:
+                cancel = again
+        _aio._hub_for(_aio._get_running_loop()).absorb(_aio._current_task(), cancel)
+        return fut.result(timeout=0)
 
     def __enter__(self) -> "Pool":
         return self
@@ -470,214 +454,3 @@ def _remaining(deadline: Optional[float]) -> Optional[float]:
     if deadline is None:
         return None
     return max(0.0, deadline - _monotonic())
-
-
-# ---- ErrGroup -----------------------------------------------------------
-
-
-class ErrGroup:
-    """Go's ``errgroup.Group``: run tasks in threads; the first failure
-    cancels ``g.ctx`` (with that exception as the cause) and is raised by
-    ``wait()``::
-
-        with gc.ErrGroup(ctx) as g:
-            for url in urls:
-                g.go(fetch, url, ctx=g.ctx)
-        # every task has finished here; the first exception was raised
-
-    ``limit`` bounds the tasks running at once: ``go`` then blocks (GIL
-    released, Ctrl-C answered) and ``try_go`` returns False.  ``wait()``
-    raises the first exception; its ``exceptions`` attribute lists every
-    task's exception, itself first, and a note lists the others;
-    ``KeyboardInterrupt``/``SystemExit`` raised by a
-    task are re-raised as they are.  An exception in the ``with`` body
-    cancels ``g.ctx`` and waits for the tasks before propagating.  ``go``
-    after ``wait()`` returned raises ``RuntimeError``.
-
-    ``executor=`` (any ``concurrent.futures.Executor``, a Dask
-    ``distributed.Client`` or its ``get_executor()``) submits the tasks
-    there instead of starting threads; when ``g.ctx`` is done its pending
-    futures are cancelled, so tasks the executor has not started never run::
-
-        with gc.ErrGroup(executor=client.get_executor(pure=False)) as g:
-            for page in pages:
-                g.go(parse, page)
-    """
-
-    def __init__(
-        self,
-        ctx: Optional[_core.Context] = None,
-        limit: Optional[int] = None,
-        *,
-        executor: Optional[_executors.SubmitsTasks] = None,
-    ) -> None:
-        if ctx is None:
-            ctx = _core.background()
-        elif not isinstance(ctx, _core.Context):
-            raise TypeError(f"ctx must be a Context, not {type(ctx).__name__}")
-        if limit is not None:
-            if isinstance(limit, bool) or not isinstance(limit, int):
-                raise TypeError(f"limit must be an int or None, not {type(limit).__name__}")
-            if limit < 1:
-                raise ValueError("limit must be >= 1")
-        self.ctx, self._cancel = with_cancel_cause(ctx)
-        self._limit = limit
-        self._slots: Optional[_core.Channel[None]] = _core.Channel(limit) if limit is not None else None
-        self._wg = WaitGroup()
-        self._lock = threading.Lock()
-        self._errors: list[BaseException] = []
-        self._waited = False
-        self._executor_tasks = None if executor is None else _executors.GroupTasks(executor, self.ctx)
-
-    def __repr__(self) -> str:
-        return (
-            f"<pygochan.ErrGroup running={self._wg.count} "
-            f"failed={len(self._errors)} limit={self._limit}>"
-        )
-
-    def set_limit(self, n: Optional[int]) -> None:
-        """Go's ``Group.SetLimit``: at most ``n`` tasks at once from now on
-        (``None``: no limit).  Refused with ``RuntimeError`` while tasks run,
-        as in Go::
-
-            g = gc.ErrGroup()
-            g.set_limit(4)
-        """
-        if n is not None:
-            if isinstance(n, bool) or not isinstance(n, int):
-                raise TypeError(f"limit must be an int or None, not {type(n).__name__}")
-            if n < 1:
-                raise ValueError("limit must be >= 1")
-        with self._lock:
-            if self._wg.count or (self._slots is not None and len(self._slots)):
-                raise RuntimeError("set_limit() while tasks of the group are running")
-            self._limit = n
-            self._slots = _core.Channel(n) if n is not None else None
-
-    def _check_open(self) -> None:
-        if self._waited:
-            raise RuntimeError("go() after wait() returned")
-
-    def go(self, fn: Callable[_P, Any], /, *args: _P.args, **kwargs: _P.kwargs) -> None:
-        """Run ``fn(*args, **kwargs)`` in a new thread; with a ``limit``,
-        first wait for a free slot."""
-        self._check_open()
-        if not callable(fn):
-            raise TypeError(f"go() needs a callable, not {type(fn).__name__}")
-        self._start(fn, args, kwargs, True)
-
-    def try_go(self, fn: Callable[_P, Any], /, *args: _P.args, **kwargs: _P.kwargs) -> bool:
-        """Like ``go``, but return False instead of waiting for a slot."""
-        self._check_open()
-        if not callable(fn):
-            raise TypeError(f"try_go() needs a callable, not {type(fn).__name__}")
-        return self._start(fn, args, kwargs, False)
-
-    def _start(self, fn: Callable[..., Any], args: Tuple[Any, ...], kwargs: Dict[str, Any],
-               block: bool) -> bool:
-        """Take a slot (waiting for one if ``block``; False if none is free)
-        and start the task.  The slot is the one of the channel in place now:
-        it is given back there."""
-        slots = self._slots
-        if self._executor_tasks is not None:
-            # The slot is taken and the task submitted in one C call, with
-            # Ctrl-C held off from the slot to the submit's bookkeeping (an
-            # executor whose submit blocks delays Ctrl-C until it returns).
-            if slots is None:
-                _core._holding_sigint(self._executor_tasks.start, self, fn, args, kwargs, None)
-                return True
-            return _core._with_slot(slots, block, self._executor_tasks.start,
-                                    self, fn, args, kwargs, slots) is True
-
-        def run() -> None:
-            try:
-                fn(*args, **kwargs)
-            except BaseException as exc:  # recorded, re-raised by wait()
-                self._fail(exc)
-
-        # One C call takes the slot, counts the task and starts its thread,
-        # so that no Ctrl-C leaves a slot or a count without a thread.
-        thread = _core._go(self._wg, run, f"pygochan-errgroup-{_name(fn)}", _DAEMON,
-                           slots=slots, block=block)
-        return thread is not None
-
-    def _fail(self, exc: BaseException) -> None:
-        with self._lock:
-            self._errors.append(exc)
-            first = len(self._errors) == 1
-        if first:
-            self._cancel(exc)
-
-    def wait(self, *, timeout: Optional[float] = None, ctx: Optional[_core.Context] = None) -> None:
-        """Wait for every task; raise the first exception (if any).
-
-        ``timeout`` raises ``TimeoutError`` and a done ``ctx`` its error;
-        either way the group keeps running and ``wait`` may be called again.
-        """
-        self._wg.wait(timeout=timeout, ctx=ctx)
-        self._waited = True
-        self._cancel(None)
-        self._raise_first()
-
-    @property
-    def exceptions(self) -> list[BaseException]:
-        """Every exception the tasks raised so far, first first."""
-        with self._lock:
-            return list(self._errors)
-
-    def _raise_first(self) -> None:
-        with self._lock:
-            errors = list(self._errors)
-        if not errors:
-            return
-        # KeyboardInterrupt / SystemExit from a task win over ordinary errors.
-        fatal = [e for e in errors if not isinstance(e, Exception)]
-        first = fatal[0] if fatal else errors[0]
-        if isinstance(first, Exception):
-            first.exceptions = errors  # type: ignore[attr-defined]
-            others = [e for e in errors if e is not first]
-            if others:
-                note = f"pygochan.ErrGroup: {len(others)} more task(s) failed: " + ", ".join(
-                    f"{type(e).__name__}: {e}" for e in others
-                )
-                _add_note(first, note)
-        raise first
-
-    def __enter__(self) -> "ErrGroup":
-        return self
-
-    wait_async = _aio.err_group_wait_async
-    __aenter__ = _aio._err_group_aenter
-    __aexit__ = _aio._err_group_aexit
-
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        if exc_type is None:
-            try:
-                self.wait()
-            except KeyboardInterrupt as interrupt:
-                # Ctrl-C while waiting stops the tasks too (an executor's
-                # pending futures are cancelled) before it propagates.
-                self._cancel(interrupt)
-                raise
-            return
-        # The body failed: stop the tasks and wait for them, then let the
-        # body's exception propagate (task exceptions stay in .exceptions).
-        self._cancel(exc)
-        try:
-            self._wg.wait()
-        finally:
-            self._waited = True
-
-
-def _add_note(exc: BaseException, note: str) -> None:
-    if sys.version_info >= (3, 11):
-        exc.add_note(note)
-    else:
-        notes = getattr(exc, "__notes__", None)
-        if notes is None:
-            try:
-                exc.__notes__ = [note]  # type: ignore[attr-defined]
-            except AttributeError:
-                pass
-        else:
-            notes.append(note)
