@@ -349,6 +349,9 @@ static PyObject *refuse_after_shutdown(void)
     return NULL;
 }
 
+/* The hand-off of a job is decided: let gc_pool count it (see gc_pool.h). */
+static void submit_settled(PyObject *pool, int route, bool sent);
+
 /* How a submit waits when the pool is saturated: not at all, blocking the
    thread, or through an awaitable a coroutine awaits. */
 enum submit_wait { SUBMIT_TRY, SUBMIT_BLOCK, SUBMIT_AWAIT };
@@ -408,18 +411,23 @@ static PyObject *submit(pyg_pool *self, PyObject *const *args, Py_ssize_t nargs,
             result = Py_NewRef(future);
         goto done;
     }
-    /* To an idle worker or the queue: a send on the job channel. */
+    /* To an idle worker or the queue: a send on the job channel, an
+       operation that settles the route once the send is decided. */
     gc_chan *jobs = gc_pool_jobs(self->pool);
     if (wait == SUBMIT_AWAIT) {
-        result = pyg_aop_pool_submit(st, (PyObject *)self, jobs, future, route,
-                                     timeout, options[1], ctx);
-        if (!result)
+        pyg_op *aop;
+        result = pyg_awaitable_new(st, &aop, (PyObject *)self, future, options[1],
+                                   NULL);
+        if (result)
+            pyg_op_submit(aop, st, (PyObject *)self, jobs, future, route,
+                          submit_settled, false, timeout, ctx);
+        else
             gc_pool_send_finished(self->pool, route, false);
         goto done;
     }
     pyg_op op;
-    pyg_op_submit(&op, st, (PyObject *)self, jobs, future, route, !blocking,
-                  timeout, ctx);
+    pyg_op_submit(&op, st, (PyObject *)self, jobs, future, route, submit_settled,
+                  !blocking, timeout, ctx);
     if (pyg_op_try(&op) == GC_NOT_READY) {
         if (!blocking) {
             result = Py_NewRef(Py_None); /* no room: no effect */
@@ -457,7 +465,7 @@ static PyObject *pool_asubmit_op(pyg_pool *self, PyObject *const *args,
     return submit(self, args, nargs, kwnames, SUBMIT_AWAIT);
 }
 
-void pyg_pool_submit_settled(PyObject *pool, int route, bool sent)
+static void submit_settled(PyObject *pool, int route, bool sent)
 {
     pyg_pool *self = (pyg_pool *)pool;
     gc_pool_send_finished(self->pool, (enum gc_pool_route)route, sent);

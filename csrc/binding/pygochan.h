@@ -458,17 +458,6 @@ PyObject *pyg_awaitable_closed(pyg_state *st, PyObject *target, gc_chan *chan,
                                PyObject *ctx_obj);
 int pyg_aio_traverse(pyg_state *st, visitproc visit, void *arg);
 void pyg_aio_clear(pyg_state *st);
-/* An awaited send of future onto a pool's job channel, for the route
-   gc_pool_route gave it; once the send is settled either way,
-   pyg_pool_submit_settled(pool, route, sent) runs exactly once.  NULL with
-   an exception: nothing made, the route is still the caller's to settle.
-   timeout and ctx are checked already.  (op/loop.c) */
-PyObject *pyg_aop_pool_submit(pyg_state *st, PyObject *pool, gc_chan *jobs,
-                              PyObject *future, int route, pyg_timeout timeout,
-                              PyObject *ctx_obj, gc_ctx *ctx);
-/* gc_pool_send_finished for an awaited submit, counting it if sent.  (pool.c) */
-void pyg_pool_submit_settled(PyObject *pool, int route, bool sent);
-
 /* A SelectResult(index, value, ok); value: a reference taken over (NULL
    means None). */
 PyObject *pyg_select_result(pyg_state *st, int index, PyObject *value,

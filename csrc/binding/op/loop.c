@@ -717,17 +717,6 @@ static PyObject *module_aop_closed(PyObject *module, PyObject *const *args,
     return NULL;
 }
 
-PyObject *pyg_aop_pool_submit(pyg_state *st, PyObject *pool, gc_chan *jobs,
-                              PyObject *future, int route, pyg_timeout timeout,
-                              PyObject *ctx_obj, gc_ctx *ctx)
-{
-    pyg_op *op;
-    PyObject *aw = pyg_awaitable_new(st, &op, pool, future, ctx_obj, NULL);
-    if (aw)
-        pyg_op_submit(op, st, pool, jobs, future, route, false, timeout, ctx);
-    return aw;
-}
-
 /* _set_loop_driver(park, redeliver, pending_cancel): pygochan._aio's half,
    given once while pygochan is imported. */
 static PyObject *module_set_loop_driver(PyObject *module, PyObject *const *args,

@@ -37,6 +37,7 @@ static void init_common(pyg_op *op, pyg_state *st, enum pyg_op_kind kind,
     op->closed_chan = NULL;
     op->pool = NULL;
     op->route = 0;
+    op->settle_route = NULL;
     op->status = GC_NOT_READY;
     op->res.index = -1;
     op->res.value = NULL;
@@ -182,8 +183,9 @@ int pyg_op_closed(pyg_op *op, pyg_state *st, gc_chan *chan, bool closed_already,
 }
 
 void pyg_op_submit(pyg_op *op, pyg_state *st, PyObject *pool, gc_chan *jobs,
-                   PyObject *future, int route, bool nonblocking,
-                   pyg_timeout timeout, gc_ctx *ctx)
+                   PyObject *future, int route,
+                   void (*settle_route)(PyObject *pool, int route, bool sent),
+                   bool nonblocking, pyg_timeout timeout, gc_ctx *ctx)
 {
     init_common(op, st, PYG_OP_SUBMIT, "submit");
     op->nonblocking = nonblocking;
@@ -191,6 +193,7 @@ void pyg_op_submit(pyg_op *op, pyg_state *st, PyObject *pool, gc_chan *jobs,
     op->ctx = ctx;
     op->pool = pool;
     op->route = route;
+    op->settle_route = settle_route;
     op->route_open = true;
     op->cases[0].chan = jobs;
     op->cases[0].is_send = true;
@@ -221,7 +224,7 @@ static void close_route(pyg_op *op, bool sent)
     if (!op->route_open)
         return;
     op->route_open = false;
-    pyg_pool_submit_settled(op->pool, op->route, sent);
+    op->settle_route(op->pool, op->route, sent);
 }
 
 /* The outcome is known: status and res hold it. */

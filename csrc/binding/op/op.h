@@ -86,8 +86,10 @@ typedef struct pyg_op {
     pyg_timeout timeout;
     gc_ctx *ctx;              /* ctx= (borrowed), or NULL */
     gc_chan *closed_chan;     /* CLOSED: the channel, NULL if it never closes */
-    PyObject *pool;           /* SUBMIT: the Pool (borrowed) and its job's route */
+    PyObject *pool;           /* SUBMIT: the Pool (borrowed) and its job's route, */
     int route;
+    /* settled once the send is decided either way (the pool's own code) */
+    void (*settle_route)(PyObject *pool, int route, bool sent);
     enum gc_status status;    /* the outcome, once settled */
     gc_select_result res;
     gc_case *cases;
@@ -117,11 +119,12 @@ int pyg_op_closed(pyg_op *op, pyg_state *st, gc_chan *chan, bool closed_already,
                   const char *name, PyObject *timeout_error, PyObject *shown,
                   PyObject *timeout_obj, PyObject *ctx_obj);
 /* A pool's job (future) onto its job channel on the route gc_pool_route
-   gave it; timeout and ctx parsed already.  The route is settled exactly
-   once, by whichever step decides the send (pyg_pool_submit_settled). */
+   gave it; timeout and ctx parsed already.  settle_route(pool, route, sent)
+   runs exactly once, by whichever step decides the send. */
 void pyg_op_submit(pyg_op *op, pyg_state *st, PyObject *pool, gc_chan *jobs,
-                   PyObject *future, int route, bool nonblocking,
-                   pyg_timeout timeout, gc_ctx *ctx);
+                   PyObject *future, int route,
+                   void (*settle_route)(PyObject *pool, int route, bool sent),
+                   bool nonblocking, pyg_timeout timeout, gc_ctx *ctx);
 
 /* ---- driving ---------------------------------------------------------- */
 
