@@ -80,12 +80,14 @@ typedef struct {
     PyTypeObject *future_type;       /* Future(_FutureBase, cf.Future) */
     PyTypeObject *pool_base_type;    /* the C part of Pool */
     PyTypeObject *pool_work_type;    /* what a Pool shares with its workers */
-    PyObject *future_states[5];      /* concurrent.futures' state strings */
+    PyObject *future_states[5];      /* concurrent.futures' state strings
+                                        (future_cf.c) */
     PyObject *cancelled_error;       /* concurrent.futures.CancelledError */
     PyObject *invalid_state_error;   /* concurrent.futures.InvalidStateError */
     PyObject *future_timeout_error;  /* TimeoutError, also cf's before 3.11 */
     PyObject *futures_logger;        /* logging.getLogger("concurrent.futures") */
-    PyObject *waiters_lock;          /* RLock: concurrent.futures.wait's protocol */
+    PyObject *waiters_lock;          /* RLock: concurrent.futures.wait's
+                                        protocol (future_cf.c) */
 
     PyTypeObject *channel_iter_type; /* Channel.iter(ctx=) (views.c) */
     PyTypeObject *thread_runner_type; /* what start.c's threads run */
