@@ -381,6 +381,7 @@ long pyg_owner_pinned_count(pyg_owner *owner);
 
 int pyg_channel_init_type(PyObject *module, pyg_state *st);
 int pyg_select_init_types(PyObject *module, pyg_state *st);
+int pyg_select_result_init(PyObject *module, pyg_state *st);
 int pyg_timer_init_types(PyObject *module, pyg_state *st);
 int pyg_context_init(PyObject *module, pyg_state *st);
 int pyg_sync_init(PyObject *module, pyg_state *st);
@@ -454,7 +455,7 @@ PyObject *pyg_aop_pool_submit(pyg_state *st, PyObject *pool, gc_chan *jobs,
 void pyg_pool_submit_settled(PyObject *pool, int route, bool sent);
 
 /* A SelectResult(index, value, ok); value: a reference taken over (NULL
-   means None). */
+   means None).  (select_result.c) */
 PyObject *pyg_select_result(pyg_state *st, int index, PyObject *value,
                             bool ok);
 int pyg_sync_traverse(pyg_state *st, visitproc visit, void *arg);

@@ -1,0 +1,115 @@
+/*
+ * SelectResult: what select() returns, (index, value, ok) with named
+ * fields.  A struct sequence (PyStructSequence_NewType), like
+ * os.stat_result: a tuple subclass whose fields are read-only members, so
+ * unpacking, indexing, ==, hashing, pickling (its __reduce__ gives
+ * (SelectResult, ((index, value, ok), {})), found again as
+ * pygochan.SelectResult) and SelectResult((index, value, ok)) are the
+ * tuple's and the struct sequence's.  Added to the type here: _fields,
+ * __match_args__ (3.9's struct sequences have none), a repr without the
+ * module's name, SelectResult(index=0, value=1, ok=True), and (3.10 on)
+ * immutability.
+ *
+ * select() returns one on its fast path: pyg_select_result builds it with
+ * PyStructSequence_New and stores the items directly; no Python code runs.
+ *
+ * No locks: a SelectResult is immutable once built, and it is built in
+ * full before anyone else can see it.  Ownership: st->select_result_type
+ * is owned by the module state (made here, released by module_clear); each
+ * SelectResult owns its three items, released by the struct sequence's
+ * dealloc.
+ */
+#include "pygochan.h"
+
+static PyStructSequence_Field select_result_fields[] = {
+    {"index", "Position of the chosen case, or -1 when default=True found none ready."},
+    {"value", "The received value; None for a send case or a closed channel."},
+    {"ok", "False when a recv case found its channel closed and drained."},
+    {NULL, NULL}};
+
+static PyStructSequence_Desc select_result_desc = {
+    .name = "pygochan.SelectResult",
+    .doc = "SelectResult(index, value, ok): what select() chose.\n\n"
+           "    >>> index, value, ok = select(recv(ch), default=True)\n",
+    .fields = select_result_fields,
+    .n_in_sequence = 3, /* every field; no hidden ones */
+};
+
+/* value: a reference this function takes over (NULL means None).
+
+   PyStructSequence_New, not tp_alloc: it sets up what a new tuple needs
+   beyond its items (the hash cache of 3.14 on, which a zeroed tp_alloc
+   object leaves at 0, so that every result hashed to 0 and unlike the
+   equal tuple).  It costs two lookups in the type's dict; measured per
+   select() on a ready case, 11 ns (3.14) to 45 ns (3.11, whose struct
+   sequence dealloc looks up once more).  The items are stored as a
+   tuple's: PyStructSequence_SET_ITEM is this very store, but a function
+   call from 3.13 on. */
+PyObject *pyg_select_result(pyg_state *st, int index, PyObject *value,
+                            bool ok)
+{
+    PyObject *result = PyStructSequence_New(st->select_result_type);
+    PyObject *index_obj = PyLong_FromLong(index);
+    if (!result || !index_obj) {
+        Py_XDECREF(result); /* its items are NULL: nothing to release */
+        Py_XDECREF(index_obj);
+        Py_XDECREF(value);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(result, 0, index_obj);
+    PyTuple_SET_ITEM(result, 1, value ? value : Py_NewRef(Py_None));
+    PyTuple_SET_ITEM(result, 2, Py_NewRef(ok ? Py_True : Py_False));
+    /* PyStructSequence_New leaves the object untracked by the collector
+       (3.9 to 3.15 all do; structseq's own constructor tracks it after
+       filling it in): untracked, a value that refers back to its
+       SelectResult would never be collected. */
+    if (!PyObject_GC_IsTracked(result))
+        PyObject_GC_Track(result);
+    return result;
+}
+
+/* SelectResult(index=0, value=1, ok=True): the struct sequence's repr
+   would start with tp_name, pygochan.SelectResult. */
+static PyObject *select_result_repr(PyObject *self, PyObject *Py_UNUSED(ignored))
+{
+    return PyUnicode_FromFormat("SelectResult(index=%R, value=%R, ok=%R)",
+                                PyTuple_GET_ITEM(self, 0),
+                                PyTuple_GET_ITEM(self, 1),
+                                PyTuple_GET_ITEM(self, 2));
+}
+
+static PyMethodDef select_result_repr_def = {
+    "__repr__", select_result_repr, METH_NOARGS, "Return repr(self)."};
+
+/* type.name = value (a new reference, or NULL). */
+static int set_type_attr(PyTypeObject *type, const char *name, PyObject *value)
+{
+    int rc = value ? PyObject_SetAttrString((PyObject *)type, name, value) : -1;
+    Py_XDECREF(value);
+    return rc;
+}
+
+int pyg_select_result_init(PyObject *module, pyg_state *st)
+{
+    PyTypeObject *type = PyStructSequence_NewType(&select_result_desc);
+    if (!type)
+        return -1;
+    st->select_result_type = type;
+    /* Setting __repr__ points tp_repr at a lookup of it: repr() and
+       SelectResult.__repr__ agree. */
+    if (set_type_attr(type, "__repr__",
+                      PyDescr_NewMethod(type, &select_result_repr_def)) < 0 ||
+        set_type_attr(type, "_fields",
+                      Py_BuildValue("(sss)", "index", "value", "ok")) < 0 ||
+        set_type_attr(type, "__match_args__",
+                      Py_BuildValue("(sss)", "index", "value", "ok")) < 0)
+        return -1;
+#ifdef Py_TPFLAGS_IMMUTABLETYPE
+    /* Its n_fields and n_sequence_fields size every instance: an assignment
+       to them would make PyStructSequence_New allocate too few items.
+       (3.9 has no immutable heap types.) */
+    type->tp_flags |= Py_TPFLAGS_IMMUTABLETYPE;
+    PyType_Modified(type);
+#endif
+    return PyModule_AddType(module, type);
+}
