@@ -10,8 +10,9 @@
  * module's name, SelectResult(index=0, value=1, ok=True), and (3.10 on)
  * immutability.
  *
- * select() returns one on its fast path: pyg_select_result builds it with
- * PyStructSequence_New and stores the items directly; no Python code runs.
+ * select() returns one on its fast path: pyg_select_result allocates it
+ * (PyStructSequence_New from 3.14 on, see there) and stores the items
+ * directly; no Python code runs.
  *
  * No locks: a SelectResult is immutable once built, and it is built in
  * full before anyone else can see it.  Ownership: st->select_result_type
@@ -35,20 +36,28 @@ static PyStructSequence_Desc select_result_desc = {
     .n_in_sequence = 3, /* every field; no hidden ones */
 };
 
-/* value: a reference this function takes over (NULL means None).
+/* Before 3.14 a struct sequence whose fields are all in the sequence is
+   laid out exactly as a tuple (pyg_select_result_init checks), and
+   PyStructSequence_New only allocates one: tp_alloc makes the same object
+   without the two lookups in the type's dict PyStructSequence_New pays
+   for, which measured 20 to 35 ns a select() on 3.9 to 3.13.  From 3.14 on
+   a tuple also carries a hash cache, which PyStructSequence_New sets up
+   and a zeroed tp_alloc object would leave at 0 (every result would hash
+   to 0, unlike the equal tuple): there the API's way, about 11 ns a
+   select() dearer than tp_alloc.  (Up to 3.11 the struct sequence's
+   dealloc looks its size up in the dict too: about 20 ns more than the
+   tuple subclass SelectResult was before.) */
+#if PY_VERSION_HEX >= 0x030E0000
+#define NEW_SELECT_RESULT(type) PyStructSequence_New(type)
+#else
+#define NEW_SELECT_RESULT(type) ((type)->tp_alloc((type), 3))
+#endif
 
-   PyStructSequence_New, not tp_alloc: it sets up what a new tuple needs
-   beyond its items (the hash cache of 3.14 on, which a zeroed tp_alloc
-   object leaves at 0, so that every result hashed to 0 and unlike the
-   equal tuple).  It costs two lookups in the type's dict; measured per
-   select() on a ready case, 11 ns (3.14) to 45 ns (3.11, whose struct
-   sequence dealloc looks up once more).  The items are stored as a
-   tuple's: PyStructSequence_SET_ITEM is this very store, but a function
-   call from 3.13 on. */
+/* value: a reference this function takes over (NULL means None). */
 PyObject *pyg_select_result(pyg_state *st, int index, PyObject *value,
                             bool ok)
 {
-    PyObject *result = PyStructSequence_New(st->select_result_type);
+    PyObject *result = NEW_SELECT_RESULT(st->select_result_type);
     PyObject *index_obj = PyLong_FromLong(index);
     if (!result || !index_obj) {
         Py_XDECREF(result); /* its items are NULL: nothing to release */
@@ -56,13 +65,15 @@ PyObject *pyg_select_result(pyg_state *st, int index, PyObject *value,
         Py_XDECREF(value);
         return NULL;
     }
+    /* PyStructSequence_SET_ITEM is this very store, but a function call
+       from 3.13 on. */
     PyTuple_SET_ITEM(result, 0, index_obj);
     PyTuple_SET_ITEM(result, 1, value ? value : Py_NewRef(Py_None));
     PyTuple_SET_ITEM(result, 2, Py_NewRef(ok ? Py_True : Py_False));
     /* PyStructSequence_New leaves the object untracked by the collector
-       (3.9 to 3.15 all do; structseq's own constructor tracks it after
-       filling it in): untracked, a value that refers back to its
-       SelectResult would never be collected. */
+       (structseq's own constructor tracks it once filled in): untracked, a
+       value that refers back to its SelectResult would never be
+       collected.  tp_alloc tracks it already. */
     if (!PyObject_GC_IsTracked(result))
         PyObject_GC_Track(result);
     return result;
@@ -95,6 +106,14 @@ int pyg_select_result_init(PyObject *module, pyg_state *st)
     if (!type)
         return -1;
     st->select_result_type = type;
+#if PY_VERSION_HEX < 0x030E0000
+    if (type->tp_basicsize != PyTuple_Type.tp_basicsize ||
+        type->tp_itemsize != PyTuple_Type.tp_itemsize) {
+        PyErr_SetString(PyExc_SystemError,
+                        "pygochan.SelectResult is not laid out as a tuple");
+        return -1;
+    }
+#endif
     /* Setting __repr__ points tp_repr at a lookup of it: repr() and
        SelectResult.__repr__ agree. */
     if (set_type_attr(type, "__repr__",
@@ -105,9 +124,9 @@ int pyg_select_result_init(PyObject *module, pyg_state *st)
                       Py_BuildValue("(sss)", "index", "value", "ok")) < 0)
         return -1;
 #ifdef Py_TPFLAGS_IMMUTABLETYPE
-    /* Its n_fields and n_sequence_fields size every instance: an assignment
-       to them would make PyStructSequence_New allocate too few items.
-       (3.9 has no immutable heap types.) */
+    /* Its n_fields and n_sequence_fields size instances (in
+       PyStructSequence_New, and before 3.12 in the dealloc): an assignment
+       to them would corrupt memory.  (3.9 has no immutable heap types.) */
     type->tp_flags |= Py_TPFLAGS_IMMUTABLETYPE;
     PyType_Modified(type);
 #endif
