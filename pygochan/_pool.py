@@ -220,7 +220,7 @@ class Pool(_core._PoolBase, _cf.ThreadPoolExecutor):
         sent = self._asubmit_op(fn, *args, **kwargs)
         if type(sent) is _aio._AsyncOp:
             sent = await sent  # the hand-off to a worker or the queue
-        return sent  # type: ignore[no-any-return]
+        return sent
 
     async def arun(self, fn: Any, /, *args: Any, abandon_on_cancel: bool = False,
                    **kwargs: Any) -> Any:

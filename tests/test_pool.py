@@ -121,6 +121,58 @@ def test_a_failing_callback_is_logged_like_concurrent_futures(caplog):
     assert "ZeroDivisionError" in caplog.text
 
 
+def test_waiters_are_told_under_the_condition_as_concurrent_futures_does(caplog):
+    # concurrent.futures.wait() holds _condition while it reads _state and
+    # appends a waiter to _waiters; settling tells each waiter under it
+    settle = {
+        "add_result": lambda f: f.set_result(1),
+        "add_exception": lambda f: f.set_exception(ValueError("x")),
+        "add_cancelled": lambda f: f.cancel(),
+    }
+    for method, act in settle.items():
+        fut = gc.Future()
+        told = []
+
+        class Waiter:
+            def __getattr__(self, name):
+                return lambda f: told.append((name, f is fut, fut._condition._is_owned()))
+
+        fut._waiters.append(Waiter())  # _waiters alone, as a waiter's install
+        act(fut)
+        assert told == [(method, True, True)]
+        if not fut.cancelled():
+            fut.exception()  # retrieved: no report when it goes
+    # a waiter that raises is logged and the others are still told
+    fut = gc.Future()
+    told = []
+
+    class Broken:
+        def add_result(self, f):
+            raise RuntimeError("waiter")
+
+    class Good:
+        def add_result(self, f):
+            told.append(f)
+
+    with fut._condition:
+        fut._waiters.extend([Broken(), Good()])
+    with caplog.at_level(logging.ERROR, logger="concurrent.futures"):
+        fut.set_result(None)
+    assert told == [fut]
+    assert "RuntimeError: waiter" in caplog.text
+
+
+def test_settling_waits_for_whoever_holds_the_condition():
+    fut = gc.Future()
+    with fut._condition:
+        assert fut._state == "PENDING"
+        settler = start(fut.set_result, 5)
+        time.sleep(0.05)
+        assert not fut.done() and fut._state == "PENDING"
+    join_all([settler])
+    assert fut._state == "FINISHED" and fut._result == 5
+
+
 def test_unretrieved_exception_is_reported_and_retrieved_one_is_not(monkeypatch):
     pygc.collect()  # earlier tests' garbage (an unclosed event loop) reports elsewhere
     reports = []

@@ -1,8 +1,13 @@
 """select: the result, uniform choice, duplicates, exactly-once commits,
 blocking and non-blocking forms, timeouts and bad input."""
+import copy
+import gc as pygc
 import math
+import pickle
+import sys
 import threading
 import time
+import weakref
 
 import pytest
 
@@ -36,6 +41,126 @@ def test_result_is_a_named_tuple():
     assert idx == 0 and value == "v" and ok is True
     assert repr(res) == "SelectResult(index=0, value='v', ok=True)"
     assert res == (0, "v", True)
+
+
+def test_result_type_names_its_fields():
+    assert gc.SelectResult.__module__ == "pygochan"
+    assert gc.SelectResult.__qualname__ == "SelectResult"
+    assert gc.SelectResult._fields == ("index", "value", "ok")
+    assert gc.SelectResult.__match_args__ == ("index", "value", "ok")
+    assert gc.SelectResult.__doc__.startswith("SelectResult(index, value, ok)")
+    assert gc.SelectResult.index.__doc__.startswith("Position of the chosen case")
+    res = gc.select(gc.recv(gc.Channel()), default=True)
+    assert not hasattr(res, "__dict__")
+    with pytest.raises(AttributeError):
+        res.index = 1
+
+
+@pytest.mark.skipif(sys.version_info < (3, 10), reason="3.9 has no immutable heap types")
+def test_result_type_is_immutable():
+    # its n_fields sizes every instance
+    with pytest.raises(TypeError):
+        gc.SelectResult.n_fields = 0
+    assert gc.SelectResult.n_fields == 3
+
+
+def test_result_repr_of_every_form():
+    ch = gc.Channel(1)
+    assert repr(gc.select(gc.recv(ch), default=True)) == (
+        "SelectResult(index=-1, value=None, ok=False)")
+    assert repr(gc.select(gc.recv(None), gc.send(ch, [1]))) == (
+        "SelectResult(index=1, value=None, ok=True)")
+    res = gc.select(gc.recv(ch))
+    assert repr(res) == "SelectResult(index=0, value=[1], ok=True)"
+    assert gc.SelectResult.__repr__(res) == repr(res) == str(res)
+    ch.close()
+    assert repr(gc.select(gc.recv(ch))) == "SelectResult(index=0, value=None, ok=False)"
+
+
+def test_result_hashes_like_the_equal_tuple():
+    ch = gc.Channel(1)
+    ch.send("v")
+    results = [gc.select(gc.recv(ch)), gc.select(gc.send(ch, 1)),
+               gc.select(gc.recv(None), default=True),
+               gc.SelectResult((2, "w", False))]
+    for res in results:
+        assert hash(res) == hash(tuple(res))
+        assert tuple(res) in {res} and res in {tuple(res)}
+    assert len({hash(res) for res in results}) == len(results)
+
+
+def test_result_built_from_a_sequence():
+    # what aselect(default=True) returns when nothing is ready
+    res = gc.SelectResult((-1, None, False))
+    assert type(res) is gc.SelectResult and res == (-1, None, False)
+    assert res.index == -1 and res.value is None and res.ok is False
+    assert repr(res) == "SelectResult(index=-1, value=None, ok=False)"
+    assert gc.SelectResult([2, "x", True]).value == "x"
+    for bad in [(), (1, 2), (1, 2, 3, 4)]:
+        with pytest.raises(TypeError, match="3-sequence"):
+            gc.SelectResult(bad)
+
+
+def test_result_pickles_and_copies():
+    ch = gc.Channel(1)
+    ch.send({"k": [1, 2]})
+    res = gc.select(gc.recv(ch))
+    for protocol in range(pickle.HIGHEST_PROTOCOL + 1):
+        back = pickle.loads(pickle.dumps(res, protocol))
+        assert type(back) is gc.SelectResult and back == res
+        assert back.value == {"k": [1, 2]} and back.value is not res.value
+    assert type(copy.copy(res)) is gc.SelectResult and copy.copy(res) == res
+    deep = copy.deepcopy(res)
+    assert type(deep) is gc.SelectResult and deep == res
+    assert deep.value is not res.value
+
+
+@pytest.mark.skipif(sys.version_info < (3, 10), reason="match is 3.10+")
+def test_result_in_a_match_statement():
+    source = (
+        "def which(res):\n"
+        "    match res:\n"
+        "        case gc.SelectResult(-1, _, _):\n"
+        "            return 'default'\n"
+        "        case gc.SelectResult(index=i, ok=False):\n"
+        "            return f'closed {i}'\n"
+        "        case gc.SelectResult(i, value):\n"
+        "            return f'{i}: {value}'\n"
+        "        case (i, value, ok):\n"
+        "            return 'plain tuple'\n")
+    namespace = {"gc": gc}
+    exec(source, namespace)
+    which = namespace["which"]
+    a, b = gc.Channel(1), gc.Channel()
+    assert which(gc.select(gc.recv(a), default=True)) == "default"
+    a.send("x")
+    assert which(gc.select(gc.recv(b), gc.recv(a))) == "1: x"
+    b.close()
+    assert which(gc.select(gc.recv(b))) == "closed 0"
+    assert which((0, 1, True)) == "plain tuple"
+
+
+class _Holder:
+    pass
+
+
+def test_result_in_a_reference_cycle_is_collected():
+    ch = gc.Channel(1)
+    # every way a result is built is tracked by the collector: a received
+    # value, a send case, the default, construction from Python
+    ch.send(_Holder())
+    received = gc.select(gc.recv(ch))
+    built = gc.SelectResult((0, _Holder(), True))
+    for res in [received, built, gc.select(gc.send(ch, 1)),
+                gc.select(gc.send(ch, 2), default=True)]:
+        assert pygc.is_tracked(res)
+    refs = []
+    for res in [received, built]:
+        res.value.res = res  # value -> result -> value
+        refs.append(weakref.ref(res.value))
+    del received, built, res
+    pygc.collect()
+    assert [ref() for ref in refs] == [None, None]
 
 
 def test_send_case_result():

@@ -1,5 +1,7 @@
 /*
- * Future: a concurrent.futures.Future whose hot paths are C.
+ * Future: a concurrent.futures.Future whose hot paths are C; the state
+ * machine.  concurrent.futures' private attributes on it (_condition,
+ * _state, _waiters, _result, _exception, _get_snapshot) are future_cf.c's.
  *
  * `Future` is the Python class Future(_FutureBase, concurrent.futures.Future)
  * of pygochan/_futures.py, which hands it to _set_future_type() for the
@@ -10,42 +12,32 @@
  * first has to block and closed when the future settles, so result() takes
  * a timeout and a ctx and answers Ctrl-C like any other wait.
  *
- * concurrent.futures.wait() and as_completed() reach into _condition,
- * _state and _waiters.  _condition is one RLock shared by all these futures:
- * from the moment a future hands it out, settling that future takes the lock
- * and notifies its _waiters, exactly as concurrent.futures does; until then
- * nobody can be between wait()'s state check and its waiter install, so
- * settling skips the lock.
+ * PENDING -> RUNNING (a pool claims it, or set_running_or_notify_cancel)
+ * -> FINISHED (a result or an exception); PENDING -> CANCELLED_AND_NOTIFIED
+ * (cancel()).  set_result()/set_exception() may also settle a PENDING
+ * future.  Settled states are final.
  *
- * Every field is guarded by the future's critical section (PYG_LOCK_OBJECT),
- * and a transition (check the state, change it, take the callbacks, the done
- * channel and the call) happens inside one: whoever settles a future sees
- * every done channel and callback added before, and whoever adds one after
- * sees the settled state.  Python code (callbacks, waiters, the call, a
- * released reference's __del__) runs outside it.  `watched` is checked in
- * the transition's section, so a settle that skipped the lock cannot
- * overtake a wait() that already took it.
+ * Locks and ownership (the fields are listed in future.h):
+ *   Every field of a future is guarded by its critical section
+ *   (PYG_LOCK_OBJECT), and a transition (check the state, change it, take
+ *   the callbacks, the done channel and the call) happens inside one:
+ *   whoever settles a future sees every done channel and callback added
+ *   before, and whoever adds one after sees the settled state.  Python code
+ *   (callbacks, waiters, the call, a released reference's __del__) runs
+ *   outside it.  A future with a watcher (future_cf.c, once someone read
+ *   _condition or _waiters) settles under the watcher's lock, taken before
+ *   the critical section and released after the watcher was told.
+ *   result, exception, callbacks, waiters and the call (fn, args, kwargs,
+ *   context) are owned references: a transition takes over callbacks and
+ *   the call and releases them outside the section; future_clear releases
+ *   the rest.  done is owned, made under the section, closed by the
+ *   transition and freed in dealloc, never earlier: a waiter may be
+ *   parked on it.  The module state's cancelled_error, invalid_state_error,
+ *   future_timeout_error and futures_logger are made here and released by
+ *   pyg_sync_clear.
  */
+#include "future.h"
 #include "op/op.h"
-
-#include "structmember.h"
-
-enum future_state { PENDING, RUNNING, CANCELLED, CANCELLED_AND_NOTIFIED, FINISHED };
-
-struct pyg_future {
-    PyObject_HEAD
-    enum future_state state;
-    bool watched;         /* _condition was handed out: settle under it */
-    bool retrieved;       /* result()/exception() reported the exception */
-    PyObject *result;     /* owned; FINISHED without exception */
-    PyObject *exception;  /* owned; FINISHED with an exception */
-    PyObject *callbacks;  /* owned list of callables, or NULL */
-    PyObject *waiters;    /* owned list (concurrent.futures' waiters) or NULL */
-    gc_chan *done;        /* owned; made on the first blocking wait, closed
-                             when settled, freed in dealloc */
-    /* The call a pool runs: owned until it runs or is cancelled, then NULL. */
-    PyObject *fn, *args, *kwargs, *context;
-};
 
 static pyg_state *state_of(PyObject *self)
 {
@@ -57,32 +49,13 @@ static bool is_settled(const pyg_future *f)
     return f->state >= CANCELLED;
 }
 
-static enum future_state load_state(pyg_future *f)
-{
-    enum future_state state;
-    PYG_LOCK_OBJECT(f);
-    state = f->state;
-    PYG_UNLOCK_OBJECT();
-    return state;
-}
-
-/* A new reference to *slot read in the future's critical section, or NULL. */
-static PyObject *load_ref(pyg_future *f, PyObject **slot)
-{
-    PyObject *r;
-    PYG_LOCK_OBJECT(f);
-    r = *slot;
-    Py_XINCREF(r);
-    PYG_UNLOCK_OBJECT();
-    return r;
-}
-
 /* ---- settling --------------------------------------------------------- */
 
 /* Log an exception raised by a callback or waiter, like concurrent.futures
    ("exception calling callback for <Future ...>"), then clear it. */
-static void log_callback_error(pyg_state *st, PyObject *self)
+void pyg_future_log_error(pyg_future *f)
 {
+    PyObject *self = (PyObject *)f;
     PyObject *type, *value, *tb;
     PyErr_Fetch(&type, &value, &tb);
     PyErr_NormalizeException(&type, &value, &tb);
@@ -91,52 +64,13 @@ static void log_callback_error(pyg_state *st, PyObject *self)
     PyObject *saved_type, *saved_value, *saved_tb;
     PyErr_GetExcInfo(&saved_type, &saved_value, &saved_tb);
     PyErr_SetExcInfo(type, value, tb); /* steals: logging reads sys.exc_info() */
-    PyObject *r = PyObject_CallMethod(st->futures_logger, "exception", "sO",
-                                      "exception calling callback for %r", self);
+    PyObject *r = PyObject_CallMethod(state_of(self)->futures_logger, "exception",
+                                      "sO", "exception calling callback for %r",
+                                      self);
     if (!r)
         PyErr_WriteUnraisable(self);
     Py_XDECREF(r);
     PyErr_SetExcInfo(saved_type, saved_value, saved_tb);
-}
-
-static int lock_waiters(pyg_state *st)
-{
-    PyObject *r = PyObject_CallMethod(st->waiters_lock, "acquire", NULL);
-    Py_XDECREF(r);
-    return r ? 1 : -1;
-}
-
-static void unlock_waiters(pyg_state *st, int locked)
-{
-    if (locked > 0) {
-        PyObject *r = PyObject_CallMethod(st->waiters_lock, "release", NULL);
-        if (!r)
-            PyErr_WriteUnraisable(st->waiters_lock);
-        Py_XDECREF(r);
-    }
-}
-
-/* Called with waiters_lock held (the only lock concurrent.futures changes
-   _waiters under); iterates a copy all the same. */
-static void notify_waiters(pyg_state *st, pyg_future *f, const char *method)
-{
-    PyObject *waiters = load_ref(f, &f->waiters);
-    if (!waiters)
-        return;
-    PyObject *copy = PySequence_List(waiters);
-    Py_DECREF(waiters);
-    if (!copy) {
-        log_callback_error(st, (PyObject *)f);
-        return;
-    }
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(copy); i++) {
-        PyObject *r = PyObject_CallMethod(PyList_GET_ITEM(copy, i),
-                                          method, "O", (PyObject *)f);
-        if (!r)
-            log_callback_error(st, (PyObject *)f);
-        Py_XDECREF(r);
-    }
-    Py_DECREF(copy);
 }
 
 /* What a transition takes out of the future, to be acted on outside its
@@ -161,7 +95,7 @@ static void take_for_settled(pyg_future *f, taken *t)
 
 /* The state already changed: wake blocked waits, then run the callbacks,
    each once, in the order they were added. */
-static void after_settled(pyg_state *st, pyg_future *f, taken *t)
+static void after_settled(pyg_future *f, taken *t)
 {
     if (t->done)
         gc_chan_close(t->done);
@@ -174,7 +108,7 @@ static void after_settled(pyg_state *st, pyg_future *f, taken *t)
         PyObject *r = PyObject_CallOneArg(PyList_GET_ITEM(callbacks, i),
                                           (PyObject *)f);
         if (!r)
-            log_callback_error(st, (PyObject *)f);
+            pyg_future_log_error(f);
         Py_XDECREF(r);
     }
     Py_DECREF(callbacks);
@@ -198,14 +132,15 @@ static int transition(pyg_future *f, PyObject *result, PyObject *exception,
                       bool cancelling)
 {
     pyg_state *st = state_of((PyObject *)f);
-    int locked = 0;
+    const pyg_future_watcher *locked = NULL; /* whose lock is held */
     taken t = {0};
     enum transition outcome;
     int rc = 0;
     for (;;) {
         PYG_LOCK_OBJECT(f);
-        if (f->watched && !locked) {
+        if (f->watcher && !locked) {
             outcome = NEEDS_LOCK;
+            locked = f->watcher;
         } else if (cancelling) {
             outcome = f->state == PENDING ? TRANSITIONED : REFUSED;
             rc = f->state == RUNNING || f->state == FINISHED ? 0 : 1;
@@ -228,20 +163,22 @@ static int transition(pyg_future *f, PyObject *result, PyObject *exception,
         PYG_UNLOCK_OBJECT();
         if (outcome != NEEDS_LOCK)
             break;
-        /* wait() or as_completed() holds, or may take, waiters_lock while
-           it reads the state and installs a waiter: settle under it. */
-        if ((locked = lock_waiters(st)) < 0) {
+        /* The watcher (concurrent.futures' wait() or as_completed()) holds,
+           or may take, its lock while it reads the state and installs a
+           waiter: settle under it.  The watcher, once set, stays. */
+        if (locked->lock(f) < 0) {
             Py_XDECREF(result);
             Py_XDECREF(exception);
             return -1;
         }
     }
-    if (outcome == TRANSITIONED)
-        notify_waiters(st, f,
-                       cancelling  ? "add_cancelled"
-                       : exception ? "add_exception"
-                                   : "add_result");
-    unlock_waiters(st, locked);
+    if (locked) {
+        if (outcome == TRANSITIONED)
+            locked->notify(f, cancelling  ? SETTLED_CANCELLED
+                              : exception ? SETTLED_EXCEPTION
+                                          : SETTLED_RESULT);
+        locked->unlock(f);
+    }
     if (outcome == REFUSED) {
         if (cancelling)
             return rc;
@@ -251,7 +188,7 @@ static int transition(pyg_future *f, PyObject *result, PyObject *exception,
                      (PyObject *)f);
         return -1;
     }
-    after_settled(st, f, &t);
+    after_settled(f, &t);
     return cancelling ? 1 : 0;
 }
 
@@ -454,18 +391,18 @@ static PyObject *future_cancel(PyObject *self, PyObject *Py_UNUSED(ignored))
 
 static PyObject *future_cancelled(PyObject *self, PyObject *Py_UNUSED(ignored))
 {
-    enum future_state s = load_state((pyg_future *)self);
+    enum future_state s = pyg_future_load_state((pyg_future *)self);
     return PyBool_FromLong(s == CANCELLED || s == CANCELLED_AND_NOTIFIED);
 }
 
 static PyObject *future_running(PyObject *self, PyObject *Py_UNUSED(ignored))
 {
-    return PyBool_FromLong(load_state((pyg_future *)self) == RUNNING);
+    return PyBool_FromLong(pyg_future_load_state((pyg_future *)self) == RUNNING);
 }
 
 static PyObject *future_done(PyObject *self, PyObject *Py_UNUSED(ignored))
 {
-    return PyBool_FromLong(load_state((pyg_future *)self) >= CANCELLED);
+    return PyBool_FromLong(pyg_future_load_state((pyg_future *)self) >= CANCELLED);
 }
 
 /* Block until settled (timeout, ctx, Ctrl-C as for every wait). */
@@ -605,7 +542,7 @@ static PyObject *future_add_done_callback(PyObject *self, PyObject *fn)
         Py_RETURN_NONE;
     PyObject *r = PyObject_CallOneArg(fn, self);
     if (!r)
-        log_callback_error(state_of(self), self);
+        pyg_future_log_error(f);
     Py_XDECREF(r);
     Py_RETURN_NONE;
 }
@@ -703,89 +640,6 @@ static PyObject *future_repr(PyObject *self)
     return PyUnicode_FromFormat("<%s at %p state=%s>", name, self, state);
 }
 
-/* ---- what concurrent.futures.wait / as_completed read ----------------- */
-
-static PyObject *future_get_condition(PyObject *self, void *Py_UNUSED(c))
-{
-    pyg_future *f = (pyg_future *)self;
-    PYG_LOCK_OBJECT(f);
-    f->watched = true;
-    PYG_UNLOCK_OBJECT();
-    return Py_NewRef(state_of(self)->waiters_lock);
-}
-
-static PyObject *future_get_state(PyObject *self, void *Py_UNUSED(c))
-{
-    return Py_NewRef(state_of(self)->future_states[load_state((pyg_future *)self)]);
-}
-
-static PyObject *future_get_waiters(PyObject *self, void *Py_UNUSED(c))
-{
-    pyg_future *f = (pyg_future *)self;
-    PyObject *waiters;
-    PYG_LOCK_OBJECT(f);
-    if (!f->waiters)
-        f->waiters = PyList_New(0);
-    waiters = f->waiters;
-    Py_XINCREF(waiters);
-    PYG_UNLOCK_OBJECT();
-    return waiters;
-}
-
-static PyObject *future_get_result(PyObject *self, void *Py_UNUSED(c))
-{
-    PyObject *r = load_ref((pyg_future *)self, &((pyg_future *)self)->result);
-    return r ? r : Py_NewRef(Py_None);
-}
-
-/* Whoever reads the exception retrieved it, whichever of
-   concurrent.futures' ways it takes: exception(), result(), _exception or
-   _get_snapshot() (asyncio.wrap_future from 3.15 on). */
-static PyObject *read_exception(pyg_future *f)
-{
-    PyObject *e;
-    PYG_LOCK_OBJECT(f);
-    e = f->exception;
-    if (e) {
-        Py_INCREF(e);
-        f->retrieved = true;
-    }
-    PYG_UNLOCK_OBJECT();
-    return e;
-}
-
-static PyObject *future_get_exception(PyObject *self, void *Py_UNUSED(c))
-{
-    PyObject *e = read_exception((pyg_future *)self);
-    return e ? e : Py_NewRef(Py_None);
-}
-
-/* (done, cancelled, result, exception) read at once, as
-   concurrent.futures.Future._get_snapshot (3.15) returns it. */
-static PyObject *future_get_snapshot(PyObject *self, PyObject *Py_UNUSED(ignored))
-{
-    pyg_future *f = (pyg_future *)self;
-    enum future_state state;
-    PyObject *result, *exc;
-    PYG_LOCK_OBJECT(f);
-    state = f->state;
-    result = state == FINISHED ? f->result : NULL;
-    exc = state == FINISHED ? f->exception : NULL;
-    Py_XINCREF(result);
-    Py_XINCREF(exc);
-    if (exc)
-        f->retrieved = true;
-    PYG_UNLOCK_OBJECT();
-    PyObject *r = Py_BuildValue("(OOOO)", state >= CANCELLED ? Py_True : Py_False,
-                                state == CANCELLED || state == CANCELLED_AND_NOTIFIED
-                                    ? Py_True
-                                    : Py_False,
-                                result ? result : Py_None, exc ? exc : Py_None);
-    Py_XDECREF(result);
-    Py_XDECREF(exc);
-    return r;
-}
-
 static PyMethodDef future_methods[] = {
     {"cancel", future_cancel, METH_NOARGS,
      "cancel($self)\n--\n\nCancel the call unless it is running or done."},
@@ -819,19 +673,7 @@ static PyMethodDef future_methods[] = {
      "set_result($self, result)\n--\n\nSettle with a value (InvalidStateError if settled)."},
     {"set_exception", future_set_exception, METH_O,
      "set_exception($self, exception)\n--\n\nSettle with an exception."},
-    {"_get_snapshot", future_get_snapshot, METH_NOARGS,
-     "_get_snapshot($self)\n--\n\n(done, cancelled, result, exception), read at once."},
     {NULL, NULL, 0, NULL}};
-
-static PyGetSetDef future_getset[] = {
-    {"_condition", future_get_condition, NULL,
-     "The lock concurrent.futures.wait() and as_completed() take.", NULL},
-    {"_state", future_get_state, NULL, "concurrent.futures' state name.", NULL},
-    {"_waiters", future_get_waiters, NULL,
-     "concurrent.futures.wait()'s waiters.", NULL},
-    {"_result", future_get_result, NULL, NULL, NULL},
-    {"_exception", future_get_exception, NULL, NULL, NULL},
-    {NULL, NULL, NULL, NULL, NULL}};
 
 PyDoc_STRVAR(future_doc,
 "The C part of pygochan.Future; use Future.");
@@ -846,7 +688,6 @@ static PyType_Slot future_slots[] = {
     {Py_tp_clear, future_clear},
     {Py_tp_repr, future_repr},
     {Py_tp_methods, future_methods},
-    {Py_tp_getset, future_getset},
     {0, NULL}};
 
 static PyType_Spec future_spec = {
@@ -884,15 +725,10 @@ static PyMethodDef future_functions[] = {
 
 int pyg_future_init(PyObject *module, pyg_state *st)
 {
-    static const char *const names[] = {"PENDING", "RUNNING", "CANCELLED",
-                                        "CANCELLED_AND_NOTIFIED", "FINISHED"};
     PyObject *base_mod = PyImport_ImportModule("concurrent.futures._base");
     if (!base_mod)
         return -1;
     int rc = -1;
-    for (int i = 0; i < 5; i++)
-        if (!(st->future_states[i] = PyObject_GetAttrString(base_mod, names[i])))
-            goto done;
     if (!(st->cancelled_error = PyObject_GetAttrString(base_mod, "CancelledError")) ||
         !(st->invalid_state_error =
               PyObject_GetAttrString(base_mod, "InvalidStateError")) ||
@@ -916,17 +752,10 @@ int pyg_future_init(PyObject *module, pyg_state *st)
         if (!st->future_timeout_error)
             goto done;
     }
-    PyObject *threading = PyImport_ImportModule("threading");
-    if (!threading)
-        goto done;
-    st->waiters_lock = PyObject_CallMethod(threading, "RLock", NULL);
-    Py_DECREF(threading);
-    if (!st->waiters_lock)
-        goto done;
-
     st->future_base_type =
         (PyTypeObject *)PyType_FromModuleAndSpec(module, &future_spec, NULL);
-    if (!st->future_base_type || PyModule_AddType(module, st->future_base_type) < 0 ||
+    if (!st->future_base_type || pyg_future_cf_init(st, st->future_base_type) < 0 ||
+        PyModule_AddType(module, st->future_base_type) < 0 ||
         PyModule_AddFunctions(module, future_functions) < 0)
         goto done;
     /* What a result() wait raises on timeout, for Pool.map's waits too. */

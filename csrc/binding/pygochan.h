@@ -80,12 +80,14 @@ typedef struct {
     PyTypeObject *future_type;       /* Future(_FutureBase, cf.Future) */
     PyTypeObject *pool_base_type;    /* the C part of Pool */
     PyTypeObject *pool_work_type;    /* what a Pool shares with its workers */
-    PyObject *future_states[5];      /* concurrent.futures' state strings */
+    PyObject *future_states[5];      /* concurrent.futures' state strings
+                                        (future_cf.c) */
     PyObject *cancelled_error;       /* concurrent.futures.CancelledError */
     PyObject *invalid_state_error;   /* concurrent.futures.InvalidStateError */
     PyObject *future_timeout_error;  /* TimeoutError, also cf's before 3.11 */
     PyObject *futures_logger;        /* logging.getLogger("concurrent.futures") */
-    PyObject *waiters_lock;          /* RLock: concurrent.futures.wait's protocol */
+    PyObject *waiters_lock;          /* RLock: concurrent.futures.wait's
+                                        protocol (future_cf.c) */
 
     PyTypeObject *channel_iter_type; /* Channel.iter(ctx=) (views.c) */
     PyTypeObject *thread_runner_type; /* what threads.c's threads run */
@@ -382,6 +384,7 @@ long pyg_owner_pinned_count(pyg_owner *owner);
 
 int pyg_channel_init_type(PyObject *module, pyg_state *st);
 int pyg_select_init_types(PyObject *module, pyg_state *st);
+int pyg_select_result_init(PyObject *module, pyg_state *st);
 int pyg_timer_init_types(PyObject *module, pyg_state *st);
 int pyg_context_init(PyObject *module, pyg_state *st);
 int pyg_sync_init(PyObject *module, pyg_state *st);
@@ -459,7 +462,7 @@ PyObject *pyg_awaitable_closed(pyg_state *st, PyObject *target, gc_chan *chan,
 int pyg_aio_traverse(pyg_state *st, visitproc visit, void *arg);
 void pyg_aio_clear(pyg_state *st);
 /* A SelectResult(index, value, ok); value: a reference taken over (NULL
-   means None). */
+   means None).  (select_result.c) */
 PyObject *pyg_select_result(pyg_state *st, int index, PyObject *value,
                             bool ok);
 int pyg_sync_traverse(pyg_state *st, visitproc visit, void *arg);

@@ -137,25 +137,6 @@ static PyObject *module_send(PyObject *module, PyObject *const *args,
 
 /* ---- select ----------------------------------------------------------- */
 
-/* value: a reference this function takes over (NULL means None). */
-PyObject *pyg_select_result(pyg_state *st, int index, PyObject *value,
-                            bool ok)
-{
-    PyTypeObject *type = st->select_result_type;
-    PyObject *result = type->tp_alloc(type, 3);
-    PyObject *index_obj = PyLong_FromLong(index);
-    if (!result || !index_obj) {
-        Py_XDECREF(result);
-        Py_XDECREF(index_obj);
-        Py_XDECREF(value);
-        return NULL;
-    }
-    PyTuple_SET_ITEM(result, 0, index_obj);
-    PyTuple_SET_ITEM(result, 1, value ? value : Py_NewRef(Py_None));
-    PyTuple_SET_ITEM(result, 2, Py_NewRef(ok ? Py_True : Py_False));
-    return result;
-}
-
 /* select()'s and aselect()'s keywords, after the positional cases: kw[0]
    default (a bool, or NULL), kw[1] timeout, kw[2] ctx. */
 static int parse_select_keywords(const char *fname, PyObject *const *args,
@@ -268,71 +249,6 @@ PyMethodDef pyg_select_functions[] = {
      "    ...                                timeout=1.0)\n"},
     {NULL, NULL, 0, NULL}};
 
-/* SelectResult: a tuple (index, value, ok) with named fields, like a
-   namedtuple but built in C: select() is on hot paths. */
-
-static PyObject *select_result_field(PyObject *self, void *closure)
-{
-    return Py_NewRef(PyTuple_GET_ITEM(self, (Py_ssize_t)(intptr_t)closure));
-}
-
-static PyObject *select_result_repr(PyObject *self)
-{
-    if (PyTuple_GET_SIZE(self) != 3)
-        return PyTuple_Type.tp_repr(self);
-    return PyUnicode_FromFormat("SelectResult(index=%R, value=%R, ok=%R)",
-                                PyTuple_GET_ITEM(self, 0),
-                                PyTuple_GET_ITEM(self, 1),
-                                PyTuple_GET_ITEM(self, 2));
-}
-
-/* The generic heap-subclass dealloc handles __del__, weakrefs and slots,
-   none of which SelectResult has; this is the short version. */
-static void select_result_dealloc(PyObject *self)
-{
-    PyTypeObject *type = Py_TYPE(self);
-    PyObject_GC_UnTrack(self);
-    for (Py_ssize_t i = 0; i < Py_SIZE(self); i++)
-        Py_XDECREF(PyTuple_GET_ITEM(self, i));
-    type->tp_free(self);
-    Py_DECREF(type);
-}
-
-static int select_result_traverse(PyObject *self, visitproc visit, void *arg)
-{
-    Py_VISIT(Py_TYPE(self));
-    for (Py_ssize_t i = 0; i < Py_SIZE(self); i++)
-        Py_VISIT(PyTuple_GET_ITEM(self, i));
-    return 0;
-}
-
-static PyGetSetDef select_result_getset[] = {
-    {"index", select_result_field, NULL,
-     "Position of the chosen case, or -1 when default=True found none ready.",
-     (void *)0},
-    {"value", select_result_field, NULL,
-     "The received value; None for a send case or a closed channel.",
-     (void *)1},
-    {"ok", select_result_field, NULL,
-     "False when a recv case found its channel closed and drained.",
-     (void *)2},
-    {NULL, NULL, NULL, NULL, NULL}};
-
-static PyType_Slot select_result_slots[] = {
-    {Py_tp_doc, (void *)"SelectResult(index, value, ok): what select() chose.\n\n"
-                        "    >>> index, value, ok = select(recv(ch), default=True)\n"},
-    {Py_tp_repr, select_result_repr},
-    {Py_tp_dealloc, select_result_dealloc},
-    {Py_tp_traverse, select_result_traverse},
-    {Py_tp_getset, select_result_getset},
-    {0, NULL}};
-
-static PyType_Spec select_result_spec = {
-    .name = "pygochan.SelectResult",
-    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
-    .slots = select_result_slots,
-};
-
 int pyg_select_init_types(PyObject *module, pyg_state *st)
 {
     st->recv_case_type = (PyTypeObject *)PyType_FromModuleAndSpec(
@@ -348,28 +264,8 @@ int pyg_select_init_types(PyObject *module, pyg_state *st)
     st->recv_case_type->tp_new = NULL;
     st->send_case_type->tp_new = NULL;
 #endif
-    PyObject *bases = PyTuple_Pack(1, (PyObject *)&PyTuple_Type);
-    if (!bases)
-        return -1;
-    st->select_result_type = (PyTypeObject *)PyType_FromModuleAndSpec(
-        module, &select_result_spec, bases); /* 3.9 takes only a tuple */
-    Py_DECREF(bases);
-    if (!st->select_result_type)
-        return -1;
-    PyObject *fields = Py_BuildValue("(sss)", "index", "value", "ok");
-    if (!fields)
-        return -1;
-    int rc = PyObject_SetAttrString((PyObject *)st->select_result_type,
-                                    "__match_args__", fields);
-    if (rc == 0)
-        rc = PyObject_SetAttrString((PyObject *)st->select_result_type,
-                                    "_fields", fields);
-    Py_DECREF(fields);
-    if (rc < 0)
-        return -1;
     if (PyModule_AddType(module, st->recv_case_type) < 0 ||
-        PyModule_AddType(module, st->send_case_type) < 0 ||
-        PyModule_AddType(module, st->select_result_type) < 0)
+        PyModule_AddType(module, st->send_case_type) < 0)
         return -1;
     return 0;
 }
