@@ -1,5 +1,11 @@
 /* gc.Context: the Python face of gc_ctx, plus values (kept here: they are
    plain Python objects looked up through the parent chain). */
+#include "context.h"
+#include "args.h"
+#include "channel.h"
+#include "deferred.h"
+#include "threads.h"
+#include "op/loop.h"
 #include "op/op.h"
 
 #include <pthread.h>
@@ -19,43 +25,6 @@ static void retain_object(void *o)
        cause when its context is made; a deadline firing on the timer
        thread retains nothing */
     Py_INCREF((PyObject *)o);
-}
-
-/* ---- errors ------------------------------------------------------------ */
-
-static PyObject *new_ctx_error(pyg_state *st, gc_ctx *ctx)
-{
-    bool deadline = gc_ctx_err(ctx) == GC_CTX_DEADLINE;
-    return PyObject_CallFunction(
-        deadline ? st->deadline_exceeded : st->canceled, "s",
-        deadline ? "context deadline exceeded" : "context canceled");
-}
-
-PyObject *pyg_raise_ctx_error(pyg_state *st, gc_ctx *ctx)
-{
-    PyObject *exc = new_ctx_error(st, ctx);
-    if (!exc)
-        return NULL;
-    PyObject *cause = gc_ctx_cause(ctx);
-    if (cause && PyExceptionInstance_Check(cause))
-        PyException_SetCause(exc, Py_NewRef(cause));
-    PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
-    Py_DECREF(exc);
-    return NULL;
-}
-
-int pyg_ctx_arg(pyg_state *st, PyObject *obj, gc_ctx **out)
-{
-    *out = NULL;
-    if (!obj || obj == Py_None)
-        return 0;
-    if (!Py_IS_TYPE(obj, st->context_type)) {
-        PyErr_Format(PyExc_TypeError, "ctx must be a Context or None, not %.200s",
-                     Py_TYPE(obj)->tp_name);
-        return -1;
-    }
-    *out = ((pyg_context *)obj)->ctx;
-    return 0;
 }
 
 /* ---- the type ------------------------------------------------------------ */
@@ -163,7 +132,7 @@ static PyObject *context_err(pyg_context *self, PyObject *Py_UNUSED(ignored))
 {
     if (!self->ctx || gc_ctx_err(self->ctx) == GC_CTX_ALIVE)
         Py_RETURN_NONE;
-    return new_ctx_error(state_of((PyObject *)self), self->ctx);
+    return pyg_ctx_error(state_of((PyObject *)self), self->ctx);
 }
 
 static PyObject *context_deadline(pyg_context *self, PyObject *Py_UNUSED(ignored))
@@ -516,7 +485,7 @@ static PyObject *module_cause(PyObject *module, PyObject *ctx_obj)
     PyObject *cause = gc_ctx_cause(ctx);
     if (cause)
         return Py_NewRef(cause);
-    return new_ctx_error(st, ctx);
+    return pyg_ctx_error(st, ctx);
 }
 
 static PyObject *module_set_after_func_runner(PyObject *module, PyObject *fn)

@@ -20,7 +20,7 @@
  * object released into a dead owner is leaked, because its interpreter may
  * be gone and nowhere else may release it.
  */
-#include "pygochan.h"
+#include "deferred.h"
 
 #include <pthread.h>
 #include <stdatomic.h>

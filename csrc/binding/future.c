@@ -36,7 +36,9 @@
  *   future_timeout_error and futures_logger are made here and released by
  *   pyg_sync_clear.
  */
+#include "future_impl.h"
 #include "future.h"
+#include "args.h"
 #include "op/op.h"
 
 static pyg_state *state_of(PyObject *self)
@@ -754,7 +756,7 @@ int pyg_future_init(PyObject *module, pyg_state *st)
     }
     st->future_base_type =
         (PyTypeObject *)PyType_FromModuleAndSpec(module, &future_spec, NULL);
-    if (!st->future_base_type || pyg_future_cf_init(st, st->future_base_type) < 0 ||
+    if (!st->future_base_type ||
         PyModule_AddType(module, st->future_base_type) < 0 ||
         PyModule_AddFunctions(module, future_functions) < 0)
         goto done;

@@ -1,86 +1,32 @@
-/*
- * What future.c (the state machine of pygochan.Future) and future_cf.c
- * (concurrent.futures' private attributes on it) share; no other file
- * includes this.  The pool's view of a future is in pygochan.h.
- *
- * The dependency is one-way: future_cf.c uses what is declared here;
- * future.c knows of future_cf.c only pyg_future_cf_init, which it calls
- * once when the module is made, and otherwise sees the adapter only as a
- * pyg_future_watcher that a future carries.
- */
-#ifndef PYGOCHAN_FUTURE_H
-#define PYGOCHAN_FUTURE_H
+/* Future, as the pool uses it (the type itself: future_impl.h). */
+#ifndef PYG_FUTURE_H
+#define PYG_FUTURE_H
 
-#include "pygochan.h"
+#include "state.h"
 
-/* concurrent.futures' states, in its order (future_cf.c maps each to its
-   state string).  A transition only ever moves forward, and CANCELLED,
-   CANCELLED_AND_NOTIFIED and FINISHED are final ("settled"). */
-enum future_state { PENDING, RUNNING, CANCELLED, CANCELLED_AND_NOTIFIED, FINISHED };
-
-/* How a future settled, as a watcher is told. */
-enum future_settled { SETTLED_RESULT, SETTLED_EXCEPTION, SETTLED_CANCELLED };
-
-/* Someone outside the state machine who reads the state under a lock of
-   their own and must hear of the transition under it: concurrent.futures'
-   wait() and as_completed() (future_cf.c).  A static table, never freed. */
-typedef struct pyg_future_watcher {
-    /* Take the lock the watchers read the state under: 0, or -1 with an
-       exception set (the transition then does not happen). */
-    int (*lock)(pyg_future *f);
-    /* After the transition, before unlock: tell the watchers.  Runs Python
-       code; never raises (errors are logged). */
-    void (*notify)(pyg_future *f, enum future_settled how);
-    void (*unlock)(pyg_future *f);
-} pyg_future_watcher;
-
-/* Every field is guarded by the future's critical section
-   (PYG_LOCK_OBJECT(f)), which no Python code runs under.  Owned references
-   are released by future_clear (future.c) unless said otherwise. */
-struct pyg_future {
-    PyObject_HEAD
-    enum future_state state;
-    bool retrieved;       /* result()/exception()/_exception reported the
-                             exception: a dropped future need not */
-    /* Set once, by the first read of _condition or _waiters (future_cf.c),
-       never cleared; NULL until then.  A transition of a watched future
-       takes watcher->lock first. */
-    const pyg_future_watcher *watcher;
-    PyObject *result;     /* owned; FINISHED without exception */
-    PyObject *exception;  /* owned; FINISHED with an exception */
-    PyObject *callbacks;  /* owned list of callables, or NULL; the
-                             transition takes it over and runs them */
-    PyObject *waiters;    /* owned list (concurrent.futures' _waiters), or
-                             NULL: made and read by future_cf.c only */
-    gc_chan *done;        /* owned; made on the first blocking wait, closed
-                             when settled, freed in dealloc */
-    /* The call a pool runs: owned until it runs, is cancelled or the
-       future is settled otherwise, then NULL. */
-    PyObject *fn, *args, *kwargs, *context;
-};
-
-static inline pyg_state *pyg_future_state_of(pyg_future *f)
-{
-    return pyg_state_of_type(Py_TYPE(f));
-}
-
-static inline enum future_state pyg_future_load_state(pyg_future *f)
-{
-    enum future_state state;
-    PYG_LOCK_OBJECT(f);
-    state = f->state;
-    PYG_UNLOCK_OBJECT();
-    return state;
-}
-
-/* Log the exception being raised by a callback or waiter of f, as
-   concurrent.futures does ("exception calling callback for <Future ...>"),
-   and clear it.  (future.c) */
-void pyg_future_log_error(pyg_future *f);
+/* Futures (future.c), for the pool. */
+typedef struct pyg_future pyg_future;
+/* A pending future carrying a call (steals nothing; NULL on error). */
+PyObject *pyg_future_new_task(pyg_state *st, PyObject *fn, PyObject *args,
+                              PyObject *kwargs);
+/* PENDING -> RUNNING; false if it was cancelled (it must not run). */
+bool pyg_future_claim(PyObject *future);
+/* Run a claimed future's call and settle it; true if the call raised.
+   before_settle(arg) runs once the call has returned, before anyone can
+   see the outcome. */
+bool pyg_future_run_claimed(PyObject *future, void (*before_settle)(void *),
+                            void *arg);
+/* Cancel a pending future (a queued task the pool drops). */
+void pyg_future_cancel(PyObject *future);
+PyObject *pyg_done_channel_new(pyg_state *st, gc_ctx *ctx);
+/* The channel closed when future settles (made on first use; it lives as
+   long as the future), or NULL: settled already, or an exception is set. */
+gc_chan *pyg_future_done_chan(PyObject *future);
 
 /* Give base (the C type _FutureBase) concurrent.futures' private
    attributes, and fill in the module state they need (future_states,
-   waiters_lock): 0, or -1 with an exception set.  (future_cf.c) */
+   waiters_lock): 0, or -1 with an exception set.  (future_cf.c; module.c
+   calls it after pyg_future_init) */
 int pyg_future_cf_init(pyg_state *st, PyTypeObject *base);
 
 #endif

@@ -34,7 +34,7 @@
  *                         f->waiters is made here on first read and owned
  *                         by the future (released by future.c's clear).
  */
-#include "future.h"
+#include "future_impl.h"
 
 /* A new reference to *slot read in the future's critical section, or NULL. */
 static PyObject *load_ref(pyg_future *f, PyObject **slot)

@@ -1,5 +1,8 @@
 /* pygochan._core: module state and multi-phase initialisation. */
-#include "pygochan.h"
+#include "select.h"
+#include "future.h"
+#include "debug/blocked.h"
+#include "deferred.h"
 
 static int read_main_thread_ident(pyg_state *st)
 {
@@ -69,7 +72,9 @@ static int module_exec(PyObject *module)
         pyg_select_result_init(module, st) < 0 ||
         pyg_timer_init_types(module, st) < 0 ||
         pyg_context_init(module, st) < 0 || pyg_sync_init(module, st) < 0 ||
-        pyg_future_init(module, st) < 0 || pyg_pool_init(module, st) < 0 ||
+        pyg_future_init(module, st) < 0 ||
+        pyg_future_cf_init(st, st->future_base_type) < 0 ||
+        pyg_pool_init(module, st) < 0 ||
         pyg_views_init(module, st) < 0 || pyg_blocked_init(module, st) < 0 ||
         pyg_aio_init(module, st) < 0 || pyg_start_init(module, st) < 0 ||
         pyg_semaphore_init(module, st) < 0)

@@ -13,6 +13,11 @@
  * Jobs in the job channel are owned references to Futures (see gc_chan.h),
  * owned and shown to the collector by the _PoolWork.
  */
+#include "args.h"
+#include "op/thread.h"
+#include "threads.h"
+#include "op/loop.h"
+#include "future.h"
 #include "op/op.h"
 
 #include "gc_park.h"

@@ -1,4 +1,8 @@
 /* gc.recv / gc.send cases and gc.select. */
+#include "select.h"
+#include "args.h"
+#include "channel.h"
+#include "op/loop.h"
 #include "op/op.h"
 
 #include "structmember.h"

@@ -20,7 +20,7 @@
  * SelectResult owns its three items, released by the struct sequence's
  * dealloc.
  */
-#include "pygochan.h"
+#include "select.h"
 
 static PyStructSequence_Field select_result_fields[] = {
     {"index", "Position of the chosen case, or -1 when default=True found none ready."},

@@ -13,6 +13,8 @@
  * its acquire's C stack: it leaves the queue (granted, or removed on
  * giving up) before that call returns.
  */
+#include "args.h"
+#include "channel.h"
 #include "op/op.h"
 
 #include "structmember.h"

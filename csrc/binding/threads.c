@@ -19,7 +19,10 @@
  * it ends; the starter, winning, gives it back at once and the thread
  * returns having run nothing.  Either way the books agree with the threads.
  */
-#include "pygochan.h"
+#include "threads.h"
+#include "args.h"
+#include "channel.h"
+#include "waitgroup.h"
 
 #include "gc_wg.h"
 

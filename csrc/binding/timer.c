@@ -1,7 +1,9 @@
 /* gc.after, gc.Timer and gc.Ticker: timers whose channel receives the fire
    time (time.monotonic() seconds).  The gc_timer belongs to its channel, so
    `after(d)` needs no other object and a dropped channel stops its timer. */
-#include "pygochan.h"
+#include "timer.h"
+#include "args.h"
+#include "channel.h"
 
 #include "structmember.h"
 

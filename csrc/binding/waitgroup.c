@@ -1,4 +1,6 @@
 /* WaitGroup: Go's sync.WaitGroup over gc_wg (go() is added in Python). */
+#include "waitgroup.h"
+#include "args.h"
 #include "op/op.h"
 
 #include "gc_wg.h"

@@ -15,7 +15,8 @@
    when its thread exits (the key's destructor); records of a freed module
    stay listed, orphaned, so a daemon thread parked at exit never touches
    freed memory. */
-#include "pygochan.h"
+#include "debug/blocked.h"
+#include "args.h"
 
 #include <pthread.h>
 #include <sched.h>

@@ -28,6 +28,9 @@
  * hub's pending(), idle() and wait(), which only read: a loop without
  * add_reader has a thread of its own watch the hub for it.
  */
+#include "op/loop.h"
+#include "waitgroup.h"
+#include "future.h"
 #include "op/op.h"
 
 #include <stddef.h>

@@ -2,6 +2,10 @@
    result converter and the give-back (see op.h).  The thread driver's
    wait is pyg_wait_with (op/thread.c); the loop driver is op/loop.c. */
 #include "op/op.h"
+#include "args.h"
+#include "channel.h"
+#include "select.h"
+#include "op/thread.h"
 
 #include <math.h>
 #include <string.h>

@@ -39,7 +39,7 @@
 #ifndef PYG_OP_H
 #define PYG_OP_H
 
-#include "pygochan.h"
+#include "args.h"
 
 /* What the op does, and so what pyg_op_result makes of its outcome. */
 enum pyg_op_kind {
