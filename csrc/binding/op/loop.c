@@ -379,14 +379,19 @@ static PyObject *aop_first_step(pyg_aop *self)
         PyErr_SetString(PyExc_RuntimeError, "operation not built");
         return NULL;
     }
-    if (PyDict_GET_SIZE(st->aio_redeliver) > 0) {
+    /* A signal already pending is answered at the start of the step, where
+       raising has no effect, as at the entry of any coroutine; the try's
+       own checks (before a send, after a receive) cover the rest. */
+    bool stop = PyErr_CheckSignals() < 0;
+    if (!stop && PyDict_GET_SIZE(st->aio_redeliver) > 0) {
         PyObject *r = PyObject_CallNoArgs(st->aio_pending_cancel);
-        if (!r) {
-            self->state = AOP_CONSUMED; /* nothing happened */
-            pyg_op_release(&self->op);
-            return NULL;
-        }
-        Py_DECREF(r);
+        stop = r == NULL;
+        Py_XDECREF(r);
+    }
+    if (stop) {
+        self->state = AOP_CONSUMED; /* nothing happened */
+        pyg_op_release(&self->op);
+        return NULL;
     }
     enum gc_status status = pyg_op_try(&self->op);
     if (status == GC_NOT_READY &&
