@@ -35,6 +35,11 @@ static inline PyObject *Py_NewRef(PyObject *o)
     Py_INCREF(o);
     return o;
 }
+static inline PyObject *Py_XNewRef(PyObject *o)
+{
+    Py_XINCREF(o);
+    return o;
+}
 #endif
 
 /* No reliance on the GIL.  On a free-threaded build (Py_GIL_DISABLED)
