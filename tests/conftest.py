@@ -2,13 +2,21 @@
 thread is joined with one, so a bug fails a test instead of hanging the run."""
 import contextlib
 import os
+import pathlib
+import queue
 import random
 import signal
+import subprocess
+import sys
 import sysconfig
+import textwrap
 import threading
 import time
 
 import pytest
+
+# The checkout's root, where README.md and docs/ are.
+ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 # A build without the GIL (3.13t and later).
 FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
@@ -142,3 +150,71 @@ async def parked(ch, receivers=0, senders=0):
             return
         await asyncio.sleep(0)
     raise AssertionError(f"never parked: {ch!r}")
+
+
+# ---- child processes -------------------------------------------------------
+
+
+class Child:
+    """A Python subprocess whose stdout lines are read with a timeout, so a
+    child that never answers fails the test instead of hanging it."""
+
+    # A shell starting a background job hands it SIGINT ignored, and Python
+    # then installs no KeyboardInterrupt handler: give the child the default.
+    PRELUDE = "import signal\nsignal.signal(signal.SIGINT, signal.default_int_handler)\n"
+
+    def __init__(self, code):
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", self.PRELUDE + textwrap.dedent(code)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lines = queue.Queue()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self.lines.put(line.strip())
+        self.lines.put(None)
+
+    def readline(self, timeout=10.0):
+        try:
+            return self.lines.get(timeout=timeout)
+        except queue.Empty:
+            return "<no answer within %.0f s>" % timeout
+
+    def send_signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def finish(self):
+        try:
+            self.proc.wait(30)
+        finally:
+            self.proc.kill()
+        return self.proc.returncode, self.proc.stderr.read()
+
+
+def run_child(code):
+    return Child(code)
+
+
+def interrupt_when_blocked(child, sig=signal.SIGINT):
+    """Wait for the child's 'ready', let it block, send sig; returns (the
+    child's next line, returncode, stderr)."""
+    assert child.readline() == "ready"
+    time.sleep(0.2)  # let it block
+    child.send_signal(sig)
+    line = child.readline()
+    returncode, stderr = child.finish()
+    return line, returncode, stderr
+
+
+def assert_interrupted(child):
+    """The child printed 'ready', blocked in a call with no timeout, and
+    answered one SIGINT with 'interrupted', then exited cleanly.  Nothing
+    but the signal ends such a call, so the answer is the proof; the time
+    the test waits for it only turns a hang into a failure."""
+    line, returncode, stderr = interrupt_when_blocked(child)
+    assert line == "interrupted", stderr
+    assert returncode == 0, stderr

@@ -13,8 +13,7 @@ import weakref
 import pytest
 
 import pygochan as gc
-from conftest import join_all, start, wait_for
-from test_interrupt import interrupt_when_blocked, run_child
+from conftest import interrupt_when_blocked, join_all, run_child, start, wait_for
 
 BG = gc.background()
 

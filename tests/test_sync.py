@@ -186,8 +186,8 @@ def test_limit_blocks_go_and_try_go_refuses():
 
 
 def test_blocked_go_takes_no_slot_when_interrupted_in_a_subprocess():
-    from test_interrupt import run_child
-    from test_pool_interrupt import assert_interrupted
+    from conftest import run_child
+    from conftest import assert_interrupted
 
     child = run_child("""
         import pygochan as gc, threading

@@ -10,8 +10,7 @@ import weakref
 import pytest
 
 import pygochan as gc
-from conftest import join_all, start
-from test_interrupt import run_child
+from conftest import join_all, run_child, start
 
 
 def test_after_delivers_the_fire_time_once():
