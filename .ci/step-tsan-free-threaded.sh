@@ -10,9 +10,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-MODULES=(tests/test_free_threading.py tests/test_pool.py
-         tests/test_stress.py::test_exactly_once_with_plain_calls_only
-         tests/test_stress.py::test_mixed_send_and_recv_selects_exactly_once)
+MODULES=(tests/properties/test_free_threading.py tests/pool/test_pool.py
+         tests/properties/test_stress.py::test_exactly_once_with_plain_calls_only
+         tests/properties/test_stress.py::test_mixed_send_and_recv_selects_exactly_once)
 start=$SECONDS
 prefix=$(.ci/free-threaded-python.sh ft-tsan)
 python=$prefix/bin/python3.13t
