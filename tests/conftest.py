@@ -218,3 +218,12 @@ def assert_interrupted(child):
     line, returncode, stderr = interrupt_when_blocked(child)
     assert line == "interrupted", stderr
     assert returncode == 0, stderr
+
+
+def run_python(code, timeout=180):
+    """Run code in a fresh interpreter: (returncode, stdout's words, stderr)."""
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout,
+    )
+    return proc.returncode, proc.stdout.split(), proc.stderr

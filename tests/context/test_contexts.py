@@ -13,7 +13,7 @@ import weakref
 import pytest
 
 import pygochan as gc
-from conftest import interrupt_when_blocked, join_all, run_child, start, wait_for
+from conftest import JOIN_TIMEOUT, interrupt_when_blocked, join_all, run_child, start, wait_for
 
 BG = gc.background()
 
@@ -373,6 +373,33 @@ def test_the_after_func_runner_ends_when_it_has_nothing_to_do():
     proc = subprocess.run([sys.executable, "-c", RUNNER_LIFE],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and "OK" in proc.stdout, proc.stderr[-3000:]
+
+
+def test_after_func_runs_even_if_starting_its_thread_fails_for_a_while(monkeypatch):
+    real_start = threading.Thread.start
+    failures = [3]
+
+    def start(self):
+        if self.name == "pygochan-after-func" and failures[0] > 0:
+            failures[0] -= 1
+            raise RuntimeError("can't start new thread")
+        real_start(self)
+
+    monkeypatch.setattr(threading.Thread, "start", start)
+    ran = [threading.Event() for _ in range(3)]
+    ctx, cancel = gc.with_cancel(gc.background())
+    for event in ran:
+        ctx.after_func(event.set)
+    cancel()
+    for event in ran:
+        assert event.wait(JOIN_TIMEOUT)
+    assert failures == [0]
+    # and the runner is still there for the next context
+    later = threading.Event()
+    ctx2, cancel2 = gc.with_cancel(gc.background())
+    ctx2.after_func(later.set)
+    cancel2()
+    assert later.wait(JOIN_TIMEOUT)
 
 
 # ---- ctx= on blocking calls ----------------------------------------------------------

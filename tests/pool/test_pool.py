@@ -1067,3 +1067,21 @@ def test_a_dropped_pool_still_runs_every_queued_task(round_):
                           if t.name.startswith(name + "-worker")],
              what="a dropped pool's workers to finish and exit")
     assert sorted(ran) == list(range(50))
+
+
+# ---- the garbage collector walks a pool's queued jobs ----------------------
+
+def test_gc_sees_the_futures_queued_in_a_pool():
+    release = threading.Event()
+    with gc.Pool(max_workers=1, queue_size=4) as pool:
+        busy = pool.submit(release.wait, 10)
+        queued = [pool.submit(int, i) for i in range(3)]
+        # The pool shows its work (shared with the workers), which shows
+        # the queued futures.
+        assert any(r is pool._work for r in pygc.get_referents(pool))
+        referents = pygc.get_referents(pool._work)
+        pygc.collect()
+        release.set()
+        assert all(any(f is r for r in referents) for f in queued)
+        assert [f.result(timeout=10) for f in queued] == [0, 1, 2]
+        assert busy.result(timeout=10) is True

@@ -143,6 +143,36 @@ def test_ticker_needs_a_positive_interval(bad):
     tk.stop()
 
 
+def test_ticker_with_a_huge_interval_never_ticks():
+    tk = gc.Ticker(1e10)
+    with pytest.raises(TimeoutError):
+        tk.c.recv(timeout=0.05)
+    tk.reset(1e300)
+    with pytest.raises(TimeoutError):
+        tk.c.recv(timeout=0.05)
+    tk.stop()
+
+
+@pytest.mark.parametrize("interval", [1e-9, 1e-300, 5e-5])
+def test_ticker_with_a_tiny_interval_ticks_every_100_us(interval):
+    """Ticks fire on a grid of the (clamped) period starting one period
+    after the ticker starts, and each tick received is from another grid
+    point, so the n-th arrives no sooner than n periods after the start,
+    however fast they are drained (an unclamped 1 ns ticker delivers 200
+    ticks in a fraction of that)."""
+    for make in (gc.Ticker, lambda i: reset_ticker(gc.Ticker(1.0), i)):
+        started = time.monotonic()
+        tk = make(interval)
+        ticks = [tk.c.recv(timeout=10) for _ in range(200)]
+        tk.stop()
+        assert ticks[-1] - started >= 200 * 100e-6 * 0.999
+
+
+def reset_ticker(tk, interval):
+    tk.reset(interval)
+    return tk
+
+
 @pytest.mark.parametrize("bad", ["1", None, True, [1]])
 def test_durations_must_be_numbers(bad):
     with pytest.raises(TypeError, match="seconds"):

@@ -5,7 +5,7 @@ import time
 import pytest
 
 import pygochan as gc
-from conftest import join_all, start, wait_for
+from conftest import JOIN_TIMEOUT, join_all, run_python, start, wait_for
 
 
 def test_wait_returns_at_once_at_zero_and_after_every_done():
@@ -113,3 +113,35 @@ def test_wait_group_is_not_picklable_and_weakrefable():
     assert weakref.ref(wg)() is wg
     with pytest.raises(TypeError):
         pickle.dumps(wg)
+
+
+# ---- WaitGroup.go reports a task's exception before it counts as done ------
+
+def test_waitgroup_task_exception_is_reported_before_wait_returns(monkeypatch):
+    reported = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: reported.append(args))
+
+    def fail(i):
+        raise ValueError(f"task {i} failed")
+
+    wg = gc.WaitGroup()
+    for i in range(20):
+        wg.go(fail, i)
+    wg.wait(timeout=JOIN_TIMEOUT)
+    # no sleep: the reports happened before each task counted as done
+    assert sorted(str(a.exc_value) for a in reported) == sorted(
+        f"task {i} failed" for i in range(20))
+    assert all(a.exc_type is ValueError and a.thread is not None for a in reported)
+
+
+def test_waitgroup_task_exception_is_printed_when_the_program_ends_at_once():
+    code, out, err = run_python("""
+        import pygochan as gc
+        def fail():
+            raise ValueError("lost at exit")
+        wg = gc.WaitGroup()
+        wg.go(fail)
+        wg.wait()
+    """)
+    assert code == 0
+    assert "ValueError: lost at exit" in err
