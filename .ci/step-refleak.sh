@@ -27,6 +27,7 @@ python3.11d -m venv "$venv"
     tests/channels/test_channel_api.py tests/channels/test_channel_semantics.py \
     tests/context/test_context_cycles.py tests/context/test_contexts.py tests/properties/test_memory.py \
     tests/pool/test_pool.py tests/futures/test_future.py tests/select/test_select.py \
+    tests/select/test_select_api.py \
     tests/errgroup/test_errgroup.py \
     tests/waitgroup/test_waitgroup.py tests/timers/test_timers.py
 echo "refleak run: $((SECONDS - started)) s"

@@ -553,6 +553,35 @@ def test_done_channel_keeps_its_context_alive():
     assert done.recv_ok(timeout=5) == (None, False)
 
 
+@pytest.mark.parametrize("call, right", [
+    (lambda: gc.with_timeout(gc.background(), timeout=5), "`seconds`"),
+    (lambda: gc.with_timeout(gc.background(), secs=5), "`seconds`"),
+    (lambda: gc.with_timeout_cause(gc.background(), timeout=5, cause=ValueError()), "`seconds`"),
+    (lambda: gc.with_deadline(gc.background(), timeout=5), "`deadline`"),
+    (lambda: gc.with_deadline_cause(gc.background(), timeout=5, cause=ValueError()), "`deadline`"),
+], ids=["with_timeout", "with_timeout-other", "with_timeout_cause", "with_deadline", "with_deadline_cause"])
+def test_a_context_constructors_wrong_keyword_names_the_right_parameter(call, right):
+    # timeout= is what every blocking call takes, so it is the natural slip here
+    with pytest.raises(TypeError, match="unexpected keyword argument") as info:
+        call()
+    assert "second argument, " + right in str(info.value)
+
+
+def test_context_constructors_keep_their_signatures_and_keywords():
+    import inspect
+
+    assert list(inspect.signature(gc.with_timeout).parameters) == ["parent", "seconds"]
+    assert list(inspect.signature(gc.with_deadline_cause).parameters) == ["parent", "deadline", "cause"]
+    ctx, cancel = gc.with_timeout(parent=gc.background(), seconds=5)
+    assert ctx.deadline() is not None
+    cancel()
+    with gc.with_timeout_cause(gc.background(), seconds=0, cause=ValueError("why")) as ctx:
+        ctx.wait(timeout=5)
+        assert isinstance(gc.cause(ctx), ValueError)
+    with pytest.raises(TypeError, match="Context"):
+        gc.with_timeout("not a context", 5)  # a TypeError from inside is not rewritten
+
+
 # ---- signals ------------------------------------------------------------------------
 
 def test_signal_context_cancels_on_sigint_and_restores_handler():
