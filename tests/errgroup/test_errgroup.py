@@ -5,7 +5,7 @@ import time
 import pytest
 
 import pygochan as gc
-from conftest import join_all, start
+from conftest import WAIT_TIMEOUT, join_all, start
 
 
 # ---- ErrGroup ---------------------------------------------------------------
@@ -154,3 +154,56 @@ def test_errgroup_bad_arguments():
     with pytest.raises(TypeError):
         gc.ErrGroup().go(42)
     assert "ErrGroup" in repr(gc.ErrGroup())
+
+
+# ---- ErrGroup.set_limit and wait(ctx=) ---------------------------------------------------
+
+def test_errgroup_set_limit_bounds_running_tasks_and_shows_in_repr(rng):
+    g = gc.ErrGroup()
+    g.set_limit(2)
+    assert "limit=2" in repr(g)
+    running = [0]
+    peak = [0]
+    lock = threading.Lock()
+
+    def task():
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        time.sleep(rng.random() * 0.01)
+        with lock:
+            running[0] -= 1
+
+    for _ in range(10):
+        g.go(task)
+    g.wait(timeout=WAIT_TIMEOUT)
+    assert peak[0] <= 2
+
+
+def test_errgroup_set_limit_is_refused_while_tasks_run():
+    g = gc.ErrGroup()
+    gate = gc.Channel()
+    g.go(gate.recv, timeout=WAIT_TIMEOUT)
+    with pytest.raises(RuntimeError):
+        g.set_limit(1)
+    gate.send(None)
+    g.wait(timeout=WAIT_TIMEOUT)
+    g2 = gc.ErrGroup(limit=1)
+    g2.set_limit(None)
+    assert "limit=None" in repr(g2)
+    with pytest.raises(ValueError):
+        g2.set_limit(0)
+
+
+def test_errgroup_wait_takes_ctx_and_timeout_and_leaves_the_group_running():
+    g = gc.ErrGroup()
+    gate = gc.Channel()
+    g.go(gate.recv, timeout=WAIT_TIMEOUT)
+    ctx, cancel = gc.with_cancel(gc.background())
+    cancel()
+    with pytest.raises(gc.Canceled):
+        g.wait(ctx=ctx)
+    with pytest.raises(TimeoutError):
+        g.wait(timeout=0.01)
+    gate.send(None)
+    g.wait(timeout=WAIT_TIMEOUT)

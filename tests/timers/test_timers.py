@@ -10,7 +10,7 @@ import weakref
 import pytest
 
 import pygochan as gc
-from conftest import join_all, run_child, start
+from conftest import WAIT_TIMEOUT, join_all, run_child, start
 
 
 def test_after_delivers_the_fire_time_once():
@@ -294,6 +294,48 @@ def test_pending_timers_fire_in_a_forked_child():
     line = child.readline(timeout=20)
     returncode, stderr = child.finish()
     assert line == "child 0", stderr
+
+
+# ---- after_func ------------------------------------------------------------------------
+
+def test_after_func_runs_on_a_python_thread():
+    ran = gc.Channel(1)
+    t = gc.after_func(0.02, lambda: ran.send(threading.current_thread()))
+    thread = ran.recv(timeout=WAIT_TIMEOUT)
+    assert thread is not threading.main_thread()
+    # a thread the threading module started, not one it only heard of
+    # (current_thread() on a foreign thread makes a _DummyThread)
+    assert not isinstance(thread, threading._DummyThread)
+    assert thread.name.startswith("pygochan-after-func")
+    assert t.stop() is False  # it has run
+
+
+def test_after_func_stop_and_reset():
+    ran = gc.Channel(gc.UNBOUNDED)
+    t = gc.after_func(60, lambda: ran.send("late"))
+    assert t.stop() is True
+    assert t.stop() is False
+    assert t.reset(0.01) is False  # it was stopped
+    assert ran.recv(timeout=WAIT_TIMEOUT) == "late"
+    t2 = gc.after_func(60, lambda: ran.send("moved"))
+    assert t2.reset(0.01) is True
+    assert ran.recv(timeout=WAIT_TIMEOUT) == "moved"
+    with pytest.raises(TimeoutError):
+        ran.recv(timeout=0.1)  # the first schedule never fires
+    with pytest.raises(TypeError):
+        gc.after_func(1, "not callable")
+    with pytest.raises(ValueError):
+        gc.after_func(-1, lambda: None)
+
+
+def test_many_after_funcs_each_run_exactly_once(rng):
+    ran = gc.Channel(gc.UNBOUNDED)
+    timers = [gc.after_func(rng.random() * 0.05, lambda i=i: ran.send(i)) for i in range(50)]
+    stopped = {i for i, t in enumerate(timers) if i % 3 == 0 and t.stop()}
+    got = [ran.recv(timeout=WAIT_TIMEOUT) for _ in range(50 - len(stopped))]
+    assert sorted(got) == sorted(set(range(50)) - stopped)
+    with pytest.raises(TimeoutError):
+        ran.recv(timeout=0.1)
 
 
 # ---- handles a program may drop --------------------------------------------------
