@@ -152,6 +152,21 @@ async def parked(ch, receivers=0, senders=0):
     raise AssertionError(f"never parked: {ch!r}")
 
 
+def in_loop_thread(coro_fn, *args):
+    """Run coro_fn(*args) with asyncio.run in a new thread."""
+    import asyncio
+
+    return start(lambda: asyncio.run(coro_fn(*args)))
+
+
+def assert_no_parked_waiters():
+    import pygochan as gc
+
+    stats = gc.aio_stats()
+    assert stats["parked"] == 0, stats
+    assert stats["redeliver"] == 0, stats
+
+
 # ---- child processes -------------------------------------------------------
 
 
