@@ -1,5 +1,9 @@
 """Shared helpers.  Every blocking call in the tests has a timeout, and every
-thread is joined with one, so a bug fails a test instead of hanging the run."""
+thread is joined with one, so a bug fails a test instead of hanging the run.
+
+Test modules in every folder import them with `from conftest import ...`:
+pytest's default import mode puts this directory on sys.path when it loads
+this file, before any test module.  See README.md here for the layout."""
 import contextlib
 import os
 import pathlib
@@ -46,6 +50,9 @@ def rng(request):
     seed = seed_from_env()
     print(f"\n{request.node.name}: PYGOCHAN_SEED={seed}")
     return random.Random(seed)
+
+
+# ---- threads -----------------------------------------------------------------
 
 
 class Worker(threading.Thread):
@@ -115,6 +122,9 @@ def fails_if_stuck(timeout=WAIT_TIMEOUT):
         signal.signal(signal.SIGALRM, old)
 
 
+# ---- channels ----------------------------------------------------------------
+
+
 def waiting(ch):
     """(waiting_senders, waiting_receivers) parsed from repr(ch)."""
     text = repr(ch)
@@ -131,6 +141,9 @@ def wait_blocked(ch, senders=None, receivers=None, timeout=WAIT_TIMEOUT):
         return (senders is None or s == senders) and (receivers is None or r == receivers)
 
     wait_for(ok, timeout, what=f"{senders} blocked senders / {receivers} receivers on {ch!r}")
+
+
+# ---- asyncio -----------------------------------------------------------------
 
 
 def run_coroutine(coro_fn, *args):
@@ -167,7 +180,7 @@ def assert_no_parked_waiters():
     assert stats["redeliver"] == 0, stats
 
 
-# ---- child processes -------------------------------------------------------
+# ---- child processes ---------------------------------------------------------
 
 
 class Child:
