@@ -4,9 +4,9 @@
 # off, running the concurrency-heavy tests: the binding's races
 # (test_free_threading), the pool and futures (test_pool, test_future), and
 # two of the exactly-once stress tests (plain calls, mixed selects) -- the
-# whole suite is too slow under TSan on 2 cores.  Any report fails the step; the only suppressions
-# are CPython's own known reports (.ci/tsan-suppressions.txt, each with its
-# reason).
+# whole suite is too slow under TSan on 2 cores.  Any report fails the
+# step; the only suppressions are CPython's own known reports
+# (.ci/tsan-suppressions.txt, each with its reason).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
