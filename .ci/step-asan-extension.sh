@@ -24,14 +24,14 @@ LD_PRELOAD="$(cc -print-file-name=libasan.so) $(cc -print-file-name=libubsan.so)
 #   parent sometimes never runs (it waits forever inside the runtime's own
 #   thread start), so the child's timers cannot fire; the plain runs keep
 #   the test.
-# Ignored: tests/test_gil_and_cpu.py compares CPU time against a baseline run
-#   in the same process; the sanitizer's slowdown is uneven between the two,
-#   so the comparison measures the sanitizer, not pygochan.  It checks no
-#   memory behaviour the other modules do not exercise.
+# Ignored: tests/properties/test_gil_and_cpu.py compares CPU time against a
+#   baseline run in the same process; the sanitizer's slowdown is uneven
+#   between the two, so the comparison measures the sanitizer, not pygochan.
+#   It checks no memory behaviour the other modules do not exercise.
 LD_PRELOAD="$LD_PRELOAD" \
 ASAN_OPTIONS=detect_leaks=0:halt_on_error=1 \
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 PYTHONMALLOC=malloc \
     "$venv/bin/python" -m pytest -q -p no:cacheprovider \
-        --ignore tests/test_gil_and_cpu.py \
-        --deselect tests/test_timers.py::test_pending_timers_fire_in_a_forked_child
+        --ignore tests/properties/test_gil_and_cpu.py \
+        --deselect tests/timers/test_timers.py::test_pending_timers_fire_in_a_forked_child

@@ -10,7 +10,7 @@ start=$(date +%s)
 
 python3 -m pip install -q -e ".[test,cluster]"
 python3 -c 'import dask, distributed; print("dask", dask.__version__, "distributed", distributed.__version__)'
-python3 -m pytest -q -p no:cacheprovider tests/test_cluster.py tests/test_executors.py
+python3 -m pytest -q -p no:cacheprovider tests/executors
 timeout 300 python3 examples/crawler_cluster.py
 
 echo "cluster step: $(( $(date +%s) - start )) s"

@@ -3,7 +3,7 @@
 # executor, test_thread_pool, test_wait, test_as_completed, test_shutdown)
 # run against pygochan.Pool, on every pyenv CPython whose standard library
 # ships that test package.  Each gets a fresh venv under build/ with
-# pygochan installed and the test-run shim (see tests/cpython_executor/run.py)
+# pygochan installed and the test-run shim (see tests/executors/cpython_executor/run.py)
 # in the venv's site-packages; the interpreter's own files are not touched.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,8 +31,8 @@ for py in "${candidates[@]}"; do
     "$py" -m venv "$venv"
     "$venv/bin/python" -m pip install -q -e .
     site=$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
-    cp tests/cpython_executor/shim/pygochan_cpython_tests.pth "$site/"
-    (cd /tmp && "$OLDPWD/$venv/bin/python" "$OLDPWD/tests/cpython_executor/run.py")
+    cp tests/executors/cpython_executor/shim/pygochan_cpython_tests.pth "$site/"
+    (cd /tmp && "$OLDPWD/$venv/bin/python" "$OLDPWD/tests/executors/cpython_executor/run.py")
     ran=$((ran + 1))
 done
 if [ "$ran" -eq 0 ]; then

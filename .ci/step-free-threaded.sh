@@ -26,7 +26,8 @@ phase=$SECONDS
 for i in $(seq "$repeats"); do
     echo "--- stress and exactly-once modules, run $i of $repeats"
     "$venv/bin/python" -m pytest -q -p no:cacheprovider \
-        tests/test_stress.py tests/test_exactly_once_storm.py tests/test_free_threading.py tests/test_select.py
+        tests/properties/test_stress.py tests/properties/test_exactly_once_storm.py \
+        tests/properties/test_free_threading.py tests/select/test_select.py
 done
 echo "repeats: $((SECONDS - phase)) s"
 

@@ -22,10 +22,12 @@ python3.11d -m venv "$venv"
 "$venv/bin/python" -m pip install -q -e ".[test]"
 "$venv/bin/python" .ci/refleak.py -q -p no:cacheprovider -m "not slow" \
     -W ignore::ResourceWarning \
-    --deselect tests/test_timers.py::test_ticker_ticks_on_its_grid \
-    --deselect tests/test_pool.py::test_map_consumes_an_endless_generator_lazily_and_break_cancels_the_rest \
-    tests/test_api_errors.py tests/test_channel_semantics.py \
-    tests/test_context_cycles.py tests/test_contexts.py tests/test_memory.py \
-    tests/test_pool.py tests/test_select.py tests/test_sync.py \
-    tests/test_timers.py
+    --deselect tests/timers/test_timers.py::test_ticker_ticks_on_its_grid \
+    --deselect tests/pool/test_pool.py::test_map_consumes_an_endless_generator_lazily_and_break_cancels_the_rest \
+    tests/channels/test_channel_api.py tests/channels/test_channel_semantics.py \
+    tests/select/test_select.py tests/select/test_select_api.py \
+    tests/context/test_context_cycles.py tests/context/test_contexts.py \
+    tests/timers/test_timers.py tests/waitgroup/test_waitgroup.py \
+    tests/errgroup/test_errgroup.py tests/pool/test_pool.py tests/futures/test_future.py \
+    tests/properties/test_memory.py
 echo "refleak run: $((SECONDS - started)) s"

@@ -2,17 +2,17 @@
 # ThreadSanitizer on the binding: the extension built with -fsanitize=thread
 # against a free-threaded CPython configured --with-thread-sanitizer, the GIL
 # off, running the concurrency-heavy tests: the binding's races
-# (test_free_threading), the pool and futures (test_pool), and two of the
-# exactly-once stress tests (plain calls, mixed selects) -- the whole suite is
-# too slow under TSan on 2 cores.  Any report fails the step; the only suppressions
-# are CPython's own known reports (.ci/tsan-suppressions.txt, each with its
-# reason).
+# (test_free_threading), the pool and futures (test_pool, test_future), and
+# two of the exactly-once stress tests (plain calls, mixed selects) -- the
+# whole suite is too slow under TSan on 2 cores.  Any report fails the
+# step; the only suppressions are CPython's own known reports
+# (.ci/tsan-suppressions.txt, each with its reason).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-MODULES=(tests/test_free_threading.py tests/test_pool.py
-         tests/test_stress.py::test_exactly_once_with_plain_calls_only
-         tests/test_stress.py::test_mixed_send_and_recv_selects_exactly_once)
+MODULES=(tests/properties/test_free_threading.py tests/pool/test_pool.py tests/futures/test_future.py
+         tests/properties/test_stress.py::test_exactly_once_with_plain_calls_only
+         tests/properties/test_stress.py::test_mixed_send_and_recv_selects_exactly_once)
 start=$SECONDS
 prefix=$(.ci/free-threaded-python.sh ft-tsan)
 python=$prefix/bin/python3.13t

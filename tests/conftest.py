@@ -1,14 +1,26 @@
 """Shared helpers.  Every blocking call in the tests has a timeout, and every
-thread is joined with one, so a bug fails a test instead of hanging the run."""
+thread is joined with one, so a bug fails a test instead of hanging the run.
+
+Test modules in every folder import them with `from conftest import ...`:
+pytest's default import mode puts this directory on sys.path when it loads
+this file, before any test module.  See README.md here for the layout."""
 import contextlib
 import os
+import pathlib
+import queue
 import random
 import signal
+import subprocess
+import sys
 import sysconfig
+import textwrap
 import threading
 import time
 
 import pytest
+
+# The checkout's root, where README.md and docs/ are.
+ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 # A build without the GIL (3.13t and later).
 FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
@@ -38,6 +50,9 @@ def rng(request):
     seed = seed_from_env()
     print(f"\n{request.node.name}: PYGOCHAN_SEED={seed}")
     return random.Random(seed)
+
+
+# ---- threads -----------------------------------------------------------------
 
 
 class Worker(threading.Thread):
@@ -107,6 +122,9 @@ def fails_if_stuck(timeout=WAIT_TIMEOUT):
         signal.signal(signal.SIGALRM, old)
 
 
+# ---- channels ----------------------------------------------------------------
+
+
 def waiting(ch):
     """(waiting_senders, waiting_receivers) parsed from repr(ch)."""
     text = repr(ch)
@@ -123,6 +141,9 @@ def wait_blocked(ch, senders=None, receivers=None, timeout=WAIT_TIMEOUT):
         return (senders is None or s == senders) and (receivers is None or r == receivers)
 
     wait_for(ok, timeout, what=f"{senders} blocked senders / {receivers} receivers on {ch!r}")
+
+
+# ---- asyncio -----------------------------------------------------------------
 
 
 def run_coroutine(coro_fn, *args):
@@ -142,3 +163,95 @@ async def parked(ch, receivers=0, senders=0):
             return
         await asyncio.sleep(0)
     raise AssertionError(f"never parked: {ch!r}")
+
+
+def in_loop_thread(coro_fn, *args):
+    """Run coro_fn(*args) with asyncio.run in a new thread."""
+    import asyncio
+
+    return start(lambda: asyncio.run(coro_fn(*args)))
+
+
+def assert_no_parked_waiters():
+    import pygochan as gc
+
+    stats = gc.aio_stats()
+    assert stats["parked"] == 0, stats
+    assert stats["redeliver"] == 0, stats
+
+
+# ---- child processes ---------------------------------------------------------
+
+
+class Child:
+    """A Python subprocess whose stdout lines are read with a timeout, so a
+    child that never answers fails the test instead of hanging it."""
+
+    # A shell starting a background job hands it SIGINT ignored, and Python
+    # then installs no KeyboardInterrupt handler: give the child the default.
+    PRELUDE = "import signal\nsignal.signal(signal.SIGINT, signal.default_int_handler)\n"
+
+    def __init__(self, code):
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", self.PRELUDE + textwrap.dedent(code)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lines = queue.Queue()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self.lines.put(line.strip())
+        self.lines.put(None)
+
+    def readline(self, timeout=10.0):
+        try:
+            return self.lines.get(timeout=timeout)
+        except queue.Empty:
+            return "<no answer within %.0f s>" % timeout
+
+    def send_signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def finish(self):
+        try:
+            self.proc.wait(30)
+        finally:
+            self.proc.kill()
+        return self.proc.returncode, self.proc.stderr.read()
+
+
+def run_child(code):
+    return Child(code)
+
+
+def interrupt_when_blocked(child, sig=signal.SIGINT):
+    """Wait for the child's 'ready', let it block, send sig; returns (the
+    child's next line, returncode, stderr)."""
+    assert child.readline() == "ready"
+    time.sleep(0.2)  # let it block
+    child.send_signal(sig)
+    line = child.readline()
+    returncode, stderr = child.finish()
+    return line, returncode, stderr
+
+
+def assert_interrupted(child):
+    """The child printed 'ready', blocked in a call with no timeout, and
+    answered one SIGINT with 'interrupted', then exited cleanly.  Nothing
+    but the signal ends such a call, so the answer is the proof; the time
+    the test waits for it only turns a hang into a failure."""
+    line, returncode, stderr = interrupt_when_blocked(child)
+    assert line == "interrupted", stderr
+    assert returncode == 0, stderr
+
+
+def run_python(code, timeout=180):
+    """Run code in a fresh interpreter: (returncode, stdout's words, stderr)."""
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout,
+    )
+    return proc.returncode, proc.stdout.split(), proc.stderr

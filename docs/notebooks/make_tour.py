@@ -2,7 +2,7 @@
 
     python3 docs/notebooks/make_tour.py
 
-tests/test_notebook.py executes the notebook in a real kernel."""
+tests/docs/test_notebook.py executes the notebook in a real kernel."""
 import nbformat
 from nbformat.v4 import new_notebook, new_markdown_cell, new_code_cell
 

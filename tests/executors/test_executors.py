@@ -10,8 +10,7 @@ import time
 import pytest
 
 import pygochan as gc
-from conftest import JOIN_TIMEOUT, WAIT_TIMEOUT, join_all, start, wait_for
-from test_interrupt import Child
+from conftest import JOIN_TIMEOUT, WAIT_TIMEOUT, Child, join_all, start, wait_for
 
 
 class CountingExecutor:

@@ -13,8 +13,7 @@ import weakref
 import pytest
 
 import pygochan as gc
-from conftest import join_all, start, wait_for
-from test_interrupt import interrupt_when_blocked, run_child
+from conftest import JOIN_TIMEOUT, interrupt_when_blocked, join_all, run_child, start, wait_for
 
 BG = gc.background()
 
@@ -376,6 +375,33 @@ def test_the_after_func_runner_ends_when_it_has_nothing_to_do():
     assert proc.returncode == 0 and "OK" in proc.stdout, proc.stderr[-3000:]
 
 
+def test_after_func_runs_even_if_starting_its_thread_fails_for_a_while(monkeypatch):
+    real_start = threading.Thread.start
+    failures = [3]
+
+    def start(self):
+        if self.name == "pygochan-after-func" and failures[0] > 0:
+            failures[0] -= 1
+            raise RuntimeError("can't start new thread")
+        real_start(self)
+
+    monkeypatch.setattr(threading.Thread, "start", start)
+    ran = [threading.Event() for _ in range(3)]
+    ctx, cancel = gc.with_cancel(gc.background())
+    for event in ran:
+        ctx.after_func(event.set)
+    cancel()
+    for event in ran:
+        assert event.wait(JOIN_TIMEOUT)
+    assert failures == [0]
+    # and the runner is still there for the next context
+    later = threading.Event()
+    ctx2, cancel2 = gc.with_cancel(gc.background())
+    ctx2.after_func(later.set)
+    cancel2()
+    assert later.wait(JOIN_TIMEOUT)
+
+
 # ---- ctx= on blocking calls ----------------------------------------------------------
 
 @pytest.mark.parametrize("op", ["recv", "recv_ok", "send", "select", "wait"])
@@ -525,6 +551,35 @@ def test_done_channel_keeps_its_context_alive():
     pygc.collect()
     cancel()
     assert done.recv_ok(timeout=5) == (None, False)
+
+
+@pytest.mark.parametrize("call, right", [
+    (lambda: gc.with_timeout(gc.background(), timeout=5), "`seconds`"),
+    (lambda: gc.with_timeout(gc.background(), secs=5), "`seconds`"),
+    (lambda: gc.with_timeout_cause(gc.background(), timeout=5, cause=ValueError()), "`seconds`"),
+    (lambda: gc.with_deadline(gc.background(), timeout=5), "`deadline`"),
+    (lambda: gc.with_deadline_cause(gc.background(), timeout=5, cause=ValueError()), "`deadline`"),
+], ids=["with_timeout", "with_timeout-other", "with_timeout_cause", "with_deadline", "with_deadline_cause"])
+def test_a_context_constructors_wrong_keyword_names_the_right_parameter(call, right):
+    # timeout= is what every blocking call takes, so it is the natural slip here
+    with pytest.raises(TypeError, match="unexpected keyword argument") as info:
+        call()
+    assert "second argument, " + right in str(info.value)
+
+
+def test_context_constructors_keep_their_signatures_and_keywords():
+    import inspect
+
+    assert list(inspect.signature(gc.with_timeout).parameters) == ["parent", "seconds"]
+    assert list(inspect.signature(gc.with_deadline_cause).parameters) == ["parent", "deadline", "cause"]
+    ctx, cancel = gc.with_timeout(parent=gc.background(), seconds=5)
+    assert ctx.deadline() is not None
+    cancel()
+    with gc.with_timeout_cause(gc.background(), seconds=0, cause=ValueError("why")) as ctx:
+        ctx.wait(timeout=5)
+        assert isinstance(gc.cause(ctx), ValueError)
+    with pytest.raises(TypeError, match="Context"):
+        gc.with_timeout("not a context", 5)  # a TypeError from inside is not rewritten
 
 
 # ---- signals ------------------------------------------------------------------------

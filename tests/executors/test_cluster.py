@@ -17,8 +17,7 @@ import uuid
 import pytest
 
 import pygochan as gc
-from conftest import join_all, start
-from test_interrupt import Child
+from conftest import Child, join_all, start
 
 distributed = pytest.importorskip("distributed")
 

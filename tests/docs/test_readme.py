@@ -1,10 +1,11 @@
 """The README's example runs and prints what its comments say."""
 import contextlib
 import io
-import pathlib
 import re
 
-README = pathlib.Path(__file__).resolve().parent.parent / "README.md"
+from conftest import ROOT
+
+README = ROOT / "README.md"
 
 
 def test_readme_example_runs():

@@ -206,3 +206,23 @@ def test_watcher_exiting_at_every_turn_loses_no_wake_up(monkeypatch: Any, rng: A
         wait_for(no_hub_thread, what="the watcher exits")
     finally:
         loop.close()
+
+
+def test_loop_without_add_reader_uses_the_fallback():
+    class NoReaderLoop(asyncio.SelectorEventLoop):
+        def add_reader(self, *args):
+            raise NotImplementedError
+
+    ch = gc.Channel()
+
+    async def main():
+        t = start(lambda: [ch.send(i, timeout=WAIT_TIMEOUT) for i in range(200)])
+        got = [await ch.arecv(timeout=WAIT_TIMEOUT) for _ in range(200)]
+        join_all([t])
+        assert got == list(range(200))
+
+    loop = NoReaderLoop()
+    try:
+        loop.run_until_complete(main())
+    finally:
+        loop.close()

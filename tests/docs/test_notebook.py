@@ -2,16 +2,17 @@
 (nbclient + ipykernel); the cell tagged "interrupt" blocks on a recv and is
 stopped by the kernel manager's interrupt, after which the kernel still
 works.  Needs the docs extra (pip install -e ".[docs]")."""
-import pathlib
 import threading
 
 import pytest
+
+from conftest import ROOT
 
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 pytest.importorskip("ipykernel")
 
-NOTEBOOK = pathlib.Path(__file__).resolve().parent.parent / "docs" / "notebooks" / "tour.ipynb"
+NOTEBOOK = ROOT / "docs" / "notebooks" / "tour.ipynb"
 
 
 def text_of(cell):

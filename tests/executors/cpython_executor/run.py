@@ -1,6 +1,6 @@
 """Run CPython's own ThreadPoolExecutor tests against pygochan.Pool.
 
-    python tests/cpython_executor/run.py [-v] [unittest args...]
+    python tests/executors/cpython_executor/run.py [-v] [unittest args...]
 
 Needs an interpreter whose standard library ships ``Lib/test`` with the
 ``test_concurrent_futures`` package (CPython 3.12.2+ / 3.13 do; many

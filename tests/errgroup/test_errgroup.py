@@ -1,121 +1,11 @@
-"""WaitGroup and ErrGroup: Go's semantics, Python's exceptions."""
+"""ErrGroup: Go's semantics, Python's exceptions."""
 import threading
 import time
 
 import pytest
 
 import pygochan as gc
-from conftest import join_all, start, wait_for
-
-
-# ---- WaitGroup ------------------------------------------------------------
-
-
-def test_wait_returns_at_once_at_zero_and_after_every_done():
-    wg = gc.WaitGroup()
-    wg.wait()
-    wg.add(3)
-    assert wg.count == 3
-    for _ in range(3):
-        with pytest.raises(TimeoutError):
-            wg.wait(timeout=0)
-        wg.done()
-    wg.wait(timeout=0)
-    assert wg.count == 0 and "count=0" in repr(wg)
-
-
-def test_counter_below_zero_is_a_value_error_and_changes_nothing():
-    wg = gc.WaitGroup()
-    with pytest.raises(ValueError):
-        wg.done()
-    wg.add(2)
-    with pytest.raises(ValueError):
-        wg.add(-3)
-    assert wg.count == 2
-    with pytest.raises(ValueError):
-        wg.add(2**80)
-    assert wg.count == 2
-    wg.add(delta=-2)
-    assert wg.count == 0
-
-
-@pytest.mark.parametrize("bad", [True, 1.0, "1", None])
-def test_add_wants_an_int(bad):
-    with pytest.raises(TypeError):
-        gc.WaitGroup().add(bad)
-
-
-def test_wait_takes_timeout_and_ctx_and_rejects_bad_ones():
-    wg = gc.WaitGroup()
-    wg.add()
-    with pytest.raises(TimeoutError):
-        wg.wait(timeout=0.02)
-    ctx, cancel = gc.with_cancel(gc.background())
-    threading.Timer(0.02, cancel).start()
-    with pytest.raises(gc.Canceled):
-        wg.wait(ctx=ctx)
-    with pytest.raises(ValueError):
-        wg.wait(timeout=-1)
-    with pytest.raises(TypeError):
-        wg.wait(ctx="ctx")
-    with pytest.raises(TypeError):
-        gc.WaitGroup(1)
-
-
-def test_go_runs_every_function_and_wait_sees_all_of_them():
-    results = []
-    lock = threading.Lock()
-
-    def work(i, *, scale):
-        time.sleep(0.001 * (i % 3))
-        with lock:
-            results.append(i * scale)
-
-    wg = gc.WaitGroup()
-    threads = [wg.go(work, i, scale=2) for i in range(50)]
-    wg.wait(timeout=30)
-    assert sorted(results) == [2 * i for i in range(50)]
-    join_all(threads)
-
-
-def test_with_block_waits_on_exit():
-    done = []
-    with gc.WaitGroup() as wg:
-        wg.go(lambda: (time.sleep(0.05), done.append(1)))
-    assert done == [1]
-
-
-def test_go_counts_down_even_when_the_function_raises(monkeypatch):
-    seen = []
-    monkeypatch.setattr(threading, "excepthook", lambda args: seen.append(args.exc_type))
-    wg = gc.WaitGroup()
-    wg.go(lambda: 1 / 0)
-    wg.wait(timeout=10)
-    wait_for(lambda: seen == [ZeroDivisionError])
-    with pytest.raises(TypeError):
-        wg.go("not callable")
-    assert wg.count == 0
-
-
-def test_many_cycles_with_concurrent_waiters(rng):
-    wg = gc.WaitGroup()
-    for _ in range(200):
-        n = rng.randrange(1, 8)
-        wg.add(n)
-        waiters = [start(wg.wait, timeout=30) for _ in range(rng.randrange(1, 4))]
-        doers = [start(wg.done) for _ in range(n)]
-        join_all(waiters + doers)
-        assert wg.count == 0
-
-
-def test_wait_group_is_not_picklable_and_weakrefable():
-    import pickle
-    import weakref
-
-    wg = gc.WaitGroup()
-    assert weakref.ref(wg)() is wg
-    with pytest.raises(TypeError):
-        pickle.dumps(wg)
+from conftest import WAIT_TIMEOUT, join_all, start
 
 
 # ---- ErrGroup ---------------------------------------------------------------
@@ -186,8 +76,8 @@ def test_limit_blocks_go_and_try_go_refuses():
 
 
 def test_blocked_go_takes_no_slot_when_interrupted_in_a_subprocess():
-    from test_interrupt import run_child
-    from test_pool_interrupt import assert_interrupted
+    from conftest import run_child
+    from conftest import assert_interrupted
 
     child = run_child("""
         import pygochan as gc, threading
@@ -264,3 +154,56 @@ def test_errgroup_bad_arguments():
     with pytest.raises(TypeError):
         gc.ErrGroup().go(42)
     assert "ErrGroup" in repr(gc.ErrGroup())
+
+
+# ---- ErrGroup.set_limit and wait(ctx=) ---------------------------------------------------
+
+def test_errgroup_set_limit_bounds_running_tasks_and_shows_in_repr(rng):
+    g = gc.ErrGroup()
+    g.set_limit(2)
+    assert "limit=2" in repr(g)
+    running = [0]
+    peak = [0]
+    lock = threading.Lock()
+
+    def task():
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        time.sleep(rng.random() * 0.01)
+        with lock:
+            running[0] -= 1
+
+    for _ in range(10):
+        g.go(task)
+    g.wait(timeout=WAIT_TIMEOUT)
+    assert peak[0] <= 2
+
+
+def test_errgroup_set_limit_is_refused_while_tasks_run():
+    g = gc.ErrGroup()
+    gate = gc.Channel()
+    g.go(gate.recv, timeout=WAIT_TIMEOUT)
+    with pytest.raises(RuntimeError):
+        g.set_limit(1)
+    gate.send(None)
+    g.wait(timeout=WAIT_TIMEOUT)
+    g2 = gc.ErrGroup(limit=1)
+    g2.set_limit(None)
+    assert "limit=None" in repr(g2)
+    with pytest.raises(ValueError):
+        g2.set_limit(0)
+
+
+def test_errgroup_wait_takes_ctx_and_timeout_and_leaves_the_group_running():
+    g = gc.ErrGroup()
+    gate = gc.Channel()
+    g.go(gate.recv, timeout=WAIT_TIMEOUT)
+    ctx, cancel = gc.with_cancel(gc.background())
+    cancel()
+    with pytest.raises(gc.Canceled):
+        g.wait(ctx=ctx)
+    with pytest.raises(TimeoutError):
+        g.wait(timeout=0.01)
+    gate.send(None)
+    g.wait(timeout=WAIT_TIMEOUT)

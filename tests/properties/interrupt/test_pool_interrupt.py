@@ -9,19 +9,10 @@ import textwrap
 
 import pytest
 
-from test_interrupt import interrupt_when_blocked, run_child
+from conftest import assert_interrupted, interrupt_when_blocked, run_child
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
 
-
-def assert_interrupted(child):
-    """The child printed 'ready', blocked in a call with no timeout, and
-    answered one SIGINT with 'interrupted', then exited cleanly.  Nothing
-    but the signal ends such a call, so the answer is the proof; the time
-    the test waits for it only turns a hang into a failure."""
-    line, returncode, stderr = interrupt_when_blocked(child)
-    assert line == "interrupted", stderr
-    assert returncode == 0, stderr
 
 # Each child: 2 workers busy with slow tasks, 50 queued; the blocker below
 # is interrupted; then it reports how many tasks ever started.  Its SIGINT

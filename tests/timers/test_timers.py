@@ -10,8 +10,7 @@ import weakref
 import pytest
 
 import pygochan as gc
-from conftest import join_all, start
-from test_interrupt import run_child
+from conftest import WAIT_TIMEOUT, join_all, run_child, start
 
 
 def test_after_delivers_the_fire_time_once():
@@ -144,6 +143,36 @@ def test_ticker_needs_a_positive_interval(bad):
     tk.stop()
 
 
+def test_ticker_with_a_huge_interval_never_ticks():
+    tk = gc.Ticker(1e10)
+    with pytest.raises(TimeoutError):
+        tk.c.recv(timeout=0.05)
+    tk.reset(1e300)
+    with pytest.raises(TimeoutError):
+        tk.c.recv(timeout=0.05)
+    tk.stop()
+
+
+@pytest.mark.parametrize("interval", [1e-9, 1e-300, 5e-5])
+def test_ticker_with_a_tiny_interval_ticks_every_100_us(interval):
+    """Ticks fire on a grid of the (clamped) period starting one period
+    after the ticker starts, and each tick received is from another grid
+    point, so the n-th arrives no sooner than n periods after the start,
+    however fast they are drained (an unclamped 1 ns ticker delivers 200
+    ticks in a fraction of that)."""
+    for make in (gc.Ticker, lambda i: reset_ticker(gc.Ticker(1.0), i)):
+        started = time.monotonic()
+        tk = make(interval)
+        ticks = [tk.c.recv(timeout=10) for _ in range(200)]
+        tk.stop()
+        assert ticks[-1] - started >= 200 * 100e-6 * 0.999
+
+
+def reset_ticker(tk, interval):
+    tk.reset(interval)
+    return tk
+
+
 @pytest.mark.parametrize("bad", ["1", None, True, [1]])
 def test_durations_must_be_numbers(bad):
     with pytest.raises(TypeError, match="seconds"):
@@ -265,6 +294,48 @@ def test_pending_timers_fire_in_a_forked_child():
     line = child.readline(timeout=20)
     returncode, stderr = child.finish()
     assert line == "child 0", stderr
+
+
+# ---- after_func ------------------------------------------------------------------------
+
+def test_after_func_runs_on_a_python_thread():
+    ran = gc.Channel(1)
+    t = gc.after_func(0.02, lambda: ran.send(threading.current_thread()))
+    thread = ran.recv(timeout=WAIT_TIMEOUT)
+    assert thread is not threading.main_thread()
+    # a thread the threading module started, not one it only heard of
+    # (current_thread() on a foreign thread makes a _DummyThread)
+    assert not isinstance(thread, threading._DummyThread)
+    assert thread.name.startswith("pygochan-after-func")
+    assert t.stop() is False  # it has run
+
+
+def test_after_func_stop_and_reset():
+    ran = gc.Channel(gc.UNBOUNDED)
+    t = gc.after_func(60, lambda: ran.send("late"))
+    assert t.stop() is True
+    assert t.stop() is False
+    assert t.reset(0.01) is False  # it was stopped
+    assert ran.recv(timeout=WAIT_TIMEOUT) == "late"
+    t2 = gc.after_func(60, lambda: ran.send("moved"))
+    assert t2.reset(0.01) is True
+    assert ran.recv(timeout=WAIT_TIMEOUT) == "moved"
+    with pytest.raises(TimeoutError):
+        ran.recv(timeout=0.1)  # the first schedule never fires
+    with pytest.raises(TypeError):
+        gc.after_func(1, "not callable")
+    with pytest.raises(ValueError):
+        gc.after_func(-1, lambda: None)
+
+
+def test_many_after_funcs_each_run_exactly_once(rng):
+    ran = gc.Channel(gc.UNBOUNDED)
+    timers = [gc.after_func(rng.random() * 0.05, lambda i=i: ran.send(i)) for i in range(50)]
+    stopped = {i for i, t in enumerate(timers) if i % 3 == 0 and t.stop()}
+    got = [ran.recv(timeout=WAIT_TIMEOUT) for _ in range(50 - len(stopped))]
+    assert sorted(got) == sorted(set(range(50)) - stopped)
+    with pytest.raises(TimeoutError):
+        ran.recv(timeout=0.1)
 
 
 # ---- handles a program may drop --------------------------------------------------

@@ -15,7 +15,7 @@ import time
 import pytest
 
 import pygochan as gc
-from conftest import fails_if_stuck, join_all, start, wait_blocked, waiting
+from conftest import WAIT_TIMEOUT, fails_if_stuck, join_all, start, wait_blocked, waiting
 
 CAPACITIES = [0, 1, 4, gc.UNBOUNDED]
 BUFFERED = [1, 4, gc.UNBOUNDED]
@@ -664,6 +664,49 @@ def test_several_iterators_share_the_values():
     ch.close()
     join_all(threads)
     assert sorted(results) == list(range(300))
+
+
+def test_iter_with_ctx_ends_when_the_channel_is_closed_and_drained():
+    ch = gc.Channel(3)
+    for i in range(3):
+        ch.send(i)
+    ch.close()
+    ctx, cancel = gc.with_cancel(gc.background())
+    assert [v for v in ch.iter(ctx=ctx)] == [0, 1, 2]
+    cancel()
+
+
+def test_iter_with_ctx_raises_the_context_error_and_takes_nothing():
+    ch = gc.Channel(gc.UNBOUNDED)
+    ctx, cancel = gc.with_cancel(gc.background())
+    got = []
+    ch.send("a")
+
+    def consumer():
+        for v in ch.iter(ctx=ctx):
+            got.append(v)
+
+    t = start(consumer)
+    deadline = time.monotonic() + WAIT_TIMEOUT
+    while not got and time.monotonic() < deadline:
+        time.sleep(0.005)
+    cancel()
+    with pytest.raises(gc.Canceled):
+        join_all([t])
+    ch.send("after")
+    assert got == ["a"]
+    assert ch.recv(timeout=0) == "after"
+
+
+def test_iter_without_ctx_is_plain_iteration_and_refuses_a_send_only_view():
+    ch = gc.Channel(1)
+    ch.send(5)
+    ch.close()
+    assert list(ch.iter()) == [5]
+    with pytest.raises(TypeError):
+        ch.send_only().iter()
+    with pytest.raises(TypeError):
+        ch.iter(ctx="nope")
 
 
 # ---- values -------------------------------------------------------------------

@@ -7,17 +7,13 @@ limit on that wait only turns a hang into a failure.  How fast the interrupt
 gets through is measured by benchmarks/bench_interrupt.py, not asserted."""
 import os
 import signal
-import subprocess
-import sys
-import queue
-import textwrap
 import threading
 import time
 
 import pytest
 
 import pygochan as gc
-from conftest import WAIT_TIMEOUT, waiting
+from conftest import WAIT_TIMEOUT, interrupt_when_blocked, run_child, waiting
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
 
@@ -41,50 +37,6 @@ BLOCKERS = {
 }
 
 
-class Child:
-    """A Python subprocess whose stdout lines are read with a timeout, so a
-    child that never answers fails the test instead of hanging it."""
-
-    # A shell starting a background job hands it SIGINT ignored, and Python
-    # then installs no KeyboardInterrupt handler: give the child the default.
-    PRELUDE = "import signal\nsignal.signal(signal.SIGINT, signal.default_int_handler)\n"
-
-    def __init__(self, code):
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", self.PRELUDE + textwrap.dedent(code)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.lines = queue.Queue()
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-
-    def _read(self):
-        for line in self.proc.stdout:
-            self.lines.put(line.strip())
-        self.lines.put(None)
-
-    def readline(self, timeout=10.0):
-        try:
-            return self.lines.get(timeout=timeout)
-        except queue.Empty:
-            return "<no answer within %.0f s>" % timeout
-
-    def send_signal(self, sig):
-        self.proc.send_signal(sig)
-
-    def finish(self):
-        try:
-            self.proc.wait(30)
-        finally:
-            self.proc.kill()
-        return self.proc.returncode, self.proc.stderr.read()
-
-
-def run_child(code):
-    return Child(code)
-
-
 def interrupt_twenty_times_then_check(child):
     """SIGINT the child 20 times at varied moments; each must be answered
     with 'tick' (the child's receives never end otherwise), and the child
@@ -101,17 +53,6 @@ def interrupt_twenty_times_then_check(child):
     returncode, stderr = child.finish()
     assert last.startswith("consistent"), stderr
     assert returncode == 0
-
-
-def interrupt_when_blocked(child, sig=signal.SIGINT):
-    """Wait for the child's 'ready', let it block, send sig; returns (the
-    child's next line, returncode, stderr)."""
-    assert child.readline() == "ready"
-    time.sleep(0.2)  # let it block
-    child.send_signal(sig)
-    line = child.readline()
-    returncode, stderr = child.finish()
-    return line, returncode, stderr
 
 
 @pytest.mark.parametrize("name", sorted(BLOCKERS))
