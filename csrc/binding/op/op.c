@@ -54,10 +54,13 @@ static void init_common(pyg_op *op, pyg_state *st, enum pyg_op_kind kind,
 /* timeout= and ctx=, as every blocking call takes them. */
 static int parse_limits(pyg_op *op, PyObject *timeout_obj, PyObject *ctx_obj)
 {
-    return pyg_parse_timeout(timeout_obj, &op->timeout) < 0 ||
-                   pyg_ctx_arg(op->st, ctx_obj, &op->ctx) < 0
-               ? -1
-               : 0;
+    /* init_common left no timeout and no ctx: most calls pass neither */
+    if (timeout_obj && timeout_obj != Py_None &&
+        pyg_parse_timeout(timeout_obj, &op->timeout) < 0)
+        return -1;
+    if (ctx_obj && ctx_obj != Py_None && pyg_ctx_arg(op->st, ctx_obj, &op->ctx) < 0)
+        return -1;
+    return 0;
 }
 
 /* Room for total cases: the op's own, the caller's, or the heap. */
@@ -236,6 +239,13 @@ static void settle(pyg_op *op, enum gc_status status)
 {
     op->settled = true;
     op->status = status;
+    if (!op->offers_live && !op->route_open) {
+        /* a receive, or a wait: nothing offered, no route to settle */
+        op->value_owned = status == GC_OK && op->res.ok &&
+                          op->res.index >= 0 && op->res.index < op->ncases &&
+                          !op->cases[op->res.index].is_send;
+        return;
+    }
     int chosen = -1;
     bool committed_case = status == GC_OK && op->res.index >= 0 &&
                           op->res.index < op->ncases;
@@ -411,7 +421,7 @@ bool pyg_op_give_back(pyg_op *op)
     return true;
 }
 
-void pyg_op_release(pyg_op *op)
+void pyg_op_release_rest(pyg_op *op)
 {
     pyg_op_give_back(op);
     release_offers(op, -1);

@@ -141,8 +141,14 @@ enum gc_status pyg_op_block(pyg_op *op);
    reference, or NULL with an exception; PYG_OP_ITER's end: NULL without). */
 PyObject *pyg_op_result(pyg_op *op);
 /* Undo what was not returned (a received value goes back to its channel),
-   release what is still offered, settle an open route as not sent. */
-void pyg_op_release(pyg_op *op);
+   release what is still offered, settle an open route as not sent, free
+   heap room.  Most ops have nothing left by then: checked inline. */
+void pyg_op_release_rest(pyg_op *op);
+static inline void pyg_op_release(pyg_op *op)
+{
+    if (op->value_owned || op->offers_live || op->route_open || op->heap_room)
+        pyg_op_release_rest(op);
+}
 /* try, block, result, release: a whole thread call. */
 PyObject *pyg_op_run(pyg_op *op);
 
