@@ -37,6 +37,7 @@ int pyg_parse_timeout(PyObject *obj, pyg_timeout *out)
 {
     out->blocking = true;
     out->deadline_ns = GC_FOREVER;
+    out->seconds = -1.0;
     if (obj == NULL || obj == Py_None)
         return 0;
     double seconds;
@@ -44,6 +45,7 @@ int pyg_parse_timeout(PyObject *obj, pyg_timeout *out)
         return -1;
     if (seconds == 0)
         out->blocking = false;
+    out->seconds = seconds;
     out->deadline_ns = gc_deadline_after(seconds);
     return 0;
 }

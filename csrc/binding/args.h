@@ -9,6 +9,8 @@
 typedef struct {
     bool blocking;       /* false for timeout=0: one attempt, then TimeoutError */
     int64_t deadline_ns; /* absolute monotonic; GC_FOREVER for None */
+    double seconds;      /* as given (an awaitable's clock starts when it is
+                            first awaited); < 0 for None */
 } pyg_timeout;
 
 /* timeout=None | int | float (not bool); negative or NaN is a ValueError. */

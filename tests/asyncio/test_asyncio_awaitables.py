@@ -167,3 +167,17 @@ def test_async_for_over_a_send_only_view_is_refused_at_once():
     run(main())
     assert len(ch) == 1
 
+
+
+def test_timeout_counts_from_the_await_not_from_the_call():
+    # An awaitable made well before it is awaited: its timeout= starts when
+    # the await does, as an async def's body would start its clock.
+    ch = gc.Channel()
+
+    async def main():
+        aw = ch.arecv(timeout=1.0)
+        await asyncio.sleep(1.2)  # longer than the timeout, before awaiting
+        threading.Timer(0.05, ch.send, args=("late",)).start()
+        return await aw
+
+    assert run(main()) == "late"

@@ -393,6 +393,10 @@ static PyObject *aop_first_step(pyg_aop *self)
         pyg_op_release(&self->op);
         return NULL;
     }
+    /* timeout= counts from the await, as a coroutine's body would start
+       its clock, not from the call that made the awaitable */
+    if (self->op.timeout.seconds > 0)
+        self->op.timeout.deadline_ns = gc_deadline_after(self->op.timeout.seconds);
     enum gc_status status = pyg_op_try(&self->op);
     if (status == GC_NOT_READY &&
         (self->op.nonblocking || !self->op.timeout.blocking))

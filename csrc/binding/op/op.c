@@ -37,6 +37,7 @@ static void init_common(pyg_op *op, pyg_state *st, enum pyg_op_kind kind,
     op->nshown = 0;
     op->timeout.blocking = true;
     op->timeout.deadline_ns = GC_FOREVER;
+    op->timeout.seconds = -1.0;
     op->ctx = NULL;
     op->closed_chan = NULL;
     op->pool = NULL;

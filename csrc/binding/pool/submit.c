@@ -87,7 +87,7 @@ static PyObject *submit(pyg_pool *self, PyObject *const *args, Py_ssize_t nargs,
     pyg_state *st = pool_state(self);
     PyObject *fn, *fn_args = NULL, *kwargs = NULL, *options[2];
     PyObject *future = NULL, *result = NULL;
-    pyg_timeout timeout = {true, GC_FOREVER};
+    pyg_timeout timeout = {true, GC_FOREVER, -1.0};
     gc_ctx *ctx = NULL;
     if (require_configured(self) < 0 ||
         split_call(name, args, nargs, kwnames, &fn, &fn_args, &kwargs, options) < 0)
