@@ -201,25 +201,35 @@ def storm_child(form, capacity, seed, seconds=STORM_SECONDS, limit=60.0):
 @pytest.mark.parametrize("form", sorted(RECEIVES))
 def test_terminal_ctrl_c_storm_loses_no_value(form, capacity):
     seed = seed_from_env()
-    report, sent_signals = storm_child(form, capacity, seed)
-    lost, extra = report.pop("lost"), report.pop("extra")
-    print(f"PYGOCHAN_SEED={seed} {form} capacity={capacity}: "
-          f"{sent_signals} SIGINTs sent ({sent_signals / STORM_SECONDS:.0f}/s), "
-          f"{report}, lost {len(lost)} {lost[:10]}, extra {extra[:10]}")
-    assert report["delivered"] >= MIN_DELIVERED
+    # Where a SIGINT lands is up to the kernel's timing: in a fast form
+    # (a buffered receive that never waits, ~0.2 us) a storm may hit the
+    # receive itself only a few times.  Such a storm proves little, so it
+    # runs again, up to three storms; every storm's values are checked.
+    for storm in range(3):
+        report, sent_signals = storm_child(form, capacity, seed + storm)
+        lost, extra = report.pop("lost"), report.pop("extra")
+        print(f"PYGOCHAN_SEED={seed + storm} {form} capacity={capacity}: "
+              f"{sent_signals} SIGINTs sent ({sent_signals / STORM_SECONDS:.0f}/s), "
+              f"{report}, lost {len(lost)} {lost[:10]}, extra {extra[:10]}")
+        assert report["delivered"] >= MIN_DELIVERED
+        assert report["sent"] > 0
+        assert extra == []
+        # docs/channels.md: a SIGINT from outside the program can still
+        # land in the few instructions between the call's last check and
+        # the interpreter's own right after it returns; that drops the one
+        # value the call was returning, and a KeyboardInterrupt ends the
+        # receive.  So at most one value per KeyboardInterrupt, and only
+        # rarely: measured here at a few per thousand, a few per hundred for
+        # select_several, whose three case objects the interpreter frees
+        # inside that window (made before the loop they cost nothing), and
+        # on CPython 3.9, which checks for signals right after an await
+        # returns, about one awaited receive in three that a SIGINT
+        # interrupts.  The deterministic test below checks that the
+        # extension itself leaves no wider window.
+        assert len(lost) <= report["caught"], lost[:10]
+        if report["caught"] >= MIN_CAUGHT:
+            break
     assert report["caught"] >= MIN_CAUGHT
-    assert report["sent"] > 0
-    assert extra == []
-    # docs/channels.md: a SIGINT from outside the program can still land in
-    # the few instructions between the call's last check and the
-    # interpreter's own right after it returns; that drops the one value the
-    # call was returning, and a KeyboardInterrupt ends the receive.  So at
-    # most one value per KeyboardInterrupt, and only rarely: measured here
-    # at a few per thousand, a few per hundred for select_several, whose
-    # three case objects the interpreter frees inside that window (made
-    # before the loop they cost nothing).  The deterministic test below
-    # checks that the extension itself leaves no wider window.
-    assert len(lost) <= report["caught"], lost[:10]
 
 
 # A SIGINT that arrives while a receive builds its result, made to happen on
