@@ -3,15 +3,11 @@
 #include "gc_hub.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <stdatomic.h>
 #include <stdlib.h>
-#include <unistd.h>
 
-#ifdef __linux__
-#include <sys/eventfd.h>
-#endif
+#include "platform/gc_platform.h"
 
 struct gc_hub {
     /* Completed waiters, newest first.  Pushed by posters (CAS), emptied
@@ -29,31 +25,15 @@ gc_hub *gc_hub_new(void)
     gc_hub *h = calloc(1, sizeof *h);
     if (!h)
         return NULL;
-#ifdef __linux__
-    int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (fd < 0) {
+    int r, w;
+    if (gc_wake_open(&r, &w) < 0) {
         int saved = errno;
         free(h);
         errno = saved;
         return NULL;
     }
-    atomic_init(&h->read_fd, fd);
-    atomic_init(&h->write_fd, fd);
-#else
-    int fds[2];
-    if (pipe(fds) < 0) {
-        int saved = errno;
-        free(h);
-        errno = saved;
-        return NULL;
-    }
-    for (int i = 0; i < 2; i++) {
-        fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK);
-        fcntl(fds[i], F_SETFD, FD_CLOEXEC);
-    }
-    atomic_init(&h->read_fd, fds[0]);
-    atomic_init(&h->write_fd, fds[1]);
-#endif
+    atomic_init(&h->read_fd, r);
+    atomic_init(&h->write_fd, w);
     atomic_init(&h->ready, NULL);
     atomic_init(&h->refs, 1);
     return h;
@@ -68,12 +48,8 @@ void gc_hub_release(gc_hub *h)
 {
     if (atomic_fetch_sub_explicit(&h->refs, 1, memory_order_acq_rel) != 1)
         return;
-    int r = atomic_load_explicit(&h->read_fd, memory_order_relaxed);
-    int w = atomic_load_explicit(&h->write_fd, memory_order_relaxed);
-    if (r >= 0)
-        close(r);
-    if (w >= 0 && w != r)
-        close(w);
+    gc_wake_close(atomic_load_explicit(&h->read_fd, memory_order_relaxed),
+                  atomic_load_explicit(&h->write_fd, memory_order_relaxed));
     free(h);
 }
 
@@ -88,15 +64,7 @@ static void signal_fd(gc_hub *h)
     if (fd < 0)
         return;
     atomic_fetch_add_explicit(&h->signals, 1, memory_order_relaxed);
-#ifdef __linux__
-    uint64_t one = 1;
-    ssize_t n = write(fd, &one, sizeof one);
-#else
-    char one = 1;
-    ssize_t n = write(fd, &one, 1);
-#endif
-    /* EAGAIN: the counter (or pipe) already says "readable"; nothing lost. */
-    (void)n;
+    gc_wake_signal(fd);
 }
 
 void gc_hub_post(gc_hub *h, gc_waiter *w)
@@ -130,16 +98,7 @@ static void drain_fd(gc_hub *h)
     int fd = atomic_load_explicit(&h->read_fd, memory_order_relaxed);
     if (fd < 0)
         return;
-#ifdef __linux__
-    uint64_t count;
-    ssize_t n = read(fd, &count, sizeof count);
-#else
-    char buf[64];
-    ssize_t n;
-    while ((n = read(fd, buf, sizeof buf)) == (ssize_t)sizeof buf)
-        ;
-#endif
-    (void)n; /* EAGAIN: nothing was signalled (a post may be in flight) */
+    gc_wake_drain(fd);
 }
 
 gc_waiter *gc_hub_take(gc_hub *h)
@@ -193,8 +152,5 @@ void gc_hub_forget_fd_after_fork(gc_hub *h)
 {
     int r = atomic_exchange_explicit(&h->read_fd, -1, memory_order_relaxed);
     int w = atomic_exchange_explicit(&h->write_fd, -1, memory_order_relaxed);
-    if (r >= 0)
-        close(r);
-    if (w >= 0 && w != r)
-        close(w);
+    gc_wake_close(r, w);
 }
