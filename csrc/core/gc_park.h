@@ -38,6 +38,11 @@ int64_t gc_deadline_after(double seconds);
 enum gc_park_result gc_park(_Atomic uint32_t *word, uint32_t expected,
                             int64_t deadline_ns);
 
+/* Whether a signal handler running on a parked thread ends its gc_park
+   (GC_PARK_INTERRUPTED): true for the futex, false for the cond park, whose
+   callers notice signals only when their sleep slice ends. */
+bool gc_park_wakes_on_signal(void);
+
 /* Wake every thread sleeping on word (callers have changed it first). */
 void gc_unpark(_Atomic uint32_t *word);
 

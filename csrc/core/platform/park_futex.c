@@ -34,6 +34,11 @@ enum gc_park_result gc_park(_Atomic uint32_t *word, uint32_t expected,
     }
 }
 
+bool gc_park_wakes_on_signal(void)
+{
+    return true;
+}
+
 void gc_unpark(_Atomic uint32_t *word)
 {
     syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL,

@@ -493,6 +493,11 @@ static void *wait_for_signal(void *arg)
    wait early (GC_INTERRUPTED, no effect); without one, the wait goes on. */
 static void test_signal_interrupts_sliced_wait(void)
 {
+    if (!gc_park_wakes_on_signal()) {
+        printf("skip signal_interrupts_sliced_wait: the %s park does not wake "
+               "on a signal\n", GC_PLATFORM_PARK);
+        return;
+    }
     struct sigaction sa, old;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = count_signal;
