@@ -427,9 +427,8 @@ static void test_interrupt_slices_resume(void)
     pthread_t t;
     pthread_create(&t, NULL, do_send, &snd);
     enum gc_status st;
-    int slices = 0;
     while ((st = gc_select_wait(&sel, GC_FOREVER, 2 * MS, &res)) == GC_INTERRUPTED)
-        slices++;
+        ;
     pthread_join(t, NULL);
     CHECK(st == GC_OK && res.index == 0 && res.value == VAL(11) && res.ok);
     CHECK(snd.status == GC_OK);
