@@ -3,7 +3,6 @@
 #include "gc_hub.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 
@@ -130,13 +129,8 @@ bool gc_hub_pending(gc_hub *h)
 bool gc_hub_wait(gc_hub *h, int timeout_ms)
 {
     int fd = atomic_load_explicit(&h->read_fd, memory_order_relaxed);
-    if (fd >= 0) {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (poll(&p, 1, timeout_ms) > 0)
-            drain_fd(h);
-    } else if (timeout_ms != 0) {
-        (void)poll(NULL, 0, timeout_ms); /* a fork child's hub: no signals */
-    }
+    if (gc_wake_wait(fd, timeout_ms)) /* fd -1, a fork child's hub: a sleep */
+        drain_fd(h);
     /* After the read: a post whose signal it consumed is on the stack. */
     return atomic_load_explicit(&h->ready, memory_order_seq_cst) != NULL;
 }

@@ -6,8 +6,13 @@
  *
  *   park    (PYGOCHAN_PARK)  park_futex.c   Linux futex
  *                            park_cond.c    striped mutex+condvar (POSIX)
+ *                            park_win32.c   WaitOnAddress (Windows 8+)
  *   wake-up (PYGOCHAN_WAKE)  wake_eventfd.c Linux eventfd
  *                            wake_pipe.c    a non-blocking pipe (POSIX)
+ *                            wake_socketpair.c  loopback sockets (Windows)
+ *                            + wake_poll.c  waiting and closing (POSIX)
+ *   fork                     fork_posix.c   pthread_atfork
+ *                            fork_none.c    Windows: no fork, nothing to do
  *   clock                    clock.c        the clock of time.monotonic()
  *
  * `auto` (the default of both options) takes the first that exists on the
@@ -32,7 +37,14 @@ int gc_wake_open(int *read_fd, int *write_fd);
 void gc_wake_signal(int write_fd);
 /* Consume what gc_wake_signal wrote, without blocking. */
 void gc_wake_drain(int read_fd);
+/* Wait at most timeout_ms (-1: forever) until read_fd is readable; a
+   read_fd of -1 (a fork child's hub) just sleeps.  True if readable. */
+bool gc_wake_wait(int read_fd, int timeout_ms);
 /* Close both ends (either may be -1). */
 void gc_wake_close(int read_fd, int write_fd);
+
+/* Handlers run around fork() (pthread_atfork); nothing where there is no
+   fork. */
+void gc_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void));
 
 #endif

@@ -14,6 +14,7 @@
      timed wait that reports a timeout before the deadline (the wall clock
      jumped) is reported as a wake-up, after which callers park again. */
 #include "gc_park.h"
+#include "gc_platform.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -67,7 +68,7 @@ static void stripes_after_fork(void)
 static void stripes_init(void)
 {
     stripes_make();
-    pthread_atfork(NULL, NULL, stripes_after_fork);
+    gc_atfork(NULL, NULL, stripes_after_fork);
 }
 
 static struct park_stripe *stripe_for(void *addr)

@@ -28,11 +28,3 @@ void gc_wake_drain(int read_fd)
     ssize_t n = read(read_fd, &count, sizeof count);
     (void)n; /* EAGAIN: nothing was signalled (a post may be in flight) */
 }
-
-void gc_wake_close(int read_fd, int write_fd)
-{
-    if (read_fd >= 0)
-        close(read_fd);
-    if (write_fd >= 0 && write_fd != read_fd)
-        close(write_fd);
-}

@@ -32,11 +32,3 @@ void gc_wake_drain(int read_fd)
     while (read(read_fd, buf, sizeof buf) == (ssize_t)sizeof buf)
         ;
 }
-
-void gc_wake_close(int read_fd, int write_fd)
-{
-    if (read_fd >= 0)
-        close(read_fd);
-    if (write_fd >= 0 && write_fd != read_fd)
-        close(write_fd);
-}
