@@ -20,7 +20,9 @@
 #   zig-<target>        the core and its test programs compiled and linked
 #                       (not run) for macOS (x86_64, arm64), FreeBSD, NetBSD
 #                       and OpenBSD with zig's cc (ziglang from PyPI; its
-#                       wheel is kept in ~/.cache/pygochan/wheels)
+#                       wheel is kept in ~/.cache/pygochan/wheels); for
+#                       macOS also with the __ulock_wait park (-ulock), for
+#                       FreeBSD with the _umtx_op park (-umtx)
 #
 # Every check runs, even after one fails; the script prints a summary and
 # exits non-zero if any failed or could not run.  Run from the checkout's
@@ -141,13 +143,13 @@ zig_install() {
     done
 }
 zig_build() {
-    local target=$1 system=$2 dir=build/zig-$1 magic
+    local target=$1 system=$2 park=${3:-auto} dir=build/zig-$1-${3:-auto} magic
     [ -x "$ZIG_TOOLS/zig-cc" ] || { echo "zig is not installed"; return 1; }
     rm -rf "$dir"
     ZIG_TARGET=$target cmake -S csrc -B "$dir" -DCMAKE_SYSTEM_NAME="$system" \
         -DCMAKE_C_COMPILER="$ZIG_TOOLS/zig-cc" -DCMAKE_AR="$ZIG_TOOLS/zig-ar" \
         -DCMAKE_RANLIB="$ZIG_TOOLS/zig-ranlib" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-        | grep 'pygochan platform' || return 1
+        -DPYGOCHAN_PARK="$park" | grep 'pygochan platform' || return 1
     ZIG_TARGET=$target cmake --build "$dir" -j2 >/dev/null || return 1
     # Every test program linked, in the target's format.
     local expect=7f454c46 program n=0
@@ -171,7 +173,10 @@ check windows-wine windows_tests auto
 check zig-install zig_install
 check zig-x86_64-macos zig_build x86_64-macos Darwin
 check zig-aarch64-macos zig_build aarch64-macos Darwin
+check zig-x86_64-macos-ulock zig_build x86_64-macos Darwin ulock
+check zig-aarch64-macos-ulock zig_build aarch64-macos Darwin ulock
 check zig-x86_64-freebsd zig_build x86_64-freebsd FreeBSD
+check zig-x86_64-freebsd-umtx zig_build x86_64-freebsd FreeBSD umtx
 check zig-x86_64-netbsd zig_build x86_64-netbsd NetBSD
 check zig-x86_64-openbsd zig_build x86_64-openbsd OpenBSD
 

@@ -7,6 +7,8 @@
  *   park    (PYGOCHAN_PARK)  park_futex.c   Linux futex
  *                            park_cond.c    striped mutex+condvar (POSIX)
  *                            park_win32.c   WaitOnAddress (Windows 8+)
+ *                            park_ulock.c   __ulock_wait (macOS; not auto)
+ *                            park_umtx.c    _umtx_op (FreeBSD; not auto)
  *   wake-up (PYGOCHAN_WAKE)  wake_eventfd.c Linux eventfd
  *                            wake_pipe.c    a non-blocking pipe (POSIX)
  *                            wake_socketpair.c  loopback sockets (Windows)
