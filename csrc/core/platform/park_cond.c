@@ -115,6 +115,10 @@ static int timed_wait(struct park_stripe *s, int64_t deadline_ns)
 enum gc_park_result gc_park(_Atomic uint32_t *word, uint32_t expected,
                             int64_t deadline_ns)
 {
+    /* A deadline already past costs no lock and no system call, as with
+       the futex: a caller racing a claimer gives up as soon. */
+    if (deadline_ns != GC_FOREVER && gc_now_ns() >= deadline_ns)
+        return GC_PARK_TIMEOUT;
     struct park_stripe *s = stripe_for((void *)word);
     enum gc_park_result result = GC_PARK_WOKEN;
     pthread_mutex_lock(&s->lock);
