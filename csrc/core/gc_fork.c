@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "gc_chan.h"
+#include "platform/gc_platform.h"
 
 static pthread_rwlock_t gate = PTHREAD_RWLOCK_INITIALIZER;
 static _Thread_local int gate_depth;
@@ -77,7 +78,7 @@ static void in_child(void)
 
 static void install(void)
 {
-    pthread_atfork(prepare, in_parent, in_child);
+    gc_atfork(prepare, in_parent, in_child);
 }
 
 static bool grow(gc_fork_node ***array, size_t cap)

@@ -3,15 +3,10 @@
 #include "gc_hub.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <stdatomic.h>
 #include <stdlib.h>
-#include <unistd.h>
 
-#ifdef __linux__
-#include <sys/eventfd.h>
-#endif
+#include "platform/gc_platform.h"
 
 struct gc_hub {
     /* Completed waiters, newest first.  Pushed by posters (CAS), emptied
@@ -29,31 +24,15 @@ gc_hub *gc_hub_new(void)
     gc_hub *h = calloc(1, sizeof *h);
     if (!h)
         return NULL;
-#ifdef __linux__
-    int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (fd < 0) {
+    int r, w;
+    if (gc_wake_open(&r, &w) < 0) {
         int saved = errno;
         free(h);
         errno = saved;
         return NULL;
     }
-    atomic_init(&h->read_fd, fd);
-    atomic_init(&h->write_fd, fd);
-#else
-    int fds[2];
-    if (pipe(fds) < 0) {
-        int saved = errno;
-        free(h);
-        errno = saved;
-        return NULL;
-    }
-    for (int i = 0; i < 2; i++) {
-        fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK);
-        fcntl(fds[i], F_SETFD, FD_CLOEXEC);
-    }
-    atomic_init(&h->read_fd, fds[0]);
-    atomic_init(&h->write_fd, fds[1]);
-#endif
+    atomic_init(&h->read_fd, r);
+    atomic_init(&h->write_fd, w);
     atomic_init(&h->ready, NULL);
     atomic_init(&h->refs, 1);
     return h;
@@ -68,12 +47,8 @@ void gc_hub_release(gc_hub *h)
 {
     if (atomic_fetch_sub_explicit(&h->refs, 1, memory_order_acq_rel) != 1)
         return;
-    int r = atomic_load_explicit(&h->read_fd, memory_order_relaxed);
-    int w = atomic_load_explicit(&h->write_fd, memory_order_relaxed);
-    if (r >= 0)
-        close(r);
-    if (w >= 0 && w != r)
-        close(w);
+    gc_wake_close(atomic_load_explicit(&h->read_fd, memory_order_relaxed),
+                  atomic_load_explicit(&h->write_fd, memory_order_relaxed));
     free(h);
 }
 
@@ -88,15 +63,7 @@ static void signal_fd(gc_hub *h)
     if (fd < 0)
         return;
     atomic_fetch_add_explicit(&h->signals, 1, memory_order_relaxed);
-#ifdef __linux__
-    uint64_t one = 1;
-    ssize_t n = write(fd, &one, sizeof one);
-#else
-    char one = 1;
-    ssize_t n = write(fd, &one, 1);
-#endif
-    /* EAGAIN: the counter (or pipe) already says "readable"; nothing lost. */
-    (void)n;
+    gc_wake_signal(fd);
 }
 
 void gc_hub_post(gc_hub *h, gc_waiter *w)
@@ -130,16 +97,7 @@ static void drain_fd(gc_hub *h)
     int fd = atomic_load_explicit(&h->read_fd, memory_order_relaxed);
     if (fd < 0)
         return;
-#ifdef __linux__
-    uint64_t count;
-    ssize_t n = read(fd, &count, sizeof count);
-#else
-    char buf[64];
-    ssize_t n;
-    while ((n = read(fd, buf, sizeof buf)) == (ssize_t)sizeof buf)
-        ;
-#endif
-    (void)n; /* EAGAIN: nothing was signalled (a post may be in flight) */
+    gc_wake_drain(fd);
 }
 
 gc_waiter *gc_hub_take(gc_hub *h)
@@ -171,13 +129,8 @@ bool gc_hub_pending(gc_hub *h)
 bool gc_hub_wait(gc_hub *h, int timeout_ms)
 {
     int fd = atomic_load_explicit(&h->read_fd, memory_order_relaxed);
-    if (fd >= 0) {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (poll(&p, 1, timeout_ms) > 0)
-            drain_fd(h);
-    } else if (timeout_ms != 0) {
-        (void)poll(NULL, 0, timeout_ms); /* a fork child's hub: no signals */
-    }
+    if (gc_wake_wait(fd, timeout_ms)) /* fd -1, a fork child's hub: a sleep */
+        drain_fd(h);
     /* After the read: a post whose signal it consumed is on the stack. */
     return atomic_load_explicit(&h->ready, memory_order_seq_cst) != NULL;
 }
@@ -193,8 +146,5 @@ void gc_hub_forget_fd_after_fork(gc_hub *h)
 {
     int r = atomic_exchange_explicit(&h->read_fd, -1, memory_order_relaxed);
     int w = atomic_exchange_explicit(&h->write_fd, -1, memory_order_relaxed);
-    if (r >= 0)
-        close(r);
-    if (w >= 0 && w != r)
-        close(w);
+    gc_wake_close(r, w);
 }

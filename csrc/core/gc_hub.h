@@ -5,7 +5,8 @@
  * Its waker -- any thread, with or without the GIL: a peer's send or
  * select, the timer thread, a context's deadline -- finishes it by pushing
  * it onto the hub's lock-free stack of completed waiters and, when the
- * stack was empty, writing the hub's eventfd once.  The event loop watches
+ * stack was empty, signalling the hub's wake-up descriptor once (an eventfd
+ * on Linux: platform/gc_platform.h).  The event loop watches
  * that descriptor (one add_reader per loop) and takes the whole batch on its
  * own thread, where Python may run.  So a burst of completions costs one
  * system call in the wakers and one wake-up of the loop.

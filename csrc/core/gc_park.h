@@ -2,10 +2,11 @@
  * gc_park: the one parking primitive of pygochan, and the monotonic clock.
  *
  * A thread sleeps on a 32-bit word until the word no longer holds the value
- * it expects, until an absolute CLOCK_MONOTONIC deadline, or until a signal
- * handler runs on it.  On Linux this is a private futex; elsewhere a striped
- * table of mutex+condvar pairs stands in (without the EINTR wake-up, which is
- * why callers that care about signals also cap their sleeps).
+ * it expects, until an absolute deadline on gc_now_ns's clock, or until a
+ * signal handler runs on it.  On Linux this is a private futex; elsewhere a
+ * striped table of mutex+condvar pairs stands in (without the EINTR
+ * wake-up, which is why callers that care about signals also cap their
+ * sleeps).  Which one is built is chosen in one place: platform/gc_platform.h.
  *
  * The word is the waiter's own state word, so "the state changed" and "wake
  * me" are the same memory: there is no lost-wake-up window.
@@ -26,7 +27,8 @@ enum gc_park_result {
     GC_PARK_INTERRUPTED = 2  /* a signal handler ran on this thread */
 };
 
-/* Monotonic time in nanoseconds (CLOCK_MONOTONIC, the clock of time.monotonic()). */
+/* Monotonic time in nanoseconds, on the clock of Python's time.monotonic()
+   (platform/clock.c says which clock that is on each system). */
 int64_t gc_now_ns(void);
 
 /* Add seconds to now, saturating at GC_FOREVER. */
@@ -35,6 +37,11 @@ int64_t gc_deadline_after(double seconds);
 /* Sleep while *word == expected, at most until deadline_ns (absolute). */
 enum gc_park_result gc_park(_Atomic uint32_t *word, uint32_t expected,
                             int64_t deadline_ns);
+
+/* Whether a signal handler running on a parked thread ends its gc_park
+   (GC_PARK_INTERRUPTED): true for the futex, false for the cond park, whose
+   callers notice signals only when their sleep slice ends. */
+bool gc_park_wakes_on_signal(void);
 
 /* Wake every thread sleeping on word (callers have changed it first). */
 void gc_unpark(_Atomic uint32_t *word);

@@ -3,7 +3,6 @@
 #include "gc_select.h"
 
 #include <stdint.h>
-#include <time.h>
 
 #include "gc_chan_impl.h"
 
@@ -19,9 +18,8 @@ static _Thread_local uint64_t rng_state;
 static uint32_t rng_next(void)
 {
     if (rng_state == 0) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        rng_state = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)(uintptr_t)&ts ^
+        uint64_t now = (uint64_t)gc_now_ns();
+        rng_state = (now << 20) ^ (uint64_t)(uintptr_t)&now ^
                     0x9E3779B97F4A7C15ULL;
     }
     /* xorshift64*: fast and plenty uniform for choosing among cases */

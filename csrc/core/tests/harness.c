@@ -226,7 +226,8 @@ int main(void)
     only = getenv("GC_TEST_ONLY");
     env = getenv("GC_TEST_TIMEOUT");
     test_timeout_ns = (env && atoi(env) > 0 ? atoi(env) : 120) * 1000 * MS;
-    printf("seed %" PRIu64 " (GC_TEST_SEED to replay), scale %d\n", seed, scale);
+    printf("seed %" PRIu64 " (GC_TEST_SEED to replay), scale %d, park %s, wake %s\n",
+           seed, scale, GC_PLATFORM_PARK, GC_PLATFORM_WAKE);
     fflush(stdout);
 
     pthread_t dog;

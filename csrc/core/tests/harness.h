@@ -30,6 +30,53 @@
 #include "gc_park.h"
 #include "gc_select.h"
 
+/* ---- pthread barriers where the system has none (macOS) ----------------- */
+
+#if defined(__APPLE__)
+typedef struct {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    unsigned count, waiting, generation;
+} pthread_barrier_t;
+typedef int pthread_barrierattr_t;
+
+static inline int pthread_barrier_init(pthread_barrier_t *b,
+                                       const pthread_barrierattr_t *attr,
+                                       unsigned count)
+{
+    (void)attr;
+    pthread_mutex_init(&b->lock, NULL);
+    pthread_cond_init(&b->cond, NULL);
+    b->count = count;
+    b->waiting = b->generation = 0;
+    return 0;
+}
+
+static inline int pthread_barrier_wait(pthread_barrier_t *b)
+{
+    pthread_mutex_lock(&b->lock);
+    unsigned gen = b->generation;
+    int last = ++b->waiting == b->count;
+    if (last) {
+        b->waiting = 0;
+        b->generation++;
+        pthread_cond_broadcast(&b->cond);
+    } else {
+        while (gen == b->generation)
+            pthread_cond_wait(&b->cond, &b->lock);
+    }
+    pthread_mutex_unlock(&b->lock);
+    return last ? -1 : 0; /* -1: PTHREAD_BARRIER_SERIAL_THREAD's role */
+}
+
+static inline int pthread_barrier_destroy(pthread_barrier_t *b)
+{
+    pthread_mutex_destroy(&b->lock);
+    pthread_cond_destroy(&b->cond);
+    return 0;
+}
+#endif
+
 /* ---- the test list ------------------------------------------------------ */
 
 struct test_case {

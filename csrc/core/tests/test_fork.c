@@ -216,7 +216,56 @@ static void test_fork_while_threads_hammer_everything(void)
     gc_ctx_release(h.root);
 }
 
+/* Threads of the parent sleep in gc_park and wake others (on the cond
+   park: hold stripe locks, wait on condvars) when another forks: the child
+   parks and unparks on every stripe without hanging. */
+#define PARK_WORDS 256
+static _Atomic uint32_t park_words[PARK_WORDS];
+static _Atomic int park_stop;
+
+static void *park_and_unpark(void *arg)
+{
+    uintptr_t me = (uintptr_t)arg;
+    for (unsigned i = 0; !atomic_load(&park_stop); i++) {
+        _Atomic uint32_t *w = &park_words[(i * 7 + me) % PARK_WORDS];
+        if (me == 0)
+            gc_park(w, 0, gc_now_ns() + 20000); /* 20 us, or woken */
+        else
+            gc_unpark(w);
+    }
+    return NULL;
+}
+
+static void test_fork_child_parks_while_parent_threads_park(void)
+{
+    atomic_store(&park_stop, 0);
+    pthread_t th[3];
+    for (uintptr_t i = 0; i < 3; i++)
+        pthread_create(&th[i], NULL, park_and_unpark, (void *)i);
+    uint64_t r = seed ^ 0x9A4C;
+    for (int round = 0; round < 20 && !test_failed(); round++) {
+        sleep_us((long)(rnd(&r) % 2000));
+        pid_t pid = fork();
+        if (pid == 0) {
+            for (int i = 0; i < PARK_WORDS; i++) { /* every stripe */
+                gc_unpark(&park_words[i]);
+                if (gc_park(&park_words[i], 0, gc_now_ns() + 10000) == GC_PARK_INTERRUPTED)
+                    _exit(3);
+            }
+            _exit(0);
+        }
+        CHECK(pid > 0);
+        int code = wait_child(pid, 10);
+        CHECKF(code == 0, "fork %d: child exit %d (-1: deadlocked)", round, code);
+    }
+    atomic_store(&park_stop, 1);
+    for (int i = 0; i < 3; i++)
+        pthread_join(th[i], NULL);
+}
+
 static const struct test_case tests[] = {
+    {"fork_child_parks_while_parent_threads_park",
+     test_fork_child_parks_while_parent_threads_park},
     {"fork_forgets_waiters_of_other_threads",
      test_fork_forgets_waiters_of_other_threads},
     {"fork_while_threads_hammer_everything",

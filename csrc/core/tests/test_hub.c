@@ -1,10 +1,9 @@
 /* Tests of gc_hub: completions handed to an event loop. */
 #include "harness.h"
 
-#include <poll.h>
-
 #include "gc_hub.h"
 #include "gc_waiter.h"
+#include "platform/gc_platform.h"
 
 /* ---- hub: completions for an event loop ------------------------------- */
 
@@ -12,9 +11,7 @@
    the stack non-empty without a readable descriptor is a lost wake-up. */
 static bool hub_wait_readable(gc_hub *h, int timeout_ms)
 {
-    struct pollfd p = {.fd = gc_hub_fd(h), .events = POLLIN};
-    int n = poll(&p, 1, timeout_ms);
-    return n > 0;
+    return gc_wake_wait(gc_hub_fd(h), timeout_ms); /* poll, WSAPoll */
 }
 
 struct hub_poster {

@@ -42,6 +42,32 @@ static void test_park_timeout_and_changed_word(void)
     CHECK(gc_deadline_after(9.2e9) == GC_FOREVER);
 }
 
+/* A timed park sleeps until its deadline, whatever clock the park waits on
+   underneath (a condvar that cannot use the monotonic clock must not time
+   out at once, nor sleep past the deadline by the offset between clocks). */
+static void test_timed_park_sleeps_until_its_deadline(void)
+{
+    _Atomic uint32_t word = 0;
+    const int64_t waits[] = {1 * MS, 20 * MS, 60 * MS};
+    for (size_t i = 0; i < sizeof waits / sizeof *waits; i++) {
+        int64_t t0 = gc_now_ns(), deadline = t0 + waits[i];
+        int parks = 0;
+        enum gc_park_result r;
+        do {
+            r = gc_park(&word, 0, deadline);
+            parks++;
+        } while (r == GC_PARK_WOKEN && parks < 1000);
+        int64_t slept = gc_now_ns() - t0;
+        CHECKF(r == GC_PARK_TIMEOUT, "wait %" PRId64 " ns: result %d", waits[i], (int)r);
+        CHECKF(slept >= waits[i], "wait %" PRId64 " ns: back after %" PRId64 " ns",
+               waits[i], slept);
+        CHECKF(slept < waits[i] + 2000 * MS, "wait %" PRId64 " ns: slept %" PRId64 " ns",
+               waits[i], slept);
+        /* nobody unparks: a few spurious wake-ups at most, not a spin */
+        CHECKF(parks < 50, "wait %" PRId64 " ns: %d parks", waits[i], parks);
+    }
+}
+
 struct parker {
     _Atomic uint32_t word;
     _Atomic int parks;
@@ -98,6 +124,8 @@ static void test_spin_is_bounded_in_yields_and_in_time(void)
 
 static const struct test_case tests[] = {
     {"park_timeout_and_changed_word", test_park_timeout_and_changed_word},
+    {"timed_park_sleeps_until_its_deadline",
+     test_timed_park_sleeps_until_its_deadline},
     {"unpark_wakes_sleeper", test_unpark_wakes_sleeper},
     {"spin_is_bounded_in_yields_and_in_time",
      test_spin_is_bounded_in_yields_and_in_time},

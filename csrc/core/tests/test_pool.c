@@ -10,8 +10,8 @@ struct pool_test {
     gc_pool *pool;
     atomic_int *ran;          /* per job: times run */
     atomic_int threads;       /* worker threads not yet returned */
-    atomic_long idle_ns;      /* each worker's idle timeout */
-    atomic_long run_spin_ns;  /* how long a job takes */
+    _Atomic int64_t idle_ns;     /* each worker's idle timeout */
+    _Atomic int64_t run_spin_ns; /* how long a job takes (64 bits: long has 32 on Windows) */
 };
 
 struct worker_start {
