@@ -135,10 +135,22 @@ _dump_handler._pygochan_dump = True  # type: ignore[attr-defined]
 _Handler = Union[Callable[[int, Any], Any], int, None]
 
 
-def dump_on_signal(signum: int = getattr(signal, "SIGQUIT", signal.SIGINT)) -> _Handler:
+def _dump_signal_name(platform: str) -> str:
+    """The signal dump_on_signal() listens to by default on ``platform``
+    (a ``sys.platform`` value): SIGQUIT, Go's goroutine dump (Ctrl-\\ in a
+    terminal), where it exists; on Windows, which has no SIGQUIT, SIGBREAK
+    (Ctrl-Break), so that Ctrl-C stays KeyboardInterrupt."""
+    return "SIGBREAK" if platform == "win32" else "SIGQUIT"
+
+
+_DUMP_SIGNAL: int = getattr(signal, _dump_signal_name(sys.platform))
+
+
+def dump_on_signal(signum: int = _DUMP_SIGNAL) -> _Handler:
     """Dump ``blocked()`` to stderr whenever ``signum`` arrives (opt in; the
-    default is SIGQUIT, Go's goroutine dump, Ctrl-\\ in a terminal).  Call it
-    from the main thread; returns the previous handler.
+    default is SIGQUIT, Go's goroutine dump, Ctrl-\\ in a terminal; on
+    Windows, SIGBREAK, Ctrl-Break).  Call it from the main thread; returns
+    the previous handler.
 
         >>> gc.dump_on_signal(signal.SIGUSR1)   # then: kill -USR1 <pid>
     """
@@ -210,12 +222,14 @@ def _refresh_ignored() -> None:
 def _kernel_service_threads() -> List[threading.Thread]:
     """The threads a Jupyter (ipykernel) kernel runs for itself: IOPub,
     heartbeat, control, shell channel, the output pipe watchers, the parent
-    poller and IPython's history saver.  None of them runs user code or
+    poller (ParentPollerUnix; ParentPollerWindows on Windows) and IPython's
+    history saver.  None of them runs user code or
     touches the user's channels while a cell is executing."""
     if "ipykernel" not in sys.modules:
         return []
     names = {"IOPub", "Heartbeat", "Control", "Shell channel"}
-    kinds = {"Heartbeat", "ControlThread", "ShellChannelThread", "ParentPollerUnix", "HistorySavingThread"}
+    kinds = {"Heartbeat", "ControlThread", "ShellChannelThread", "ParentPollerUnix",
+             "ParentPollerWindows", "HistorySavingThread"}
     found = []
     for t in threading.enumerate():
         target = getattr(getattr(t, "_target", None), "__name__", "")

@@ -25,6 +25,15 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 # A build without the GIL (3.13t and later).
 FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
 
+# Tests that need a feature some platform lacks are skipped there, and only
+# there, each saying why.
+needs_fork = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork (POSIX; Windows has no fork)")
+needs_sigusr1 = pytest.mark.skipif(not hasattr(signal, "SIGUSR1"), reason="needs SIGUSR1 (POSIX; Windows has none)")
+needs_proc_fd = pytest.mark.skipif(not os.path.isdir("/proc/self/fd"),
+                                   reason="counts descriptors in /proc/self/fd (Linux)")
+needs_kill_signal = pytest.mark.skipif(os.name != "posix", reason=(
+    "sends SIGINT with os.kill, which on Windows terminates the process instead"))
+
 # Generous limits: they only turn a hang into a failure.
 JOIN_TIMEOUT = 30.0
 WAIT_TIMEOUT = 10.0

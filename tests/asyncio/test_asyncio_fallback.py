@@ -226,3 +226,20 @@ def test_loop_without_add_reader_uses_the_fallback():
         loop.run_until_complete(main())
     finally:
         loop.close()
+
+
+def test_fallback_needs_no_select_poll(monkeypatch: Any) -> None:
+    # Windows' select module has select() only: the watcher sleeps on the
+    # hub's descriptor in C (_core._Hub.wait: poll() on POSIX, WSAPoll() on
+    # Windows), not through select.poll.
+    import select
+
+    loop = NoReaderLoop()  # its own selector exists before the attributes go
+    for name in ("poll", "epoll", "devpoll", "kqueue"):
+        monkeypatch.delattr(select, name, raising=False)
+    try:
+        run_on(loop, lambda: ping_pong(50))
+        run_on(loop, lambda: storm(0))
+        wait_for(no_hub_thread, what="the watcher exits")
+    finally:
+        loop.close()

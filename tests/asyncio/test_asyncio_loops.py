@@ -10,7 +10,7 @@ import sys
 import pytest
 
 import pygochan as gc
-from conftest import WAIT_TIMEOUT, join_all, parked, run_coroutine as run, start
+from conftest import WAIT_TIMEOUT, join_all, needs_fork, needs_proc_fd, parked, run_coroutine as run, start
 
 
 def test_asyncio_run_exit_leaves_values_receivable_by_threads():
@@ -63,6 +63,7 @@ def test_release_loop_of_a_loop_that_never_runs_again():
     loop.close()
 
 
+@needs_proc_fd
 def test_many_asyncio_runs_leak_no_descriptors():
     def fds():
         return len(os.listdir("/proc/self/fd"))
@@ -103,7 +104,7 @@ def test_parked_task_is_not_collected_from_under_the_channel():
     run(main)
 
 
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+@needs_fork
 def test_fork_child_starts_with_no_hubs():
     async def warm():
         ch = gc.Channel()

@@ -14,7 +14,7 @@ import pytest
 
 import pygochan as gc
 
-from conftest import FREE_THREADED, WAIT_TIMEOUT, join_all, start
+from conftest import FREE_THREADED, WAIT_TIMEOUT, join_all, needs_fork, needs_sigusr1, start
 
 # Without a GIL the detector is off (it never guesses) and blocked() leaves
 # the objects out.
@@ -118,7 +118,8 @@ except KeyboardInterrupt:
 
 @pytest.mark.parametrize("case", [
     "socket_read", "sleep", "stdin_read", "timer_in_an_hour", "after_func_in_an_hour",
-    "waiter_with_timeout", "context_deadline", "python_signal_handler", "switched_off",
+    "waiter_with_timeout", "context_deadline",
+    pytest.param("python_signal_handler", marks=needs_sigusr1), "switched_off",
     "busy_thread",
 ])
 def test_progress_elsewhere_is_never_taken_for_a_deadlock(case):
@@ -155,6 +156,7 @@ def test_a_deadlock_that_ends_by_a_send_is_not_one():
 
 
 @needs_gil
+@needs_sigusr1
 def test_dump_on_signal_writes_who_waits_on_what():
     proc = spawn("""
         gc.dump_on_signal(signal.SIGUSR1)
@@ -362,6 +364,7 @@ while os.waitpid(pid, os.WNOHANG) == (0, 0):
 
 
 @needs_gil
+@needs_fork
 @pytest.mark.parametrize("how", ["ignore_threads", "notebook_kernel"])
 def test_a_fork_child_thread_reusing_an_ignored_ident_counts(how):
     # In a fork() child the first new threads get the stacks, and so the
@@ -627,3 +630,41 @@ def test_idle_workers_with_an_idle_timeout_are_a_way_out_until_they_exit():
     assert returncode == 0, (out, err)
     assert out.startswith("DEADLOCK"), (out, err)
     assert "idle worker" not in out, out
+
+
+# ---- platform defaults ---------------------------------------------------------
+
+
+def test_dump_on_signal_defaults_to_sigbreak_on_windows_and_sigquit_elsewhere():
+    from pygochan import _debug
+
+    # Windows has no SIGQUIT; SIGINT there would replace KeyboardInterrupt
+    assert _debug._dump_signal_name("win32") == "SIGBREAK"
+    for platform in ("linux", "darwin", "freebsd14", "cygwin"):
+        assert _debug._dump_signal_name(platform) == "SIGQUIT"
+    import inspect
+    default = inspect.signature(gc.dump_on_signal).parameters["signum"].default
+    assert default == getattr(signal, _debug._dump_signal_name(sys.platform))
+    assert default != signal.SIGINT
+
+
+@pytest.mark.parametrize("kind", ["ParentPollerUnix", "ParentPollerWindows"])
+def test_the_kernel_parent_poller_is_a_service_thread(kind, monkeypatch):
+    from pygochan import _debug
+
+    # ipykernel's parent poller, by the name of its class on each platform
+    poller_class = type(kind, (threading.Thread,), {})
+    stop = threading.Event()
+    poller = poller_class(target=stop.wait, daemon=True)
+    other = threading.Thread(target=stop.wait, daemon=True)
+    poller.start()
+    other.start()
+    try:
+        assert poller not in _debug._kernel_service_threads() or "ipykernel" in sys.modules
+        monkeypatch.setitem(sys.modules, "ipykernel", type(sys)("ipykernel"))
+        found = _debug._kernel_service_threads()
+        assert poller in found
+        assert other not in found
+    finally:
+        stop.set()
+        join_all([poller, other])

@@ -10,7 +10,7 @@ import weakref
 import pytest
 
 import pygochan as gc
-from conftest import WAIT_TIMEOUT, join_all, run_child, start
+from conftest import WAIT_TIMEOUT, join_all, needs_fork, run_child, start
 
 
 def test_after_delivers_the_fire_time_once():
@@ -279,6 +279,7 @@ def test_timer_churn_does_not_grow_memory():
     assert second - first < 64 * 1024, (first, second)
 
 
+@needs_fork
 def test_pending_timers_fire_in_a_forked_child():
     child = run_child("""
         import os, pygochan as gc

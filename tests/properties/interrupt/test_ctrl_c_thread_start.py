@@ -9,7 +9,7 @@ import time
 import pytest
 
 import pygochan as gc
-from conftest import JOIN_TIMEOUT, run_python, seed_from_env, storm_seconds
+from conftest import JOIN_TIMEOUT, needs_kill_signal, run_python, seed_from_env, storm_seconds
 
 
 # ---- Ctrl-C inside Thread.start() ------------------------------------------
@@ -65,6 +65,7 @@ def run_storm(body, seed):
     return out
 
 
+@needs_kill_signal
 def test_ctrl_c_storm_while_waitgroup_go_starts_threads():
     seed = seed_from_env()
     print(f"PYGOCHAN_SEED={seed}")
@@ -98,6 +99,7 @@ def test_ctrl_c_storm_while_waitgroup_go_starts_threads():
     assert started == finished == calls and count == 0
 
 
+@needs_kill_signal
 def test_ctrl_c_storm_while_errgroup_go_starts_threads():
     seed = seed_from_env()
     print(f"PYGOCHAN_SEED={seed}")
@@ -121,6 +123,7 @@ def test_ctrl_c_storm_while_errgroup_go_starts_threads():
     assert slots_taken == 0
 
 
+@needs_kill_signal
 def test_ctrl_c_storm_while_pool_submit_starts_workers():
     seed = seed_from_env()
     print(f"PYGOCHAN_SEED={seed}")
