@@ -99,7 +99,11 @@ windows_install() {
 # wine32 needed), linked statically so that no MinGW DLL has to be found.
 windows_tests() {
     local dir=build/c-windows-$1
-    export WINEDEBUG=-all WINEPREFIX=$PWD/build/wineprefix WINEARCH=win64
+    # The prefix lives outside the checkout: wine links its drive z: to /, and
+    # a tool that walks the checkout following links (the sdist's file
+    # scan) would walk the whole file system.
+    export WINEDEBUG=-all WINEPREFIX=${XDG_CACHE_HOME:-$HOME/.cache}/pygochan/wineprefix WINEARCH=win64
+    mkdir -p "$(dirname "$WINEPREFIX")"
     cmake -S csrc -B "$dir" -DCMAKE_SYSTEM_NAME=Windows \
         -DCMAKE_C_COMPILER=x86_64-w64-mingw32-gcc-posix -DCMAKE_EXE_LINKER_FLAGS=-static \
         -DCMAKE_CROSSCOMPILING_EMULATOR=wine -DCMAKE_BUILD_TYPE=RelWithDebInfo \

@@ -22,7 +22,11 @@ phase=$SECONDS
 "$python" -m venv "$out/venv-tools"
 tools=$out/venv-tools/bin/python
 "$tools" -m pip install -q build auditwheel
-"$tools" -m build --sdist --outdir "$out/dist" . >"$out/sdist.log" 2>&1 ||
+# From the committed tree alone (git archive): what earlier steps left in
+# build/ is no part of it, and the sdist's file scan never walks it.
+mkdir -p "$out/src"
+git archive --format=tar HEAD | tar -x -C "$out/src"
+"$tools" -m build --sdist --outdir "$ROOT/$out/dist" "$out/src" >"$out/sdist.log" 2>&1 ||
     { tail -30 "$out/sdist.log"; exit 1; }
 sdist=$(ls "$out"/dist/pygochan-*.tar.gz)
 tar -tzf "$sdist" | sed 's|^pygochan-[^/]*/||' >"$out/sdist-files.txt"
