@@ -63,6 +63,7 @@ from ._pool import Pool
 from ._errgroup import ErrGroup
 from ._executors import as_completed, done, map_on
 from ._aio import aselect, release_loop
+from ._trace import trace
 from ._aio import stats as aio_stats
 from . import _fork  # noqa: F401  imported last: its at-fork hook runs after the others
 
@@ -116,6 +117,7 @@ __all__ = [
     "send",
     "set_deadlock_detection",
     "signal_context",
+    "trace",
     "with_cancel",
     "with_cancel_cause",
     "with_deadline",
