@@ -59,6 +59,8 @@ class trace:
     ``Channel._id``.
     """
 
+    DEFAULT_CAPACITY = DEFAULT_CAPACITY
+
     def __init__(self, path: Union[str, "os.PathLike[str]", None] = None, *,
                  capacity: int = DEFAULT_CAPACITY) -> None:
         if isinstance(capacity, bool) or not isinstance(capacity, int):
