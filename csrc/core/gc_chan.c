@@ -82,6 +82,11 @@ static size_t waitq_count_live(const gc_waitq *q)
 
 /* ---- ring buffer ------------------------------------------------------ */
 
+/* Out of line: the hot paths that may grow the ring (a send, a give-back)
+   then need no registers saved for an allocation they rarely make. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
 static bool ring_resize(gc_chan *ch, size_t new_size)
 {
     void **ring = malloc(new_size * sizeof(void *));
@@ -208,6 +213,7 @@ void gc_chan_forget_waiters_locked(struct gc_chan *ch)
 /* While a recording runs (see gc_trace.h for the numbers): record this
    thread's event (kind; 0 for none) now, and note the event of the waiter
    it claimed (other, or NULL) for that waiter's owner to record. */
+GC_TRACE_COLD
 static void trace_locked(gc_chan *ch, enum gc_trace_kind kind, uint64_t seq,
                          gc_waiter *other, enum gc_trace_kind other_kind,
                          uint64_t other_seq)
@@ -274,9 +280,9 @@ enum gc_status gc_chan_recv_locked(gc_chan *ch, void **value, bool *ok,
         *value = ring_pop(ch);
         *ok = true;
         /* Given-back values are first out, with their own numbers. */
-        uint64_t seq = ch->given_back_len
-                           ? ch->given_back[--ch->given_back_len]
-                           : ch->receives + 1;
+        uint64_t seq = ch->receives + 1;
+        if (GC_TRACE_UNLIKELY(ch->given_back_len))
+            seq = ch->given_back[--ch->given_back_len];
         ch->receives++;
         /* A slot just freed: the longest-waiting sender moves its value in.
            The ring keeps its size, so this push cannot fail.  Past the

@@ -240,10 +240,29 @@ static uint64_t first_channel_id(const gc_select *sel)
 }
 
 /* A recording runs: the select's park begins at now. */
+GC_TRACE_COLD
 static void trace_park(gc_select *sel, int64_t now)
 {
     gc_trace_record(GC_TRACE_PARK, first_channel_id(sel),
                     (uint64_t)(uintptr_t)sel, now);
+}
+
+/* A recording runs: the select's park ends at now. */
+GC_TRACE_COLD
+static void trace_wake(gc_select *sel, int64_t now)
+{
+    gc_trace_record(GC_TRACE_WAKE, first_channel_id(sel),
+                    (uint64_t)(uintptr_t)sel, now);
+}
+
+/* The claimer's note (gc_waiter.trace_*): this thread's send or receive,
+   at the time it committed. */
+GC_TRACE_COLD
+static void trace_noted(gc_waiter *w)
+{
+    gc_trace_record((enum gc_trace_kind)w->trace_kind, w->trace_chan,
+                    w->trace_seq, w->trace_ns);
+    w->trace_chan = 0;
 }
 
 /* Whether an earlier case waits on the same channel in the same direction:
@@ -270,8 +289,7 @@ static void unregister_cases(gc_select *sel, int64_t now_ns)
             blocked_ns = 0;
         sel->registered_ns = 0;
         if (gc_trace_on())
-            gc_trace_record(GC_TRACE_WAKE, first_channel_id(sel),
-                            (uint64_t)(uintptr_t)sel, end);
+            trace_wake(sel, end);
     }
     for (int i = 0; i < sel->ncases; i++) {
         const gc_case *c = &sel->cases[i];
@@ -296,13 +314,8 @@ static void unregister_cases(gc_select *sel, int64_t now_ns)
 static enum gc_status committed_result(gc_select *sel, gc_select_result *res)
 {
     gc_waiter *w = &sel->waiter;
-    if (w->trace_chan) {
-        /* the claimer's note: this thread's send or receive, at the time
-           it committed */
-        gc_trace_record((enum gc_trace_kind)w->trace_kind, w->trace_chan,
-                        w->trace_seq, w->trace_ns);
-        w->trace_chan = 0;
-    }
+    if (GC_TRACE_UNLIKELY(w->trace_chan))
+        trace_noted(w);
     res->index = w->chosen;
     if (sel->cases[w->chosen].is_send) {
         res->value = NULL;

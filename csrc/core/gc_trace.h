@@ -57,9 +57,20 @@ typedef struct gc_trace_event {
 
 extern _Atomic int gc_trace_flag;
 
+/* The recording's code stays out of the operations' hot paths: a cold,
+   never-inlined call behind an unlikely branch. */
+#if defined(__GNUC__)
+#define GC_TRACE_COLD __attribute__((noinline, cold))
+#define GC_TRACE_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define GC_TRACE_COLD
+#define GC_TRACE_UNLIKELY(x) (x)
+#endif
+
 static inline bool gc_trace_on(void)
 {
-    return atomic_load_explicit(&gc_trace_flag, memory_order_relaxed) != 0;
+    return GC_TRACE_UNLIKELY(
+        atomic_load_explicit(&gc_trace_flag, memory_order_relaxed) != 0);
 }
 
 /* Start recording into a ring of capacity (>= 1) events.  0: started;
