@@ -226,6 +226,9 @@ static void trace_locked(gc_chan *ch, enum gc_trace_kind kind, uint64_t seq,
         other->trace_seq = other_seq;
         other->trace_ns = now;
         other->trace_kind = other_kind;
+        other->trace_recorded = other->trace_thread != 0;
+        gc_trace_record_for(other->trace_thread, other_kind, ch->id, other_seq,
+                            now);
     }
 }
 

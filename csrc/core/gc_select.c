@@ -207,6 +207,8 @@ static enum gc_status register_cases(gc_select *sel, gc_select_result *res)
     if (st == GC_NOT_READY) {
         gc_waiter_reset(&sel->waiter);
         sel->waiter.hub = sel->hub;
+        if (gc_trace_on())
+            sel->waiter.trace_thread = gc_trace_thread_id();
         for (int i = 0; i < sel->ncases; i++) {
             const gc_case *c = &sel->cases[i];
             if (!c->chan)
@@ -256,12 +258,15 @@ static void trace_wake(gc_select *sel, int64_t now)
 }
 
 /* The claimer's note (gc_waiter.trace_*): this thread's send or receive,
-   at the time it committed. */
+   at the time it committed; recorded by the claimer already, or now. */
 GC_TRACE_COLD
 static void trace_noted(gc_waiter *w)
 {
-    gc_trace_record((enum gc_trace_kind)w->trace_kind, w->trace_chan,
-                    w->trace_seq, w->trace_ns);
+    if (!w->trace_recorded)
+        gc_trace_record((enum gc_trace_kind)w->trace_kind, w->trace_chan,
+                        w->trace_seq, w->trace_ns);
+    else if (w->trace_kind == GC_TRACE_RECV)
+        gc_trace_received(w->trace_chan, w->trace_seq);
     w->trace_chan = 0;
 }
 

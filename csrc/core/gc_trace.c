@@ -86,19 +86,22 @@ gc_trace_event *gc_trace_stop(size_t *count, uint64_t *dropped)
     return ring;
 }
 
-void gc_trace_record(enum gc_trace_kind kind, uint64_t chan, uint64_t seq,
-                     int64_t ts_ns)
+/* thread: 0 for the calling thread's, recorded as such. */
+static void record(uint64_t thread, enum gc_trace_kind kind, uint64_t chan,
+                   uint64_t seq, int64_t ts_ns)
 {
     pthread_mutex_lock(&rec.lock);
     if (rec.ring) {
-        if (kind == GC_TRACE_RECV) {
+        if (kind == GC_TRACE_RECV && !thread) {
             last_recv.session = rec.session;
             last_recv.chan = chan;
             last_recv.seq = seq;
         }
+        if (!thread && rec.thread_id)
+            thread = rec.thread_id();
         gc_trace_event *e = &rec.ring[rec.next];
         e->ts_ns = ts_ns;
-        e->thread = rec.thread_id ? rec.thread_id() : 0;
+        e->thread = thread;
         e->chan = chan;
         e->seq = seq;
         e->kind = (uint32_t)kind;
@@ -110,6 +113,38 @@ void gc_trace_record(enum gc_trace_kind kind, uint64_t chan, uint64_t seq,
             rec.dropped++;
     }
     pthread_mutex_unlock(&rec.lock);
+}
+
+void gc_trace_record(enum gc_trace_kind kind, uint64_t chan, uint64_t seq,
+                     int64_t ts_ns)
+{
+    record(0, kind, chan, seq, ts_ns);
+}
+
+void gc_trace_record_for(uint64_t thread, enum gc_trace_kind kind,
+                         uint64_t chan, uint64_t seq, int64_t ts_ns)
+{
+    if (thread)
+        record(thread, kind, chan, seq, ts_ns);
+}
+
+void gc_trace_received(uint64_t chan, uint64_t seq)
+{
+    pthread_mutex_lock(&rec.lock);
+    if (rec.ring) {
+        last_recv.session = rec.session;
+        last_recv.chan = chan;
+        last_recv.seq = seq;
+    }
+    pthread_mutex_unlock(&rec.lock);
+}
+
+uint64_t gc_trace_thread_id(void)
+{
+    pthread_mutex_lock(&rec.lock);
+    uint64_t id = rec.ring && rec.thread_id ? rec.thread_id() : 0;
+    pthread_mutex_unlock(&rec.lock);
+    return id;
 }
 
 uint64_t gc_trace_last_received(uint64_t chan)

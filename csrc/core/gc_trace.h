@@ -85,6 +85,16 @@ gc_trace_event *gc_trace_stop(size_t *count, uint64_t *dropped);
 /* Record one event of the calling thread (no-op unless recording). */
 void gc_trace_record(enum gc_trace_kind kind, uint64_t chan, uint64_t seq,
                      int64_t ts_ns);
+/* The same for another thread (thread: its gc_trace_thread_id; 0 records
+   nothing).  A parked call's send or receive is recorded by the thread
+   that committed it, at once, on the parked thread's track. */
+void gc_trace_record_for(uint64_t thread, enum gc_trace_kind kind,
+                         uint64_t chan, uint64_t seq, int64_t ts_ns);
+/* A receive of the calling thread was recorded for it by another thread:
+   remember it as its last (see gc_trace_last_received). */
+void gc_trace_received(uint64_t chan, uint64_t seq);
+/* The calling thread's id for the recording running now (0 if none). */
+uint64_t gc_trace_thread_id(void);
 
 /* The number (+ 1) of the value this thread last received, if that was
    from chan and recorded in the running recording; else 0. */

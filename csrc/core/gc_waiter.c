@@ -18,6 +18,7 @@ void gc_waiter_reset(gc_waiter *w)
     w->ok = false;
     w->hub = NULL;
     w->hub_next = NULL;
+    w->trace_thread = 0;
     w->trace_chan = 0;
 }
 

@@ -50,13 +50,18 @@ typedef struct gc_waiter {
        the hub's stack. */
     struct gc_hub *hub;
     struct gc_waiter *hub_next;
-    /* While a recording runs (gc_trace.h): the claimer's note of the event
-       the owner records once DONE (its thread is the owner's): the
-       channel's id (0: no note), the value's number + 1, the commit time,
-       the kind.  Written between claim and finish, like the result. */
+    /* While a recording runs (gc_trace.h).  trace_thread: the owner's
+       gc_trace_thread_id, set before the waiter is queued (0 when no
+       recording ran then).  The rest is the claimer's note of the owner's
+       send or receive: the channel's id (0: no note), the value's number
+       + 1, the commit time, the kind, and whether the claimer recorded it
+       already (it does when it knows trace_thread; else the owner records
+       it once DONE).  Written between claim and finish, like the result. */
+    uint64_t trace_thread;
     uint64_t trace_chan, trace_seq;
     int64_t trace_ns;
     uint32_t trace_kind;
+    bool trace_recorded;
 } gc_waiter;
 
 /* WAITING, no result, no hub. */

@@ -183,6 +183,131 @@ static void test_blocked_calls_park_wake_and_pair(void)
     destroy(ch);
 }
 
+/* A receiver that parked gets its value from a sender, who records the
+   receive on the receiver's track; the receiver then gives it back: the
+   give-back and the next receive carry that value's number, not the one
+   of the receiver's previous receive. */
+static void *recv_twice_give_back_main(void *arg)
+{
+    gc_chan *ch = arg;
+    void *v;
+    bool ok;
+    EXPECT(gc_chan_try_recv(ch, &v, &ok) == GC_OK && v == VAL(0));
+    EXPECT(recv_wait(ch, &v, &ok, GC_FOREVER) == GC_OK && v == VAL(1));
+    EXPECT(gc_chan_give_back(ch, v) == GC_OK);
+    return NULL;
+}
+
+static void test_parked_receive_given_back(void)
+{
+    gc_chan *ch = gc_chan_new(4);
+    uint64_t id = gc_chan_id(ch);
+    CHECK(gc_trace_start(64, this_thread) == 0);
+    CHECK(gc_chan_try_send(ch, VAL(0)) == GC_OK);
+    pthread_t t;
+    pthread_create(&t, NULL, recv_twice_give_back_main, ch);
+    wait_until_waiting(ch, 0, 1);
+    CHECK(gc_chan_try_send(ch, VAL(1)) == GC_OK);
+    pthread_join(t, NULL);
+    void *v;
+    bool ok;
+    CHECK(gc_chan_try_recv(ch, &v, &ok) == GC_OK && v == VAL(1));
+    size_t n;
+    gc_trace_event *ev = stop(&n);
+    gc_trace_event got[8];
+    CHECK(select_events(ev, n, GC_TRACE_GIVE_BACK, id, got, 8) == 1);
+    CHECKF(got[0].seq == 2, "given back: %" PRIu64, got[0].seq);
+    size_t r = select_events(ev, n, GC_TRACE_RECV, id, got, 8);
+    CHECK(r == 3 && got[0].seq == 1 && got[1].seq == 2 && got[2].seq == 2);
+    CHECK(got[0].thread == got[1].thread && got[2].thread == this_thread());
+    free(ev);
+    destroy(ch);
+}
+
+struct storm {
+    gc_chan *ch;
+    int rounds;
+    uint64_t rng;
+};
+
+static void *storm_send(void *arg)
+{
+    struct storm *s = arg;
+    for (int i = 0; i < s->rounds; i++)
+        EXPECT(send_wait(s->ch, VAL(i), GC_FOREVER) == GC_OK);
+    return NULL;
+}
+
+static void *storm_recv(void *arg)
+{
+    struct storm *s = arg;
+    for (int i = 0; i < s->rounds; i++) {
+        void *v;
+        bool ok;
+        EXPECT(recv_wait(s->ch, &v, &ok, GC_FOREVER) == GC_OK && ok);
+        /* now and then the receive is undone and done again */
+        if (rnd(&s->rng) % 8 == 0) {
+            EXPECT(gc_chan_give_back(s->ch, v) == GC_OK);
+            i--;
+        }
+    }
+    return NULL;
+}
+
+/* Every value sent while recording is received exactly once for good: per
+   number, one SEND, and RECVs one more than the GIVE_BACKs. */
+static void test_storm_pairs_every_send(void)
+{
+    static const int64_t caps[] = {0, 1, 5};
+    enum { SIDES = 3 };
+    for (size_t ci = 0; ci < sizeof caps / sizeof *caps; ci++) {
+        gc_chan *ch = gc_chan_new(caps[ci]);
+        uint64_t id = gc_chan_id(ch);
+        int rounds = 20 * scale;
+        size_t cap = (size_t)rounds * SIDES * 8 + 1024;
+        CHECK(gc_trace_start(cap, this_thread) == 0);
+        struct storm args[2 * SIDES];
+        pthread_t threads[2 * SIDES];
+        for (int k = 0; k < 2 * SIDES; k++) {
+            args[k] = (struct storm){ch, rounds, derive_seed(ci * 8 + k)};
+            pthread_create(&threads[k], NULL, k < SIDES ? storm_send : storm_recv,
+                           &args[k]);
+        }
+        for (int k = 0; k < 2 * SIDES; k++)
+            pthread_join(threads[k], NULL);
+        size_t n;
+        gc_trace_event *ev = stop(&n);
+        size_t total = (size_t)rounds * SIDES;
+        int *sends = calloc(total + 1, sizeof(int));
+        int *recvs = calloc(total + 1, sizeof(int));
+        int *backs = calloc(total + 1, sizeof(int));
+        bool in_range = true;
+        for (size_t i = 0; i < n; i++) {
+            if (ev[i].chan != id || ev[i].kind == GC_TRACE_PARK ||
+                ev[i].kind == GC_TRACE_WAKE)
+                continue;
+            if (ev[i].seq < 1 || ev[i].seq > total) {
+                in_range = false;
+                continue;
+            }
+            int *count = ev[i].kind == GC_TRACE_SEND   ? sends
+                         : ev[i].kind == GC_TRACE_RECV ? recvs
+                                                       : backs;
+            count[ev[i].seq]++;
+        }
+        CHECK(in_range);
+        for (size_t k = 1; k <= total; k++)
+            CHECKF(sends[k] == 1 && recvs[k] == backs[k] + 1,
+                   "capacity %" PRId64 " value %zu: %d sends, %d receives, "
+                   "%d given back", caps[ci], k, sends[k], recvs[k], backs[k]);
+        free(sends);
+        free(recvs);
+        free(backs);
+        free(ev);
+        destroy(ch);
+    }
+}
+
 static void test_nothing_recorded_when_off(void)
 {
     gc_chan *ch = gc_chan_new(1);
@@ -208,6 +333,8 @@ static const struct test_case tests[] = {
     {"give_back_keeps_its_number_across_threads",
      test_give_back_keeps_its_number_across_threads},
     {"blocked_calls_park_wake_and_pair", test_blocked_calls_park_wake_and_pair},
+    {"parked_receive_given_back", test_parked_receive_given_back},
+    {"storm_pairs_every_send", test_storm_pairs_every_send},
     {"nothing_recorded_when_off", test_nothing_recorded_when_off},
 };
 
