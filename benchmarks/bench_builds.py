@@ -1,8 +1,8 @@
-"""Two builds of pygochan side by side: each row of bench_channels.py run by
-two interpreters (e.g. a venv of this branch and one of main), alternating,
-and each row's pygochan time as a ratio new / base.
+"""Two builds of pygochan side by side: each row of bench_channels.py (or
+bench_pool.py) run by two interpreters (e.g. a venv of this branch and one
+of main), alternating, and each row's pygochan time as a ratio new / base.
 
-    python benchmarks/bench_builds.py NEW_PYTHON BASE_PYTHON [--runs 4] [--quick]
+    python benchmarks/bench_builds.py NEW_PYTHON BASE_PYTHON [--runs 4] [--quick] [--bench pool]
 
 Runs alternate (new, base, new, base, ...) so that a change of load on the
 machine hits both builds alike.  For each row the best pygochan time of each
@@ -19,7 +19,13 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def run_once(python, quick):
+def run_once(python, quick, bench):
+    if bench == "pool":
+        cmd = [python, os.path.join(HERE, "bench_pool.py"), "--json"]
+        if quick:
+            cmd.append("--quick")
+        out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, cwd=HERE, text=True)
+        return json.loads(out.stdout)["rows"]
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
         path = f.name
     try:
@@ -38,14 +44,15 @@ def main():
     parser.add_argument("new_python")
     parser.add_argument("base_python")
     parser.add_argument("--runs", type=int, default=4, help="runs per build (default 4)")
-    parser.add_argument("--quick", action="store_true", help="bench_channels.py --quick")
+    parser.add_argument("--quick", action="store_true", help="the benchmark's --quick")
+    parser.add_argument("--bench", choices=["channels", "pool"], default="channels")
     args = parser.parse_args()
 
     best = {"new": {}, "base": {}}
     order = []
     for i in range(args.runs):
         for label, python in (("new", args.new_python), ("base", args.base_python)):
-            for row in run_once(python, args.quick):
+            for row in run_once(python, args.quick, args.bench):
                 key = row["scenario"] + " / " + row["baseline"]
                 if key not in order:
                     order.append(key)
