@@ -296,3 +296,29 @@ def test_receives_interrupted_by_a_signal_are_not_counted(form):
     starts = [e["id"] for e in recording.events if e.get("ph") == "s"]
     finishes = [e["id"] for e in recording.events if e.get("ph") == "f"]
     assert sorted(starts) == sorted(finishes) == list(range(1, n + 1))
+
+
+def test_awaited_operations_count_and_block_like_threads():
+    import asyncio
+
+    from conftest import run_coroutine
+
+    ch = gc.Channel()
+
+    async def main():
+        async def consumer():
+            return [await ch.arecv() for _ in range(3)]
+
+        task = asyncio.ensure_future(consumer())
+        for i in range(3):
+            while ch.stats().receivers_waiting == 0:
+                await asyncio.sleep(0.001)
+            await asyncio.sleep(0.01)
+            await ch.asend(i)
+        return await task
+
+    assert run_coroutine(main) == [0, 1, 2]
+    s = ch.stats()
+    assert (s.sends, s.receives, s.receivers_waiting) == (3, 3, 0)
+    assert s.recv_blocked_seconds >= 0.025
+    assert s.send_blocked_seconds == 0.0
