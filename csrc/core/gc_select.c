@@ -306,6 +306,23 @@ enum gc_status gc_select_wait(gc_select *sel, int64_t deadline_ns,
     return committed_result(sel, res);
 }
 
+enum gc_status gc_select_spin(gc_select *sel, int spin_yields,
+                              gc_select_result *res)
+{
+    sel->hub = NULL; /* a waker finishes it as it would a thread's */
+    enum gc_status st = register_cases(sel, res);
+    if (st != GC_NOT_READY)
+        return st;
+    if (!gc_waiter_spin(&sel->waiter, spin_yields) &&
+        gc_waiter_abort(&sel->waiter)) {
+        unregister_cases(sel);
+        return GC_TIMEOUT;
+    }
+    gc_waiter_wait_done(&sel->waiter);
+    unregister_cases(sel);
+    return committed_result(sel, res);
+}
+
 enum gc_status gc_select_register(gc_select *sel, struct gc_hub *hub,
                                   gc_select_result *res)
 {
