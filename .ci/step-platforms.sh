@@ -83,16 +83,7 @@ python_cond() {
 
 # Debian's packages the Windows check needs, installed if missing.
 windows_install() {
-    local missing=() pkg
-    for pkg in mingw-w64 wine wine64; do
-        dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
-    done
-    if [ ${#missing[@]} -gt 0 ]; then
-        echo "installing ${missing[*]}"
-        apt-get update -q >/dev/null || return 1
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null \
-            || return 1
-    fi
+    .ci/apt-install.sh mingw-w64 wine wine64 || return 1
     x86_64-w64-mingw32-gcc-posix --version | head -1 && wine --version 2>/dev/null
 }
 # The core's tests for Windows, run by CTest through wine: 64-bit only (no
@@ -102,7 +93,7 @@ windows_tests() {
     # The prefix lives outside the checkout: wine links its drive z: to /, and
     # a tool that walks the checkout following links (the sdist's file
     # scan) would walk the whole file system.
-    export WINEDEBUG=-all WINEPREFIX=${XDG_CACHE_HOME:-$HOME/.cache}/pygochan/wineprefix WINEARCH=win64
+    export WINEDEBUG=-all WINEPREFIX=${PYGOCHAN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pygochan}/wineprefix WINEARCH=win64
     mkdir -p "$(dirname "$WINEPREFIX")"
     cmake -S csrc -B "$dir" -DCMAKE_SYSTEM_NAME=Windows \
         -DCMAKE_C_COMPILER=x86_64-w64-mingw32-gcc-posix -DCMAKE_EXE_LINKER_FLAGS=-static \
@@ -123,9 +114,9 @@ windows_tests() {
 # wants one program per tool.
 ZIG_VENV=build/venv-zig
 ZIG_TOOLS=$PWD/build/zig-tools
-ZIG_WHEELS=${XDG_CACHE_HOME:-$HOME/.cache}/pygochan/wheels
+ZIG_WHEELS=${PYGOCHAN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pygochan}/wheels
 # zig's own cache (the C libraries it builds for each target) beside it
-export ZIG_GLOBAL_CACHE_DIR=${XDG_CACHE_HOME:-$HOME/.cache}/pygochan/zig
+export ZIG_GLOBAL_CACHE_DIR=${PYGOCHAN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pygochan}/zig
 zig_install() {
     if ! ls "$ZIG_WHEELS"/ziglang-*.whl >/dev/null 2>&1; then
         mkdir -p "$ZIG_WHEELS"
