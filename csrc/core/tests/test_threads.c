@@ -73,7 +73,8 @@ static gc_rwlock rw = GC_RWLOCK_INIT;
 
 struct shared_pair {
     long a, b; /* guarded by rw: equal whenever no writer holds it */
-    atomic_int readers_in;
+    atomic_int readers_in;  /* readers inside their first read lock */
+    atomic_int readers_out; /* readers past it */
     atomic_int both_in;
     atomic_int stop;
 };
@@ -83,14 +84,18 @@ static void *reader_main(void *arg)
     struct shared_pair *p = arg;
     gc_rwlock_rdlock(&rw);
     /* Two readers at once: each waits, holding its read lock, for the
-       other to be inside too. */
+       other to be inside too (before any writer queues: a waiting writer
+       may keep new readers out, as Windows' SRWLOCK does). */
     atomic_fetch_add(&p->readers_in, 1);
     int64_t deadline = gc_now_ns() + 10 * 1000000000LL;
-    while (atomic_load(&p->readers_in) < 2 && gc_now_ns() < deadline)
+    while (!atomic_load(&p->both_in) && gc_now_ns() < deadline) {
+        if (atomic_load(&p->readers_in) == 2)
+            atomic_store(&p->both_in, 1);
         sched_yield();
-    if (atomic_load(&p->readers_in) >= 2)
-        atomic_store(&p->both_in, 1);
+    }
+    atomic_fetch_sub(&p->readers_in, 1);
     gc_rwlock_rdunlock(&rw);
+    atomic_fetch_add(&p->readers_out, 1);
     while (!atomic_load(&p->stop)) {
         gc_rwlock_rdlock(&rw);
         long a = p->a, b = p->b;
@@ -106,7 +111,9 @@ static void test_rwlock_shares_reads_and_excludes_writes(void)
     pthread_t t[2];
     for (int i = 0; i < 2; i++)
         CHECK(pthread_create(&t[i], NULL, reader_main, &p) == 0);
-    for (long i = 0; i < 2000L * scale; i++) {
+    while (atomic_load(&p.readers_out) < 2)
+        sched_yield();
+    for (long i = 0; i < 200L * scale; i++) {
         gc_rwlock_wrlock(&rw);
         p.a++;
         if (i % 64 == 0)
