@@ -30,8 +30,9 @@
  * in the CMake file: the types and the POSIX functions are below, so that a
  * lock costs what pthread_mutex_lock costs; on Windows the functions live in
  * threads_win32.c, which keeps <windows.h> out of every other file.  No
- * other file of the core, or of the binding, includes <pthread.h>, except
- * the cond park (pthread condvars are what it is made of) and fork_posix.c.
+ * file of the core or of the binding includes <pthread.h> but this one,
+ * threads_posix.c, fork_posix.c and the cond park (pthread condvars are
+ * what it is made of); the core's tests make their threads with pthreads.
  *
  * The park API itself (gc_park, gc_unpark, gc_now_ns, gc_yield) is declared
  * in gc_park.h, which the rest of the core includes.
