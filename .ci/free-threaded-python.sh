@@ -6,17 +6,19 @@
 #
 #   .ci/free-threaded-python.sh ft        prints the prefix of a --disable-gil build
 #   .ci/free-threaded-python.sh ft-tsan   ... of a --disable-gil --with-thread-sanitizer build
+#   .ci/free-threaded-python.sh source    prints the path of the upstream source tarball
+#                                         (its Include/ and PC/ are Windows' headers)
 #
 # The interpreter is "$prefix/bin/python3.13t". Apt runs with its own source
 # list and state directory, so the machine's apt configuration is untouched.
 set -euo pipefail
-variant=${1:?usage: $0 ft|ft-tsan|build-deps}
+variant=${1:?usage: $0 ft|ft-tsan|source|build-deps}
 BUILD_DEPS=(build-essential pkg-config xz-utils libssl-dev zlib1g-dev libffi-dev libbz2-dev
             liblzma-dev libsqlite3-dev libreadline-dev libncurses-dev uuid-dev)
 case "$variant" in
     # the Debian packages a build needs (.ci/prepare-caches.sh installs them early)
     build-deps) echo "${BUILD_DEPS[@]}"; exit 0 ;;
-    ft) configure_flags=(--disable-gil) ;;
+    ft|source) configure_flags=(--disable-gil) ;;
     # Only a subset of pygochan's tests runs under TSan, none needing the
     # stdlib's test package: not building it halves the (sanitized) install.
     ft-tsan) configure_flags=(--disable-gil --with-thread-sanitizer --disable-test-modules) ;;
@@ -33,7 +35,14 @@ prefix="$cache_dir/cpython-3.13-$variant-$key"
 source_dir="$cache_dir/python3.13-source-$(echo "$SOURCE_SUITES" | sha256sum | cut -c1-12)"
 
 # The upstream tarball inside Debian's source package (python3.13_*.orig.tar.xz).
+# A build and the `source` command may fetch at once: one fetch at a time.
 fetch_source_tarball() {
+    ls "$source_dir"/python3.13_*.orig.tar.xz >/dev/null 2>&1 && return
+    mkdir -p "$cache_dir"
+    (flock 8 && fetch_source_tarball_locked) 8>"$cache_dir/python3.13-source.lock"
+}
+
+fetch_source_tarball_locked() {
     ls "$source_dir"/python3.13_*.orig.tar.xz >/dev/null 2>&1 && return
     local apt_dir="$cache_dir/apt-src-$key" suite
     mkdir -p "$apt_dir/lists/partial" "$source_dir"
@@ -87,6 +96,12 @@ build() {
     rm -rf "$work"
     echo "CPython 3.13 ($variant) built in $((SECONDS - start)) s: $prefix" >&2
 }
+
+if [ "$variant" = source ]; then
+    fetch_source_tarball
+    ls "$source_dir"/python3.13_*.orig.tar.xz | tail -1
+    exit 0
+fi
 
 # One build per variant at a time: CI starts the build in the background
 # (.ci/prepare-caches.sh) and a step that needs the interpreter sooner waits

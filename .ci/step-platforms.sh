@@ -13,7 +13,16 @@
 #   windows-wine        the core's tests cross-compiled for Windows x86_64
 #                       with mingw-w64 (park win32: WaitOnAddress, wake-up:
 #                       a socket pair) and run under wine (Debian's
-#                       mingw-w64, wine and wine64, installed if missing)
+#                       mingw-w64, wine and wine64, installed if missing);
+#                       the core library itself must not refer to pthreads
+#                       there (its threads are Windows' own; only the tests'
+#                       harness uses winpthreads)
+#   windows-binding     the binding (csrc/binding) compiled, not linked, for
+#                       Windows x86_64 with mingw-w64 against CPython 3.13's
+#                       own Windows headers (Include/ and PC/pyconfig.h of the
+#                       upstream tarball in Debian's python3.13 source
+#                       package), warnings as errors; no object may refer to
+#                       a pthread symbol
 #   (not run: the cond park over winpthreads, `windows_tests cond`, whose
 #   condvars refuse CLOCK_MONOTONIC; one test of test_hub hung once in
 #   fifteen runs under wine, not yet understood: docs/platforms.md)
@@ -101,6 +110,10 @@ windows_tests() {
         -DPYGOCHAN_PARK="$1" \
         | grep 'pygochan platform' || return 1
     cmake --build "$dir" -j2 >/dev/null || return 1
+    if [ "$1" != cond ] && x86_64-w64-mingw32-nm "$dir/libgocore.a" | grep -i pthread; then
+        echo "the core refers to pthreads on Windows (above)"
+        return 1
+    fi
     wineboot -i >/dev/null 2>&1 # makes the prefix once, outside the timed tests
     local status=0
     ctest --test-dir "$dir" --output-on-failure -V \
@@ -108,6 +121,33 @@ windows_tests() {
         || status=1
     wineserver -k 2>/dev/null # this prefix's server, which would linger a while
     return "$status"
+}
+
+# The binding for Windows, compile-only: there is no Windows libpython here
+# to link with, and MSVC, which the wheels are built with, is not mingw.
+windows_binding() {
+    local dir=build/windows-binding tarball inc src obj n=0
+    tarball=$(.ci/free-threaded-python.sh source) || return 1
+    rm -rf "$dir"
+    mkdir -p "$dir/python" "$dir/obj"
+    tar -xJf "$tarball" -C "$dir/python" --strip-components=1 \
+        --wildcards '*/Include/*' '*/PC/pyconfig.h*' || return 1
+    inc=$dir/python
+    # 3.13 ships it as a template whose one substitution (Py_GIL_DISABLED)
+    # stays undefined in the default build
+    [ -f "$inc/PC/pyconfig.h" ] || cp "$inc/PC/pyconfig.h.in" "$inc/PC/pyconfig.h"
+    for src in $(find csrc/binding -name '*.c' | sort); do
+        obj=$dir/obj/$(echo "${src#csrc/binding/}" | tr / _).o
+        x86_64-w64-mingw32-gcc-posix -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror \
+            -I"$inc/Include" -I"$inc/PC" -Icsrc/binding -Icsrc/core -c "$src" -o "$obj" \
+            || return 1
+        n=$((n + 1))
+    done
+    if x86_64-w64-mingw32-nm -u "$dir"/obj/*.o | grep -i pthread; then
+        echo "the binding refers to pthreads on Windows (above)"
+        return 1
+    fi
+    echo "$n binding files compiled for Windows"
 }
 
 # zig's cc as CMake's compiler for one target: small wrappers, since CMake
@@ -165,6 +205,7 @@ check core-cond-nosetclock core_tests build/c-cond-nosetclock -DPYGOCHAN_PARK=co
 check python-cond python_cond
 check windows-install windows_install
 check windows-wine windows_tests auto
+check windows-binding windows_binding
 check zig-install zig_install
 check zig-x86_64-macos zig_build x86_64-macos Darwin
 check zig-aarch64-macos zig_build aarch64-macos Darwin

@@ -16,7 +16,7 @@
 #ifndef GC_CHAN_IMPL_H
 #define GC_CHAN_IMPL_H
 
-#include <pthread.h>
+#include "platform/gc_platform.h"
 
 #include "gc_chan.h"
 #include "gc_fork.h"
@@ -31,7 +31,7 @@ struct gc_chan {
     /* A leaf lock: while holding it nothing calls into Python, allocates
        Python objects, parks, or takes another lock (select registration
        takes several, always in address order). */
-    pthread_mutex_t lock;
+    gc_mutex lock;
     int64_t capacity; /* immutable */
 
     /* Guarded by lock.  ring is owned by the channel (freed in gc_chan_free);

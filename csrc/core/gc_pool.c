@@ -1,7 +1,7 @@
 /* gc_pool: routing jobs and deciding when workers start and exit. */
 #include "gc_pool.h"
 
-#include <pthread.h>
+#include "platform/gc_platform.h"
 #include <stdatomic.h>
 #include <stdlib.h>
 
@@ -15,7 +15,7 @@ struct gc_pool {
     /* Guards every field below except the atomics.  Taken before the job
        channel's lock (gc_chan_len under it), never the other way round, and
        never held while waiting. */
-    pthread_mutex_t lock;
+    gc_mutex lock;
     size_t max_workers;
     size_t alive;   /* workers started (or reserved) and not exited */
     size_t idle;    /* receiving workers no job is on its way to */
@@ -43,13 +43,13 @@ gc_pool *gc_pool_new(int64_t queue_size, size_t max_workers)
     if (!pool)
         return NULL;
     pool->jobs = gc_chan_new(queue_size);
-    if (!pool->jobs || pthread_mutex_init(&pool->lock, NULL) != 0) {
+    if (!pool->jobs || gc_mutex_init(&pool->lock) != 0) {
         gc_chan_free(pool->jobs);
         free(pool);
         return NULL;
     }
     if (!gc_fork_register(&pool->fork_node, GC_FORK_POOL, &pool->lock, pool)) {
-        pthread_mutex_destroy(&pool->lock);
+        gc_mutex_destroy(&pool->lock);
         gc_chan_free(pool->jobs);
         free(pool);
         return NULL;
@@ -69,7 +69,7 @@ void gc_pool_free(gc_pool *pool)
         return;
     gc_chan_free(pool->jobs);
     gc_fork_unregister(&pool->fork_node, GC_FORK_POOL);
-    pthread_mutex_destroy(&pool->lock);
+    gc_mutex_destroy(&pool->lock);
     free(pool);
 }
 
@@ -81,7 +81,7 @@ gc_chan *gc_pool_jobs(gc_pool *pool)
 enum gc_pool_route gc_pool_route(gc_pool *pool, bool may_wait_for_finishing)
 {
     enum gc_pool_route route;
-    pthread_mutex_lock(&pool->lock);
+    gc_mutex_lock(&pool->lock);
     if (pool->shut_down) {
         route = GC_ROUTE_SHUT_DOWN;
     } else if (pool->idle > 0) {
@@ -102,7 +102,7 @@ enum gc_pool_route gc_pool_route(gc_pool *pool, bool may_wait_for_finishing)
         pool->backlog++;
         route = GC_ROUTE_QUEUE;
     }
-    pthread_mutex_unlock(&pool->lock);
+    gc_mutex_unlock(&pool->lock);
     return route;
 }
 
@@ -110,7 +110,7 @@ void gc_pool_send_finished(gc_pool *pool, enum gc_pool_route route, bool sent)
 {
     if (sent)
         return;
-    pthread_mutex_lock(&pool->lock);
+    gc_mutex_lock(&pool->lock);
     /* The receiver this job was owed is idle again: either the slot taken
        at routing, or, if a worker already came back for the backlog, that
        worker. */
@@ -118,15 +118,15 @@ void gc_pool_send_finished(gc_pool *pool, enum gc_pool_route route, bool sent)
         pool->backlog--;
     else
         pool->idle++;
-    pthread_mutex_unlock(&pool->lock);
+    gc_mutex_unlock(&pool->lock);
 }
 
 void gc_pool_start_failed(gc_pool *pool)
 {
-    pthread_mutex_lock(&pool->lock);
+    gc_mutex_lock(&pool->lock);
     pool->alive--;
     pool->workers_started--;
-    pthread_mutex_unlock(&pool->lock);
+    gc_mutex_unlock(&pool->lock);
 }
 
 static void exit_locked(gc_pool *pool)
@@ -138,7 +138,7 @@ static void exit_locked(gc_pool *pool)
 bool gc_pool_worker_ready(gc_pool *pool, bool after_job)
 {
     bool stay = true;
-    pthread_mutex_lock(&pool->lock);
+    gc_mutex_lock(&pool->lock);
     if (after_job)
         atomic_fetch_sub(&pool->finishing, 1);
     if (pool->alive > pool->max_workers) {
@@ -149,7 +149,7 @@ bool gc_pool_worker_ready(gc_pool *pool, bool after_job)
     } else {
         pool->idle++;
     }
-    pthread_mutex_unlock(&pool->lock);
+    gc_mutex_unlock(&pool->lock);
     return stay;
 }
 
@@ -158,14 +158,14 @@ bool gc_pool_worker_ready(gc_pool *pool, bool after_job)
 static bool leave_idle(gc_pool *pool, bool only_over_capacity)
 {
     bool leave = false;
-    pthread_mutex_lock(&pool->lock);
+    gc_mutex_lock(&pool->lock);
     if (pool->idle > 0 &&
         (!only_over_capacity || pool->alive > pool->max_workers)) {
         pool->idle--;
         exit_locked(pool);
         leave = true;
     }
-    pthread_mutex_unlock(&pool->lock);
+    gc_mutex_unlock(&pool->lock);
     return leave;
 }
 
@@ -181,12 +181,12 @@ bool gc_pool_idle_expired(gc_pool *pool)
 
 void gc_pool_worker_closed(gc_pool *pool)
 {
-    pthread_mutex_lock(&pool->lock);
+    gc_mutex_lock(&pool->lock);
     /* Closed and drained: no job is on its way to anyone. */
     if (pool->idle > 0)
         pool->idle--;
     exit_locked(pool);
-    pthread_mutex_unlock(&pool->lock);
+    gc_mutex_unlock(&pool->lock);
 }
 
 void gc_pool_job_started(gc_pool *pool)
@@ -205,7 +205,7 @@ void gc_pool_job_finished(gc_pool *pool)
 size_t gc_pool_resize(gc_pool *pool, size_t max_workers)
 {
     size_t to_start = 0, to_wake = 0;
-    pthread_mutex_lock(&pool->lock);
+    gc_mutex_lock(&pool->lock);
     pool->max_workers = max_workers;
     if (!pool->shut_down) {
         if (pool->alive < max_workers) {
@@ -219,7 +219,7 @@ size_t gc_pool_resize(gc_pool *pool, size_t max_workers)
             to_wake = pool->alive - max_workers;
         }
     }
-    pthread_mutex_unlock(&pool->lock);
+    gc_mutex_unlock(&pool->lock);
     /* Busy workers retire after their job; idle ones must be woken.  A wake
        nobody takes is simply not sent. */
     while (to_wake-- > 0 &&
@@ -230,10 +230,10 @@ size_t gc_pool_resize(gc_pool *pool, size_t max_workers)
 
 void gc_pool_shutdown(gc_pool *pool)
 {
-    pthread_mutex_lock(&pool->lock);
+    gc_mutex_lock(&pool->lock);
     bool first = !pool->shut_down;
     pool->shut_down = true;
-    pthread_mutex_unlock(&pool->lock);
+    gc_mutex_unlock(&pool->lock);
     if (first)
         gc_chan_close(pool->jobs);
 }
@@ -241,7 +241,7 @@ void gc_pool_shutdown(gc_pool *pool)
 void gc_pool_get_stats(gc_pool *pool, gc_pool_stats *out)
 {
     size_t receivers;
-    pthread_mutex_lock(&pool->lock);
+    gc_mutex_lock(&pool->lock);
     out->max_workers = pool->max_workers;
     out->alive = pool->alive;
     out->shut_down = pool->shut_down;
@@ -249,7 +249,7 @@ void gc_pool_get_stats(gc_pool *pool, gc_pool_stats *out)
     out->workers_exited = pool->workers_exited;
     out->queued = gc_chan_len(pool->jobs);
     gc_chan_count_waiting(pool->jobs, &out->blocked_submitters, &receivers);
-    pthread_mutex_unlock(&pool->lock);
+    gc_mutex_unlock(&pool->lock);
     out->busy = atomic_load(&pool->busy);
     out->jobs_started = atomic_load(&pool->jobs_started);
     out->jobs_finished = atomic_load(&pool->jobs_finished);

@@ -116,9 +116,9 @@ enum gc_status gc_select_try(gc_select *sel, gc_select_result *res)
         if (!c->chan)
             continue;
         gc_waiter *claimed;
-        pthread_mutex_lock(&c->chan->lock);
+        gc_mutex_lock(&c->chan->lock);
         enum gc_status st = try_case_locked(c, i, res, &claimed);
-        pthread_mutex_unlock(&c->chan->lock);
+        gc_mutex_unlock(&c->chan->lock);
         if (claimed)
             gc_waiter_finish(claimed);
         if (st != GC_NOT_READY)
@@ -183,13 +183,13 @@ static void lock_all(gc_select *sel)
     if (sel->nlocks < 0)
         compute_lock_order(sel);
     for (int k = 0; k < sel->nlocks; k++)
-        pthread_mutex_lock(&sel->cases[sel->lock_order[k]].chan->lock);
+        gc_mutex_lock(&sel->cases[sel->lock_order[k]].chan->lock);
 }
 
 static void unlock_all(gc_select *sel)
 {
     for (int k = sel->nlocks - 1; k >= 0; k--)
-        pthread_mutex_unlock(&sel->cases[sel->lock_order[k]].chan->lock);
+        gc_mutex_unlock(&sel->cases[sel->lock_order[k]].chan->lock);
 }
 
 /* With every channel locked at once, poll again (the state may have changed
@@ -236,10 +236,10 @@ static void unregister_cases(gc_select *sel)
         gc_entry *e = &sel->entries[i];
         if (!c->chan)
             continue;
-        pthread_mutex_lock(&c->chan->lock);
+        gc_mutex_lock(&c->chan->lock);
         if (e->queued)
             gc_waitq_remove(c->is_send ? &c->chan->sendq : &c->chan->recvq, e);
-        pthread_mutex_unlock(&c->chan->lock);
+        gc_mutex_unlock(&c->chan->lock);
     }
 }
 

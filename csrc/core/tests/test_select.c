@@ -330,19 +330,19 @@ static void test_select_stop_word_ends_the_wait(void)
     /* another value: a spurious wake-up, the wait goes on */
     atomic_store(&op.stop, 6);
     for (int i = 0; i < 5; i++) {
-        pthread_mutex_lock(&op.ch->lock);
+        gc_mutex_lock(&op.ch->lock);
         gc_unpark(&op.ch->recvq.head->waiter->state);
-        pthread_mutex_unlock(&op.ch->lock);
+        gc_mutex_unlock(&op.ch->lock);
         sleep_us(1000);
     }
     CHECK(!atomic_load(&op.returned));
     atomic_store(&op.stop, 7);
     /* a wake-up before the sleep is lost: wake until it has returned */
     while (!atomic_load(&op.returned)) {
-        pthread_mutex_lock(&op.ch->lock);
+        gc_mutex_lock(&op.ch->lock);
         if (op.ch->recvq.head)
             gc_unpark(&op.ch->recvq.head->waiter->state);
-        pthread_mutex_unlock(&op.ch->lock);
+        gc_mutex_unlock(&op.ch->lock);
         sleep_us(1000);
     }
     pthread_join(t, NULL);
