@@ -11,22 +11,20 @@ SUITE=sid
 PACKAGES=python3.14,python3.14-dev,python3.14-venv,python3.15,python3.15-dev,python3.15-venv,gcc,libc6-dev
 MIRROR=http://deb.debian.org/debian
 
-cache_dir=${PYGOCHAN_CACHE:-$HOME/.cache/pygochan}
+cache_dir=${PYGOCHAN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pygochan}
 # Keyed on what goes into the chroot, so that editing the rest of this script
 # reuses it.
 key=$(echo "$SUITE $PACKAGES $MIRROR" | sha256sum | cut -c1-12)
 chroot_dir="$cache_dir/sid-chroot-$key"
 
-ensure_tools() {
-    command -v debootstrap >/dev/null 2>&1 && return
-    apt-get update -q >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap >/dev/null
-}
-
 ensure_chroot() {
     [ -x "$chroot_dir/usr/bin/python3.15" ] && return
-    ensure_tools
     mkdir -p "$cache_dir"
+    # one debootstrap at a time (see free-threaded-python.sh)
+    exec 9>"$chroot_dir.lock"
+    flock 9
+    [ -x "$chroot_dir/usr/bin/python3.15" ] && return
+    "$(dirname "$0")/apt-install.sh" debootstrap
     local partial="$chroot_dir.partial"
     rm -rf "$partial"
     local start=$SECONDS
@@ -35,6 +33,7 @@ ensure_chroot() {
         { tail -20 "$cache_dir/sid-chroot-$key.log"; exit 1; }
     mv "$partial" "$chroot_dir"
     echo "sid chroot built in $((SECONDS - start)) s: $chroot_dir" >&2
+    exec 9>&-
 }
 
 # Mounts are per run so that a crashed run leaves nothing mounted for long;

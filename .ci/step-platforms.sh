@@ -13,7 +13,16 @@
 #   windows-wine        the core's tests cross-compiled for Windows x86_64
 #                       with mingw-w64 (park win32: WaitOnAddress, wake-up:
 #                       a socket pair) and run under wine (Debian's
-#                       mingw-w64, wine and wine64, installed if missing)
+#                       mingw-w64, wine and wine64, installed if missing);
+#                       the core library itself must not refer to pthreads
+#                       there (its threads are Windows' own; only the tests'
+#                       harness uses winpthreads)
+#   windows-binding     the binding (csrc/binding) compiled, not linked, for
+#                       Windows x86_64 with mingw-w64 against CPython 3.13's
+#                       own Windows headers (Include/ and PC/pyconfig.h of the
+#                       upstream tarball in Debian's python3.13 source
+#                       package), warnings as errors; no object may refer to
+#                       a pthread symbol
 #   (not run: the cond park over winpthreads, `windows_tests cond`, whose
 #   condvars refuse CLOCK_MONOTONIC; one test of test_hub hung once in
 #   fifteen runs under wine, not yet understood: docs/platforms.md)
@@ -83,16 +92,7 @@ python_cond() {
 
 # Debian's packages the Windows check needs, installed if missing.
 windows_install() {
-    local missing=() pkg
-    for pkg in mingw-w64 wine wine64; do
-        dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
-    done
-    if [ ${#missing[@]} -gt 0 ]; then
-        echo "installing ${missing[*]}"
-        apt-get update -q >/dev/null || return 1
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null \
-            || return 1
-    fi
+    .ci/apt-install.sh mingw-w64 wine wine64 || return 1
     x86_64-w64-mingw32-gcc-posix --version | head -1 && wine --version 2>/dev/null
 }
 # The core's tests for Windows, run by CTest through wine: 64-bit only (no
@@ -102,7 +102,7 @@ windows_tests() {
     # The prefix lives outside the checkout: wine links its drive z: to /, and
     # a tool that walks the checkout following links (the sdist's file
     # scan) would walk the whole file system.
-    export WINEDEBUG=-all WINEPREFIX=${XDG_CACHE_HOME:-$HOME/.cache}/pygochan/wineprefix WINEARCH=win64
+    export WINEDEBUG=-all WINEPREFIX=${PYGOCHAN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pygochan}/wineprefix WINEARCH=win64
     mkdir -p "$(dirname "$WINEPREFIX")"
     cmake -S csrc -B "$dir" -DCMAKE_SYSTEM_NAME=Windows \
         -DCMAKE_C_COMPILER=x86_64-w64-mingw32-gcc-posix -DCMAKE_EXE_LINKER_FLAGS=-static \
@@ -110,6 +110,10 @@ windows_tests() {
         -DPYGOCHAN_PARK="$1" \
         | grep 'pygochan platform' || return 1
     cmake --build "$dir" -j2 >/dev/null || return 1
+    if [ "$1" != cond ] && x86_64-w64-mingw32-nm "$dir/libgocore.a" | grep -i pthread; then
+        echo "the core refers to pthreads on Windows (above)"
+        return 1
+    fi
     wineboot -i >/dev/null 2>&1 # makes the prefix once, outside the timed tests
     local status=0
     ctest --test-dir "$dir" --output-on-failure -V \
@@ -119,13 +123,40 @@ windows_tests() {
     return "$status"
 }
 
+# The binding for Windows, compile-only: there is no Windows libpython here
+# to link with, and MSVC, which the wheels are built with, is not mingw.
+windows_binding() {
+    local dir=build/windows-binding tarball inc src obj n=0
+    tarball=$(.ci/free-threaded-python.sh source) || return 1
+    rm -rf "$dir"
+    mkdir -p "$dir/python" "$dir/obj"
+    tar -xJf "$tarball" -C "$dir/python" --strip-components=1 \
+        --wildcards '*/Include/*' '*/PC/pyconfig.h*' || return 1
+    inc=$dir/python
+    # 3.13 ships it as a template whose one substitution (Py_GIL_DISABLED)
+    # stays undefined in the default build
+    [ -f "$inc/PC/pyconfig.h" ] || cp "$inc/PC/pyconfig.h.in" "$inc/PC/pyconfig.h"
+    for src in $(find csrc/binding -name '*.c' | sort); do
+        obj=$dir/obj/$(echo "${src#csrc/binding/}" | tr / _).o
+        x86_64-w64-mingw32-gcc-posix -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror \
+            -I"$inc/Include" -I"$inc/PC" -Icsrc/binding -Icsrc/core -c "$src" -o "$obj" \
+            || return 1
+        n=$((n + 1))
+    done
+    if x86_64-w64-mingw32-nm -u "$dir"/obj/*.o | grep -i pthread; then
+        echo "the binding refers to pthreads on Windows (above)"
+        return 1
+    fi
+    echo "$n binding files compiled for Windows"
+}
+
 # zig's cc as CMake's compiler for one target: small wrappers, since CMake
 # wants one program per tool.
 ZIG_VENV=build/venv-zig
 ZIG_TOOLS=$PWD/build/zig-tools
-ZIG_WHEELS=${XDG_CACHE_HOME:-$HOME/.cache}/pygochan/wheels
+ZIG_WHEELS=${PYGOCHAN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pygochan}/wheels
 # zig's own cache (the C libraries it builds for each target) beside it
-export ZIG_GLOBAL_CACHE_DIR=${XDG_CACHE_HOME:-$HOME/.cache}/pygochan/zig
+export ZIG_GLOBAL_CACHE_DIR=${PYGOCHAN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pygochan}/zig
 zig_install() {
     if ! ls "$ZIG_WHEELS"/ziglang-*.whl >/dev/null 2>&1; then
         mkdir -p "$ZIG_WHEELS"
@@ -174,6 +205,7 @@ check core-cond-nosetclock core_tests build/c-cond-nosetclock -DPYGOCHAN_PARK=co
 check python-cond python_cond
 check windows-install windows_install
 check windows-wine windows_tests auto
+check windows-binding windows_binding
 check zig-install zig_install
 check zig-x86_64-macos zig_build x86_64-macos Darwin
 check zig-aarch64-macos zig_build aarch64-macos Darwin

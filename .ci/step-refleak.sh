@@ -10,12 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 started=$SECONDS
-if ! command -v python3.11d >/dev/null 2>&1; then
-    sudo=""
-    [ "$(id -u)" -eq 0 ] || sudo=sudo
-    $sudo apt-get update -q
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q python3.11-dbg python3.11-venv
-fi
+.ci/apt-install.sh python3.11-dbg python3.11-venv
 venv=build/venv-dbg
 rm -rf "$venv"
 python3.11d -m venv "$venv"

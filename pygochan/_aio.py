@@ -97,8 +97,6 @@ def _parked_future_type(base: Any) -> Any:
 
 _AsyncOp = _core._AsyncOp
 _MISSING = object()
-# At most one park in this many spins after a run of misses.
-_SPIN_PENALTY_MAX = 63
 # How long a fallback watcher sleeps before it looks at its loop again.
 _WATCH_TIMEOUT = 1.0
 # A subinterpreter refuses daemon threads (isolated ones) and cannot end
@@ -114,15 +112,10 @@ class _LoopHub:
     method runs on that thread.
     """
 
-    __slots__ = ("core", "_loop", "fallback", "_watcher", "_watch_lock", "spin_skip",
-                 "spin_penalty", "__weakref__")
+    __slots__ = ("core", "_loop", "fallback", "_watcher", "_watch_lock", "__weakref__")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.core = _core._Hub()
-        # Parks that will not spin before the next try, and how many the
-        # last miss cost (see _park).
-        self.spin_skip = 0
-        self.spin_penalty = 0
         # weak: the registry maps the loop to this hub, which must not keep
         # the loop alive
         self._loop = weakref.ref(loop)
@@ -362,21 +355,6 @@ async def _park(op: Any) -> Any:
     fut = _ParkedFuture(loop=loop)
     if not op.park(hub.core, fut):
         return op.result()  # committed while registering
-    if hub.spin_skip:
-        hub.spin_skip -= 1
-    else:
-        spun = op.spin()
-        if spun:
-            # A thread on another core answered while we spun: no wake-up
-            # through the descriptor, no trip round the loop.
-            hub.spin_penalty = 0
-            hub.drain()
-            return op.result()
-        if spun is not None:
-            # Nobody that fast (the peer is a task on this loop, or idle):
-            # spin ever more rarely, so the loop's other work is not delayed.
-            hub.spin_penalty = min(2 * hub.spin_penalty + 1, _SPIN_PENALTY_MAX)
-            hub.spin_skip = hub.spin_penalty
     delay = op.delay
     timer = loop.call_later(delay, _on_timeout, op, fut) if delay is not None else None
     fut.op, fut.timer = op, timer  # from here task.cancel() aborts op

@@ -8,7 +8,7 @@
 #include "op/loop.h"
 #include "op/op.h"
 
-#include <pthread.h>
+#include "platform/gc_platform.h"
 
 #include "structmember.h"
 
@@ -568,8 +568,8 @@ static void set_value_hooks(void)
 int pyg_context_init(PyObject *module, pyg_state *st)
 {
     /* process-wide, and interpreters may import concurrently */
-    static pthread_once_t hooks_once = PTHREAD_ONCE_INIT;
-    pthread_once(&hooks_once, set_value_hooks);
+    static gc_once_flag hooks_once = GC_ONCE_INIT;
+    gc_once(&hooks_once, set_value_hooks);
     st->context_type =
         (PyTypeObject *)PyType_FromModuleAndSpec(module, &context_spec, NULL);
     if (!st->context_type || PyModule_AddType(module, st->context_type) < 0)

@@ -22,7 +22,7 @@
  */
 #include "deferred.h"
 
-#include <pthread.h>
+#include "platform/gc_platform.h"
 #include <stdatomic.h>
 #include <stdlib.h>
 
@@ -39,7 +39,7 @@ struct pyg_owner {
     pyg_owner *next;            /* every owner ever made (never freed) */
 };
 
-static pthread_mutex_t owners_lock = PTHREAD_MUTEX_INITIALIZER;
+static gc_mutex owners_lock = GC_MUTEX_INIT;
 static pyg_owner *owners; /* guarded by owners_lock */
 
 /* The thread state this thread runs with right now, or NULL if it has none
@@ -68,24 +68,24 @@ pyg_owner *pyg_owner_new(void)
     }
     o->interp = PyInterpreterState_Get();
     o->is_main = o->interp == PyInterpreterState_Main();
-    pthread_mutex_lock(&owners_lock);
+    gc_mutex_lock(&owners_lock);
     o->next = owners;
     owners = o;
-    pthread_mutex_unlock(&owners_lock);
+    gc_mutex_unlock(&owners_lock);
     return o;
 }
 
 /* Take the owner's list (owners_lock not held); NULL when empty. */
 static PyObject **take_items(pyg_owner *o, size_t *len)
 {
-    pthread_mutex_lock(&owners_lock);
+    gc_mutex_lock(&owners_lock);
     PyObject **items = o->items;
     *len = o->len;
     o->items = NULL;
     o->len = o->cap = 0;
     o->call_scheduled = false;
     atomic_store_explicit(&o->pending, 0, memory_order_relaxed);
-    pthread_mutex_unlock(&owners_lock);
+    gc_mutex_unlock(&owners_lock);
     return items;
 }
 
@@ -114,9 +114,9 @@ void pyg_owner_close(pyg_owner *o)
 {
     if (!o)
         return;
-    pthread_mutex_lock(&owners_lock);
+    gc_mutex_lock(&owners_lock);
     o->dead = true;
-    pthread_mutex_unlock(&owners_lock);
+    gc_mutex_unlock(&owners_lock);
     drain(o);
 }
 
@@ -126,7 +126,7 @@ static int drain_main_owners(void *arg)
     (void)arg;
     for (;;) {
         pyg_owner *found = NULL;
-        pthread_mutex_lock(&owners_lock);
+        gc_mutex_lock(&owners_lock);
         for (pyg_owner *o = owners; o; o = o->next) {
             if (o->is_main && o->call_scheduled) {
                 o->call_scheduled = false;
@@ -134,7 +134,7 @@ static int drain_main_owners(void *arg)
                 break;
             }
         }
-        pthread_mutex_unlock(&owners_lock);
+        gc_mutex_unlock(&owners_lock);
         if (!found)
             return 0;
         drain(found);
@@ -152,7 +152,7 @@ void pyg_release_object(void *obj, void *owner)
         return;
     }
     bool schedule = false;
-    pthread_mutex_lock(&owners_lock);
+    gc_mutex_lock(&owners_lock);
     if (!o->dead) {
         if (o->len == o->cap) {
             size_t cap = o->cap ? o->cap * 2 : 16;
@@ -171,7 +171,7 @@ void pyg_release_object(void *obj, void *owner)
         /* else out of memory: the object leaks (it may not be released
            here, and there is nowhere to put it) */
     }
-    pthread_mutex_unlock(&owners_lock);
+    gc_mutex_unlock(&owners_lock);
     /* Callable from any thread without a thread state.  If the queue is
        full, the next pygochan call of the interpreter drains instead. */
     if (schedule)

@@ -19,7 +19,7 @@
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
-#include <pthread.h>
+#include "platform/gc_platform.h"
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -109,7 +109,7 @@ typedef struct {
     PyTypeObject *semaphore_base_type; /* the C part of Semaphore (semaphore.c) */
 
     /* Parked waits and deadlock detection (debug/blocked.c) */
-    pthread_key_t blocked_key;       /* this thread's pyg_blocked record */
+    gc_tls_key blocked_key;       /* this thread's pyg_blocked record */
     bool blocked_key_ready;
     bool deadlock_detection;         /* main thread only reads; set by Python */
     int64_t deadlock_grace_ns;

@@ -173,12 +173,12 @@ gc_chan *gc_chan_new(int64_t capacity)
     gc_chan *ch = calloc(1, sizeof(*ch));
     if (!ch)
         return NULL;
-    if (pthread_mutex_init(&ch->lock, NULL) != 0) {
+    if (gc_mutex_init(&ch->lock) != 0) {
         free(ch);
         return NULL;
     }
     if (!gc_fork_register(&ch->fork_node, GC_FORK_CHAN, &ch->lock, ch)) {
-        pthread_mutex_destroy(&ch->lock);
+        gc_mutex_destroy(&ch->lock);
         free(ch);
         return NULL;
     }
@@ -193,7 +193,7 @@ void gc_chan_free(gc_chan *ch)
     if (!ch)
         return;
     gc_fork_unregister(&ch->fork_node, GC_FORK_CHAN);
-    pthread_mutex_destroy(&ch->lock);
+    gc_mutex_destroy(&ch->lock);
     free(ch->ring);
     free(ch->given_back);
     free(ch);
@@ -334,9 +334,9 @@ enum gc_status gc_chan_recv_locked(gc_chan *ch, void **value, bool *ok,
 enum gc_status gc_chan_try_send(gc_chan *ch, void *value)
 {
     gc_waiter *claimed;
-    pthread_mutex_lock(&ch->lock);
+    gc_mutex_lock(&ch->lock);
     enum gc_status st = gc_chan_send_locked(ch, value, &claimed);
-    pthread_mutex_unlock(&ch->lock);
+    gc_mutex_unlock(&ch->lock);
     if (claimed)
         gc_waiter_finish(claimed);
     return st;
@@ -346,7 +346,7 @@ enum gc_status gc_chan_try_handoff(gc_chan *ch, void *value)
 {
     gc_waiter *w = NULL;
     enum gc_status st = GC_NOT_READY;
-    pthread_mutex_lock(&ch->lock);
+    gc_mutex_lock(&ch->lock);
     if (ch->closed)
         st = GC_CLOSED;
     else if ((w = hand_to_receiver_locked(ch, value)) != NULL) {
@@ -357,7 +357,7 @@ enum gc_status gc_chan_try_handoff(gc_chan *ch, void *value)
         ch->sends++;
         ch->receives++;
     }
-    pthread_mutex_unlock(&ch->lock);
+    gc_mutex_unlock(&ch->lock);
     if (w)
         gc_waiter_finish(w);
     return st;
@@ -383,7 +383,7 @@ enum gc_status gc_chan_give_back(gc_chan *ch, void *value)
     enum gc_status st = GC_OK;
     /* The value's number, when the receive that took it was recorded. */
     uint64_t seq = gc_trace_on() ? gc_trace_last_received(ch->id) : 0;
-    pthread_mutex_lock(&ch->lock);
+    gc_mutex_lock(&ch->lock);
     /* A live receiver implies an empty buffer, so handing it the value
        keeps it first in line; so does the head of the buffer otherwise.
        Closed or not: receivers drain a closed channel's buffer. */
@@ -401,7 +401,7 @@ enum gc_status gc_chan_give_back(gc_chan *ch, void *value)
         if (gc_trace_on())
             trace_locked(ch, GC_TRACE_GIVE_BACK, seq, NULL, 0, 0);
     }
-    pthread_mutex_unlock(&ch->lock);
+    gc_mutex_unlock(&ch->lock);
     if (w)
         gc_waiter_finish(w);
     return st;
@@ -409,17 +409,17 @@ enum gc_status gc_chan_give_back(gc_chan *ch, void *value)
 
 void gc_chan_set_lifo_receivers(gc_chan *ch)
 {
-    pthread_mutex_lock(&ch->lock);
+    gc_mutex_lock(&ch->lock);
     ch->lifo_receivers = true;
-    pthread_mutex_unlock(&ch->lock);
+    gc_mutex_unlock(&ch->lock);
 }
 
 enum gc_status gc_chan_try_recv(gc_chan *ch, void **value, bool *ok)
 {
     gc_waiter *claimed;
-    pthread_mutex_lock(&ch->lock);
+    gc_mutex_lock(&ch->lock);
     enum gc_status st = gc_chan_recv_locked(ch, value, ok, &claimed);
-    pthread_mutex_unlock(&ch->lock);
+    gc_mutex_unlock(&ch->lock);
     if (claimed)
         gc_waiter_finish(claimed);
     return st;
@@ -442,15 +442,15 @@ static void claim_all_closed(gc_waitq *q, gc_entry **woken)
 enum gc_status gc_chan_close(gc_chan *ch)
 {
     gc_entry *woken = NULL;
-    pthread_mutex_lock(&ch->lock);
+    gc_mutex_lock(&ch->lock);
     if (ch->closed) {
-        pthread_mutex_unlock(&ch->lock);
+        gc_mutex_unlock(&ch->lock);
         return GC_CLOSED;
     }
     ch->closed = true;
     claim_all_closed(&ch->recvq, &woken);
     claim_all_closed(&ch->sendq, &woken);
-    pthread_mutex_unlock(&ch->lock);
+    gc_mutex_unlock(&ch->lock);
     while (woken) {
         /* Read the link first: once finished, the owner may return and its
            entry (on its stack) is gone. */
@@ -473,31 +473,31 @@ uint64_t gc_chan_id(const gc_chan *ch)
 
 size_t gc_chan_len(gc_chan *ch)
 {
-    pthread_mutex_lock(&ch->lock);
+    gc_mutex_lock(&ch->lock);
     size_t n = ch->count;
-    pthread_mutex_unlock(&ch->lock);
+    gc_mutex_unlock(&ch->lock);
     return n;
 }
 
 bool gc_chan_is_closed(gc_chan *ch)
 {
-    pthread_mutex_lock(&ch->lock);
+    gc_mutex_lock(&ch->lock);
     bool closed = ch->closed;
-    pthread_mutex_unlock(&ch->lock);
+    gc_mutex_unlock(&ch->lock);
     return closed;
 }
 
 void gc_chan_count_waiting(gc_chan *ch, size_t *senders, size_t *receivers)
 {
-    pthread_mutex_lock(&ch->lock);
+    gc_mutex_lock(&ch->lock);
     *senders = waitq_count_live(&ch->sendq);
     *receivers = waitq_count_live(&ch->recvq);
-    pthread_mutex_unlock(&ch->lock);
+    gc_mutex_unlock(&ch->lock);
 }
 
 void gc_chan_get_stats(gc_chan *ch, gc_chan_stats *out)
 {
-    pthread_mutex_lock(&ch->lock);
+    gc_mutex_lock(&ch->lock);
     out->sends = ch->sends;
     out->receives = ch->receives;
     out->send_blocked_ns = ch->send_blocked_ns;
@@ -507,16 +507,16 @@ void gc_chan_get_stats(gc_chan *ch, gc_chan_stats *out)
     out->receivers_waiting = waitq_count_live(&ch->recvq);
     out->length = ch->count;
     out->closed = ch->closed;
-    pthread_mutex_unlock(&ch->lock);
+    gc_mutex_unlock(&ch->lock);
 }
 
 int gc_chan_visit(gc_chan *ch, int (*visit)(void *value, void *arg), void *arg)
 {
     int rc = 0;
-    pthread_mutex_lock(&ch->lock);
+    gc_mutex_lock(&ch->lock);
     for (size_t i = 0; i < ch->count && rc == 0; i++)
         rc = visit(ch->ring[(ch->head + i) % ch->ring_size], arg);
-    pthread_mutex_unlock(&ch->lock);
+    gc_mutex_unlock(&ch->lock);
     return rc;
 }
 
@@ -532,7 +532,7 @@ static void reverse(void **a, size_t n)
 void **gc_chan_take_buffer(gc_chan *ch, size_t *count)
 {
     void **items = NULL;
-    pthread_mutex_lock(&ch->lock);
+    gc_mutex_lock(&ch->lock);
     *count = ch->count;
     if (ch->count > 0) {
         /* Rotate the ring in place so the items start at slot 0, oldest
@@ -547,6 +547,6 @@ void **gc_chan_take_buffer(gc_chan *ch, size_t *count)
         ch->count = 0;
         ch->given_back_len = 0;
     }
-    pthread_mutex_unlock(&ch->lock);
+    gc_mutex_unlock(&ch->lock);
     return items;
 }

@@ -16,7 +16,7 @@
 #ifndef GC_CHAN_IMPL_H
 #define GC_CHAN_IMPL_H
 
-#include <pthread.h>
+#include "platform/gc_platform.h"
 
 #include "gc_chan.h"
 #include "gc_fork.h"
@@ -32,7 +32,7 @@ struct gc_chan {
        Python objects, parks, or takes another lock (select registration
        takes several, always in address order), except the trace
        recorder's (gc_trace.h), which takes none. */
-    pthread_mutex_t lock;
+    gc_mutex lock;
     int64_t capacity; /* immutable */
 
     /* Guarded by lock.  ring is owned by the channel (freed in gc_chan_free);

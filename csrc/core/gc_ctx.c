@@ -1,7 +1,7 @@
 /* gc_ctx: the cancellation tree.  See gc_ctx.h for the ownership rules. */
 #include "gc_ctx.h"
 
-#include <pthread.h>
+#include "platform/gc_platform.h"
 #include <stdatomic.h>
 #include <stdlib.h>
 
@@ -19,7 +19,7 @@ typedef struct after_item {
 struct gc_ctx {
     _Atomic long refs;
     _Atomic int err;        /* written under lock, read without it */
-    pthread_mutex_t lock;   /* guards the fields below; held while closing
+    gc_mutex lock;   /* guards the fields below; held while closing
                                done (channel locks are leaves); never held
                                while taking a timer lock or another
                                context's lock, except a child taking its
@@ -119,10 +119,10 @@ static gc_ctx *destroy(gc_ctx *ctx)
     gc_timer_free(ctx->timer); /* stopped; waits for a firing callback */
     gc_ctx *parent = ctx->parent;
     if (parent) {
-        pthread_mutex_lock(&parent->lock);
+        gc_mutex_lock(&parent->lock);
         if (ctx->linked)
             unlink_child(parent, ctx);
-        pthread_mutex_unlock(&parent->lock);
+        gc_mutex_unlock(&parent->lock);
     }
     for (after_item *a = ctx->after, *next; a; a = next) {
         next = a->next;
@@ -135,7 +135,7 @@ static gc_ctx *destroy(gc_ctx *ctx)
     free(gc_chan_take_buffer(ctx->done, &n)); /* unbuffered: always empty */
     gc_chan_free(ctx->done);
     gc_fork_unregister(&ctx->fork_node, GC_FORK_CTX);
-    pthread_mutex_destroy(&ctx->lock);
+    gc_mutex_destroy(&ctx->lock);
     free(ctx);
     return parent;
 }
@@ -173,13 +173,13 @@ gc_ctx *gc_ctx_new_with_deadline_cause(gc_ctx *parent, int64_t deadline_ns,
         return NULL;
     ctx->refs = 1;
     ctx->done = gc_chan_new(0);
-    if (!ctx->done || pthread_mutex_init(&ctx->lock, NULL) != 0) {
+    if (!ctx->done || gc_mutex_init(&ctx->lock) != 0) {
         gc_chan_free(ctx->done);
         free(ctx);
         return NULL;
     }
     if (!gc_fork_register(&ctx->fork_node, GC_FORK_CTX, &ctx->lock, ctx)) {
-        pthread_mutex_destroy(&ctx->lock);
+        gc_mutex_destroy(&ctx->lock);
         gc_chan_free(ctx->done);
         free(ctx);
         return NULL;
@@ -202,7 +202,7 @@ gc_ctx *gc_ctx_new_with_deadline_cause(gc_ctx *parent, int64_t deadline_ns,
         gc_ctx_retain(parent);
         ctx->parent = parent;
         ctx->owner = parent->owner;
-        pthread_mutex_lock(&parent->lock);
+        gc_mutex_lock(&parent->lock);
         bool parent_done = atomic_load(&parent->err) != GC_CTX_ALIVE;
         if (!parent_done) {
             ctx->next = parent->first_child;
@@ -211,7 +211,7 @@ gc_ctx *gc_ctx_new_with_deadline_cause(gc_ctx *parent, int64_t deadline_ns,
             parent->first_child = ctx;
             ctx->linked = true;
         }
-        pthread_mutex_unlock(&parent->lock);
+        gc_mutex_unlock(&parent->lock);
         if (parent_done) {
             /* err and cause are fixed once done: read them unlocked */
             gc_ctx_cancel(ctx, atomic_load(&parent->err), parent->cause);
@@ -237,9 +237,9 @@ gc_ctx *gc_ctx_new_with_deadline_cause(gc_ctx *parent, int64_t deadline_ns,
 static bool cancel_one(gc_ctx *ctx, int err, void *cause, bool itself,
                        gc_ctx ***tail)
 {
-    pthread_mutex_lock(&ctx->lock);
+    gc_mutex_lock(&ctx->lock);
     if (atomic_load(&ctx->err) != GC_CTX_ALIVE) {
-        pthread_mutex_unlock(&ctx->lock);
+        gc_mutex_unlock(&ctx->lock);
         return false;
     }
     retain_value(cause);
@@ -265,7 +265,7 @@ static bool cancel_one(gc_ctx *ctx, int err, void *cause, bool itself,
     ctx->after = NULL;
     bool unpin = ctx->pinned;
     ctx->pinned = false;
-    pthread_mutex_unlock(&ctx->lock);
+    gc_mutex_unlock(&ctx->lock);
 
     for (after_item *a = after, *next; a; a = next) {
         next = a->next;
@@ -294,10 +294,10 @@ static bool cancel_tree(gc_ctx *ctx, int err, void *cause, bool itself)
     if (canceled && ctx->parent) {
         /* A done child no longer needs its parent's cancel: unlink it, so
            a long-lived parent does not collect canceled children. */
-        pthread_mutex_lock(&ctx->parent->lock);
+        gc_mutex_lock(&ctx->parent->lock);
         if (ctx->linked)
             unlink_child(ctx->parent, ctx);
-        pthread_mutex_unlock(&ctx->parent->lock);
+        gc_mutex_unlock(&ctx->parent->lock);
     }
     /* Descendants, breadth first, without recursion: trees may be deep. */
     while (work) {
@@ -329,9 +329,9 @@ int gc_ctx_err(gc_ctx *ctx)
         /* A cancel may be between closing done and publishing err, both
            under the lock: wait it out, so that a closed done channel always
            comes with an error. */
-        pthread_mutex_lock(&ctx->lock);
+        gc_mutex_lock(&ctx->lock);
         err = atomic_load(&ctx->err);
-        pthread_mutex_unlock(&ctx->lock);
+        gc_mutex_unlock(&ctx->lock);
     }
     return err;
 }
@@ -343,12 +343,12 @@ void *gc_ctx_cause(gc_ctx *ctx)
        nothing for a deadline and the reader walks up to the context that
        expired.  One lock at a time: the walk only goes up. */
     for (gc_ctx *c = ctx; c; c = c->parent) {
-        pthread_mutex_lock(&c->lock);
+        gc_mutex_lock(&c->lock);
         int err = atomic_load(&c->err);
         void *cause = c->cause;
         void *deadline_cause = c->deadline_cause;
         bool itself = c->expired_itself;
-        pthread_mutex_unlock(&c->lock);
+        gc_mutex_unlock(&c->lock);
         if (err == GC_CTX_ALIVE || cause || err != GC_CTX_DEADLINE)
             return err == GC_CTX_ALIVE ? NULL : cause;
         if (itself)
@@ -372,9 +372,9 @@ int64_t gc_ctx_after(gc_ctx *ctx, void *item, gc_chan *queue)
     after_item *a = malloc(sizeof(*a));
     if (!a)
         return -1;
-    pthread_mutex_lock(&ctx->lock);
+    gc_mutex_lock(&ctx->lock);
     if (atomic_load(&ctx->err) != GC_CTX_ALIVE) {
-        pthread_mutex_unlock(&ctx->lock);
+        gc_mutex_unlock(&ctx->lock);
         free(a);
         if (gc_chan_try_send(queue, item) != GC_OK)
             return -1;
@@ -391,7 +391,7 @@ int64_t gc_ctx_after(gc_ctx *ctx, void *item, gc_chan *queue)
         gc_ctx_retain(ctx);
     }
     int64_t id = a->id;
-    pthread_mutex_unlock(&ctx->lock);
+    gc_mutex_unlock(&ctx->lock);
     if (pin)
         report_pin(ctx, +1);
     return id;
@@ -400,7 +400,7 @@ int64_t gc_ctx_after(gc_ctx *ctx, void *item, gc_chan *queue)
 bool gc_ctx_after_stop(gc_ctx *ctx, int64_t id, void **item)
 {
     after_item *found = NULL;
-    pthread_mutex_lock(&ctx->lock);
+    gc_mutex_lock(&ctx->lock);
     for (after_item **p = &ctx->after; *p; p = &(*p)->next) {
         if ((*p)->id == id) {
             found = *p;
@@ -411,7 +411,7 @@ bool gc_ctx_after_stop(gc_ctx *ctx, int64_t id, void **item)
     bool unpin = ctx->pinned && !ctx->after;
     if (unpin)
         ctx->pinned = false;
-    pthread_mutex_unlock(&ctx->lock);
+    gc_mutex_unlock(&ctx->lock);
     if (unpin) {
         report_pin(ctx, -1);
         gc_ctx_release(ctx); /* never the last: the caller holds one */
@@ -427,21 +427,21 @@ int gc_ctx_visit_values(gc_ctx *ctx, int (*visit)(void *value, void *arg),
                         void *arg)
 {
     int rc = 0;
-    pthread_mutex_lock(&ctx->lock);
+    gc_mutex_lock(&ctx->lock);
     if (ctx->cause)
         rc = visit(ctx->cause, arg);
     if (ctx->deadline_cause && rc == 0)
         rc = visit(ctx->deadline_cause, arg);
     for (after_item *a = ctx->pinned ? NULL : ctx->after; a && rc == 0; a = a->next)
         rc = visit(a->item, arg);
-    pthread_mutex_unlock(&ctx->lock);
+    gc_mutex_unlock(&ctx->lock);
     return rc;
 }
 
 void **gc_ctx_take_values(gc_ctx *ctx, size_t *count)
 {
     *count = 0;
-    pthread_mutex_lock(&ctx->lock);
+    gc_mutex_lock(&ctx->lock);
     size_t n = (ctx->cause ? 1 : 0) + (ctx->deadline_cause ? 1 : 0);
     /* pinned items are the pin's, not the caller's to take */
     after_item *after = ctx->pinned ? NULL : ctx->after;
@@ -463,16 +463,16 @@ void **gc_ctx_take_values(gc_ctx *ctx, size_t *count)
         if (after)
             ctx->after = NULL;
     }
-    pthread_mutex_unlock(&ctx->lock);
+    gc_mutex_unlock(&ctx->lock);
     return values;
 }
 
 size_t gc_ctx_children(gc_ctx *ctx)
 {
     size_t n = 0;
-    pthread_mutex_lock(&ctx->lock);
+    gc_mutex_lock(&ctx->lock);
     for (gc_ctx *c = ctx->first_child; c; c = c->next)
         n++;
-    pthread_mutex_unlock(&ctx->lock);
+    gc_mutex_unlock(&ctx->lock);
     return n;
 }

@@ -8,11 +8,11 @@
 #include "gc_trace.h"
 #include "platform/gc_platform.h"
 
-static pthread_rwlock_t gate = PTHREAD_RWLOCK_INITIALIZER;
+static gc_rwlock gate = GC_RWLOCK_INIT;
 static _Thread_local int gate_depth;
 
 static struct {
-    pthread_mutex_t lock;
+    gc_mutex lock;
     /* Guarded by lock.  nodes[kind] holds len[kind] registered nodes (not
        owned: each object unregisters before it is freed); scratch has the
        same capacity as the channel array, so that the prepare handler can
@@ -21,9 +21,9 @@ static struct {
     size_t len[GC_FORK_KINDS], cap[GC_FORK_KINDS];
     gc_fork_node **scratch;
     size_t sorted; /* channel locks taken by prepare, in scratch */
-} reg = {.lock = PTHREAD_MUTEX_INITIALIZER};
+} reg = {.lock = GC_MUTEX_INIT};
 
-static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+static gc_once_flag atfork_once = GC_ONCE_INIT;
 
 static int by_object(const void *a, const void *b)
 {
@@ -34,36 +34,36 @@ static int by_object(const void *a, const void *b)
 
 static void prepare(void)
 {
-    pthread_rwlock_wrlock(&gate);
+    gc_rwlock_wrlock(&gate);
     gc_timer_fork_prepare();
-    pthread_mutex_lock(&reg.lock);
+    gc_mutex_lock(&reg.lock);
     for (int k = 0; k < GC_FORK_CHAN; k++)
         for (size_t i = 0; i < reg.len[k]; i++)
-            pthread_mutex_lock(reg.nodes[k][i]->lock);
+            gc_mutex_lock(reg.nodes[k][i]->lock);
     size_t n = reg.len[GC_FORK_CHAN];
     for (size_t i = 0; i < n; i++)
         reg.scratch[i] = reg.nodes[GC_FORK_CHAN][i];
     qsort(reg.scratch, n, sizeof(*reg.scratch), by_object);
     for (size_t i = 0; i < n; i++)
-        pthread_mutex_lock(reg.scratch[i]->lock);
+        gc_mutex_lock(reg.scratch[i]->lock);
     reg.sorted = n;
 }
 
 static void release_all(void)
 {
     for (size_t i = reg.sorted; i-- > 0;)
-        pthread_mutex_unlock(reg.scratch[i]->lock);
+        gc_mutex_unlock(reg.scratch[i]->lock);
     for (int k = GC_FORK_CHAN - 1; k >= 0; k--)
         for (size_t i = reg.len[k]; i-- > 0;)
-            pthread_mutex_unlock(reg.nodes[k][i]->lock);
-    pthread_mutex_unlock(&reg.lock);
+            gc_mutex_unlock(reg.nodes[k][i]->lock);
+    gc_mutex_unlock(&reg.lock);
 }
 
 static void in_parent(void)
 {
     release_all();
     gc_timer_fork_parent();
-    pthread_rwlock_unlock(&gate);
+    gc_rwlock_wrunlock(&gate);
 }
 
 static void in_child(void)
@@ -75,7 +75,7 @@ static void in_child(void)
     gc_trace_fork_child();
     /* Made anew, not unlocked: readers of threads that are gone may be
        counted in it (a write unlock hands the lock to waiting readers). */
-    pthread_rwlock_init(&gate, NULL);
+    gc_rwlock_init(&gate);
 }
 
 static void install(void)
@@ -93,52 +93,52 @@ static bool grow(gc_fork_node ***array, size_t cap)
 }
 
 bool gc_fork_register(gc_fork_node *node, enum gc_fork_kind kind,
-                      pthread_mutex_t *lock, void *object)
+                      gc_mutex *lock, void *object)
 {
-    pthread_once(&atfork_once, install);
+    gc_once(&atfork_once, install);
     node->lock = lock;
     node->object = object;
-    pthread_mutex_lock(&reg.lock);
+    gc_mutex_lock(&reg.lock);
     if (reg.len[kind] == reg.cap[kind]) {
         size_t cap = reg.cap[kind] ? reg.cap[kind] * 2 : 64;
         if (!grow(&reg.nodes[kind], cap) ||
             (kind == GC_FORK_CHAN && !grow(&reg.scratch, cap))) {
-            pthread_mutex_unlock(&reg.lock);
+            gc_mutex_unlock(&reg.lock);
             return false;
         }
         reg.cap[kind] = cap;
     }
     node->index = reg.len[kind]++;
     reg.nodes[kind][node->index] = node;
-    pthread_mutex_unlock(&reg.lock);
+    gc_mutex_unlock(&reg.lock);
     return true;
 }
 
 void gc_fork_unregister(gc_fork_node *node, enum gc_fork_kind kind)
 {
-    pthread_mutex_lock(&reg.lock);
+    gc_mutex_lock(&reg.lock);
     gc_fork_node *last = reg.nodes[kind][--reg.len[kind]];
     reg.nodes[kind][node->index] = last;
     last->index = node->index;
-    pthread_mutex_unlock(&reg.lock);
+    gc_mutex_unlock(&reg.lock);
 }
 
 void gc_fork_gate_enter(void)
 {
     if (gate_depth++ == 0)
-        pthread_rwlock_rdlock(&gate);
+        gc_rwlock_rdlock(&gate);
 }
 
 void gc_fork_gate_leave(void)
 {
     if (--gate_depth == 0)
-        pthread_rwlock_unlock(&gate);
+        gc_rwlock_rdunlock(&gate);
 }
 
 size_t gc_fork_registered(enum gc_fork_kind kind)
 {
-    pthread_mutex_lock(&reg.lock);
+    gc_mutex_lock(&reg.lock);
     size_t n = reg.len[kind];
-    pthread_mutex_unlock(&reg.lock);
+    gc_mutex_unlock(&reg.lock);
     return n;
 }

@@ -31,7 +31,7 @@
 #ifndef GC_FORK_H
 #define GC_FORK_H
 
-#include <pthread.h>
+#include "platform/gc_platform.h"
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -45,14 +45,14 @@ enum gc_fork_kind {
 
 /* Embedded in each registered object; guarded by the registry lock. */
 typedef struct gc_fork_node {
-    pthread_mutex_t *lock; /* the object's lock */
+    gc_mutex *lock; /* the object's lock */
     void *object;          /* the object (channels: sorted by it) */
     size_t index;          /* slot in the registry */
 } gc_fork_node;
 
 /* Register an object whose lock is `lock`: false on ENOMEM. */
 bool gc_fork_register(gc_fork_node *node, enum gc_fork_kind kind,
-                      pthread_mutex_t *lock, void *object);
+                      gc_mutex *lock, void *object);
 void gc_fork_unregister(gc_fork_node *node, enum gc_fork_kind kind);
 
 /* Hold the fork gate shared around an operation that takes several locks

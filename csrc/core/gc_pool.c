@@ -1,7 +1,7 @@
 /* gc_pool: routing jobs and deciding when workers start and exit. */
 #include "gc_pool.h"
 
-#include <pthread.h>
+#include "platform/gc_platform.h"
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +18,7 @@ struct gc_pool {
     /* Guards every field below except the atomics.  Taken before the job
        channel's lock (gc_chan_len under it), never the other way round, and
        never held while waiting. */
-    pthread_mutex_t lock;
+    gc_mutex lock;
     size_t max_workers;
     size_t alive;   /* workers started (or reserved) and not exited */
     size_t idle;    /* receiving workers no job is on its way to */
@@ -51,13 +51,13 @@ gc_pool *gc_pool_new(int64_t queue_size, size_t max_workers)
     if (!pool)
         return NULL;
     pool->jobs = gc_chan_new(queue_size);
-    if (!pool->jobs || pthread_mutex_init(&pool->lock, NULL) != 0) {
+    if (!pool->jobs || gc_mutex_init(&pool->lock) != 0) {
         gc_chan_free(pool->jobs);
         free(pool);
         return NULL;
     }
     if (!gc_fork_register(&pool->fork_node, GC_FORK_POOL, &pool->lock, pool)) {
-        pthread_mutex_destroy(&pool->lock);
+        gc_mutex_destroy(&pool->lock);
         gc_chan_free(pool->jobs);
         free(pool);
         return NULL;
@@ -78,7 +78,7 @@ void gc_pool_free(gc_pool *pool)
         return;
     gc_chan_free(pool->jobs);
     gc_fork_unregister(&pool->fork_node, GC_FORK_POOL);
-    pthread_mutex_destroy(&pool->lock);
+    gc_mutex_destroy(&pool->lock);
     free(pool);
 }
 
@@ -90,7 +90,7 @@ gc_chan *gc_pool_jobs(gc_pool *pool)
 enum gc_pool_route gc_pool_route(gc_pool *pool, bool may_wait_for_finishing)
 {
     enum gc_pool_route route;
-    pthread_mutex_lock(&pool->lock);
+    gc_mutex_lock(&pool->lock);
     if (pool->shut_down) {
         route = GC_ROUTE_SHUT_DOWN;
     } else if (pool->idle > 0) {
@@ -111,7 +111,7 @@ enum gc_pool_route gc_pool_route(gc_pool *pool, bool may_wait_for_finishing)
         pool->backlog++;
         route = GC_ROUTE_QUEUE;
     }
-    pthread_mutex_unlock(&pool->lock);
+    gc_mutex_unlock(&pool->lock);
     return route;
 }
 
@@ -119,7 +119,7 @@ void gc_pool_send_finished(gc_pool *pool, enum gc_pool_route route, bool sent)
 {
     if (sent)
         return;
-    pthread_mutex_lock(&pool->lock);
+    gc_mutex_lock(&pool->lock);
     /* The receiver this job was owed is idle again: either the slot taken
        at routing, or, if a worker already came back for the backlog, that
        worker. */
@@ -127,15 +127,15 @@ void gc_pool_send_finished(gc_pool *pool, enum gc_pool_route route, bool sent)
         pool->backlog--;
     else
         pool->idle++;
-    pthread_mutex_unlock(&pool->lock);
+    gc_mutex_unlock(&pool->lock);
 }
 
 void gc_pool_start_failed(gc_pool *pool)
 {
-    pthread_mutex_lock(&pool->lock);
+    gc_mutex_lock(&pool->lock);
     pool->alive--;
     pool->workers_started--;
-    pthread_mutex_unlock(&pool->lock);
+    gc_mutex_unlock(&pool->lock);
 }
 
 static void exit_locked(gc_pool *pool)
@@ -155,7 +155,7 @@ void gc_pool_worker_attach(gc_pool *pool, gc_pool_worker *worker,
     worker->name[n] = '\0';
     worker->busy_ns = 0;
     atomic_init(&worker->job_started_ns, 0);
-    pthread_mutex_lock(&pool->lock);
+    gc_mutex_lock(&pool->lock);
     worker->next = NULL;
     worker->prev = pool->workers_tail;
     if (pool->workers_tail)
@@ -163,12 +163,12 @@ void gc_pool_worker_attach(gc_pool *pool, gc_pool_worker *worker,
     else
         pool->workers_head = worker;
     pool->workers_tail = worker;
-    pthread_mutex_unlock(&pool->lock);
+    gc_mutex_unlock(&pool->lock);
 }
 
 void gc_pool_worker_detach(gc_pool *pool, gc_pool_worker *worker)
 {
-    pthread_mutex_lock(&pool->lock);
+    gc_mutex_lock(&pool->lock);
     if (worker->prev)
         worker->prev->next = worker->next;
     else
@@ -178,7 +178,7 @@ void gc_pool_worker_detach(gc_pool *pool, gc_pool_worker *worker)
     else
         pool->workers_tail = worker->prev;
     pool->detached_busy_ns += worker->busy_ns;
-    pthread_mutex_unlock(&pool->lock);
+    gc_mutex_unlock(&pool->lock);
 }
 
 /* A worker's busy time, its running job counted up to now; pool->lock held. */
@@ -196,7 +196,7 @@ bool gc_pool_worker_ready(gc_pool *pool, gc_pool_worker *worker, bool after_job)
 {
     bool stay = true;
     int64_t now = after_job && worker ? gc_now_ns() : 0;
-    pthread_mutex_lock(&pool->lock);
+    gc_mutex_lock(&pool->lock);
     if (now) {
         /* Under the lock with busy_ns, so a snapshot never counts the job
            twice (in busy_ns and as running) nor not at all. */
@@ -216,7 +216,7 @@ bool gc_pool_worker_ready(gc_pool *pool, gc_pool_worker *worker, bool after_job)
     } else {
         pool->idle++;
     }
-    pthread_mutex_unlock(&pool->lock);
+    gc_mutex_unlock(&pool->lock);
     return stay;
 }
 
@@ -225,14 +225,14 @@ bool gc_pool_worker_ready(gc_pool *pool, gc_pool_worker *worker, bool after_job)
 static bool leave_idle(gc_pool *pool, bool only_over_capacity)
 {
     bool leave = false;
-    pthread_mutex_lock(&pool->lock);
+    gc_mutex_lock(&pool->lock);
     if (pool->idle > 0 &&
         (!only_over_capacity || pool->alive > pool->max_workers)) {
         pool->idle--;
         exit_locked(pool);
         leave = true;
     }
-    pthread_mutex_unlock(&pool->lock);
+    gc_mutex_unlock(&pool->lock);
     return leave;
 }
 
@@ -248,12 +248,12 @@ bool gc_pool_idle_expired(gc_pool *pool)
 
 void gc_pool_worker_closed(gc_pool *pool)
 {
-    pthread_mutex_lock(&pool->lock);
+    gc_mutex_lock(&pool->lock);
     /* Closed and drained: no job is on its way to anyone. */
     if (pool->idle > 0)
         pool->idle--;
     exit_locked(pool);
-    pthread_mutex_unlock(&pool->lock);
+    gc_mutex_unlock(&pool->lock);
 }
 
 void gc_pool_job_started(gc_pool *pool, gc_pool_worker *worker,
@@ -279,7 +279,7 @@ void gc_pool_job_finished(gc_pool *pool)
 size_t gc_pool_resize(gc_pool *pool, size_t max_workers)
 {
     size_t to_start = 0, to_wake = 0;
-    pthread_mutex_lock(&pool->lock);
+    gc_mutex_lock(&pool->lock);
     pool->max_workers = max_workers;
     if (!pool->shut_down) {
         if (pool->alive < max_workers) {
@@ -293,7 +293,7 @@ size_t gc_pool_resize(gc_pool *pool, size_t max_workers)
             to_wake = pool->alive - max_workers;
         }
     }
-    pthread_mutex_unlock(&pool->lock);
+    gc_mutex_unlock(&pool->lock);
     /* Busy workers retire after their job; idle ones must be woken.  A wake
        nobody takes is simply not sent. */
     while (to_wake-- > 0 &&
@@ -304,10 +304,10 @@ size_t gc_pool_resize(gc_pool *pool, size_t max_workers)
 
 void gc_pool_shutdown(gc_pool *pool)
 {
-    pthread_mutex_lock(&pool->lock);
+    gc_mutex_lock(&pool->lock);
     bool first = !pool->shut_down;
     pool->shut_down = true;
-    pthread_mutex_unlock(&pool->lock);
+    gc_mutex_unlock(&pool->lock);
     if (first)
         gc_chan_close(pool->jobs);
 }
@@ -316,7 +316,7 @@ void gc_pool_get_stats(gc_pool *pool, gc_pool_stats *out)
 {
     size_t receivers;
     int64_t now = gc_now_ns();
-    pthread_mutex_lock(&pool->lock);
+    gc_mutex_lock(&pool->lock);
     out->busy_ns = pool->detached_busy_ns;
     for (const gc_pool_worker *w = pool->workers_head; w; w = w->next)
         out->busy_ns += worker_busy_locked(w, now);
@@ -327,7 +327,7 @@ void gc_pool_get_stats(gc_pool *pool, gc_pool_stats *out)
     out->workers_exited = pool->workers_exited;
     out->queued = gc_chan_len(pool->jobs);
     gc_chan_count_waiting(pool->jobs, &out->blocked_submitters, &receivers);
-    pthread_mutex_unlock(&pool->lock);
+    gc_mutex_unlock(&pool->lock);
     out->busy = atomic_load(&pool->busy);
     out->jobs_started = atomic_load(&pool->jobs_started);
     out->jobs_finished = atomic_load(&pool->jobs_finished);
@@ -339,13 +339,13 @@ size_t gc_pool_workers_busy(gc_pool *pool, gc_pool_worker_busy *out, size_t max)
 {
     size_t n = 0;
     int64_t now = gc_now_ns();
-    pthread_mutex_lock(&pool->lock);
+    gc_mutex_lock(&pool->lock);
     for (const gc_pool_worker *w = pool->workers_head; w; w = w->next, n++) {
         if (n < max) {
             memcpy(out[n].name, w->name, sizeof out[n].name);
             out[n].busy_ns = worker_busy_locked(w, now);
         }
     }
-    pthread_mutex_unlock(&pool->lock);
+    gc_mutex_unlock(&pool->lock);
     return n;
 }

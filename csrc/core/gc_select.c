@@ -118,9 +118,9 @@ enum gc_status gc_select_try(gc_select *sel, gc_select_result *res)
         if (!c->chan)
             continue;
         gc_waiter *claimed;
-        pthread_mutex_lock(&c->chan->lock);
+        gc_mutex_lock(&c->chan->lock);
         enum gc_status st = try_case_locked(c, i, res, &claimed);
-        pthread_mutex_unlock(&c->chan->lock);
+        gc_mutex_unlock(&c->chan->lock);
         if (claimed)
             gc_waiter_finish(claimed);
         if (st != GC_NOT_READY)
@@ -185,13 +185,13 @@ static void lock_all(gc_select *sel)
     if (sel->nlocks < 0)
         compute_lock_order(sel);
     for (int k = 0; k < sel->nlocks; k++)
-        pthread_mutex_lock(&sel->cases[sel->lock_order[k]].chan->lock);
+        gc_mutex_lock(&sel->cases[sel->lock_order[k]].chan->lock);
 }
 
 static void unlock_all(gc_select *sel)
 {
     for (int k = sel->nlocks - 1; k >= 0; k--)
-        pthread_mutex_unlock(&sel->cases[sel->lock_order[k]].chan->lock);
+        gc_mutex_unlock(&sel->cases[sel->lock_order[k]].chan->lock);
 }
 
 /* With every channel locked at once, poll again (the state may have changed
@@ -302,7 +302,7 @@ static void unregister_cases(gc_select *sel, int64_t now_ns)
         if (!c->chan)
             continue;
         bool count = blocked_ns > 0 && !repeats_earlier_case(sel, i);
-        pthread_mutex_lock(&c->chan->lock);
+        gc_mutex_lock(&c->chan->lock);
         if (e->queued)
             gc_waitq_remove(c->is_send ? &c->chan->sendq : &c->chan->recvq, e);
         if (count) {
@@ -311,7 +311,7 @@ static void unregister_cases(gc_select *sel, int64_t now_ns)
             else
                 c->chan->recv_blocked_ns += blocked_ns;
         }
-        pthread_mutex_unlock(&c->chan->lock);
+        gc_mutex_unlock(&c->chan->lock);
     }
 }
 
@@ -381,6 +381,29 @@ enum gc_status gc_select_wait(gc_select *sel, int64_t deadline_ns,
             return GC_INTERRUPTED;
         }
         /* A waker claimed us as we gave up: the operation happened. */
+    }
+    gc_waiter_wait_done(&sel->waiter);
+    unregister_cases(sel, now);
+    return committed_result(sel, res);
+}
+
+enum gc_status gc_select_spin(gc_select *sel, int spin_yields,
+                              gc_select_result *res)
+{
+    sel->hub = NULL; /* a waker finishes it as it would a thread's */
+    enum gc_status st = register_cases(sel, res);
+    if (st != GC_NOT_READY)
+        return st;
+    /* Queued, so parked as far as the statistics and a trace go; the
+       spin's clock readings serve them as in gc_select_wait. */
+    int64_t now = gc_now_ns();
+    sel->registered_ns = now;
+    if (gc_trace_on())
+        trace_park(sel, now);
+    if (!gc_waiter_spin_at(&sel->waiter, spin_yields, &now) &&
+        gc_waiter_abort(&sel->waiter)) {
+        unregister_cases(sel, now);
+        return GC_TIMEOUT;
     }
     gc_waiter_wait_done(&sel->waiter);
     unregister_cases(sel, now);

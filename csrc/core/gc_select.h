@@ -103,6 +103,15 @@ enum gc_status gc_select_wait(gc_select *sel, int64_t deadline_ns,
    queued, res set.  Then either gc_waiter_abort(&sel->waiter) wins (no
    effect) or the hub hands the waiter back DONE; either way
    gc_select_unregister, then, when DONE, gc_select_committed. */
+/* A wait that never sleeps, for an owner that must not block (an event
+   loop's coroutine) but whose peer, a thread on another core, may answer
+   within microseconds: register as a thread would, spin up to spin_yields,
+   then withdraw.  GC_OK / GC_CLOSED: a case committed (res set);
+   GC_TIMEOUT: nobody answered and nothing happened, and the select can be
+   registered or waited on afresh. */
+enum gc_status gc_select_spin(gc_select *sel, int spin_yields,
+                              gc_select_result *res);
+
 enum gc_status gc_select_register(gc_select *sel, struct gc_hub *hub,
                                   gc_select_result *res);
 void gc_select_unregister(gc_select *sel);

@@ -1,7 +1,7 @@
 /* gc_timer: the timer heap and its thread.  See gc_timer.h. */
 #include "gc_timer.h"
 
-#include <pthread.h>
+#include "platform/gc_platform.h"
 #include <stdlib.h>
 
 #include "gc_fork.h"
@@ -26,7 +26,7 @@ struct gc_timer {
 static _Thread_local bool on_timer_thread;
 
 static struct {
-    pthread_mutex_t lock;
+    gc_mutex lock;
     /* Guarded by lock.  heap owns its array; the timers in it are owned by
        their creators, who take them out (gc_timer_stop) before freeing. */
     gc_timer **heap;
@@ -38,7 +38,7 @@ static struct {
     /* Bumped after each callback returns; stoppers of a firing callback
        timer park on it. */
     _Atomic uint32_t fired_seq;
-} timers = {.lock = PTHREAD_MUTEX_INITIALIZER};
+} timers = {.lock = GC_MUTEX_INIT};
 
 /* ---- the heap (timers.lock held) --------------------------------------- */
 
@@ -130,36 +130,36 @@ static void fire(gc_timer *t, int64_t now)
    lock order), so a fork() never finds a callback half run. */
 static void fire_callback(gc_timer *t)
 {
-    pthread_mutex_unlock(&timers.lock);
+    gc_mutex_unlock(&timers.lock);
     gc_fork_gate_enter();
-    pthread_mutex_lock(&timers.lock);
+    gc_mutex_lock(&timers.lock);
     if (timers.len == 0 || timers.heap[0] != t || t->when > gc_now_ns()) {
         /* stopped, reset or freed while the lock was dropped: re-read */
-        pthread_mutex_unlock(&timers.lock);
+        gc_mutex_unlock(&timers.lock);
         gc_fork_gate_leave();
-        pthread_mutex_lock(&timers.lock);
+        gc_mutex_lock(&timers.lock);
         return;
     }
     heap_remove(t);
     t->firing = true;
-    pthread_mutex_unlock(&timers.lock);
+    gc_mutex_unlock(&timers.lock);
     t->fn(t->arg);
-    pthread_mutex_lock(&timers.lock);
+    gc_mutex_lock(&timers.lock);
     t->firing = false;
     if (t->free_pending)
         free(t); /* the callback freed its own timer (see gc_timer_free) */
     atomic_fetch_add(&timers.fired_seq, 1);
     gc_unpark(&timers.fired_seq);
-    pthread_mutex_unlock(&timers.lock);
+    gc_mutex_unlock(&timers.lock);
     gc_fork_gate_leave();
-    pthread_mutex_lock(&timers.lock);
+    gc_mutex_lock(&timers.lock);
 }
 
 static void *timer_thread(void *arg)
 {
     (void)arg;
     on_timer_thread = true;
-    pthread_mutex_lock(&timers.lock);
+    gc_mutex_lock(&timers.lock);
     for (;;) {
         int64_t now = gc_now_ns();
         while (timers.len > 0 && timers.heap[0]->when <= now) {
@@ -172,17 +172,17 @@ static void *timer_thread(void *arg)
         }
         int64_t deadline = timers.len > 0 ? timers.heap[0]->when : GC_FOREVER;
         uint32_t seq = atomic_load(&timers.wake_seq);
-        pthread_mutex_unlock(&timers.lock);
+        gc_mutex_unlock(&timers.lock);
         gc_park(&timers.wake_seq, seq, deadline);
-        pthread_mutex_lock(&timers.lock);
+        gc_mutex_lock(&timers.lock);
     }
     return NULL;
 }
 
 /* The at-fork handlers (gc_fork.c), called with the fork gate held
    exclusively: no callback is running, none is half done. */
-void gc_timer_fork_prepare(void) { pthread_mutex_lock(&timers.lock); }
-void gc_timer_fork_parent(void) { pthread_mutex_unlock(&timers.lock); }
+void gc_timer_fork_prepare(void) { gc_mutex_lock(&timers.lock); }
+void gc_timer_fork_parent(void) { gc_mutex_unlock(&timers.lock); }
 
 void gc_timer_fork_child(void)
 {
@@ -190,8 +190,8 @@ void gc_timer_fork_child(void)
        timers stay in the heap; a new thread starts with
        gc_timer_resume_after_fork() or the next timer operation.  The lock
        is made anew: its old waiters are gone with their threads. */
-    pthread_mutex_unlock(&timers.lock);
-    pthread_mutex_init(&timers.lock, NULL);
+    gc_mutex_unlock(&timers.lock);
+    gc_mutex_init(&timers.lock);
     timers.thread_started = false;
     atomic_store(&timers.wake_seq, 0);
 }
@@ -202,14 +202,7 @@ static bool ensure_thread(void)
 {
     if (timers.thread_started)
         return true;
-    pthread_attr_t attr;
-    pthread_t thread;
-    if (pthread_attr_init(&attr) != 0)
-        return false;
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&attr, 64 * 1024);
-    bool ok = pthread_create(&thread, &attr, timer_thread, NULL) == 0;
-    pthread_attr_destroy(&attr);
+    bool ok = gc_thread_start_detached(timer_thread, NULL, 64 * 1024) == 0;
     timers.thread_started = ok;
     return ok;
 }
@@ -245,9 +238,9 @@ static bool stop_locked(gc_timer *t)
         heap_remove(t);
     while (t->firing && !on_timer_thread) {
         uint32_t seq = atomic_load(&timers.fired_seq);
-        pthread_mutex_unlock(&timers.lock);
+        gc_mutex_unlock(&timers.lock);
         gc_park(&timers.fired_seq, seq, GC_FOREVER);
-        pthread_mutex_lock(&timers.lock);
+        gc_mutex_lock(&timers.lock);
     }
     if (!t->chan)
         return was_active;
@@ -259,9 +252,9 @@ static bool stop_locked(gc_timer *t)
 
 bool gc_timer_stop(gc_timer *t)
 {
-    pthread_mutex_lock(&timers.lock);
+    gc_mutex_lock(&timers.lock);
     bool was_active = stop_locked(t);
-    pthread_mutex_unlock(&timers.lock);
+    gc_mutex_unlock(&timers.lock);
     return was_active;
 }
 
@@ -269,7 +262,7 @@ enum gc_status gc_timer_reset(gc_timer *t, int64_t when, int64_t period_ns,
                               bool *was_active)
 {
     enum gc_status st = GC_OK;
-    pthread_mutex_lock(&timers.lock);
+    gc_mutex_lock(&timers.lock);
     *was_active = stop_locked(t);
     t->when = when;
     t->period = period_ns > 0 ? period_ns : 0;
@@ -280,7 +273,7 @@ enum gc_status gc_timer_reset(gc_timer *t, int64_t when, int64_t period_ns,
         atomic_fetch_add(&timers.wake_seq, 1);
         gc_unpark(&timers.wake_seq);
     }
-    pthread_mutex_unlock(&timers.lock);
+    gc_mutex_unlock(&timers.lock);
     return st;
 }
 
@@ -288,7 +281,7 @@ void gc_timer_free(gc_timer *t)
 {
     if (!t)
         return;
-    pthread_mutex_lock(&timers.lock);
+    gc_mutex_lock(&timers.lock);
     stop_locked(t);
     /* Freed from inside its own callback (a deadline whose cancel drops
        the last reference of its context): fire_callback still has to write
@@ -296,23 +289,23 @@ void gc_timer_free(gc_timer *t)
     bool own_callback = t->firing && on_timer_thread;
     if (own_callback)
         t->free_pending = true;
-    pthread_mutex_unlock(&timers.lock);
+    gc_mutex_unlock(&timers.lock);
     if (!own_callback)
         free(t);
 }
 
 void gc_timer_resume_after_fork(void)
 {
-    pthread_mutex_lock(&timers.lock);
+    gc_mutex_lock(&timers.lock);
     if (timers.len > 0)
         ensure_thread();
-    pthread_mutex_unlock(&timers.lock);
+    gc_mutex_unlock(&timers.lock);
 }
 
 size_t gc_timer_pending(void)
 {
-    pthread_mutex_lock(&timers.lock);
+    gc_mutex_lock(&timers.lock);
     size_t n = timers.len;
-    pthread_mutex_unlock(&timers.lock);
+    gc_mutex_unlock(&timers.lock);
     return n;
 }

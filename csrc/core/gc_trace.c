@@ -1,9 +1,9 @@
 /* gc_trace: the recorder's ring buffer.  See gc_trace.h. */
 #include "gc_trace.h"
 
-#include <pthread.h>
 #include <stdlib.h>
-#include <string.h>
+
+#include "platform/gc_platform.h"
 
 _Atomic int gc_trace_flag;
 
@@ -11,13 +11,13 @@ _Atomic int gc_trace_flag;
    capacity, the index of the next slot written, how many events it holds
    and how many it dropped, and the thread-id function. */
 static struct {
-    pthread_mutex_t lock;
+    gc_mutex lock;
     gc_trace_event *ring;
     size_t capacity, next, count;
     uint64_t dropped;
     uint64_t session; /* counts recordings started */
     uint64_t (*thread_id)(void);
-} rec = {PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0, 0, 0, 0, NULL};
+} rec = {GC_MUTEX_INIT, NULL, 0, 0, 0, 0, 0, NULL};
 
 /* The calling thread's last recorded receive (its own thread only). */
 #if defined(__GNUC__)
@@ -37,9 +37,9 @@ int gc_trace_start(size_t capacity, uint64_t (*thread_id)(void))
     gc_trace_event *ring = malloc(capacity * sizeof *ring);
     if (!ring)
         return -1;
-    pthread_mutex_lock(&rec.lock);
+    gc_mutex_lock(&rec.lock);
     if (rec.ring) {
-        pthread_mutex_unlock(&rec.lock);
+        gc_mutex_unlock(&rec.lock);
         free(ring);
         return 1;
     }
@@ -50,20 +50,20 @@ int gc_trace_start(size_t capacity, uint64_t (*thread_id)(void))
     rec.session++;
     rec.thread_id = thread_id;
     atomic_store_explicit(&gc_trace_flag, 1, memory_order_relaxed);
-    pthread_mutex_unlock(&rec.lock);
+    gc_mutex_unlock(&rec.lock);
     return 0;
 }
 
 gc_trace_event *gc_trace_stop(size_t *count, uint64_t *dropped)
 {
-    pthread_mutex_lock(&rec.lock);
+    gc_mutex_lock(&rec.lock);
     atomic_store_explicit(&gc_trace_flag, 0, memory_order_relaxed);
     gc_trace_event *ring = rec.ring;
     size_t n = rec.count, cap = rec.capacity, next = rec.next;
     *dropped = rec.dropped;
     rec.ring = NULL;
     rec.count = rec.next = rec.capacity = 0;
-    pthread_mutex_unlock(&rec.lock);
+    gc_mutex_unlock(&rec.lock);
     *count = n;
     if (!ring || n == 0) {
         free(ring);
@@ -90,7 +90,7 @@ gc_trace_event *gc_trace_stop(size_t *count, uint64_t *dropped)
 static void record(uint64_t thread, enum gc_trace_kind kind, uint64_t chan,
                    uint64_t seq, int64_t ts_ns)
 {
-    pthread_mutex_lock(&rec.lock);
+    gc_mutex_lock(&rec.lock);
     if (rec.ring) {
         if (kind == GC_TRACE_RECV && !thread) {
             last_recv.session = rec.session;
@@ -112,7 +112,7 @@ static void record(uint64_t thread, enum gc_trace_kind kind, uint64_t chan,
         else
             rec.dropped++;
     }
-    pthread_mutex_unlock(&rec.lock);
+    gc_mutex_unlock(&rec.lock);
 }
 
 void gc_trace_record(enum gc_trace_kind kind, uint64_t chan, uint64_t seq,
@@ -130,20 +130,20 @@ void gc_trace_record_for(uint64_t thread, enum gc_trace_kind kind,
 
 void gc_trace_received(uint64_t chan, uint64_t seq)
 {
-    pthread_mutex_lock(&rec.lock);
+    gc_mutex_lock(&rec.lock);
     if (rec.ring) {
         last_recv.session = rec.session;
         last_recv.chan = chan;
         last_recv.seq = seq;
     }
-    pthread_mutex_unlock(&rec.lock);
+    gc_mutex_unlock(&rec.lock);
 }
 
 uint64_t gc_trace_thread_id(void)
 {
-    pthread_mutex_lock(&rec.lock);
+    gc_mutex_lock(&rec.lock);
     uint64_t id = rec.ring && rec.thread_id ? rec.thread_id() : 0;
-    pthread_mutex_unlock(&rec.lock);
+    gc_mutex_unlock(&rec.lock);
     return id;
 }
 
@@ -151,9 +151,9 @@ uint64_t gc_trace_last_received(uint64_t chan)
 {
     /* Within one recording every receive is recorded, so a match of this
        recording is this thread's last receive from chan. */
-    pthread_mutex_lock(&rec.lock);
+    gc_mutex_lock(&rec.lock);
     bool current = rec.ring && last_recv.session == rec.session;
-    pthread_mutex_unlock(&rec.lock);
+    gc_mutex_unlock(&rec.lock);
     return current && last_recv.chan == chan ? last_recv.seq : 0;
 }
 
@@ -162,8 +162,7 @@ void gc_trace_fork_child(void)
     /* Another thread may have held the lock at the fork: a new one.  The
        ring is left to the parent's copy of the memory (not freed: the
        allocator's own state is not ours to trust here). */
-    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
-    memcpy(&rec.lock, &fresh, sizeof fresh);
+    gc_mutex_init(&rec.lock);
     atomic_store_explicit(&gc_trace_flag, 0, memory_order_relaxed);
     rec.ring = NULL;
     rec.count = rec.next = rec.capacity = 0;

@@ -1,7 +1,7 @@
 /* gc_wg: the WaitGroup counter and its generations of zero channels. */
 #include "gc_wg.h"
 
-#include <pthread.h>
+#include "platform/gc_platform.h"
 #include <stdatomic.h>
 #include <stdlib.h>
 
@@ -13,7 +13,7 @@ struct gc_wg_gen {
 };
 
 struct gc_wg {
-    pthread_mutex_t lock;
+    gc_mutex lock;
     /* Guarded by lock.  current is NULL exactly when count == 0; the group
        holds one reference on it, dropped when count returns to zero. */
     int64_t count;
@@ -51,12 +51,12 @@ gc_chan *gc_wg_gen_chan(gc_wg_gen *gen)
 gc_wg *gc_wg_new(void)
 {
     gc_wg *wg = calloc(1, sizeof(*wg));
-    if (wg && pthread_mutex_init(&wg->lock, NULL) != 0) {
+    if (wg && gc_mutex_init(&wg->lock) != 0) {
         free(wg);
         return NULL;
     }
     if (wg && !gc_fork_register(&wg->fork_node, GC_FORK_WG, &wg->lock, wg)) {
-        pthread_mutex_destroy(&wg->lock);
+        gc_mutex_destroy(&wg->lock);
         free(wg);
         return NULL;
     }
@@ -72,7 +72,7 @@ void gc_wg_free(gc_wg *wg)
         gc_wg_gen_release(wg->current);
     }
     gc_fork_unregister(&wg->fork_node, GC_FORK_WG);
-    pthread_mutex_destroy(&wg->lock);
+    gc_mutex_destroy(&wg->lock);
     free(wg);
 }
 
@@ -81,22 +81,22 @@ enum gc_status gc_wg_add(gc_wg *wg, int64_t delta)
     /* Allocate outside the lock in case this add leaves zero. */
     gc_wg_gen *fresh = NULL, *finished = NULL;
     if (delta > 0) {
-        pthread_mutex_lock(&wg->lock);
+        gc_mutex_lock(&wg->lock);
         bool leaving_zero = wg->count == 0;
-        pthread_mutex_unlock(&wg->lock);
+        gc_mutex_unlock(&wg->lock);
         if (leaving_zero && !(fresh = gen_new()))
             return GC_NOMEM;
     }
-    pthread_mutex_lock(&wg->lock);
+    gc_mutex_lock(&wg->lock);
     int64_t next;
     if (__builtin_add_overflow(wg->count, delta, &next) || next < 0) {
-        pthread_mutex_unlock(&wg->lock);
+        gc_mutex_unlock(&wg->lock);
         gc_wg_gen_release(fresh);
         return GC_CLOSED;
     }
     if (wg->count == 0 && next > 0) {
         if (!fresh) { /* another add raced us past zero and back */
-            pthread_mutex_unlock(&wg->lock);
+            gc_mutex_unlock(&wg->lock);
             return gc_wg_add(wg, delta);
         }
         wg->current = fresh;
@@ -106,7 +106,7 @@ enum gc_status gc_wg_add(gc_wg *wg, int64_t delta)
         wg->current = NULL;
     }
     wg->count = next;
-    pthread_mutex_unlock(&wg->lock);
+    gc_mutex_unlock(&wg->lock);
     gc_wg_gen_release(fresh);
     if (finished) {
         gc_chan_close(finished->zero);
@@ -117,18 +117,18 @@ enum gc_status gc_wg_add(gc_wg *wg, int64_t delta)
 
 int64_t gc_wg_count(gc_wg *wg)
 {
-    pthread_mutex_lock(&wg->lock);
+    gc_mutex_lock(&wg->lock);
     int64_t n = wg->count;
-    pthread_mutex_unlock(&wg->lock);
+    gc_mutex_unlock(&wg->lock);
     return n;
 }
 
 gc_wg_gen *gc_wg_acquire_gen(gc_wg *wg)
 {
-    pthread_mutex_lock(&wg->lock);
+    gc_mutex_lock(&wg->lock);
     gc_wg_gen *gen = wg->current;
     if (gen)
         atomic_fetch_add(&gen->refs, 1);
-    pthread_mutex_unlock(&wg->lock);
+    gc_mutex_unlock(&wg->lock);
     return gen;
 }

@@ -18,14 +18,14 @@
 #include "debug/blocked.h"
 #include "args.h"
 
-#include <pthread.h>
+#include "platform/gc_platform.h"
 #include <sched.h>
 #include <stdlib.h>
 #include <time.h>
 
 #include "gc_park.h"
 
-static pthread_mutex_t all_lock = PTHREAD_MUTEX_INITIALIZER;
+static gc_mutex all_lock = GC_MUTEX_INIT;
 static pyg_blocked *all_head; /* guarded by all_lock */
 
 /* all_lock held */
@@ -44,15 +44,15 @@ static void unlink_record(pyg_blocked *rec)
 static void free_record(void *p)
 {
     pyg_blocked *rec = p;
-    pthread_mutex_lock(&all_lock);
+    gc_mutex_lock(&all_lock);
     unlink_record(rec);
-    pthread_mutex_unlock(&all_lock);
+    gc_mutex_unlock(&all_lock);
     free(rec);
 }
 
 pyg_blocked *pyg_blocked_self(pyg_state *st)
 {
-    pyg_blocked *rec = pthread_getspecific(st->blocked_key);
+    pyg_blocked *rec = gc_tls_get(st->blocked_key);
     if (rec)
         return rec;
     rec = calloc(1, sizeof(*rec));
@@ -60,13 +60,13 @@ pyg_blocked *pyg_blocked_self(pyg_state *st)
         return NULL;
     rec->st = st;
     rec->thread_ident = PyThread_get_thread_ident();
-    pthread_mutex_lock(&all_lock);
+    gc_mutex_lock(&all_lock);
     rec->next = all_head;
     if (rec->next)
         rec->next->prev = rec;
     all_head = rec;
-    pthread_mutex_unlock(&all_lock);
-    if (pthread_setspecific(st->blocked_key, rec) != 0) {
+    gc_mutex_unlock(&all_lock);
+    if (gc_tls_set(st->blocked_key, rec) != 0) {
         free_record(rec);
         return NULL;
     }
@@ -188,10 +188,10 @@ static PyObject *module_blocked(PyObject *module, PyObject *Py_UNUSED(ignored))
     if (!list)
         return NULL;
     size_t n = 0;
-    pthread_mutex_lock(&all_lock);
+    gc_mutex_lock(&all_lock);
     for (pyg_blocked *r = all_head; r; r = r->next)
         n += r->st == st;
-    pthread_mutex_unlock(&all_lock);
+    gc_mutex_unlock(&all_lock);
     /* Records made meanwhile are left out: they were not parked yet. */
     snapshot *snaps = PyMem_Calloc(n + 1, sizeof(snapshot));
     size_t nrefs = 0, cap = 16;
@@ -204,7 +204,7 @@ static PyObject *module_blocked(PyObject *module, PyObject *Py_UNUSED(ignored))
     }
     size_t got = 0;
     bool nomem = false;
-    pthread_mutex_lock(&all_lock);
+    gc_mutex_lock(&all_lock);
     for (pyg_blocked *r = all_head; r && got < n && !nomem; r = r->next) {
         if (r->st != st)
             continue;
@@ -237,7 +237,7 @@ static PyObject *module_blocked(PyObject *module, PyObject *Py_UNUSED(ignored))
         }
         snaps[got++] = (snapshot){r->thread_ident, v.op, first, v.since_ns, v.timed};
     }
-    pthread_mutex_unlock(&all_lock);
+    gc_mutex_unlock(&all_lock);
     for (size_t i = 0; i < got && list && !nomem; i++) {
         size_t first = snaps[i].first_ref;
         size_t last = i + 1 < got ? snaps[i + 1].first_ref : nrefs;
@@ -333,7 +333,7 @@ static int all_parked_for_good(pyg_state *st, bool skip_self, bool *stuck,
         return -1;
     size_t untimed = 0;
     *changes = 0;
-    pthread_mutex_lock(&all_lock);
+    gc_mutex_lock(&all_lock);
     for (pyg_blocked *r = all_head; r; r = r->next) {
         if (r->st != st)
             continue;
@@ -343,7 +343,7 @@ static int all_parked_for_good(pyg_state *st, bool skip_self, bool *stuck,
         /* no Python code runs under the leaf lock */
         untimed += v.parked && !v.timed && !census_skips(&census, r->thread_ident);
     }
-    pthread_mutex_unlock(&all_lock);
+    gc_mutex_unlock(&all_lock);
     PyMem_Free(census.skip);
     /* Anything that could still wake a waiter is progress: a thread not
        parked in pygochan, a park with a deadline, any pending timer
@@ -445,7 +445,7 @@ static size_t kick(pyg_state *st, const unsigned long *idents, Py_ssize_t nident
 {
     unsigned long self = PyThread_get_thread_ident();
     size_t remaining = 0;
-    pthread_mutex_lock(&all_lock);
+    gc_mutex_lock(&all_lock);
     for (pyg_blocked *r = all_head; r; r = r->next) {
         if (r->st != st || r->thread_ident == self)
             continue;
@@ -472,7 +472,7 @@ static size_t kick(pyg_state *st, const unsigned long *idents, Py_ssize_t nident
            treat it as a spurious wake-up. */
         gc_unpark(v.word);
     }
-    pthread_mutex_unlock(&all_lock);
+    gc_mutex_unlock(&all_lock);
     return remaining;
 }
 
@@ -644,7 +644,7 @@ static PyObject *module_set_deadlock_reporter(PyObject *module, PyObject *fn)
 void pyg_blocked_after_fork(pyg_state *st)
 {
     st->deadlock_raised = false; /* the child is a program of its own */
-    pthread_mutex_init(&all_lock, NULL);
+    gc_mutex_init(&all_lock);
     unsigned long self = PyThread_get_thread_ident();
     for (pyg_blocked *r = all_head, *next; r; r = next) {
         next = r->next;
@@ -674,7 +674,7 @@ static PyMethodDef blocked_functions[] = {
 
 int pyg_blocked_init(PyObject *module, pyg_state *st)
 {
-    if (pthread_key_create(&st->blocked_key, free_record) != 0) {
+    if (gc_tls_create(&st->blocked_key, free_record) != 0) {
         PyErr_SetString(PyExc_RuntimeError, "cannot create a thread-local key");
         return -1;
     }
@@ -699,10 +699,10 @@ void pyg_blocked_free(pyg_state *st)
     st->blocked_key_ready = false;
     /* Orphan this module's records: a thread still parked (a daemon at
        exit) may unpark later and must find its record alive. */
-    pthread_mutex_lock(&all_lock);
+    gc_mutex_lock(&all_lock);
     for (pyg_blocked *r = all_head; r; r = r->next)
         if (r->st == st)
             r->st = NULL;
-    pthread_mutex_unlock(&all_lock);
-    pthread_key_delete(st->blocked_key);
+    gc_mutex_unlock(&all_lock);
+    gc_tls_delete(st->blocked_key);
 }

@@ -401,6 +401,8 @@ static PyObject *aop_first_step(pyg_aop *self)
     if (status == GC_NOT_READY &&
         (self->op.nonblocking || !self->op.timeout.blocking))
         pyg_op_abort(&self->op); /* one attempt only: settled, given up */
+    else if (status == GC_NOT_READY)
+        (void)pyg_op_spin(&self->op);
     if (self->op.settled) {
         self->state = AOP_SETTLED;
         return stop_with_result(self);
@@ -561,26 +563,6 @@ static PyObject *aop_abort(pyg_aop *self, PyObject *Py_UNUSED(ignored))
     Py_RETURN_TRUE;
 }
 
-/* A parked hand-off whose peer may answer within microseconds (a thread
-   on another core): yield-spin as a blocked thread does before it sleeps,
-   with the GIL released.  True if it completed meanwhile (its hub then
-   holds it: the caller drains the hub and reads result()); None if a spin
-   cannot help here. */
-static PyObject *aop_spin(pyg_aop *self, PyObject *Py_UNUSED(ignored))
-{
-    if (self->state != AOP_PARKED || !pyg_op_spin_may_help(&self->op))
-        Py_RETURN_NONE;
-    gc_waiter *waiter = &self->op.sel.waiter;
-    uint32_t s;
-    Py_BEGIN_ALLOW_THREADS
-    (void)gc_waiter_spin(waiter, gc_spin_yields);
-    s = gc_waiter_state(waiter);
-    if (s == GC_W_CLAIMED)
-        gc_waiter_wait_done(waiter);
-    Py_END_ALLOW_THREADS
-    return PyBool_FromLong(s != GC_W_WAITING);
-}
-
 static PyObject *aop_result(pyg_aop *self, PyObject *Py_UNUSED(ignored))
 {
     return take_result(self);
@@ -632,10 +614,6 @@ static PyMethodDef aop_methods[] = {
     {"abort", (PyCFunction)aop_abort, METH_NOARGS,
      "abort($self)\n--\n\nGive up: True if nothing happened, False if a waker "
      "committed first."},
-    {"spin", (PyCFunction)aop_spin, METH_NOARGS,
-     "spin($self)\n--\n\nParked on unbuffered channels: wait a few yields "
-     "for a waker, the GIL released; True if one finished the operation, "
-     "None if no spin was tried."},
     {"result", (PyCFunction)aop_result, METH_NOARGS,
      "result($self)\n--\n\nThe settled outcome, as the thread call returns "
      "or raises it."},

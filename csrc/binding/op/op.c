@@ -495,7 +495,7 @@ bool pyg_op_moved(const pyg_op *op)
            (op->cases[op->res.index].is_send || op->res.ok);
 }
 
-bool pyg_op_spin_may_help(const pyg_op *op)
+static bool spin_may_help(const pyg_op *op)
 {
     if (op->kind == PYG_OP_CLOSED || op->ncases == 0)
         return false;
@@ -503,4 +503,38 @@ bool pyg_op_spin_may_help(const pyg_op *op)
         if (op->cases[i].chan && gc_chan_capacity(op->cases[i].chan) != 0)
             return false;
     return true;
+}
+
+/* A thread runs at most one event loop at a time, so the loop's spin
+   budget is the thread's: after a miss, the next `spin_skip` hand-offs park
+   without spinning, and every further miss doubles that (up to
+   SPIN_PENALTY_MAX), so that a loop whose peers are its own tasks, or slow
+   threads, stops delaying its other work. */
+#define SPIN_PENALTY_MAX 63
+static _Thread_local int spin_skip;
+static _Thread_local int spin_penalty;
+
+enum gc_status pyg_op_spin(pyg_op *op)
+{
+    if (!spin_may_help(op))
+        return GC_NOT_READY;
+    if (spin_skip > 0) {
+        spin_skip--;
+        return GC_NOT_READY;
+    }
+    ensure_select(op);
+    enum gc_status status;
+    Py_BEGIN_ALLOW_THREADS
+    status = gc_select_spin(&op->sel, gc_spin_yields, &op->res);
+    Py_END_ALLOW_THREADS
+    if (status == GC_TIMEOUT) {
+        spin_penalty = spin_penalty * 2 + 1;
+        if (spin_penalty > SPIN_PENALTY_MAX)
+            spin_penalty = SPIN_PENALTY_MAX;
+        spin_skip = spin_penalty;
+        return GC_NOT_READY;
+    }
+    spin_penalty = 0;
+    settle(op, status);
+    return status;
 }

@@ -166,9 +166,13 @@ bool pyg_op_give_back(pyg_op *op);
 /* True when the op committed a hand-off (a value moved), which a late
    cancellation cannot undo. */
 bool pyg_op_moved(const pyg_op *op);
-/* A hand-off on unbuffered channels only, where a fast peer answers each
-   value with a wake-up: worth spinning for before the loop sleeps. */
-bool pyg_op_spin_may_help(const pyg_op *op);
+/* Before the loop driver parks a hand-off on unbuffered channels, where a
+   peer thread on another core answers each value within microseconds:
+   wait as a thread would, GIL released, for one spin and no sleep, then
+   withdraw.  Settled (GC_OK / GC_CLOSED) if the peer answered; GC_NOT_READY
+   (nothing happened) if it did not, or if the op is not a hand-off, or if
+   recent spins on this thread found nobody that fast. */
+enum gc_status pyg_op_spin(pyg_op *op);
 
 /* An awaitable channel operation (the loop driver's Channel methods). */
 PyObject *pyg_channel_awaitable(PyObject *channel, enum pyg_op_kind kind,

@@ -7,9 +7,9 @@
 
 static size_t ring_slots(gc_chan *ch)
 {
-    pthread_mutex_lock(&ch->lock);
+    gc_mutex_lock(&ch->lock);
     size_t n = ch->ring_size;
-    pthread_mutex_unlock(&ch->lock);
+    gc_mutex_unlock(&ch->lock);
     return n;
 }
 

@@ -330,19 +330,19 @@ static void test_select_stop_word_ends_the_wait(void)
     /* another value: a spurious wake-up, the wait goes on */
     atomic_store(&op.stop, 6);
     for (int i = 0; i < 5; i++) {
-        pthread_mutex_lock(&op.ch->lock);
+        gc_mutex_lock(&op.ch->lock);
         gc_unpark(&op.ch->recvq.head->waiter->state);
-        pthread_mutex_unlock(&op.ch->lock);
+        gc_mutex_unlock(&op.ch->lock);
         sleep_us(1000);
     }
     CHECK(!atomic_load(&op.returned));
     atomic_store(&op.stop, 7);
     /* a wake-up before the sleep is lost: wake until it has returned */
     while (!atomic_load(&op.returned)) {
-        pthread_mutex_lock(&op.ch->lock);
+        gc_mutex_lock(&op.ch->lock);
         if (op.ch->recvq.head)
             gc_unpark(&op.ch->recvq.head->waiter->state);
-        pthread_mutex_unlock(&op.ch->lock);
+        gc_mutex_unlock(&op.ch->lock);
         sleep_us(1000);
     }
     pthread_join(t, NULL);
@@ -538,6 +538,66 @@ static void test_signal_interrupts_sliced_wait(void)
 }
 #endif
 
+
+/* gc_select_spin (the event loop's pre-park spin) either commits or leaves no
+   trace: a peer offering values one at a time loses none of them, whether
+   the spin caught the value or gave up and a plain receive took it. */
+struct offerer {
+    gc_chan *ch;
+    int rounds;
+};
+
+static void *offer_each_until_taken(void *arg)
+{
+    struct offerer *o = arg;
+    for (int i = 0; i < o->rounds; i++)
+        while (gc_chan_try_send(o->ch, VAL(i)) != GC_OK)
+            gc_yield();
+    return NULL;
+}
+
+static void test_select_spin_commits_or_has_no_effect(void)
+{
+    gc_chan *buffered = gc_chan_new(1);
+    CHECK(gc_chan_try_send(buffered, VAL(7)) == GC_OK);
+    gc_case ready = {buffered, NULL, false};
+    gc_entry entry;
+    int orders[2];
+    gc_select sel;
+    gc_select_result res;
+    gc_select_init(&sel, &ready, 1, &entry, orders, orders + 1);
+    EXPECT(gc_select_spin(&sel, gc_spin_yields, &res) == GC_OK);
+    EXPECT(res.value == VAL(7) && res.ok);
+    EXPECT(gc_select_spin(&sel, gc_spin_yields, &res) == GC_TIMEOUT);
+    size_t s, r;
+    waiting(buffered, &s, &r);
+    EXPECT(s == 0 && r == 0); /* the spin that gave up left nothing queued */
+    destroy(buffered);
+
+    struct offerer o = {gc_chan_new(0), 200 * scale};
+    pthread_t peer;
+    pthread_create(&peer, NULL, offer_each_until_taken, &o);
+    gc_case c = {o.ch, NULL, false};
+    int caught = 0;
+    for (int i = 0; i < o.rounds && !test_failed(); i++) {
+        gc_select_init(&sel, &c, 1, &entry, orders, orders + 1);
+        enum gc_status st = gc_select_spin(&sel, gc_spin_yields, &res);
+        if (st == GC_OK) {
+            caught++;
+        } else {
+            EXPECTF(st == GC_TIMEOUT, "round %d: status %d", i, (int)st);
+            bool ok;
+            EXPECT(recv_wait(o.ch, &res.value, &ok, GC_FOREVER) == GC_OK);
+        }
+        EXPECTF(res.value == VAL(i), "round %d: got %ld", i, IDX(res.value));
+    }
+    pthread_join(peer, NULL);
+    waiting(o.ch, &s, &r);
+    EXPECT(s == 0 && r == 0);
+    printf("    %d of %d values caught by the spin\n", caught, o.rounds);
+    destroy(o.ch);
+}
+
 static const struct test_case tests[] = {
     {"select_uniform_choice", test_select_uniform_choice},
     {"select_nil_only_times_out", test_select_nil_only_times_out},
@@ -552,6 +612,8 @@ static const struct test_case tests[] = {
     {"select_stop_word_ends_the_wait", test_select_stop_word_ends_the_wait},
     {"select_woken_by_close", test_select_woken_by_close},
     {"interrupt_slices_resume", test_interrupt_slices_resume},
+    {"select_spin_commits_or_has_no_effect",
+     test_select_spin_commits_or_has_no_effect},
 #ifdef __linux__
     {"signal_interrupts_sliced_wait", test_signal_interrupts_sliced_wait},
 #endif

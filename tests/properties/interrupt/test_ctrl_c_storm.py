@@ -203,9 +203,12 @@ def test_terminal_ctrl_c_storm_loses_no_value(form, capacity):
     seed = seed_from_env()
     # Where a SIGINT lands is up to the kernel's timing: in a fast form
     # (a buffered receive that never waits, ~0.2 us) a storm may hit the
-    # receive itself only a few times.  Such a storm proves little, so it
-    # runs again, up to three storms; every storm's values are checked.
-    for storm in range(3):
+    # receive itself only a few times, and on a loaded machine the child
+    # may be off the CPU for much of the storm.  Such a storm proves little,
+    # so storms run until together they caught MIN_CAUGHT, up to five;
+    # every storm's values are checked.
+    caught = 0
+    for storm in range(5):
         report, sent_signals = storm_child(form, capacity, seed + storm)
         lost, extra = report.pop("lost"), report.pop("extra")
         print(f"PYGOCHAN_SEED={seed + storm} {form} capacity={capacity}: "
@@ -227,9 +230,10 @@ def test_terminal_ctrl_c_storm_loses_no_value(form, capacity):
         # interrupts.  The deterministic test below checks that the
         # extension itself leaves no wider window.
         assert len(lost) <= report["caught"], lost[:10]
-        if report["caught"] >= MIN_CAUGHT:
+        caught += report["caught"]
+        if caught >= MIN_CAUGHT:
             break
-    assert report["caught"] >= MIN_CAUGHT
+    assert caught >= MIN_CAUGHT
 
 
 # A SIGINT that arrives while a receive builds its result, made to happen on
