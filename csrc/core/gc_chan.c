@@ -275,6 +275,29 @@ enum gc_status gc_chan_send_locked(gc_chan *ch, void *value,
     return GC_NOT_READY;
 }
 
+/* A receive just took value number seq (+ 1) from a buffer with room now
+   and blocked senders queued: the longest-waiting live one moves its value
+   in (the ring keeps its size, so the push cannot fail).  Returns its
+   claimed waiter, or NULL when every queued entry was dead.  Out of line:
+   a receive from a buffer nobody is blocked on stays short. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static gc_waiter *move_sender_in_locked(gc_chan *ch, uint64_t seq)
+{
+    gc_entry *e = waitq_claim_first(&ch->sendq);
+    if (gc_trace_on())
+        trace_locked(ch, GC_TRACE_RECV, seq, e ? e->waiter : NULL,
+                     GC_TRACE_SEND, ch->sends + 1);
+    if (!e)
+        return NULL;
+    ring_push(ch, e->send_value);
+    ch->sends++;
+    e->waiter->ok = true;
+    e->waiter->chosen = e->case_index;
+    return e->waiter;
+}
+
 enum gc_status gc_chan_recv_locked(gc_chan *ch, void **value, bool *ok,
                                    gc_waiter **claimed)
 {
@@ -288,20 +311,14 @@ enum gc_status gc_chan_recv_locked(gc_chan *ch, void **value, bool *ok,
             seq = ch->given_back[--ch->given_back_len];
         ch->receives++;
         /* A slot just freed: the longest-waiting sender moves its value in.
-           The ring keeps its size, so this push cannot fail.  Past the
-           capacity (values given back) the slot freed is not room. */
-        gc_entry *e = has_room(ch) ? waitq_claim_first(&ch->sendq) : NULL;
-        if (gc_trace_on())
-            trace_locked(ch, GC_TRACE_RECV, seq, e ? e->waiter : NULL,
-                         GC_TRACE_SEND, ch->sends + 1);
-        if (e) {
-            ring_push(ch, e->send_value);
-            ch->sends++;
-            e->waiter->ok = true;
-            e->waiter->chosen = e->case_index;
-            *claimed = e->waiter;
-        } else if (ch->capacity == GC_UNBOUNDED) {
-            ring_maybe_shrink(ch);
+           Past the capacity (values given back) the slot freed is not room. */
+        if (ch->sendq.head && has_room(ch)) {
+            *claimed = move_sender_in_locked(ch, seq);
+        } else {
+            if (gc_trace_on())
+                trace_locked(ch, GC_TRACE_RECV, seq, NULL, 0, 0);
+            if (ch->capacity == GC_UNBOUNDED)
+                ring_maybe_shrink(ch);
         }
         return GC_OK;
     }
