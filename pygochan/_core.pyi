@@ -237,7 +237,8 @@ class _PoolWork:
     def _run_worker(self, first: "list[Optional[Future[Any]]]", upkeep: Callable[[], None], /) -> None: ...
 
 class _PoolBase:
-    def _configure(self, max_workers: int, idle_timeout: Optional[float], queue_size: int) -> None: ...
+    def _configure(self, max_workers: int, idle_timeout: Optional[float], queue_size: int,
+                   measure_queue_wait: bool = False, /) -> None: ...
     # As typeshed types ThreadPoolExecutor.submit: fn's arguments are
     # checked.  A call that passes submit_timeout= or submit_ctx= (the
     # blocking-submit options) is checked for those, not for fn's arguments.

@@ -233,7 +233,6 @@ PyObject *pyg_future_new_task(pyg_state *st, PyObject *fn, PyObject *args,
     f->fn = Py_NewRef(fn);
     f->args = Py_NewRef(args);
     f->kwargs = kwargs ? Py_NewRef(kwargs) : NULL;
-    f->created_ns = gc_now_ns();
     return (PyObject *)f;
 }
 
@@ -252,6 +251,12 @@ static PyObject *take_exception(void)
     Py_XDECREF(tb);
     return value;
 #endif
+}
+
+void pyg_future_stamp_submitted(PyObject *future)
+{
+    /* before the future is shared: no other thread reads it yet */
+    ((pyg_future *)future)->created_ns = gc_now_ns();
 }
 
 bool pyg_future_claim(PyObject *future, int64_t *created_ns)

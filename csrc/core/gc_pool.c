@@ -153,9 +153,10 @@ void gc_pool_worker_attach(gc_pool *pool, gc_pool_worker *worker,
     if (n)
         memcpy(worker->name, name, n);
     worker->name[n] = '\0';
-    worker->busy_ns = 0;
-    atomic_init(&worker->job_started_ns, 0);
+    int64_t now = gc_now_ns();
     gc_mutex_lock(&pool->lock);
+    worker->attached_ns = now;
+    worker->idle_ns = worker->idle_since_ns = 0;
     worker->next = NULL;
     worker->prev = pool->workers_tail;
     if (pool->workers_tail)
@@ -166,8 +167,17 @@ void gc_pool_worker_attach(gc_pool *pool, gc_pool_worker *worker,
     gc_mutex_unlock(&pool->lock);
 }
 
+/* A worker's busy time up to now; pool->lock held. */
+static int64_t worker_busy_locked(const gc_pool_worker *worker, int64_t now)
+{
+    int64_t until = worker->idle_since_ns ? worker->idle_since_ns : now;
+    int64_t busy = until - worker->attached_ns - worker->idle_ns;
+    return busy > 0 ? busy : 0;
+}
+
 void gc_pool_worker_detach(gc_pool *pool, gc_pool_worker *worker)
 {
+    int64_t now = gc_now_ns();
     gc_mutex_lock(&pool->lock);
     if (worker->prev)
         worker->prev->next = worker->next;
@@ -177,35 +187,32 @@ void gc_pool_worker_detach(gc_pool *pool, gc_pool_worker *worker)
         worker->next->prev = worker->prev;
     else
         pool->workers_tail = worker->prev;
-    pool->detached_busy_ns += worker->busy_ns;
+    pool->detached_busy_ns += worker_busy_locked(worker, now);
     gc_mutex_unlock(&pool->lock);
 }
 
-/* A worker's busy time, its running job counted up to now; pool->lock held. */
-static int64_t worker_busy_locked(const gc_pool_worker *worker, int64_t now)
+void gc_pool_worker_idle_begin(gc_pool *pool, gc_pool_worker *worker)
 {
-    int64_t started = atomic_load_explicit(&worker->job_started_ns,
-                                           memory_order_relaxed);
-    int64_t busy = worker->busy_ns;
-    if (started && now > started)
-        busy += now - started;
-    return busy;
+    int64_t now = gc_now_ns();
+    gc_mutex_lock(&pool->lock);
+    worker->idle_since_ns = now;
+    gc_mutex_unlock(&pool->lock);
 }
 
-bool gc_pool_worker_ready(gc_pool *pool, gc_pool_worker *worker, bool after_job)
+void gc_pool_worker_idle_end(gc_pool *pool, gc_pool_worker *worker)
+{
+    int64_t now = gc_now_ns();
+    gc_mutex_lock(&pool->lock);
+    if (worker->idle_since_ns && now > worker->idle_since_ns)
+        worker->idle_ns += now - worker->idle_since_ns;
+    worker->idle_since_ns = 0;
+    gc_mutex_unlock(&pool->lock);
+}
+
+bool gc_pool_worker_ready(gc_pool *pool, bool after_job)
 {
     bool stay = true;
-    int64_t now = after_job && worker ? gc_now_ns() : 0;
     gc_mutex_lock(&pool->lock);
-    if (now) {
-        /* Under the lock with busy_ns, so a snapshot never counts the job
-           twice (in busy_ns and as running) nor not at all. */
-        int64_t started = atomic_load_explicit(&worker->job_started_ns,
-                                               memory_order_relaxed);
-        if (started && now > started)
-            worker->busy_ns += now - started;
-        atomic_store_explicit(&worker->job_started_ns, 0, memory_order_relaxed);
-    }
     if (after_job)
         atomic_fetch_sub(&pool->finishing, 1);
     if (pool->alive > pool->max_workers) {
@@ -256,15 +263,14 @@ void gc_pool_worker_closed(gc_pool *pool)
     gc_mutex_unlock(&pool->lock);
 }
 
-void gc_pool_job_started(gc_pool *pool, gc_pool_worker *worker,
-                         int64_t queued_since_ns)
+void gc_pool_job_started(gc_pool *pool, int64_t queued_since_ns)
 {
-    int64_t now = worker || queued_since_ns ? gc_now_ns() : 0;
-    if (queued_since_ns && now > queued_since_ns)
-        atomic_fetch_add_explicit(&pool->queue_wait_ns, now - queued_since_ns,
-                                  memory_order_relaxed);
-    if (worker)
-        atomic_store_explicit(&worker->job_started_ns, now, memory_order_relaxed);
+    if (queued_since_ns) {
+        int64_t now = gc_now_ns();
+        if (now > queued_since_ns)
+            atomic_fetch_add_explicit(&pool->queue_wait_ns, now - queued_since_ns,
+                                      memory_order_relaxed);
+    }
     atomic_fetch_add(&pool->busy, 1);
     atomic_fetch_add(&pool->jobs_started, 1);
 }

@@ -19,13 +19,16 @@ def test_keys_grow_compatibly_and_start_at_zero():
     with gc.Pool(max_workers=2) as pool:
         s = pool.stats()
         assert OLD_KEYS | NEW_KEYS <= set(s)
-        assert s["queue_wait_seconds"] == 0.0 and s["busy_seconds"] == 0.0
+        assert s["queue_wait_seconds"] is None  # not measured unless asked
+        assert s["busy_seconds"] == 0.0
         assert s["busy_seconds_per_worker"] == {}
         assert s["busy"] == s["running"] == 0 and s["queued"] == s["pending"] == 0
+    with gc.Pool(max_workers=2, measure_queue_wait=True) as pool:
+        assert pool.stats()["queue_wait_seconds"] == 0.0
 
 
 def test_busy_and_queue_wait_of_a_single_worker():
-    with gc.Pool(max_workers=1) as pool:
+    with gc.Pool(max_workers=1, measure_queue_wait=True) as pool:
         gate = threading.Event()
         first = pool.submit(gate.wait)
         wait_for(lambda: pool.stats()["busy"] == 1)
@@ -53,7 +56,7 @@ def test_busy_and_queue_wait_of_a_single_worker():
 def test_storm_busy_bounded_by_workers_times_wall(rng):
     workers, tasks = 4, 400
     started = time.monotonic()
-    with gc.Pool(max_workers=workers) as pool:
+    with gc.Pool(max_workers=workers, measure_queue_wait=True) as pool:
         def submitter(seed):
             import random
 
@@ -81,3 +84,18 @@ def test_exited_workers_keep_their_busy_time():
         s = pool.stats()
         assert s["busy_seconds_per_worker"] == {}
         assert s["busy_seconds"] >= 0.03
+        time.sleep(0.02)
+        assert pool.stats()["busy_seconds"] == s["busy_seconds"]
+
+
+def test_idle_workers_are_not_busy():
+    with gc.Pool(max_workers=3) as pool:
+        list(pool.map(time.sleep, [0.02] * 3))
+        wait_for(lambda: pool.stats()["busy"] == 0 and pool.stats()["idle"] == 3)
+        time.sleep(0.01)  # let every worker reach its wait
+        before = pool.stats()
+        time.sleep(0.1)
+        after = pool.stats()
+    # waiting for work is not busy time: 0.1 s idle adds (next to) nothing
+    assert after["busy_seconds"] - before["busy_seconds"] < 0.05
+    assert 0.06 <= after["busy_seconds"] < 0.06 + 3 * 0.2

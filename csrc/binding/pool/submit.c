@@ -101,6 +101,8 @@ static PyObject *submit(pyg_pool *self, PyObject *const *args, Py_ssize_t nargs,
         pyg_ctx_arg(st, options[1], &ctx) < 0 ||
         !(future = pyg_future_new_task(st, fn, fn_args, kwargs)))
         goto done;
+    if (self->work->measure_queue_wait)
+        pyg_future_stamp_submitted(future);
     if (ctx && gc_ctx_err_now(ctx) != GC_CTX_ALIVE) {
         pyg_raise_ctx_error(st, ctx);
         goto done;

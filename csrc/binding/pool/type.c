@@ -135,8 +135,9 @@ static int parse_workers(PyObject *obj, size_t *out)
 static PyObject *pool_configure(pyg_pool *self, PyObject *args)
 {
     PyObject *workers_obj, *idle_obj, *queue_obj;
-    if (!PyArg_ParseTuple(args, "OOO:_configure", &workers_obj, &idle_obj,
-                          &queue_obj))
+    int measure_queue_wait = 0;
+    if (!PyArg_ParseTuple(args, "OOO|p:_configure", &workers_obj, &idle_obj,
+                          &queue_obj, &measure_queue_wait))
         return NULL;
     if (self->pool) {
         PyErr_SetString(PyExc_RuntimeError, "Pool is already initialized");
@@ -178,6 +179,7 @@ static PyObject *pool_configure(pyg_pool *self, PyObject *args)
     }
     work->pool = pool;
     work->idle_timeout_ns = idle_ns;
+    work->measure_queue_wait = measure_queue_wait != 0;
     /* Two threads may race to initialise one pool: one wins. */
     bool won = false;
     PYG_LOCK_OBJECT(self);
@@ -338,7 +340,7 @@ static PyObject *pool_stats(pyg_pool *self, PyObject *Py_UNUSED(ignored))
     if (!per_worker)
         return NULL;
     return Py_BuildValue(
-        "{s:n,s:n,s:n,s:n,s:n,s:n,s:n,s:n,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:d,s:d,s:N}",
+        "{s:n,s:n,s:n,s:n,s:n,s:n,s:n,s:n,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:N,s:d,s:N}",
         "max_workers", (Py_ssize_t)s.max_workers,
         "workers", (Py_ssize_t)s.alive,
         "running", (Py_ssize_t)s.busy,
@@ -354,7 +356,10 @@ static PyObject *pool_stats(pyg_pool *self, PyObject *Py_UNUSED(ignored))
         "cancelled", (unsigned long long)self->work->cancelled,
         "workers_started", (unsigned long long)s.workers_started,
         "workers_exited", (unsigned long long)s.workers_exited,
-        "queue_wait_seconds", (double)s.queue_wait_ns / 1e9,
+        "queue_wait_seconds",
+        self->work->measure_queue_wait
+            ? PyFloat_FromDouble((double)s.queue_wait_ns / 1e9)
+            : Py_NewRef(Py_None),
         "busy_seconds", (double)s.busy_ns / 1e9,
         "busy_seconds_per_worker", per_worker);
 }
@@ -396,11 +401,11 @@ static PyMethodDef pool_methods[] = {
      "idle, pending (also as queued), blocked_submitters), cumulative\n"
      "counters (submitted, started, completed, failed, cancelled,\n"
      "workers_started, workers_exited) and times in seconds:\n"
-     "queue_wait_seconds (submit to start, summed over started tasks),\n"
-     "busy_seconds (start to the worker being free again, summed over\n"
-     "every worker, running tasks counted up to now) and\n"
-     "busy_seconds_per_worker ({thread name: busy seconds} of the workers\n"
-     "alive now).\n\n"
+     "busy_seconds (every worker's time alive and not waiting for a task,\n"
+     "summed, up to now), busy_seconds_per_worker ({thread name: busy\n"
+     "seconds} of the workers alive now) and queue_wait_seconds (submit to\n"
+     "start, summed over started tasks; None unless the pool was made\n"
+     "with measure_queue_wait=True).\n\n"
      "    >>> pool.stats()['busy_seconds']\n"
      "    0.25\n"},
     {NULL, NULL, 0, NULL}};

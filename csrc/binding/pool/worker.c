@@ -83,14 +83,14 @@ static void job_finished(void *pool)
 }
 
 /* True if the job ran (the worker is finishing it: see gc_pool.h). */
-static bool run_job(pool_work *work, gc_pool_worker *me, PyObject *job)
+static bool run_job(pool_work *work, PyObject *job)
 {
     int64_t submitted_ns;
     if (!pyg_future_claim(job, &submitted_ns)) {
         work->cancelled++;
         return false;
     }
-    gc_pool_job_started(work->pool, me, submitted_ns);
+    gc_pool_job_started(work->pool, submitted_ns);
     if (pyg_future_run_claimed(job, job_finished, work->pool))
         work->failed++;
     return true;
@@ -136,8 +136,8 @@ static int run_thread_upkeep(void *upkeep)
    pool's _PoolWork (pygochan._debug shows the Pool instead), and the
    deadlock detector counts it asleep, for good when the pool has no idle
    timeout (a deadline is a way out, as for any timed wait). */
-static int receive_job(pyg_state *state, pool_work *work, gc_chan *jobs,
-                       PyObject *upkeep, void **job)
+static int receive_job(pyg_state *state, pool_work *work, gc_pool_worker *me,
+                       gc_chan *jobs, PyObject *upkeep, void **job)
 {
     gc_pool *pool = work->pool;
     PyObject *waited_on = (PyObject *)work;
@@ -162,7 +162,10 @@ static int receive_job(pyg_state *state, pool_work *work, gc_chan *jobs,
             gc_select_init(&sel, &c, 1, &entry, orders, orders + 1);
             sel.spin_yields = WORKER_SPIN_YIELDS;
             sel.spin_role = &work->long_spinner;
+            /* the pool's statistics: this worker is idle while it waits */
+            gc_pool_worker_idle_begin(pool, me);
             st = pyg_wait_with(state, &sel, deadline, &res, &how);
+            gc_pool_worker_idle_end(pool, me);
             if (st == GC_OK) {
                 *job = res.value;
                 ok = res.ok;
@@ -248,13 +251,13 @@ PyObject *pyg_pool_work_run(pool_work *work, PyObject *const *args,
     for (;;) {
         bool ran = false;
         if (job) {
-            ran = run_job(work, &me, job);
+            ran = run_job(work, job);
             Py_DECREF((PyObject *)job);
             job = NULL;
         }
-        if (!gc_pool_worker_ready(pool, &me, ran))
+        if (!gc_pool_worker_ready(pool, ran))
             break;
-        if (receive_job(state, work, jobs, upkeep, &job) < 0)
+        if (receive_job(state, work, &me, jobs, upkeep, &job) < 0)
             break;
     }
     gc_pool_worker_detach(pool, &me);
