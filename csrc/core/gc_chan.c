@@ -306,7 +306,7 @@ enum gc_status gc_chan_recv_locked(gc_chan *ch, void **value, bool *ok,
         *value = ring_pop(ch);
         *ok = true;
         /* Given-back values are first out, with their own numbers. */
-        uint64_t seq = ch->receives + 1;
+        uint64_t seq = ch->receives + ch->discarded + 1;
         if (GC_TRACE_UNLIKELY(ch->given_back_len))
             seq = ch->given_back[--ch->given_back_len];
         ch->receives++;
@@ -561,6 +561,7 @@ void **gc_chan_take_buffer(gc_chan *ch, size_t *count)
         ch->ring = NULL;
         ch->ring_size = 0;
         ch->head = 0;
+        ch->discarded += ch->count;
         ch->count = 0;
         ch->given_back_len = 0;
     }

@@ -86,7 +86,9 @@ void gc_chan_count_waiting(gc_chan *ch, size_t *senders, size_t *receivers);
    unregistration, whether it committed here, elsewhere (a select) or gave
    up; a select parked on several channels adds its time to each of them,
    once per channel and direction.  max_fill is the highest number of
-   values a send left buffered (so 0 for an unbuffered channel). */
+   values a send left buffered (so 0 for an unbuffered channel).
+   sends - receives == length, less the values gc_chan_take_buffer
+   discarded (a timer's stale value after stop or reset). */
 typedef struct gc_chan_stats {
     uint64_t sends, receives;
     int64_t send_blocked_ns, recv_blocked_ns;

@@ -48,12 +48,13 @@ struct gc_chan {
     /* Statistics (gc_chan_get_stats), guarded by lock like the state they
        describe; updated where a value enters or leaves, so the counts are
        exact and the non-blocking path pays one or two increments.
-       sends - receives == count at all times (a given-back value un-counts
-       its receive), which also makes sends and receives the sequence
-       numbers of the value entering and leaving: the k-th value sent is the
-       k-th received. */
+       sends - receives - discarded == count at all times (a given-back
+       value un-counts its receive), which also makes them the sequence
+       numbers of the value entering and leaving (gc_trace.h): the k-th value
+       sent is the k-th to leave, received or discarded. */
     uint64_t sends;          /* values that entered by a successful send */
     uint64_t receives;       /* values taken by a successful receive */
+    uint64_t discarded;      /* values gc_chan_take_buffer took out */
     int64_t send_blocked_ns; /* time senders' cases spent queued here */
     int64_t recv_blocked_ns; /* time receivers' cases spent queued here */
     size_t max_fill;         /* highest count reached by a send */

@@ -11,8 +11,10 @@
  * Pairing a send with the receive that took its value is exact: the value
  * entering a channel gets the sequence number of the sends before it
  * (gc_chan.sends), and the value leaving gets the number of values of that
- * stream that left before it, which is receives plus the values given back
- * still at the front of the buffer, as the buffer is FIFO (a channel that
+ * stream that left before it, which is receives plus the values discarded
+ * (gc_chan_take_buffer: a stopped timer's stale value) plus the values
+ * given back still at the front of the buffer, as the buffer is FIFO (a
+ * channel that
  * serves receivers LIFO still moves values FIFO).  A value given back (a
  * receive undone) keeps its number: the channel keeps the numbers of the
  * given-back values at its front (a stack: the last given back is the

@@ -183,3 +183,21 @@ def test_select_and_timer_channels_are_traced():
     check_flows_pair(tr.events)
     assert ops(tr.events, "recv", f"ch#{b._id}")
     assert not ops(tr.events, "recv", f"ch#{a._id}")
+
+
+def test_a_timers_discarded_stale_value_keeps_the_pairing():
+    import time
+
+    with gc.trace() as tr:
+        t = gc.Timer(0.001)
+        while len(t.c) == 0:  # fired: a stale value waits in t.c
+            time.sleep(0.001)
+        t.reset(0.001)  # Go 1.23: the stale value is thrown away
+        assert t.c.recv() > 0
+    name = f"ch#{t.c._id}"
+    sends, recvs = ops(tr.events, "send", name), ops(tr.events, "recv", name)
+    assert [s["args"]["value_number"] for s in sends] == [0, 1]
+    assert [r["args"]["value_number"] for r in recvs] == [1]
+    assert len(check_flows_pair(tr.events)) == 1
+    s = t.c.stats()
+    assert (s.sends, s.receives, s.length) == (2, 1, 0)

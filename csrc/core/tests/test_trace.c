@@ -308,6 +308,35 @@ static void test_storm_pairs_every_send(void)
     }
 }
 
+/* Values taken out of the buffer unreceived (a timer's stale value) leave
+   the numbering of the next ones as it should be. */
+static void test_discarded_values_keep_the_numbering(void)
+{
+    gc_chan *ch = gc_chan_new(4);
+    uint64_t id = gc_chan_id(ch);
+    CHECK(gc_trace_start(32, this_thread) == 0);
+    CHECK(gc_chan_try_send(ch, VAL(0)) == GC_OK);
+    CHECK(gc_chan_try_send(ch, VAL(1)) == GC_OK);
+    size_t count;
+    free(gc_chan_take_buffer(ch, &count));
+    CHECK(count == 2);
+    CHECK(gc_chan_try_send(ch, VAL(2)) == GC_OK);
+    void *v;
+    bool ok;
+    CHECK(gc_chan_try_recv(ch, &v, &ok) == GC_OK && v == VAL(2));
+    size_t n;
+    gc_trace_event *ev = stop(&n);
+    gc_trace_event got[8];
+    CHECK(select_events(ev, n, GC_TRACE_SEND, id, got, 8) == 3 && got[2].seq == 3);
+    CHECK(select_events(ev, n, GC_TRACE_RECV, id, got, 8) == 1);
+    CHECKF(got[0].seq == 3, "received number %" PRIu64, got[0].seq);
+    gc_chan_stats s;
+    gc_chan_get_stats(ch, &s);
+    CHECK(s.sends == 3 && s.receives == 1 && s.length == 0);
+    free(ev);
+    destroy(ch);
+}
+
 static void test_nothing_recorded_when_off(void)
 {
     gc_chan *ch = gc_chan_new(1);
@@ -335,6 +364,8 @@ static const struct test_case tests[] = {
     {"blocked_calls_park_wake_and_pair", test_blocked_calls_park_wake_and_pair},
     {"parked_receive_given_back", test_parked_receive_given_back},
     {"storm_pairs_every_send", test_storm_pairs_every_send},
+    {"discarded_values_keep_the_numbering",
+     test_discarded_values_keep_the_numbering},
     {"nothing_recorded_when_off", test_nothing_recorded_when_off},
 };
 
