@@ -112,10 +112,10 @@ static void ring(gc_bubble_member *m, enum gc_bubble_wake reason)
     m->parked = false;
     m->reason = reason;
     if (m->kind == GC_BUBBLE_OP) {
-        atomic_store_explicit(m->stop_word, m->stop_value, memory_order_release);
+        atomic_store_explicit(m->stop_word, m->stop_value, memory_order_seq_cst);
         /* The member cannot leave its wait before it has unparked, which
            takes this lock: the word is still its waiter's. */
-        gc_unpark(m->word);
+        gc_waiter_stop_wake(m->word);
     } else {
         atomic_fetch_add_explicit(&m->bell, 1, memory_order_release);
         gc_unpark(&m->bell);
