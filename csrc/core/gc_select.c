@@ -281,10 +281,19 @@ enum gc_status gc_select_wait(gc_select *sel, int64_t deadline_ns,
     enum gc_status st = register_cases(sel, res);
     if (st != GC_NOT_READY)
         return st;
-    if (sel->bubble)
+    if (sel->bubble) {
+        /* durable unless a channel from outside the bubble may wake it */
+        uint64_t id = gc_bubble_id(gc_bubble_of(sel->bubble));
+        bool durable = true;
+        for (int i = 0; i < sel->ncases; i++) {
+            gc_chan *ch = sel->cases[i].chan;
+            if (ch && ch->bubble_id != id && ch->bubble_id != GC_BUBBLE_ANY)
+                durable = false;
+        }
         gc_bubble_park(sel->bubble, GC_BUBBLE_OP, sel->bubble_op, sel->bubble_deadline,
                        &sel->waiter.state, (_Atomic uint64_t *)sel->stop_word,
-                       sel->stop_value);
+                       sel->stop_value, durable);
+    }
 
     int64_t park_until = deadline_ns;
     if (slice_ns > 0) {
