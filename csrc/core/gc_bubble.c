@@ -233,6 +233,8 @@ void gc_bubble_remove_member(gc_bubble_member *m)
     b->nmembers--;
     free(m);
     settle(b); /* timers it fires are still the bubble's */
+    if (b->nmembers == 0)
+        gc_timer_heap_clear(b->timers); /* the bubble is over: nothing fires them */
     pthread_mutex_unlock(&b->lock);
     if (is_self) {
         self_member = NULL;

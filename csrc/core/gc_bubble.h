@@ -79,7 +79,8 @@ gc_bubble_member *gc_bubble_add_member(gc_bubble *b);
 /* On the member's own thread: it now reads the bubble's clock. */
 void gc_bubble_enter(gc_bubble_member *m, unsigned long ident, const char *name);
 /* The member leaves (its thread ends, or never started) and is freed; the
-   calling thread leaves the bubble if it was that member.  May settle. */
+   calling thread leaves the bubble if it was that member.  May settle.
+   The last member leaving stops the bubble's pending timers. */
 void gc_bubble_remove_member(gc_bubble_member *m);
 /* This thread's membership, or NULL. */
 gc_bubble_member *gc_bubble_self(void);

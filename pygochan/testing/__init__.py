@@ -9,6 +9,6 @@
 See docs/testing.md.
 """
 
-from ._bubble import Bubble, bubble
+from ._bubble import Bubble, bubble, current
 
-__all__ = ["Bubble", "bubble"]
+__all__ = ["Bubble", "bubble", "current"]

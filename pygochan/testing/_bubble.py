@@ -15,7 +15,7 @@ from typing import Any, Callable, Optional, Type
 from .. import _core
 from .._debug import Deadlock
 
-__all__ = ["Bubble", "bubble"]
+__all__ = ["Bubble", "bubble", "current"]
 
 
 class Bubble(_core._Bubble):
@@ -34,10 +34,14 @@ class Bubble(_core._Bubble):
     # ``now()`` (its virtual time.monotonic()), ``wait()`` and ``members``
     # come from the C part.
     _patch_time: bool
+    _used: bool
     _root: Any
     _wall_offset: float
 
     def __enter__(self) -> "Bubble":
+        if getattr(self, "_root", None) is not None or getattr(self, "_used", False):
+            raise RuntimeError("a bubble is entered once; make a new one with bubble()")
+        self._used = True
         if _core._bubble_current() is not None:
             raise RuntimeError(
                 "bubbles do not nest: this thread is in a testing bubble already"
@@ -73,7 +77,8 @@ class Bubble(_core._Bubble):
         finally:
             if self._patch_time:
                 _patch_time(False)
-            self._root.leave()
+            root, self._root = self._root, None
+            root.leave()
         if deadlock is not None and exc_type is None:
             raise deadlock
 
@@ -108,20 +113,47 @@ def bubble(*, patch_time: bool = False) -> Bubble:
     return b
 
 
+def current() -> Optional[Bubble]:
+    """The bubble the calling thread belongs to, or None.
+
+    >>> with gc.testing.bubble() as b:
+    ...     assert gc.testing.current() is b
+    """
+    return _core._bubble_current()  # type: ignore[no-any-return]
+
+
 # ---- threads started inside join the bubble ----------------------------------
 
 _hook_lock = threading.Lock()
 _original_start: Optional[Callable[[threading.Thread], None]] = None
+_original_join: Optional[Callable[..., None]] = None
 
 
 def _install_thread_hook() -> None:
-    """Wrap ``threading.Thread.start`` once: outside a bubble it costs one
-    C call per thread start."""
-    global _original_start
+    """Wrap ``threading.Thread.start`` and ``join`` once: outside a bubble
+    they cost one C call per start and one attribute look-up per join."""
+    global _original_start, _original_join
     with _hook_lock:
         if _original_start is None:
             _original_start = threading.Thread.start
+            _original_join = threading.Thread.join
             threading.Thread.start = _start  # type: ignore[method-assign]
+            threading.Thread.join = _join  # type: ignore[method-assign]
+
+
+def _join(self: threading.Thread, timeout: Optional[float] = None) -> None:
+    # A bubble thread joining another one waits in pygochan, durably, and
+    # on the virtual clock: a join is how most tests wait for a thread.
+    ended = self.__dict__.get("_pygochan_bubble_ended")
+    assert _original_join is not None
+    if ended is not None and _core._bubble_current() is not None:
+        if timeout is not None and timeout < 0:
+            timeout = 0
+        try:
+            ended.recv_ok(timeout=timeout)
+        except TimeoutError:
+            return  # join(timeout) returns quietly; is_alive() tells
+    _original_join(self, timeout)
 
 
 def _start(self: threading.Thread) -> None:
@@ -137,14 +169,18 @@ def _start(self: threading.Thread) -> None:
 def _start_member(thread: threading.Thread, owner: Bubble) -> None:
     member = owner._add()
     run = thread.run
+    ended = _core.Channel()  # the bubble's: closed as the thread leaves it
+    thread.__dict__["_pygochan_bubble_ended"] = ended
 
     def run_in_bubble() -> None:
         if not member.enter(thread.name):
+            ended.close()
             return run()
         try:
             run()
         finally:
             thread.__dict__.pop("run", None)
+            ended.close()
             member.leave()
 
     thread.run = run_in_bubble  # type: ignore[method-assign]
@@ -154,6 +190,7 @@ def _start_member(thread: threading.Thread, owner: Bubble) -> None:
     except BaseException:
         if member.cancel():
             thread.__dict__.pop("run", None)
+            thread.__dict__.pop("_pygochan_bubble_ended", None)
         raise
 
 
