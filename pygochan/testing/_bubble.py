@@ -7,10 +7,11 @@ core (csrc/core/gc_bubble.c); this module adds what Python sees: the
 
 from __future__ import annotations
 
+import operator
 import threading
 import time as _time
 from types import TracebackType
-from typing import Any, Callable, Optional, Type
+from typing import Any, Callable, Optional, SupportsIndex, Type, cast
 
 from .. import _core
 from .._debug import Deadlock
@@ -119,7 +120,7 @@ def current() -> Optional[Bubble]:
     >>> with gc.testing.bubble() as b:
     ...     assert gc.testing.current() is b
     """
-    return _core._bubble_current()  # type: ignore[no-any-return]
+    return cast(Optional[Bubble], _core._bubble_current())
 
 
 # ---- threads started inside join the bubble ----------------------------------
@@ -169,7 +170,7 @@ def _start(self: threading.Thread) -> None:
 def _start_member(thread: threading.Thread, owner: Bubble) -> None:
     member = owner._add()
     run = thread.run
-    ended = _core.Channel()  # the bubble's: closed as the thread leaves it
+    ended: "_core.Channel[None]" = _core.Channel()  # the bubble's: closed as it leaves
     thread.__dict__["_pygochan_bubble_ended"] = ended
 
     def run_in_bubble() -> None:
@@ -205,16 +206,18 @@ _patched = 0  # bubbles with patch_time open, guarded by _hook_lock
 
 
 def _patching_bubble() -> Optional[Bubble]:
-    b = _core._bubble_current()
-    if b is not None and getattr(b, "_patch_time", False):
-        return b  # type: ignore[no-any-return]
+    b = current()
+    if b is not None and b._patch_time:
+        return b
     return None
 
 
-def _sleep(seconds: float) -> None:
+def _sleep(seconds: "float | SupportsIndex") -> None:
     b = _patching_bubble()
     if b is None:
         return _real_sleep(seconds)
+    if not isinstance(seconds, (int, float)):
+        seconds = operator.index(seconds)  # what time.sleep takes besides numbers
     _core.sleep(seconds)
 
 
