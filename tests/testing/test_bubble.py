@@ -502,3 +502,28 @@ def test_a_bubble_is_entered_once():
     with pytest.raises(RuntimeError):
         with b:
             pass
+
+
+def test_after_func_is_on_time_even_with_a_runner_outside_the_bubble():
+    # A context's after_func outside any bubble keeps pygochan's shared
+    # runner thread alive (outside); gc.after_func in the bubble still runs
+    # at its virtual time, on a thread of the bubble.
+    outside, cancel = gc.with_timeout(gc.background(), 3600)
+    stop_outside = outside.after_func(lambda: None)
+    try:
+        with gc.testing.bubble() as b:
+            t0 = b.now()
+            ran = []
+            timer = gc.after_func(5, lambda: ran.append((b.now() - t0, gc.testing.current() is b)))
+            gc.sleep(4)
+            timer.reset(3)  # now due at 7
+            gc.sleep(10)
+            assert ran == [(7, True)]
+            assert timer.stop() is False
+            late = gc.after_func(1, lambda: ran.append("stopped"))
+            assert late.stop() is True
+            gc.sleep(2)
+            assert ran == [(7, True)]
+    finally:
+        stop_outside()
+        cancel()
