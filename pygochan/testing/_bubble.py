@@ -36,6 +36,7 @@ class Bubble(_core._Bubble):
     # come from the C part.
     _patch_time: bool
     _used: bool
+    _over: bool
     _root: Any
     _wall_offset: float
 
@@ -80,6 +81,7 @@ class Bubble(_core._Bubble):
                 _patch_time(False)
             root, self._root = self._root, None
             root.leave()
+            self._over = True  # threads started later run outside
         if deadlock is not None and exc_type is None:
             raise deadlock
 
@@ -157,10 +159,24 @@ def _join(self: threading.Thread, timeout: Optional[float] = None) -> None:
     _original_join(self, timeout)
 
 
+# A thread-local override of the bubble the next thread started here joins:
+# a Pool's workers belong to the bubble the Pool was made in (or none),
+# whichever thread's submit happens to start them.
+_next_start = threading.local()
+_UNSET = object()
+
+
+def _start_next_thread_in(owner: "Optional[_core._Bubble]") -> None:
+    _next_start.owner = owner
+
+
 def _start(self: threading.Thread) -> None:
     owner = _core._bubble_current()
+    chosen = _next_start.__dict__.pop("owner", _UNSET)
+    if chosen is not _UNSET:
+        owner = chosen
     assert _original_start is not None
-    if owner is None:
+    if owner is None or getattr(owner, "_over", False):
         return _original_start(self)
     # Counted before it exists, so that time cannot move before it runs;
     # Ctrl-C held off so that the count is always given back.

@@ -527,3 +527,37 @@ def test_after_func_is_on_time_even_with_a_runner_outside_the_bubble():
     finally:
         stop_outside()
         cancel()
+
+
+def test_a_pool_made_outside_keeps_its_workers_outside():
+    with gc.Pool(max_workers=2, idle_timeout=0.5) as pool:
+        with gc.testing.bubble() as b:
+            fut = pool.submit(lambda: (gc.testing.current(), time.sleep(0.01))[0])
+            assert fut.result() is None  # the worker is not in the bubble
+            assert b.members == 1
+
+
+def test_a_pool_made_inside_starts_its_workers_in_the_bubble_whoever_submits():
+    seen = []
+    with gc.testing.bubble() as b:
+        pool = gc.Pool(max_workers=2, idle_timeout=5)
+
+        def submit_from_a_member():
+            seen.append(pool.submit(gc.testing.current).result())
+
+        t = threading.Thread(target=submit_from_a_member)
+        t.start()
+        t.join()
+        pool.shutdown()
+    assert seen == [b]
+    # used after the bubble ended, the pool's new workers run outside it
+    pool = None
+
+
+def test_threads_started_after_the_bubble_ended_run_outside():
+    with gc.testing.bubble() as b:
+        pool = gc.Pool(max_workers=1, idle_timeout=1)
+        assert pool.submit(gc.testing.current).result() is b
+        gc.sleep(2)  # the idle worker exits
+    assert pool.submit(gc.testing.current).result(timeout=10) is None
+    pool.shutdown()
