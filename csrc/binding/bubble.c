@@ -173,10 +173,16 @@ static PyType_Slot member_slots[] = {
     {Py_tp_methods, member_methods},
     {0, NULL}};
 
+#ifdef Py_TPFLAGS_DISALLOW_INSTANTIATION
+#define MEMBER_FLAGS (Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_DISALLOW_INSTANTIATION)
+#else
+#define MEMBER_FLAGS (Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC)
+#endif
+
 static PyType_Spec member_spec = {
     .name = "pygochan._core._BubbleMember",
     .basicsize = sizeof(pyg_bubble_member),
-    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_DISALLOW_INSTANTIATION,
+    .flags = MEMBER_FLAGS,
     .slots = member_slots,
 };
 
@@ -350,6 +356,9 @@ int pyg_bubble_init(PyObject *module, pyg_state *st)
         (PyTypeObject *)PyType_FromModuleAndSpec(module, &member_spec, NULL);
     if (!st->bubble_member_type)
         return -1;
+#ifndef Py_TPFLAGS_DISALLOW_INSTANTIATION
+    st->bubble_member_type->tp_new = NULL; /* made by _Bubble._add() only */
+#endif
     if (PyModule_AddObject(module, "_Bubble", Py_NewRef((PyObject *)st->bubble_type)) < 0)
         return -1;
     return PyModule_AddFunctions(module, bubble_functions);
