@@ -284,7 +284,7 @@ static PyObject *bubble_wait(pyg_bubble *self, PyObject *Py_UNUSED(ignored))
 
 static PyObject *bubble_join_others(pyg_bubble *self, PyObject *Py_UNUSED(ignored))
 {
-    return bubble_park(self, GC_BUBBLE_EXIT, "the end of the bubble");
+    return bubble_park(self, GC_BUBBLE_EXIT, "the end of the bubble's threads");
 }
 
 static PyObject *bubble_current(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored))

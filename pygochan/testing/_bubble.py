@@ -65,11 +65,14 @@ class Bubble(_core._Bubble):
         tb: Optional[TracebackType],
     ) -> None:
         deadlock: Optional[BaseException] = None
+        # Ctrl-C (or SystemExit) leaving the block does not wait: the
+        # bubble's other threads go on without this one.
+        interrupted = exc_type is not None and not issubclass(exc_type, Exception)
         try:
             # Until every other thread has ended.  If they can never end,
             # every waiting thread gets Deadlock (its report names who waits
             # on what) and this goes on waiting for them to leave.
-            while True:
+            while not interrupted:
                 try:
                     self._join_others()
                     break

@@ -2,6 +2,7 @@
 testing/synctest).  Every test here runs in virtual time: a test that waited
 for real would take hours; none asserts a wall-clock time."""
 import asyncio
+import random
 import concurrent.futures
 import threading
 import time
@@ -9,7 +10,7 @@ import time
 import pytest
 
 import pygochan as gc
-from conftest import fails_if_stuck, join_all, start
+from conftest import assert_interrupted, fails_if_stuck, join_all, needs_kill_signal, run_child, start
 
 
 @pytest.fixture(autouse=True)
@@ -561,3 +562,93 @@ def test_threads_started_after_the_bubble_ended_run_outside():
         gc.sleep(2)  # the idle worker exits
     assert pool.submit(gc.testing.current).result(timeout=10) is None
     pool.shutdown()
+
+
+# ---- Ctrl-C ----------------------------------------------------------------------
+
+@needs_kill_signal
+@pytest.mark.parametrize("wait", ["gc.sleep(10)", "b.wait()", "gc.Channel().recv(timeout=5)"])
+def test_ctrl_c_ends_a_wait_in_a_bubble_and_leaves_it_at_once(wait):
+    # A thread running Python forever holds the bubble's time still: only
+    # Ctrl-C ends the wait, and leaving the block does not wait for it.
+    assert_interrupted(run_child(f"""
+        import threading, time
+        import pygochan as gc
+        stop = False
+        def busy():
+            while not stop:
+                time.sleep(0.001)
+        try:
+            with gc.testing.bubble() as b:
+                threading.Thread(target=busy, daemon=True).start()
+                print("ready", flush=True)
+                {wait}
+        except KeyboardInterrupt:
+            print("interrupted", flush=True)
+        stop = True
+    """))
+
+
+# ---- random workloads ------------------------------------------------------------
+
+def test_random_waits_wake_at_their_exact_virtual_time_while_hand_offs_hold_it(rng):
+    """Eight threads wait random mixes of sleeps, timeouts, timers and
+    context deadlines; meanwhile two threads play ping-pong, during which
+    the clock must not move (one of them is always running or just woken).
+    Every wait must end at exactly its virtual deadline."""
+    seeds = [rng.randrange(2**32) for _ in range(8)]
+    errors = []
+    with gc.testing.bubble() as b:
+        t0 = b.now()
+
+        def waiter(seed):
+            r = random.Random(seed)
+            expected = b.now()
+            never = gc.Channel()
+            for _ in range(30):
+                seconds = r.randint(1, 5000) / 1000
+                kind = r.randrange(5)
+                if kind == 0:
+                    gc.sleep(seconds)
+                elif kind == 1:
+                    try:
+                        never.recv(timeout=seconds)
+                        errors.append("recv returned")
+                    except TimeoutError:
+                        pass
+                elif kind == 2:
+                    gc.after(seconds).recv()
+                elif kind == 3:
+                    with gc.with_timeout(gc.background(), seconds) as ctx:
+                        ctx.wait()
+                else:
+                    timer = gc.Timer(seconds)
+                    gc.select(gc.recv(timer.c), gc.recv(never))
+                expected += seconds
+                if abs(b.now() - expected) > 1e-6:
+                    errors.append((seed, kind, b.now() - expected))
+                expected = b.now()
+
+        ping, pong = gc.Channel(), gc.Channel()
+        moved = []
+
+        def pinger():
+            for i in range(300):
+                before = b.now()
+                ping.send(i)
+                pong.recv()
+                if b.now() != before:
+                    moved.append(b.now() - before)
+            ping.close()
+
+        def ponger():
+            for v in ping:
+                pong.send(v)
+
+        threads = [threading.Thread(target=waiter, args=(s,)) for s in seeds]
+        threads += [threading.Thread(target=pinger), threading.Thread(target=ponger)]
+        for t in threads:
+            t.start()
+    assert errors == [], f"seeds {seeds}"
+    assert moved == [], f"the clock moved during a hand-off, seeds {seeds}"
+    assert b.now() > t0

@@ -27,7 +27,7 @@ void pyg_raise_bubble_deadlock(pyg_state *st, struct gc_bubble *bubble, const ch
 {
     char *report = gc_bubble_deadlock_report(bubble);
     PyObject *message = PyUnicode_FromFormat(
-        "%s\nThis thread's %s", report ? report : "all threads in the bubble are blocked - deadlock!",
+        "%s\nThis thread waits in %s", report ? report : "all threads in the bubble are blocked - deadlock!",
         op);
     free(report);
     for (Py_ssize_t i = 0; message && i < nobjects; i++) {
