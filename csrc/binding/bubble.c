@@ -147,8 +147,14 @@ static void member_dealloc(pyg_bubble_member *self)
     PyObject_GC_UnTrack(self);
     /* A reservation nobody used (its thread object died unstarted) must not
        hold the bubble's time still. */
-    if (member_claim(self, MEMBER_RESERVED, MEMBER_GONE))
-        gc_bubble_remove_member(self->member);
+    if (member_claim(self, MEMBER_RESERVED, MEMBER_GONE)) {
+        /* Leaving may settle the bubble, firing its timers: never with the
+           GIL held (what their callbacks release must not run here). */
+        gc_bubble_member *m = self->member;
+        Py_BEGIN_ALLOW_THREADS
+        gc_bubble_remove_member(m);
+        Py_END_ALLOW_THREADS
+    }
     member_clear(self);
     tp->tp_free(self);
     Py_DECREF(tp);
