@@ -34,14 +34,14 @@ class Bubble(_core._Bubble):
 
     # ``now()`` (its virtual time.monotonic()), ``wait()`` and ``members``
     # come from the C part.
-    _patch_time: bool
-    _used: bool
-    _over: bool
-    _root: Any
-    _wall_offset: float
+    _patch_time: bool = False
+    _used: bool = False
+    _over: bool = False
+    _root: Any = None
+    _wall_offset: float = 0.0
 
     def __enter__(self) -> "Bubble":
-        if getattr(self, "_root", None) is not None or getattr(self, "_used", False):
+        if self._used:
             raise RuntimeError("a bubble is entered once; make a new one with bubble()")
         self._used = True
         if _core._bubble_current() is not None:
@@ -51,12 +51,17 @@ class Bubble(_core._Bubble):
         _install_thread_hook()
         # Wall-clock time in the bubble (patch_time) moves with its clock.
         self._wall_offset = _real_time() - self.now()
+        # Ctrl-C held off: the thread is in the bubble exactly when
+        # __exit__ will take it out.
+        _core._holding_sigint(self._enter_root)
+        return self
+
+    def _enter_root(self) -> None:
         root = self._add()
         root.enter(threading.current_thread().name)
         self._root = root
         if self._patch_time:
             _patch_time(True)
-        return self
 
     def __exit__(
         self,
