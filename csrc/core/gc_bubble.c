@@ -305,7 +305,12 @@ enum gc_park_result gc_bubble_sleep(gc_bubble_member *m, int64_t real_deadline_n
 char *gc_bubble_deadlock_report(gc_bubble *b)
 {
     pthread_mutex_lock(&b->lock);
-    char *copy = b->deadlock_report ? strdup(b->deadlock_report) : NULL;
+    char *copy = NULL;
+    if (b->deadlock_report) { /* strdup is not C11 */
+        size_t n = strlen(b->deadlock_report) + 1;
+        if ((copy = malloc(n)) != NULL)
+            memcpy(copy, b->deadlock_report, n);
+    }
     pthread_mutex_unlock(&b->lock);
     return copy;
 }
