@@ -29,6 +29,7 @@ from ._core import (
     recv,
     select,
     send,
+    sleep,
     with_value,
     without_cancel,
 )
@@ -63,7 +64,7 @@ from ._errgroup import ErrGroup
 from ._executors import as_completed, done, map_on
 from ._aio import aselect, release_loop
 from ._aio import stats as aio_stats
-from . import testing  # gc.testing: leak checks (docs/testing.md)
+from . import testing  # gc.testing: virtual time and leak checks (docs/testing.md)
 from . import _fork  # noqa: F401  imported last: its at-fork hook runs after the others
 
 __version__ = "0.1.0"
@@ -115,6 +116,8 @@ __all__ = [
     "send",
     "set_deadlock_detection",
     "signal_context",
+    "sleep",
+    "testing",
     "with_cancel",
     "with_cancel_cause",
     "with_deadline",

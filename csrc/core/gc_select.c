@@ -18,7 +18,7 @@ static _Thread_local uint64_t rng_state;
 static uint32_t rng_next(void)
 {
     if (rng_state == 0) {
-        uint64_t now = (uint64_t)gc_now_ns();
+        uint64_t now = (uint64_t)gc_real_now_ns();
         rng_state = (now << 20) ^ (uint64_t)(uintptr_t)&now ^
                     0x9E3779B97F4A7C15ULL;
     }
@@ -282,7 +282,7 @@ enum gc_status gc_select_wait(gc_select *sel, int64_t deadline_ns,
 
     int64_t park_until = deadline_ns;
     if (slice_ns > 0) {
-        int64_t now = gc_now_ns();
+        int64_t now = gc_real_now_ns();
         if (slice_ns < park_until - now) /* no overflow: now >= 0 */
             park_until = now + slice_ns;
     }

@@ -73,7 +73,20 @@ void gc_timer_resume_after_fork(void);
    introspection (pygochan.testing.leaked). */
 bool gc_timer_armed(gc_timer *t);
 
-/* Pending timers in the process (for tests and introspection). */
+/* Pending timers on the timer thread (for tests and introspection). */
 size_t gc_timer_pending(void);
+
+/* A testing bubble's own heap (gc_bubble.h): timers armed on a bubble
+   thread go there, and nothing fires them but the bubble advancing its
+   virtual clock.  Freeing it stops the timers left in it. */
+typedef struct gc_timer_heap gc_timer_heap;
+gc_timer_heap *gc_timer_heap_new(void);
+void gc_timer_heap_free(gc_timer_heap *h);
+/* The earliest deadline in h of a timer that can still do something (a
+   periodic timer whose channel is full drops its ticks), or GC_FOREVER. */
+int64_t gc_timer_heap_next(gc_timer_heap *h);
+/* Fire every timer in h due at now (sends; callbacks run on this thread).
+   Returns how many fired. */
+size_t gc_timer_heap_fire(gc_timer_heap *h, int64_t now);
 
 #endif

@@ -84,7 +84,7 @@ static int64_t coarse_now_ns(void)
     if (clock_gettime(CLOCK_MONOTONIC_COARSE, &ts) == 0)
         return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 #endif
-    return gc_now_ns();
+    return gc_real_now_ns();
 }
 
 /* GCC refuses fences under ThreadSanitizer, which does not model them.  The
@@ -425,7 +425,7 @@ int pyg_deadlock_check(pyg_state *st, pyg_deadlock_watch *watch, PyObject **mess
         watch->quiet_since_ns = 0;
         return 0;
     }
-    int64_t now = gc_now_ns();
+    int64_t now = gc_real_now_ns();
     if (watch->quiet_since_ns == 0 || changes != watch->quiet_changes) {
         /* Every wait that begins or ends restarts the grace period. */
         watch->quiet_since_ns = now;
@@ -578,7 +578,7 @@ static PyObject *module_end_deadlocked_waits(PyObject *module, PyObject *idents)
             result = PyLong_FromLong(0);
             goto done;
         }
-        int64_t now = gc_now_ns();
+        int64_t now = gc_real_now_ns();
         if (watch.quiet_since_ns == 0 || changes != watch.quiet_changes) {
             watch.quiet_since_ns = now;
             watch.quiet_changes = changes;

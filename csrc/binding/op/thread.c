@@ -7,8 +7,10 @@
 #include "deferred.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "gc_bubble.h"
 #include "gc_park.h"
 
 /* How long the main thread sleeps at most before it runs signal handlers,
@@ -19,6 +21,25 @@
 
 
 
+
+void pyg_raise_bubble_deadlock(pyg_state *st, struct gc_bubble *bubble, const char *op,
+                               PyObject *const *objects, Py_ssize_t nobjects)
+{
+    char *report = gc_bubble_deadlock_report(bubble);
+    PyObject *message = PyUnicode_FromFormat(
+        "%s\nThis thread's %s", report ? report : "all threads in the bubble are blocked - deadlock!",
+        op);
+    free(report);
+    for (Py_ssize_t i = 0; message && i < nobjects; i++) {
+        PyObject *line = PyUnicode_FromFormat("%U%s %R", message, i == 0 ? " on" : ",",
+                                              objects[i]);
+        Py_SETREF(message, line);
+    }
+    if (!message)
+        return;
+    PyErr_SetObject(st->deadlock, message);
+    Py_DECREF(message);
+}
 
 enum gc_status pyg_wait_with(pyg_state *st, gc_select *sel, int64_t deadline_ns,
                              gc_select_result *res, const pyg_wait_how *how)
@@ -45,26 +66,55 @@ enum gc_status pyg_wait_with(pyg_state *st, gc_select *sel, int64_t deadline_ns,
         sel->stop_word = &rec->kick_seq;
         sel->stop_value = parked_seq;
     }
+    /* In a testing bubble the deadline is on its virtual clock: the real
+       sleep has none, and the bubble ends it when its clock gets there
+       (or when nothing can ever end it), through the stop word. */
+    gc_bubble_member *bubbled = GC_UNLIKELY(gc_bubble_tls != NULL) ? gc_bubble_self() : NULL;
+    int64_t real_deadline_ns = deadline_ns;
+    if (bubbled) {
+        real_deadline_ns = GC_FOREVER;
+        if (!rec) {
+            sel->stop_word = gc_bubble_stop_word(bubbled);
+            sel->stop_value = atomic_load(sel->stop_word) + 1;
+        }
+    }
     pyg_deadlock_watch watch = {0, 0};
     for (;;) {
         enum gc_status status;
         bool kicked = false;
+        enum gc_bubble_wake bubble_woke = GC_BUBBLE_NOT_WOKEN;
         if (how->on_slice && how->on_slice(how->on_slice_arg) < 0) {
             if (rec)
                 pyg_blocked_unpark(rec);
             return GC_INTERRUPTED;
         }
         Py_BEGIN_ALLOW_THREADS
-        status = gc_select_wait(sel, deadline_ns, slice_ns, res);
+        if (bubbled) {
+            /* Registered as WAITING before the bubble looks at it: a stale
+               state would read as "woken" and hold its time still. */
+            gc_waiter_reset(&sel->waiter);
+            gc_bubble_park(bubbled, GC_BUBBLE_OP, op, deadline_ns, &sel->waiter.state,
+                           (_Atomic uint64_t *)sel->stop_word, sel->stop_value);
+        }
+        status = gc_select_wait(sel, real_deadline_ns, slice_ns, res);
+        if (bubbled)
+            bubble_woke = gc_bubble_unpark(bubbled);
         kicked = status == GC_INTERRUPTED && rec &&
                  atomic_load_explicit(&rec->kick_seq, memory_order_acquire) == parked_seq;
         /* Woken: unpark before queueing for the GIL, so that a thread about
            to run is never counted as parked. */
-        if ((status != GC_INTERRUPTED || kicked) && rec)
+        if ((status != GC_INTERRUPTED || kicked || bubble_woke) && rec)
             pyg_blocked_unpark(rec);
         Py_END_ALLOW_THREADS
         if (status != GC_INTERRUPTED)
             return status;
+        if (bubble_woke == GC_BUBBLE_TIMEOUT)
+            return GC_TIMEOUT;
+        if (bubble_woke == GC_BUBBLE_DEADLOCK) {
+            pyg_raise_bubble_deadlock(st, gc_bubble_of(bubbled), op, how->objects,
+                                      how->nobjects);
+            return GC_INTERRUPTED;
+        }
         if (kicked) {
             /* The program is exiting, deadlocked (see debug/blocked.c): this
                wait, which had no effect, ends so that its thread can. */
@@ -80,7 +130,7 @@ enum gc_status pyg_wait_with(pyg_state *st, gc_select *sel, int64_t deadline_ns,
         int deadlocked = 0;
         PyObject *message = NULL;
         if (PyErr_CheckSignals() < 0 ||
-            (on_main && !timed && rec &&
+            (on_main && !timed && rec && !bubbled &&
              (deadlocked = pyg_deadlock_check(st, &watch, &message)) < 0)) {
             if (rec)
                 pyg_blocked_unpark(rec);

@@ -43,6 +43,13 @@ enum gc_status pyg_wait_with(pyg_state *st, gc_select *sel, int64_t deadline_ns,
 enum gc_status pyg_wait_for(pyg_state *st, gc_select *sel, int64_t deadline_ns,
                             gc_select_result *res, const char *op,
                             PyObject *const *objects, Py_ssize_t nobjects);
+/* Raise Deadlock for a wait (op, on objects) that a testing bubble ended
+   because nothing could ever complete it: the bubble's report of who waits
+   on what, and this wait's objects. */
+struct gc_bubble;
+void pyg_raise_bubble_deadlock(pyg_state *st, struct gc_bubble *bubble, const char *op,
+                               PyObject *const *objects, Py_ssize_t nobjects);
+
 enum gc_status pyg_wait(pyg_state *st, gc_select *sel, int64_t deadline_ns,
                         gc_select_result *res);
 
