@@ -95,7 +95,7 @@ def track_thread_starts() -> Iterator[None]:
             _tracking -= 1
             if _tracking == 0:
                 assert _original_start is not None
-                threading.Thread.start = _original_start  # type: ignore[method-assign]
+                threading.Thread.start = _original_start  # type: ignore[method-assign,assignment]
                 _original_start = None
 
 
@@ -258,7 +258,7 @@ def _done_owners(waits: List[_Wait]) -> Dict[int, List[Context]]:
     Context (or cancels a parent) cancels it.  (A Context that holds the
     channel as a value is counted too: reaching it reaches the channel
     anyway.)  One pass over the objects the collector tracks."""
-    channels: Dict[int, Channel] = {}
+    channels: Dict[int, "Channel[Any]"] = {}
     for w in waits:
         for obj in w.objects:
             if isinstance(obj, Channel):
@@ -381,7 +381,7 @@ def _analyze(now_frames: Optional[Dict[int, types.FrameType]] = None) -> List[Pa
         shown = [_safe_repr(o) for o in w.objects]
         if w.ctx is not None:
             shown.append(f"ctx={_safe_repr(w.ctx)}")
-        frame = frames.get(w.ident)
+        top = frames.get(w.ident)
         report.append(ParkedThread(
             thread=thread,
             ident=w.ident,
@@ -390,7 +390,7 @@ def _analyze(now_frames: Optional[Dict[int, types.FrameType]] = None) -> List[Pa
             objects=tuple(shown),
             since=w.since,
             leaked=w.ident not in reachable,
-            blocked_at=_without_bootstrap(_stack_of(frame)) if frame is not None else traceback.StackSummary(),
+            blocked_at=_without_bootstrap(_stack_of(top)) if top is not None else traceback.StackSummary(),
             started_at=_start_stacks.get(thread) if thread is not None else None,
         ))
     report.sort(key=lambda p: p.since)
