@@ -131,16 +131,15 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: Optional[pytest.Item]) 
     def everything(found: List["ParkedThread"]) -> List["ParkedThread"]:
         return found
 
+    report = None
     try:
         _settle(check.timeout, check.started_during_test, everything)
     except LeakError as exc:
-        pytest.fail(
-            f"{item.nodeid} left threads parked in pygochan "
-            f"(after waiting {check.timeout:g} s for them to finish):\n\n{exc}",
-            pytrace=False,
-        )
+        report = str(exc)
     finally:
         check.close()
+    if report is not None:  # (outside the except: the report is shown once)
+        pytest.fail(f"{item.nodeid} left threads parked in pygochan:\n\n{report}", pytrace=False)
 
 
 @pytest.fixture

@@ -391,7 +391,7 @@ def _analyze(now_frames: Optional[Dict[int, types.FrameType]] = None) -> List[Pa
             since=w.since,
             leaked=w.ident not in reachable,
             blocked_at=_without_bootstrap(_stack_of(top)) if top is not None else traceback.StackSummary(),
-            started_at=_start_stacks.get(thread) if thread is not None else None,
+            started_at=_without_runner(_start_stacks.get(thread)) if thread is not None else None,
         ))
     report.sort(key=lambda p: p.since)
     return report
@@ -402,6 +402,21 @@ def _without_bootstrap(stack: traceback.StackSummary) -> traceback.StackSummary:
     (_bootstrap, _bootstrap_inner, run)."""
     skip = 0
     while skip < len(stack) - 1 and stack[skip].filename == threading.__file__:
+        skip += 1
+    return traceback.StackSummary.from_list(stack[skip:])
+
+
+_RUNNER_PARTS = ("/_pytest/", "/pluggy/", "/pytest/", "<frozen runpy>", "/runpy.py")
+
+
+def _without_runner(stack: Optional[traceback.StackSummary]) -> Optional[traceback.StackSummary]:
+    """The stack less its outermost frames that belong to the test runner
+    (pytest, pluggy, runpy): they are the same for every test."""
+    if stack is None:
+        return None
+    skip = 0
+    while skip < len(stack) - 1 and any(
+            part in stack[skip].filename.replace("\\", "/") for part in _RUNNER_PARTS):
         skip += 1
     return traceback.StackSummary.from_list(stack[skip:])
 
