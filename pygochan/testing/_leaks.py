@@ -46,7 +46,10 @@ _THIS_FILE = __file__
 # ---- where threads were started ------------------------------------------------
 
 _start_lock = threading.Lock()
-_tracking = 0  # guarded by _start_lock: active track_thread_starts() blocks
+# Guarded by _start_lock: how many track_thread_starts() blocks are active,
+# and the start() _recording_start calls while it is in threading.Thread's
+# chain of start() wrappers (None when it is not).
+_tracking = 0
 _original_start: Optional[Callable[[threading.Thread], None]] = None
 _start_stacks: "weakref.WeakKeyDictionary[threading.Thread, traceback.StackSummary]" = (
     weakref.WeakKeyDictionary()
@@ -63,9 +66,11 @@ def _stack_of(frame: Optional[types.FrameType]) -> traceback.StackSummary:
 
 
 def _recording_start(self: threading.Thread) -> None:
-    _start_stacks[self] = _stack_of(sys._getframe(1))
-    assert _original_start is not None
-    _original_start(self)
+    if _tracking:
+        _start_stacks[self] = _stack_of(sys._getframe(1))
+    start = _original_start
+    assert start is not None
+    start(self)
 
 
 @contextlib.contextmanager
@@ -84,7 +89,7 @@ def track_thread_starts() -> Iterator[None]:
     """
     global _tracking, _original_start
     with _start_lock:
-        if _tracking == 0:
+        if _original_start is None:
             _original_start = threading.Thread.start
             threading.Thread.start = _recording_start  # type: ignore[method-assign]
         _tracking += 1
@@ -93,8 +98,10 @@ def track_thread_starts() -> Iterator[None]:
     finally:
         with _start_lock:
             _tracking -= 1
-            if _tracking == 0:
-                assert _original_start is not None
+            # Taken out of the chain only if nothing wrapped start() over it
+            # meanwhile (a bubble does, for good): then it stays, recording
+            # nothing until a block is active again.
+            if _tracking == 0 and threading.Thread.start is _recording_start:
                 threading.Thread.start = _original_start  # type: ignore[method-assign,assignment]
                 _original_start = None
 

@@ -490,3 +490,35 @@ def test_track_thread_starts_from_many_threads_at_once():
 
     join_all([start(enter_and_leave) for _ in range(8)])
     assert threading.Thread.start is original
+
+
+def test_track_thread_starts_under_another_start_wrapper():
+    # Something else wraps Thread.start while a block is active and keeps
+    # its wrapper (a bubble does): leaving the block must not take that
+    # wrapper out, and later blocks still record.
+    original = threading.Thread.start
+    calls = []
+    try:
+        with gc.testing.track_thread_starts():
+            below = threading.Thread.start
+
+            def wrapper(self):
+                calls.append(self.name)
+                below(self)
+
+            threading.Thread.start = wrapper
+            t1 = named(lambda: None, "first")
+        assert threading.Thread.start is wrapper
+        t2 = named(lambda: None, "untracked")
+        with gc.testing.track_thread_starts():
+            assert threading.Thread.start is wrapper
+            t3 = named(lambda: None, "again")
+        join_all([t1, t2, t3])
+        assert calls == ["first", "untracked", "again"]
+        assert gc.testing.started_at(t1) is not None and gc.testing.started_at(t3) is not None
+        assert gc.testing.started_at(t2) is None
+    finally:
+        threading.Thread.start = below  # the other wrapper leaves: the chain is ours again
+        with gc.testing.track_thread_starts():
+            pass
+        assert threading.Thread.start is original

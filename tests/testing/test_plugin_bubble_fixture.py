@@ -46,3 +46,28 @@ def test_deadlock_fails_the_test(gc_bubble):
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*Deadlock*"])
+
+
+def sleep_then_send(seconds, done):
+    gc.sleep(seconds)
+    done.send(seconds)
+
+
+def test_start_tracking_and_bubbles_in_either_order():
+    with gc.testing.track_thread_starts():
+        with gc.testing.bubble():
+            done = gc.Channel()
+            t = threading.Thread(target=sleep_then_send, args=(5, done))
+            t.start()
+            assert done.recv() == 5
+    t.join()
+    assert gc.testing.started_at(t) is not None
+    with gc.testing.bubble() as b:  # the bubble still sees its threads start
+        start = b.now()
+        done = gc.Channel()
+        u = threading.Thread(target=sleep_then_send, args=(5, done))
+        u.start()
+        assert done.recv() == 5
+        assert b.now() - start == 5
+    u.join()
+    assert gc.testing.started_at(u) is None
