@@ -243,6 +243,11 @@ def _wake_targets(wait: _Wait, done_owners: Dict[int, List[Context]]) -> Optiona
             if callable(running) and running() is True:
                 return None  # a task runs: settling its future is its thread's job
             targets.append(obj)
+            # a Pool's workers hold its queue, never the Pool: taking a job
+            # frees room for a blocked submit
+            work = getattr(obj, "_work", None) if isinstance(obj, _pool_types()) else None
+            if work is not None:
+                targets.append(work)
             continue
         for ch in channels:
             if _core._wakes_by_itself(ch):
@@ -257,6 +262,12 @@ def _wake_targets(wait: _Wait, done_owners: Dict[int, List[Context]]) -> Optiona
         targets.append(ctx)
         targets += _ancestors(ctx)
     return targets
+
+
+def _pool_types() -> Tuple[type, ...]:
+    from .._pool import Pool
+
+    return (Pool,)
 
 
 def _done_owners(waits: List[_Wait]) -> Dict[int, List[Context]]:

@@ -378,6 +378,40 @@ def test_a_pool_task_parked_on_a_dropped_channel_is_leaked():
         pool.shutdown()
 
 
+@pytest.mark.parametrize("task_leaks", [False, True])
+def test_a_blocked_submit_follows_the_pools_workers(task_leaks):
+    # the pool's worker holds its queue, never the Pool: a submit blocked on
+    # a full queue is woken by the worker taking the next job, unless that
+    # worker itself is parked for good
+    release_task = gc.Channel()
+    pool = gc.Pool(max_workers=1, queue_size=1)
+    if task_leaks:
+        task_channel = gc.Channel()
+        running = pool.submit(recv_forever, task_channel)
+        task_ref = weakref.ref(task_channel)
+        del task_channel
+    else:
+        running = pool.submit(recv_forever, release_task)
+    pool.submit(lambda: None)  # fills the queue
+    t = named(lambda p: p.submit(lambda: None), "submitter", pool)
+    workers = list(pool._threads)
+    pool_ref = weakref.ref(pool)
+    del pool
+    wait_for(lambda: parked_now([t, *workers]))
+    try:
+        expected = ["submitter", workers[0].name] if task_leaks else []
+        assert names(gc.testing.leaked(), [t, *workers]) == sorted(expected)
+    finally:
+        release_task.close()
+        if task_leaks:
+            release(task_ref)
+        running.result(timeout=JOIN_TIMEOUT)
+        join_all([t])
+        pool = pool_ref()
+        if pool is not None:  # (a dropped Pool shuts down by itself)
+            pool.shutdown()
+
+
 def test_many_threads_exactly_the_dropped_ones_are_leaked(rng):
     kept, threads, refs, expected = [], [], [], []
     for k in range(24):
