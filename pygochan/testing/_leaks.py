@@ -252,10 +252,10 @@ def _wake_targets(wait: _Wait, done_owners: Dict[int, List[Context]]) -> Optiona
         for ch in channels:
             if _core._wakes_by_itself(ch):
                 return None  # a pending timer, or a deadline
-            targets.append(ch)
-            # a view's channel, whose holders send and close
-            targets += [r for r in gc.get_referents(ch) if isinstance(r, Channel)]
-            contexts += done_owners.get(id(ch), [])
+            # and a view's channel, whose holders send and close
+            for c in [ch, *(r for r in gc.get_referents(ch) if isinstance(r, Channel))]:
+                targets.append(c)
+                contexts += done_owners.get(id(c), [])
     for ctx in contexts:
         if ctx.deadline() is not None:
             return None
@@ -279,12 +279,12 @@ def _done_owners(waits: List[_Wait]) -> Dict[int, List[Context]]:
     channels: Dict[int, "Channel[Any]"] = {}
     for w in waits:
         for obj in w.objects:
-            if isinstance(obj, Channel):
-                channels[id(obj)] = obj
-            elif isinstance(obj, (RecvCase, SendCase)):
-                for r in gc.get_referents(obj):
-                    if isinstance(r, Channel):
-                        channels[id(r)] = r
+            found = [obj] if isinstance(obj, Channel) else [
+                r for r in gc.get_referents(obj) if isinstance(r, Channel)
+            ] if isinstance(obj, (RecvCase, SendCase)) else []
+            for ch in found:  # and the channel a view views
+                for c in [ch, *(r for r in gc.get_referents(ch) if isinstance(r, Channel))]:
+                    channels[id(c)] = c
     owners: Dict[int, List[Context]] = {}
     if not channels:
         return owners
@@ -322,12 +322,12 @@ def _frame_referents(frame: types.FrameType) -> List[Any]:
     return found
 
 
-def _analyze(now_frames: Optional[Dict[int, types.FrameType]] = None) -> List[ParkedThread]:
+def _analyze() -> List[ParkedThread]:
     """Every parked wait (but idle Pool workers), each marked leaked or not."""
     waits = _raw_waits()
     if not waits:
         return []
-    frames = now_frames if now_frames is not None else _live_frames()
+    frames = _live_frames()
     threads = {t.ident: t for t in threading.enumerate()}
     by_ident = {w.ident: w for w in waits}
 

@@ -351,6 +351,37 @@ def test_other_waits_follow_their_objects():
         join_all([t1, t2, t3])
 
 
+def test_views_and_semaphores_follow_what_they_view_and_guard():
+    def acquire(sem):
+        sem.acquire()
+        sem.release()
+
+    def select_on(view):
+        try:
+            gc.select(gc.recv(view))
+        except gc.ChannelClosed:
+            pass
+
+    held_sem, dropped_sem = gc.Semaphore(1), gc.Semaphore(1)
+    held_sem.acquire()
+    dropped_sem.acquire()
+    held_ch, dropped_ch = gc.Channel(), gc.Channel()
+    threads = [named(acquire, "sem-held", held_sem), named(acquire, "sem-dropped", dropped_sem),
+               named(select_on, "view-held", held_ch.recv_only()),
+               named(select_on, "view-dropped", dropped_ch.recv_only())]
+    sem_ref, ch_ref = weakref.ref(dropped_sem), weakref.ref(dropped_ch)
+    del dropped_sem, dropped_ch
+    wait_for(lambda: parked_now(threads))
+    try:
+        assert names(gc.testing.leaked(), threads) == ["sem-dropped", "view-dropped"]
+    finally:
+        held_sem.release()
+        sem_ref().release()
+        held_ch.close()
+        release(ch_ref)
+        join_all(threads)
+
+
 def test_idle_pool_workers_are_neither_parked_nor_leaked():
     pool = gc.Pool(max_workers=2)
     try:
