@@ -367,6 +367,7 @@ def _analyze() -> List[ParkedThread]:
     for ident in reachable:
         roots += stacks[ident]
 
+    is_tracked = gc.is_tracked
     seen: Set[int] = set()
     marked: List[Any] = []  # keeps what was marked alive, so no id is reused meanwhile
     frontier = roots
@@ -374,6 +375,11 @@ def _analyze() -> List[ParkedThread]:
         expand: List[Any] = []
         released: List[Any] = []
         for obj in frontier:
+            if not is_tracked(obj) and type(obj) is not types.FrameType:
+                # holds no tracked object, and every wait object and Thread
+                # is tracked: nothing to learn from it (a running frame is
+                # not tracked, and holds its locals)
+                continue
             key = id(obj)
             if key in seen:
                 continue
@@ -382,13 +388,14 @@ def _analyze() -> List[ParkedThread]:
                 continue  # a parked thread's own stack: only once it is reachable
             seen.add(key)
             marked.append(obj)
-            for ident in wakers.get(key, ()):
-                if ident not in reachable:
-                    reachable.add(ident)
-                    released += stacks[ident]
-            if isinstance(obj, types.FrameType):
+            if key in wakers:
+                for ident in wakers[key]:
+                    if ident not in reachable:
+                        reachable.add(ident)
+                        released += stacks[ident]
+            if type(obj) is types.FrameType:
                 released += _frame_referents(obj)
-            elif gc.is_tracked(obj):  # (an untracked object holds no tracked one)
+            else:
                 expand.append(obj)
         frontier = released + (gc.get_referents(*expand) if expand else [])
     del marked, keep
