@@ -150,7 +150,7 @@ def gc_bubble() -> Iterator[Any]:
             with pytest.raises(TimeoutError):
                 gc.Channel().recv(timeout=60)   # no real minute passes
     """
-    from .testing import bubble  # type: ignore[attr-defined,unused-ignore]
+    from .testing import bubble
 
     with bubble() as b:
         yield b
