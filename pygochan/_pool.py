@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterable, Iterator, Optional, Tuple, TypeVar, 
 
 from . import _aio, _core
 from ._context import with_cancel_cause
+from .testing._bubble import _start_next_thread_in
 
 __all__ = ["Pool"]
 
@@ -133,6 +134,9 @@ class Pool(_core._PoolBase, _cf.ThreadPoolExecutor):
         self._worker_threads: set[threading.Thread] = set()
         self._worker_numbers = itertools.count(1)
         self._ctx, self._cancel_ctx = with_cancel_cause(_core.background())
+        # Its workers belong to the testing bubble it was made in, if any,
+        # whoever's submit starts them (pygochan/testing/_bubble.py).
+        self._bubble = _core._bubble_current()
         _live_pools.add(self)
         _install_exit_hook()
 
@@ -172,6 +176,8 @@ class Pool(_core._PoolBase, _cf.ThreadPoolExecutor):
     # collected, shuts down, and lets its idle workers exit once the queue
     # is drained.
     def _worker_name(self) -> str:
+        # called by C on the starting thread right before the worker starts
+        _start_next_thread_in(self._bubble)
         return f"{self._name}-worker-{next(self._worker_numbers)}"
 
     @staticmethod

@@ -245,7 +245,7 @@ static PyObject *bubble_park(pyg_bubble *self, enum gc_bubble_park_kind kind,
     }
     enum gc_bubble_wake woke;
     Py_BEGIN_ALLOW_THREADS
-    gc_bubble_park(m, kind, op, GC_FOREVER, NULL, NULL, 0);
+    gc_bubble_park(m, kind, op, GC_FOREVER, NULL, NULL, 0, true);
     Py_END_ALLOW_THREADS
     for (;;) {
         enum gc_park_result r;

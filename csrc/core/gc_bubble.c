@@ -18,6 +18,7 @@ struct gc_bubble_member {
     unsigned long ident;
     char name[64];
     bool parked;
+    bool durable;                 /* nothing outside the bubble can wake it */
     enum gc_bubble_park_kind kind;
     const char *op;
     int64_t deadline;
@@ -35,6 +36,7 @@ struct gc_bubble {
     _Atomic long refs;
     _Atomic int64_t now;       /* written under lock, read anywhere */
     void *user;                /* immutable, borrowed */
+    uint64_t id;               /* immutable */
     gc_timer_heap *timers;     /* owned */
     /* Guarded by lock: */
     gc_bubble_member *members; /* a list; the members own themselves */
@@ -57,6 +59,8 @@ gc_bubble *gc_bubble_new(int64_t start_ns, void *user)
     atomic_init(&b->refs, 1);
     atomic_init(&b->now, start_ns);
     b->user = user;
+    static _Atomic uint64_t last_id;
+    b->id = atomic_fetch_add(&last_id, 1) + 1;
     return b;
 }
 
@@ -82,6 +86,7 @@ int64_t gc_bubble_now_ns(const gc_bubble *b)
 
 void *gc_bubble_user(const gc_bubble *b) { return b->user; }
 gc_timer_heap *gc_bubble_timers(gc_bubble *b) { return b->timers; }
+uint64_t gc_bubble_id(const gc_bubble *b) { return b->id; }
 gc_bubble *gc_bubble_of(const gc_bubble_member *m) { return m->bubble; }
 gc_bubble_member *gc_bubble_self(void) { return self_member; }
 _Atomic uint64_t *gc_bubble_stop_word(gc_bubble_member *m) { return &m->own_stop; }
@@ -90,7 +95,7 @@ _Atomic uint64_t *gc_bubble_stop_word(gc_bubble_member *m) { return &m->own_stop
 
 static bool durable(const gc_bubble_member *m)
 {
-    if (!m->parked)
+    if (!m->parked || !m->durable)
         return false;
     if (m->kind != GC_BUBBLE_OP)
         return true;
@@ -112,10 +117,10 @@ static void ring(gc_bubble_member *m, enum gc_bubble_wake reason)
     m->parked = false;
     m->reason = reason;
     if (m->kind == GC_BUBBLE_OP) {
-        atomic_store_explicit(m->stop_word, m->stop_value, memory_order_release);
+        atomic_store_explicit(m->stop_word, m->stop_value, memory_order_seq_cst);
         /* The member cannot leave its wait before it has unparked, which
            takes this lock: the word is still its waiter's. */
-        gc_unpark(m->word);
+        gc_waiter_stop_wake(m->word);
     } else {
         atomic_fetch_add_explicit(&m->bell, 1, memory_order_release);
         gc_unpark(&m->bell);
@@ -228,6 +233,8 @@ void gc_bubble_remove_member(gc_bubble_member *m)
     b->nmembers--;
     free(m);
     settle(b); /* timers it fires are still the bubble's */
+    if (b->nmembers == 0)
+        gc_timer_heap_clear(b->timers); /* the bubble is over: nothing fires them */
     pthread_mutex_unlock(&b->lock);
     if (is_self) {
         self_member = NULL;
@@ -248,11 +255,12 @@ size_t gc_bubble_members(gc_bubble *b)
 
 void gc_bubble_park(gc_bubble_member *m, enum gc_bubble_park_kind kind,
                     const char *op, int64_t deadline_ns, _Atomic uint32_t *word,
-                    _Atomic uint64_t *stop_word, uint64_t stop_value)
+                    _Atomic uint64_t *stop_word, uint64_t stop_value, bool durable)
 {
     gc_bubble *b = m->bubble;
     pthread_mutex_lock(&b->lock);
     m->parked = true;
+    m->durable = durable;
     m->kind = kind;
     m->op = op;
     m->deadline = kind == GC_BUBBLE_OP ? deadline_ns : GC_FOREVER;

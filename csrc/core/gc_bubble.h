@@ -46,6 +46,9 @@
 typedef struct gc_bubble gc_bubble;
 typedef struct gc_bubble_member gc_bubble_member;
 
+/* What gc_chan_bubble answers for channels any bubble may wait on. */
+#define GC_BUBBLE_ANY UINT64_MAX
+
 enum gc_bubble_park_kind {
     GC_BUBBLE_OP = 0,   /* a pygochan operation's waiter */
     GC_BUBBLE_WAIT = 1, /* b.wait(): until every other member is blocked */
@@ -66,6 +69,8 @@ void gc_bubble_retain(gc_bubble *b);
 void gc_bubble_release(gc_bubble *b);
 void *gc_bubble_user(const gc_bubble *b);
 gc_timer_heap *gc_bubble_timers(gc_bubble *b);
+/* A number no other bubble of the process has had (never 0). */
+uint64_t gc_bubble_id(const gc_bubble *b);
 
 /* Count a new member, running (not parked), before its thread exists, so
    that time cannot move before it has started; NULL on ENOMEM.  The member
@@ -74,7 +79,8 @@ gc_bubble_member *gc_bubble_add_member(gc_bubble *b);
 /* On the member's own thread: it now reads the bubble's clock. */
 void gc_bubble_enter(gc_bubble_member *m, unsigned long ident, const char *name);
 /* The member leaves (its thread ends, or never started) and is freed; the
-   calling thread leaves the bubble if it was that member.  May settle. */
+   calling thread leaves the bubble if it was that member.  May settle.
+   The last member leaving stops the bubble's pending timers. */
 void gc_bubble_remove_member(gc_bubble_member *m);
 /* This thread's membership, or NULL. */
 gc_bubble_member *gc_bubble_self(void);
@@ -85,10 +91,14 @@ size_t gc_bubble_members(gc_bubble *b);
 /* Park the calling member (see above).  For GC_BUBBLE_OP: word is the
    waiter's state word, WAITING now; the bubble ends the sleep by storing
    stop_value into *stop_word and waking word.  deadline_ns is on the
-   virtual clock (GC_FOREVER: none).  op is static text for the report. */
+   virtual clock (GC_FOREVER: none).  op is static text for the report.
+   durable false: something outside the bubble may complete it (Go's rule
+   for a channel made outside the bubble), so while it is parked time
+   holds still and no deadlock is reported -- but its deadline still ends it
+   when the others move the clock. */
 void gc_bubble_park(gc_bubble_member *m, enum gc_bubble_park_kind kind,
                     const char *op, int64_t deadline_ns, _Atomic uint32_t *word,
-                    _Atomic uint64_t *stop_word, uint64_t stop_value);
+                    _Atomic uint64_t *stop_word, uint64_t stop_value, bool durable);
 /* The member runs again; returns why the bubble woke it, if it did. */
 enum gc_bubble_wake gc_bubble_unpark(gc_bubble_member *m);
 /* WAIT and EXIT parks: sleep until the bubble wakes the member, at most

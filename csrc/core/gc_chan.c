@@ -1,6 +1,7 @@
 /* gc_chan: buffer, wait queues and the non-blocking operations.  The
    invariants guarded by the channel lock are listed in gc_chan_impl.h. */
 #include "gc_chan_impl.h"
+#include "gc_bubble.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -171,8 +172,12 @@ gc_chan *gc_chan_new(int64_t capacity)
         return NULL;
     }
     ch->capacity = capacity;
+    ch->bubble_id = GC_UNLIKELY(gc_bubble_tls != NULL) ? gc_bubble_id(gc_bubble_tls) : 0;
     return ch;
 }
+
+uint64_t gc_chan_bubble(const gc_chan *ch) { return ch->bubble_id; }
+void gc_chan_set_bubble(gc_chan *ch, uint64_t bubble_id) { ch->bubble_id = bubble_id; }
 
 void gc_chan_free(gc_chan *ch)
 {

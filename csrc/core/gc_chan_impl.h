@@ -28,6 +28,10 @@ typedef struct gc_waitq {
 } gc_waitq;
 
 struct gc_chan {
+    /* The testing bubble it was made in (gc_bubble_id), 0 outside any,
+       GC_BUBBLE_ANY for pygochan's own process-wide channels; immutable
+       after creation but for gc_chan_set_bubble. */
+    uint64_t bubble_id;
     /* A leaf lock: while holding it nothing calls into Python, allocates
        Python objects, parks, or takes another lock (select registration
        takes several, always in address order). */

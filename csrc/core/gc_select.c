@@ -1,6 +1,7 @@
 /* gc_select: registration, parking and the exactly-once outcome.  See
    gc_select.h for the shape and gc_waiter.h for the commit protocol. */
 #include "gc_select.h"
+#include "gc_bubble.h"
 
 #include <stdint.h>
 
@@ -59,6 +60,7 @@ void gc_select_init(gc_select *sel, const gc_case *cases, int ncases,
     sel->resumed = false;
     sel->stop_word = NULL;
     sel->stop_value = 0;
+    sel->bubble = NULL;
 
     /* Fisher-Yates: trying ready cases in a uniformly random order makes
        the choice among them uniform. */
@@ -279,6 +281,19 @@ enum gc_status gc_select_wait(gc_select *sel, int64_t deadline_ns,
     enum gc_status st = register_cases(sel, res);
     if (st != GC_NOT_READY)
         return st;
+    if (sel->bubble) {
+        /* durable unless a channel from outside the bubble may wake it */
+        uint64_t id = gc_bubble_id(gc_bubble_of(sel->bubble));
+        bool durable = true;
+        for (int i = 0; i < sel->ncases; i++) {
+            gc_chan *ch = sel->cases[i].chan;
+            if (ch && ch->bubble_id != id && ch->bubble_id != GC_BUBBLE_ANY)
+                durable = false;
+        }
+        gc_bubble_park(sel->bubble, GC_BUBBLE_OP, sel->bubble_op, sel->bubble_deadline,
+                       &sel->waiter.state, (_Atomic uint64_t *)sel->stop_word,
+                       sel->stop_value, durable);
+    }
 
     int64_t park_until = deadline_ns;
     if (slice_ns > 0) {

@@ -360,16 +360,21 @@ gc_timer_heap *gc_timer_heap_new(void)
     return calloc(1, sizeof(gc_timer_heap));
 }
 
-void gc_timer_heap_free(gc_timer_heap *h)
+void gc_timer_heap_clear(gc_timer_heap *h)
 {
-    if (!h)
-        return;
     pthread_mutex_lock(&timers.lock);
     /* What is left is stopped: its timers may outlive the heap. */
     for (size_t i = 0; i < h->len; i++)
         h->heap[i]->heap_index = NOT_IN_HEAP;
     h->len = 0;
     pthread_mutex_unlock(&timers.lock);
+}
+
+void gc_timer_heap_free(gc_timer_heap *h)
+{
+    if (!h)
+        return;
+    gc_timer_heap_clear(h);
     free(h->heap);
     free(h);
 }

@@ -82,6 +82,8 @@ size_t gc_timer_pending(void);
 typedef struct gc_timer_heap gc_timer_heap;
 gc_timer_heap *gc_timer_heap_new(void);
 void gc_timer_heap_free(gc_timer_heap *h);
+/* Stop every timer in h (they stay valid; a reset arms them anew). */
+void gc_timer_heap_clear(gc_timer_heap *h);
 /* The earliest deadline in h of a timer that can still do something (a
    periodic timer whose channel is full drops its ticks), or GC_FOREVER. */
 int64_t gc_timer_heap_next(gc_timer_heap *h);

@@ -12,7 +12,7 @@
 See docs/testing.md.
 """
 
-from ._bubble import Bubble, bubble
+from ._bubble import Bubble, bubble, current
 from ._leaks import (
     LeakError,
     ParkedThread,
@@ -30,6 +30,7 @@ __all__ = [
     "ParkedThread",
     "bubble",
     "check_no_leaks",
+    "current",
     "format_report",
     "leaked",
     "parked",

@@ -7,15 +7,16 @@ core (csrc/core/gc_bubble.c); this module adds what Python sees: the
 
 from __future__ import annotations
 
+import operator
 import threading
 import time as _time
 from types import TracebackType
-from typing import Any, Callable, Optional, Type
+from typing import Any, Callable, Optional, SupportsIndex, Type, cast
 
 from .. import _core
 from .._debug import Deadlock
 
-__all__ = ["Bubble", "bubble"]
+__all__ = ["Bubble", "bubble", "current"]
 
 
 class Bubble(_core._Bubble):
@@ -34,10 +35,15 @@ class Bubble(_core._Bubble):
     # ``now()`` (its virtual time.monotonic()), ``wait()`` and ``members``
     # come from the C part.
     _patch_time: bool
+    _used: bool
+    _over: bool
     _root: Any
     _wall_offset: float
 
     def __enter__(self) -> "Bubble":
+        if getattr(self, "_root", None) is not None or getattr(self, "_used", False):
+            raise RuntimeError("a bubble is entered once; make a new one with bubble()")
+        self._used = True
         if _core._bubble_current() is not None:
             raise RuntimeError(
                 "bubbles do not nest: this thread is in a testing bubble already"
@@ -73,7 +79,9 @@ class Bubble(_core._Bubble):
         finally:
             if self._patch_time:
                 _patch_time(False)
-            self._root.leave()
+            root, self._root = self._root, None
+            root.leave()
+            self._over = True  # threads started later run outside
         if deadlock is not None and exc_type is None:
             raise deadlock
 
@@ -108,26 +116,67 @@ def bubble(*, patch_time: bool = False) -> Bubble:
     return b
 
 
+def current() -> Optional[Bubble]:
+    """The bubble the calling thread belongs to, or None.
+
+    >>> with gc.testing.bubble() as b:
+    ...     assert gc.testing.current() is b
+    """
+    return cast(Optional[Bubble], _core._bubble_current())
+
+
 # ---- threads started inside join the bubble ----------------------------------
 
 _hook_lock = threading.Lock()
 _original_start: Optional[Callable[[threading.Thread], None]] = None
+_original_join: Optional[Callable[..., None]] = None
 
 
 def _install_thread_hook() -> None:
-    """Wrap ``threading.Thread.start`` once: outside a bubble it costs one
-    C call per thread start."""
-    global _original_start
+    """Wrap ``threading.Thread.start`` and ``join`` once: outside a bubble
+    they cost one C call per start and one attribute look-up per join."""
+    global _original_start, _original_join
     with _hook_lock:
         if _original_start is None:
             _original_start = threading.Thread.start
+            _original_join = threading.Thread.join
             threading.Thread.start = _start  # type: ignore[method-assign]
+            threading.Thread.join = _join  # type: ignore[method-assign]
+
+
+def _join(self: threading.Thread, timeout: Optional[float] = None) -> None:
+    # A bubble thread joining another one waits in pygochan, durably, and
+    # on the virtual clock: a join is how most tests wait for a thread.
+    ended = self.__dict__.get("_pygochan_bubble_ended")
+    assert _original_join is not None
+    if ended is not None and _core._bubble_current() is not None:
+        if timeout is not None and timeout < 0:
+            timeout = 0
+        try:
+            ended.recv_ok(timeout=timeout)
+        except TimeoutError:
+            return  # join(timeout) returns quietly; is_alive() tells
+    _original_join(self, timeout)
+
+
+# A thread-local override of the bubble the next thread started here joins:
+# a Pool's workers belong to the bubble the Pool was made in (or none),
+# whichever thread's submit happens to start them.
+_next_start = threading.local()
+_UNSET = object()
+
+
+def _start_next_thread_in(owner: "Optional[_core._Bubble]") -> None:
+    _next_start.owner = owner
 
 
 def _start(self: threading.Thread) -> None:
     owner = _core._bubble_current()
+    chosen = _next_start.__dict__.pop("owner", _UNSET)
+    if chosen is not _UNSET:
+        owner = chosen
     assert _original_start is not None
-    if owner is None:
+    if owner is None or getattr(owner, "_over", False):
         return _original_start(self)
     # Counted before it exists, so that time cannot move before it runs;
     # Ctrl-C held off so that the count is always given back.
@@ -137,14 +186,18 @@ def _start(self: threading.Thread) -> None:
 def _start_member(thread: threading.Thread, owner: Bubble) -> None:
     member = owner._add()
     run = thread.run
+    ended: "_core.Channel[None]" = _core.Channel()  # the bubble's: closed as it leaves
+    thread.__dict__["_pygochan_bubble_ended"] = ended
 
     def run_in_bubble() -> None:
         if not member.enter(thread.name):
+            ended.close()
             return run()
         try:
             run()
         finally:
             thread.__dict__.pop("run", None)
+            ended.close()
             member.leave()
 
     thread.run = run_in_bubble  # type: ignore[method-assign]
@@ -154,6 +207,7 @@ def _start_member(thread: threading.Thread, owner: Bubble) -> None:
     except BaseException:
         if member.cancel():
             thread.__dict__.pop("run", None)
+            thread.__dict__.pop("_pygochan_bubble_ended", None)
         raise
 
 
@@ -168,16 +222,18 @@ _patched = 0  # bubbles with patch_time open, guarded by _hook_lock
 
 
 def _patching_bubble() -> Optional[Bubble]:
-    b = _core._bubble_current()
-    if b is not None and getattr(b, "_patch_time", False):
-        return b  # type: ignore[no-any-return]
+    b = current()
+    if b is not None and b._patch_time:
+        return b
     return None
 
 
-def _sleep(seconds: float) -> None:
+def _sleep(seconds: "float | SupportsIndex") -> None:
     b = _patching_bubble()
     if b is None:
         return _real_sleep(seconds)
+    if not isinstance(seconds, (int, float)):
+        seconds = operator.index(seconds)  # what time.sleep takes besides numbers
     _core.sleep(seconds)
 
 

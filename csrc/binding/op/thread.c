@@ -72,6 +72,11 @@ enum gc_status pyg_wait_with(pyg_state *st, gc_select *sel, int64_t deadline_ns,
     gc_bubble_member *bubbled = GC_UNLIKELY(gc_bubble_tls != NULL) ? gc_bubble_self() : NULL;
     int64_t real_deadline_ns = deadline_ns;
     if (bubbled) {
+        /* gc_select_wait parks it with the bubble once its cases are
+           queued (and this unparks it after every return). */
+        sel->bubble = bubbled;
+        sel->bubble_op = op;
+        sel->bubble_deadline = deadline_ns;
         real_deadline_ns = GC_FOREVER;
         if (!rec) {
             sel->stop_word = gc_bubble_stop_word(bubbled);
@@ -89,13 +94,6 @@ enum gc_status pyg_wait_with(pyg_state *st, gc_select *sel, int64_t deadline_ns,
             return GC_INTERRUPTED;
         }
         Py_BEGIN_ALLOW_THREADS
-        if (bubbled) {
-            /* Registered as WAITING before the bubble looks at it: a stale
-               state would read as "woken" and hold its time still. */
-            gc_waiter_reset(&sel->waiter);
-            gc_bubble_park(bubbled, GC_BUBBLE_OP, op, deadline_ns, &sel->waiter.state,
-                           (_Atomic uint64_t *)sel->stop_word, sel->stop_value);
-        }
         status = gc_select_wait(sel, real_deadline_ns, slice_ns, res);
         if (bubbled)
             bubble_woke = gc_bubble_unpark(bubbled);
