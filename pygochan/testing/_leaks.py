@@ -310,14 +310,20 @@ def _signal_handlers() -> List[Any]:
     return handlers
 
 
+# Since 3.11 a running frame's traversal leaves its locals out: they are
+# read through f_locals (on 3.11 and 3.12 a snapshot dict the frame keeps
+# until it next makes one, as for a debugger; a proxy from 3.13 on).
+_LOCALS_THROUGH_F_LOCALS = sys.version_info >= (3, 11)
+
+
 def _frame_referents(frame: types.FrameType) -> List[Any]:
-    """What a frame holds.  A running frame shows its locals only through
-    f_locals (its traversal leaves them out since 3.11)."""
+    """What a frame holds: its arguments, locals and closure cells."""
     found: List[Any] = list(gc.get_referents(frame))
-    try:
-        found += list(frame.f_locals.values())
-    except Exception:  # a broken locals mapping: its traversal is all there is
-        pass
+    if _LOCALS_THROUGH_F_LOCALS:
+        try:
+            found += list(frame.f_locals.values())
+        except Exception:  # a broken locals mapping: its traversal is all there is
+            pass
     found.append(frame.f_globals)
     return found
 
