@@ -64,7 +64,7 @@ from ._errgroup import ErrGroup
 from ._executors import as_completed, done, map_on
 from ._aio import aselect, release_loop
 from ._aio import stats as aio_stats
-from . import testing
+from . import testing  # gc.testing: virtual time and leak checks (docs/testing.md)
 from . import _fork  # noqa: F401  imported last: its at-fork hook runs after the others
 
 __version__ = "0.1.0"

@@ -330,6 +330,14 @@ void gc_timer_resume_after_fork(void)
     gc_mutex_unlock(&timers.lock);
 }
 
+bool gc_timer_armed(gc_timer *t)
+{
+    pthread_mutex_lock(&timers.lock);
+    bool armed = t->heap_index != NOT_IN_HEAP;
+    pthread_mutex_unlock(&timers.lock);
+    return armed;
+}
+
 size_t gc_timer_pending(void)
 {
     gc_mutex_lock(&timers.lock);

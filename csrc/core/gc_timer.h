@@ -69,6 +69,10 @@ static inline int64_t gc_timer_value_ns(const void *value)
    (the fork left only the forking thread).  Call after fork, in the child. */
 void gc_timer_resume_after_fork(void);
 
+/* Will the timer still fire (it is pending)?  A snapshot, for
+   introspection (pygochan.testing.leaked). */
+bool gc_timer_armed(gc_timer *t);
+
 /* Pending timers on the timer thread (for tests and introspection). */
 size_t gc_timer_pending(void);
 

@@ -60,8 +60,8 @@ enum gc_status pyg_wait_with(pyg_state *st, gc_select *sel, int64_t deadline_ns,
     uint64_t parked_seq = 0;
     sel->stop_word = NULL;
     if (rec) {
-        parked_seq = pyg_blocked_park(rec, op, how->objects, how->nobjects, timed,
-                                      &sel->waiter.state);
+        parked_seq = pyg_blocked_park(rec, op, how->objects, how->nobjects, how->ctx,
+                                      timed, &sel->waiter.state);
         /* the exit hook may end this wait (pyg_blocked.kick_seq) */
         sel->stop_word = &rec->kick_seq;
         sel->stop_value = parked_seq;
@@ -156,7 +156,7 @@ enum gc_status pyg_wait_for(pyg_state *st, gc_select *sel, int64_t deadline_ns,
                             gc_select_result *res, const char *op,
                             PyObject *const *objects, Py_ssize_t nobjects)
 {
-    pyg_wait_how how = {op, objects, nobjects, NULL, NULL, 0};
+    pyg_wait_how how = {op, objects, nobjects, NULL, NULL, 0, NULL};
     return pyg_wait_with(st, sel, deadline_ns, res, &how);
 }
 
