@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterable, Iterator, Optional, Tuple, TypeVar, 
 
 from . import _aio, _core
 from ._context import with_cancel_cause
-from .testing._bubble import _start_next_thread_in
+from .testing._bubble import _start_thread_named_in
 
 __all__ = ["Pool"]
 
@@ -177,8 +177,9 @@ class Pool(_core._PoolBase, _cf.ThreadPoolExecutor):
     # is drained.
     def _worker_name(self) -> str:
         # called by C on the starting thread right before the worker starts
-        _start_next_thread_in(self._bubble)
-        return f"{self._name}-worker-{next(self._worker_numbers)}"
+        name = f"{self._name}-worker-{next(self._worker_numbers)}"
+        _start_thread_named_in(name, self._bubble)
+        return name
 
     @staticmethod
     def _thread_upkeep() -> None:

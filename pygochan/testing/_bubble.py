@@ -167,22 +167,26 @@ def _join(self: threading.Thread, timeout: Optional[float] = None) -> None:
     _original_join(self, timeout)
 
 
-# A thread-local override of the bubble the next thread started here joins:
-# a Pool's workers belong to the bubble the Pool was made in (or none),
-# whichever thread's submit happens to start them.
+# A thread-local override of the bubble that the thread of a given name,
+# started next here, joins: a Pool's workers belong to the bubble the Pool
+# was made in (or none), whichever thread's submit happens to start them.
+# Keyed by the name, so that an override whose thread never started (the
+# start failed, or Ctrl-C came first) cannot send another thread elsewhere.
 _next_start = threading.local()
-_UNSET = object()
 
 
-def _start_next_thread_in(owner: "Optional[_core._Bubble]") -> None:
-    _next_start.owner = owner
+def _start_thread_named_in(name: str, owner: "Optional[_core._Bubble]") -> None:
+    # Before the first bubble there is no hook to read it, and no bubble
+    # for a Pool to belong to: nothing to record.
+    if _original_start is not None:
+        _next_start.pending = (name, owner)
 
 
 def _start(self: threading.Thread) -> None:
     owner = _core._bubble_current()
-    chosen = _next_start.__dict__.pop("owner", _UNSET)
-    if chosen is not _UNSET:
-        owner = chosen
+    pending = _next_start.__dict__.pop("pending", None)
+    if pending is not None and pending[0] == self.name:
+        owner = pending[1]
     assert _original_start is not None
     if owner is None or getattr(owner, "_over", False):
         return _original_start(self)

@@ -668,3 +668,32 @@ def test_a_bubbles_channel_may_be_used_from_outside():
     assert got == ["from inside"]
     box.send("outside")
     assert box.recv() == "outside"
+
+
+def test_a_pool_used_before_any_bubble_leaves_no_override_behind():
+    # A Pool's worker start names the bubble its thread joins; a pool used
+    # outside every bubble once left that choice (none) pending on the
+    # submitting thread, and the next thread it started inside a bubble
+    # then ran outside it.
+    with gc.Pool(1) as pool:
+        pool.submit(int).result()
+    with gc.testing.bubble() as b:
+        seen = []
+        t = threading.Thread(target=lambda: seen.append(gc.testing.current() is b))
+        t.start()
+        t.join()
+    assert seen == [True]
+
+
+def test_a_worker_start_that_never_happened_does_not_move_another_thread():
+    from pygochan.testing import _bubble
+
+    with gc.testing.bubble() as b:
+        # as if a Pool outside the bubble had chosen its worker's bubble and
+        # then failed to start it (Ctrl-C inside Thread.__init__, say)
+        _bubble._start_thread_named_in("pool-worker-that-never-started", None)
+        seen = []
+        t = threading.Thread(target=lambda: seen.append(gc.testing.current() is b))
+        t.start()
+        t.join()
+    assert seen == [True]
