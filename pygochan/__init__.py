@@ -15,6 +15,7 @@ from ._core import (
     Canceled,
     Channel,
     ChannelClosed,
+    ChannelStats,
     Context,
     ContextError,
     DeadlineExceeded,
@@ -63,6 +64,7 @@ from ._pool import Pool
 from ._errgroup import ErrGroup
 from ._executors import as_completed, done, map_on
 from ._aio import aselect, release_loop
+from ._trace import trace
 from ._aio import stats as aio_stats
 from . import testing  # gc.testing: virtual time and leak checks (docs/testing.md)
 from . import _fork  # noqa: F401  imported last: its at-fork hook runs after the others
@@ -77,6 +79,7 @@ __all__ = [
     "Canceled",
     "Channel",
     "ChannelClosed",
+    "ChannelStats",
     "Context",
     "ContextError",
     "DeadlineExceeded",
@@ -118,6 +121,7 @@ __all__ = [
     "signal_context",
     "sleep",
     "testing",
+    "trace",
     "with_cancel",
     "with_cancel_cause",
     "with_deadline",

@@ -109,6 +109,11 @@ class Pool(_core._PoolBase, _cf.ThreadPoolExecutor):
     ``KeyboardInterrupt`` leaving ``with pool:`` and at interpreter exit;
     tasks pass it to their blocking calls so that one Ctrl-C stops them.
 
+    ``pool.stats()`` reports the workers' busy time always;
+    ``measure_queue_wait=True`` adds the tasks' time in the queue
+    (``queue_wait_seconds``), at the cost of reading the clock at every
+    submit and every start.
+
     Tasks run with a copy of the submitter's ``contextvars``.  A task's
     exception lands in its future and never kills a worker; a failed future
     garbage-collected unread is reported through ``sys.unraisablehook``.
@@ -121,13 +126,14 @@ class Pool(_core._PoolBase, _cf.ThreadPoolExecutor):
         queue_size: int = _core.UNBOUNDED,
         *,
         name: Optional[str] = None,
+        measure_queue_wait: bool = False,
     ) -> None:
         # ThreadPoolExecutor.__init__ is not called: this class keeps none
         # of its machinery, only its type (asyncio's set_default_executor
         # requires one).
         if max_workers is None:
             max_workers = _default_max_workers()
-        self._configure(max_workers, idle_timeout, queue_size)
+        self._configure(max_workers, idle_timeout, queue_size, bool(measure_queue_wait))
         self._name = name or f"pygochan-pool-{next(_pool_numbers)}"
         # changed by single set operations only (C adds a worker before it
         # starts, the worker discards itself at its end): read it by copy

@@ -267,7 +267,13 @@ static PyObject *take_exception(void)
 #endif
 }
 
-bool pyg_future_claim(PyObject *future)
+void pyg_future_stamp_submitted(PyObject *future)
+{
+    /* before the future is shared: no other thread reads it yet */
+    ((pyg_future *)future)->created_ns = gc_real_now_ns();
+}
+
+bool pyg_future_claim(PyObject *future, int64_t *created_ns)
 {
     pyg_future *f = (pyg_future *)future;
     bool claimed;
@@ -275,6 +281,7 @@ bool pyg_future_claim(PyObject *future)
     claimed = f->state == PENDING; /* else cancelled while queued */
     if (claimed)
         f->state = RUNNING;
+    *created_ns = f->created_ns;
     PYG_UNLOCK_OBJECT();
     return claimed;
 }

@@ -11,8 +11,12 @@ typedef struct pyg_future pyg_future;
 void pyg_future_set_bubble(PyObject *future, uint64_t bubble_id);
 PyObject *pyg_future_new_task(pyg_state *st, PyObject *fn, PyObject *args,
                               PyObject *kwargs);
-/* PENDING -> RUNNING; false if it was cancelled (it must not run). */
-bool pyg_future_claim(PyObject *future);
+/* Note gc_now_ns() in a new task's future, before it is shared, for the
+   pool's queue wait (pyg_future_claim reports it). */
+void pyg_future_stamp_submitted(PyObject *future);
+/* PENDING -> RUNNING; false if it was cancelled (it must not run).
+   *created_ns: the time pyg_future_stamp_submitted noted, or 0. */
+bool pyg_future_claim(PyObject *future, int64_t *created_ns);
 /* Run a claimed future's call and settle it; true if the call raised.
    before_settle(arg) runs once the call has returned, before anyone can
    see the outcome. */

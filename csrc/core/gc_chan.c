@@ -6,6 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gc_park.h"
+#include "gc_trace.h"
+
+/* gc_chan_id's source: never reused, so a trace never confuses two
+   channels that lived at one address. */
+static atomic_uint_fast64_t next_chan_id = 1;
+
 /* Smallest ring allocated; rings grow by doubling up to the capacity. */
 #define RING_MIN 8
 /* An unbounded ring shrinks by half when it is this sparse (and large). */
@@ -76,6 +83,11 @@ static size_t waitq_count_live(const gc_waitq *q)
 
 /* ---- ring buffer ------------------------------------------------------ */
 
+/* Out of line: the hot paths that may grow the ring (a send, a give-back)
+   then need no registers saved for an allocation they rarely make. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
 static bool ring_resize(gc_chan *ch, size_t new_size)
 {
     void **ring = malloc(new_size * sizeof(void *));
@@ -173,6 +185,8 @@ gc_chan *gc_chan_new(int64_t capacity)
     }
     ch->capacity = capacity;
     ch->bubble_id = GC_UNLIKELY(gc_bubble_tls != NULL) ? gc_bubble_id(gc_bubble_tls) : 0;
+    ch->id = (uint64_t)atomic_fetch_add_explicit(&next_chan_id, 1,
+                                                 memory_order_relaxed);
     return ch;
 }
 
@@ -186,6 +200,7 @@ void gc_chan_free(gc_chan *ch)
     gc_fork_unregister(&ch->fork_node, GC_FORK_CHAN);
     gc_mutex_destroy(&ch->lock);
     free(ch->ring);
+    free(ch->given_back);
     free(ch);
 }
 
@@ -199,6 +214,28 @@ void gc_chan_forget_waiters_locked(struct gc_chan *ch)
 }
 
 /* ---- operations with the lock held ------------------------------------ */
+
+/* While a recording runs (see gc_trace.h for the numbers): record this
+   thread's event (kind; 0 for none) now, and note the event of the waiter
+   it claimed (other, or NULL) for that waiter's owner to record. */
+GC_TRACE_COLD
+static void trace_locked(gc_chan *ch, enum gc_trace_kind kind, uint64_t seq,
+                         gc_waiter *other, enum gc_trace_kind other_kind,
+                         uint64_t other_seq)
+{
+    int64_t now = gc_real_now_ns();
+    if (kind)
+        gc_trace_record(kind, ch->id, seq, now);
+    if (other) {
+        other->trace_chan = ch->id;
+        other->trace_seq = other_seq;
+        other->trace_ns = now;
+        other->trace_kind = other_kind;
+        other->trace_recorded = other->trace_thread != 0;
+        gc_trace_record_for(other->trace_thread, other_kind, ch->id, other_seq,
+                            now);
+    }
+}
 
 /* Give value to the first receiver blocked on ch: its claimed waiter, to be
    finished after unlocking, or NULL when none waits. */
@@ -221,11 +258,49 @@ enum gc_status gc_chan_send_locked(gc_chan *ch, void *value,
     if (ch->closed)
         return GC_CLOSED;
     /* A waiting receiver implies an empty buffer: hand the value over. */
-    if ((*claimed = hand_to_receiver_locked(ch, value)) != NULL)
+    if ((*claimed = hand_to_receiver_locked(ch, value)) != NULL) {
+        /* the buffer is empty: the value is both streams' next */
+        if (gc_trace_on())
+            trace_locked(ch, GC_TRACE_SEND, ch->sends + 1, *claimed,
+                         GC_TRACE_RECV, ch->sends + 1);
+        ch->sends++;
+        ch->receives++;
         return GC_OK;
-    if (has_room(ch))
-        return ring_push(ch, value) ? GC_OK : GC_NOMEM;
+    }
+    if (has_room(ch)) {
+        if (!ring_push(ch, value))
+            return GC_NOMEM;
+        if (gc_trace_on())
+            trace_locked(ch, GC_TRACE_SEND, ch->sends + 1, NULL, 0, 0);
+        ch->sends++;
+        if (ch->count > ch->max_fill)
+            ch->max_fill = ch->count;
+        return GC_OK;
+    }
     return GC_NOT_READY;
+}
+
+/* A receive just took value number seq (+ 1) from a buffer with room now
+   and blocked senders queued: the longest-waiting live one moves its value
+   in (the ring keeps its size, so the push cannot fail).  Returns its
+   claimed waiter, or NULL when every queued entry was dead.  Out of line:
+   a receive from a buffer nobody is blocked on stays short. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static gc_waiter *move_sender_in_locked(gc_chan *ch, uint64_t seq)
+{
+    gc_entry *e = waitq_claim_first(&ch->sendq);
+    if (gc_trace_on())
+        trace_locked(ch, GC_TRACE_RECV, seq, e ? e->waiter : NULL,
+                     GC_TRACE_SEND, ch->sends + 1);
+    if (!e)
+        return NULL;
+    ring_push(ch, e->send_value);
+    ch->sends++;
+    e->waiter->ok = true;
+    e->waiter->chosen = e->case_index;
+    return e->waiter;
 }
 
 enum gc_status gc_chan_recv_locked(gc_chan *ch, void **value, bool *ok,
@@ -235,17 +310,20 @@ enum gc_status gc_chan_recv_locked(gc_chan *ch, void **value, bool *ok,
     if (ch->count > 0) {
         *value = ring_pop(ch);
         *ok = true;
+        /* Given-back values are first out, with their own numbers. */
+        uint64_t seq = ch->receives + 1;
+        if (GC_TRACE_UNLIKELY(ch->given_back_len))
+            seq = ch->given_back[--ch->given_back_len];
+        ch->receives++;
         /* A slot just freed: the longest-waiting sender moves its value in.
-           The ring keeps its size, so this push cannot fail.  Past the
-           capacity (values given back) the slot freed is not room. */
-        gc_entry *e = has_room(ch) ? waitq_claim_first(&ch->sendq) : NULL;
-        if (e) {
-            ring_push(ch, e->send_value);
-            e->waiter->ok = true;
-            e->waiter->chosen = e->case_index;
-            *claimed = e->waiter;
-        } else if (ch->capacity == GC_UNBOUNDED) {
-            ring_maybe_shrink(ch);
+           Past the capacity (values given back) the slot freed is not room. */
+        if (ch->sendq.head && has_room(ch)) {
+            *claimed = move_sender_in_locked(ch, seq);
+        } else {
+            if (gc_trace_on())
+                trace_locked(ch, GC_TRACE_RECV, seq, NULL, 0, 0);
+            if (ch->capacity == GC_UNBOUNDED)
+                ring_maybe_shrink(ch);
         }
         return GC_OK;
     }
@@ -255,6 +333,11 @@ enum gc_status gc_chan_recv_locked(gc_chan *ch, void **value, bool *ok,
     if (e) {
         *value = e->send_value;
         *ok = true;
+        if (gc_trace_on())
+            trace_locked(ch, GC_TRACE_RECV, ch->sends + 1, e->waiter,
+                         GC_TRACE_SEND, ch->sends + 1);
+        ch->sends++;
+        ch->receives++;
         e->waiter->ok = true;
         e->waiter->chosen = e->case_index;
         *claimed = e->waiter;
@@ -288,25 +371,58 @@ enum gc_status gc_chan_try_handoff(gc_chan *ch, void *value)
     gc_mutex_lock(&ch->lock);
     if (ch->closed)
         st = GC_CLOSED;
-    else if ((w = hand_to_receiver_locked(ch, value)) != NULL)
+    else if ((w = hand_to_receiver_locked(ch, value)) != NULL) {
         st = GC_OK;
+        if (gc_trace_on())
+            trace_locked(ch, GC_TRACE_SEND, ch->sends + 1, w, GC_TRACE_RECV,
+                         ch->sends + 1);
+        ch->sends++;
+        ch->receives++;
+    }
     gc_mutex_unlock(&ch->lock);
     if (w)
         gc_waiter_finish(w);
     return st;
 }
 
+/* Room for one more given-back number; false when out of memory. */
+static bool given_back_reserve(gc_chan *ch)
+{
+    if (ch->given_back_len < ch->given_back_cap)
+        return true;
+    size_t cap = ch->given_back_cap ? ch->given_back_cap * 2 : 4;
+    uint64_t *grown = realloc(ch->given_back, cap * sizeof *grown);
+    if (!grown)
+        return false;
+    ch->given_back = grown;
+    ch->given_back_cap = cap;
+    return true;
+}
+
 enum gc_status gc_chan_give_back(gc_chan *ch, void *value)
 {
     gc_waiter *w = NULL;
     enum gc_status st = GC_OK;
+    /* The value's number, when the receive that took it was recorded. */
+    uint64_t seq = gc_trace_on() ? gc_trace_last_received(ch->id) : 0;
     gc_mutex_lock(&ch->lock);
     /* A live receiver implies an empty buffer, so handing it the value
        keeps it first in line; so does the head of the buffer otherwise.
        Closed or not: receivers drain a closed channel's buffer. */
     w = hand_to_receiver_locked(ch, value);
-    if (!w && !ring_push_front(ch, value))
+    if (w) {
+        if (gc_trace_on())
+            trace_locked(ch, GC_TRACE_GIVE_BACK, seq, w, GC_TRACE_RECV, seq);
+    } else if (!given_back_reserve(ch) || !ring_push_front(ch, value)) {
         st = GC_NOMEM;
+    } else {
+        /* The receive that took it is undone (a receiver that gets it
+           instead keeps the count as it is); the value keeps its number. */
+        ch->receives--;
+        ch->given_back[ch->given_back_len++] = seq;
+        if (gc_trace_on())
+            trace_locked(ch, GC_TRACE_GIVE_BACK, seq, NULL, 0, 0);
+    }
     gc_mutex_unlock(&ch->lock);
     if (w)
         gc_waiter_finish(w);
@@ -372,6 +488,11 @@ int64_t gc_chan_capacity(const gc_chan *ch)
     return ch->capacity;
 }
 
+uint64_t gc_chan_id(const gc_chan *ch)
+{
+    return ch->id;
+}
+
 size_t gc_chan_len(gc_chan *ch)
 {
     gc_mutex_lock(&ch->lock);
@@ -393,6 +514,21 @@ void gc_chan_count_waiting(gc_chan *ch, size_t *senders, size_t *receivers)
     gc_mutex_lock(&ch->lock);
     *senders = waitq_count_live(&ch->sendq);
     *receivers = waitq_count_live(&ch->recvq);
+    gc_mutex_unlock(&ch->lock);
+}
+
+void gc_chan_get_stats(gc_chan *ch, gc_chan_stats *out)
+{
+    gc_mutex_lock(&ch->lock);
+    out->sends = ch->sends;
+    out->receives = ch->receives;
+    out->send_blocked_ns = ch->send_blocked_ns;
+    out->recv_blocked_ns = ch->recv_blocked_ns;
+    out->max_fill = ch->max_fill;
+    out->senders_waiting = waitq_count_live(&ch->sendq);
+    out->receivers_waiting = waitq_count_live(&ch->recvq);
+    out->length = ch->count;
+    out->closed = ch->closed;
     gc_mutex_unlock(&ch->lock);
 }
 
@@ -431,6 +567,7 @@ void **gc_chan_take_buffer(gc_chan *ch, size_t *count)
         ch->ring_size = 0;
         ch->head = 0;
         ch->count = 0;
+        ch->given_back_len = 0;
     }
     gc_mutex_unlock(&ch->lock);
     return items;

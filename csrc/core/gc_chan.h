@@ -68,6 +68,8 @@ enum gc_status gc_chan_try_recv(gc_chan *ch, void **value, bool *ok);
 enum gc_status gc_chan_close(gc_chan *ch);
 
 int64_t gc_chan_capacity(const gc_chan *ch);
+/* A number no other channel of the process has or will have (from 1). */
+uint64_t gc_chan_id(const gc_chan *ch);
 size_t gc_chan_len(gc_chan *ch);
 
 /* The testing bubble the channel belongs to (gc_bubble_id: the one it was
@@ -80,6 +82,26 @@ bool gc_chan_is_closed(gc_chan *ch);
 /* Cases of blocked calls queued on the channel that have not yet committed or
    given up (a select waiting on two recv cases of one channel counts twice). */
 void gc_chan_count_waiting(gc_chan *ch, size_t *senders, size_t *receivers);
+
+/* A snapshot, taken under the channel's lock.  Counts are exact: sends
+   counts values that entered the channel (into the buffer or straight to a
+   receiver), receives counts values a receive took (a receive that found the
+   channel closed and drained is not one; a value given back un-counts its
+   receive).  The blocked times add, for every blocked call (a send, a recv,
+   a select), the time from its registration on this channel to its
+   unregistration, whether it committed here, elsewhere (a select) or gave
+   up; a select parked on several channels adds its time to each of them,
+   once per channel and direction.  max_fill is the highest number of
+   values a send left buffered (so 0 for an unbuffered channel). */
+typedef struct gc_chan_stats {
+    uint64_t sends, receives;
+    int64_t send_blocked_ns, recv_blocked_ns;
+    size_t max_fill;
+    size_t senders_waiting, receivers_waiting; /* as gc_chan_count_waiting */
+    size_t length;
+    bool closed;
+} gc_chan_stats;
+void gc_chan_get_stats(gc_chan *ch, gc_chan_stats *out);
 
 /* Call visit(value, arg) for each buffered value under the channel's lock;
    stops at the first non-zero return and returns it.  visit must not block,

@@ -4,6 +4,9 @@
 #include "platform/gc_platform.h"
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include "gc_park.h"
 
 #include "gc_fork.h"
 
@@ -23,6 +26,10 @@ struct gc_pool {
                        worker has yet come back for */
     bool shut_down;
     uint64_t workers_started, workers_exited;
+    /* Attached worker records, oldest first (gc_pool_worker_attach), and
+       the busy time of the workers that detached. */
+    gc_pool_worker *workers_head, *workers_tail;
+    int64_t detached_busy_ns;
 
     /* Workers whose job has returned and whose outcome is being published:
        each is on its way to gc_pool_worker_ready.  Raised without the lock
@@ -34,6 +41,7 @@ struct gc_pool {
     /* Read without the lock: busy is a gauge, the others count up. */
     atomic_size_t busy;
     atomic_uint_fast64_t jobs_started, jobs_finished;
+    _Atomic int64_t queue_wait_ns; /* counts up, without the lock */
     gc_fork_node fork_node;
 };
 
@@ -60,6 +68,7 @@ gc_pool *gc_pool_new(int64_t queue_size, size_t max_workers)
     atomic_init(&pool->busy, 0);
     atomic_init(&pool->jobs_started, 0);
     atomic_init(&pool->jobs_finished, 0);
+    atomic_init(&pool->queue_wait_ns, 0);
     return pool;
 }
 
@@ -135,6 +144,71 @@ static void exit_locked(gc_pool *pool)
     pool->workers_exited++;
 }
 
+void gc_pool_worker_attach(gc_pool *pool, gc_pool_worker *worker,
+                           const char *name)
+{
+    size_t n = name ? strlen(name) : 0;
+    if (n >= sizeof worker->name)
+        n = sizeof worker->name - 1;
+    if (n)
+        memcpy(worker->name, name, n);
+    worker->name[n] = '\0';
+    int64_t now = gc_real_now_ns();
+    gc_mutex_lock(&pool->lock);
+    worker->attached_ns = now;
+    worker->idle_ns = worker->idle_since_ns = 0;
+    worker->next = NULL;
+    worker->prev = pool->workers_tail;
+    if (pool->workers_tail)
+        pool->workers_tail->next = worker;
+    else
+        pool->workers_head = worker;
+    pool->workers_tail = worker;
+    gc_mutex_unlock(&pool->lock);
+}
+
+/* A worker's busy time up to now; pool->lock held. */
+static int64_t worker_busy_locked(const gc_pool_worker *worker, int64_t now)
+{
+    int64_t until = worker->idle_since_ns ? worker->idle_since_ns : now;
+    int64_t busy = until - worker->attached_ns - worker->idle_ns;
+    return busy > 0 ? busy : 0;
+}
+
+void gc_pool_worker_detach(gc_pool *pool, gc_pool_worker *worker)
+{
+    int64_t now = gc_real_now_ns();
+    gc_mutex_lock(&pool->lock);
+    if (worker->prev)
+        worker->prev->next = worker->next;
+    else
+        pool->workers_head = worker->next;
+    if (worker->next)
+        worker->next->prev = worker->prev;
+    else
+        pool->workers_tail = worker->prev;
+    pool->detached_busy_ns += worker_busy_locked(worker, now);
+    gc_mutex_unlock(&pool->lock);
+}
+
+void gc_pool_worker_idle_begin(gc_pool *pool, gc_pool_worker *worker)
+{
+    int64_t now = gc_real_now_ns();
+    gc_mutex_lock(&pool->lock);
+    worker->idle_since_ns = now;
+    gc_mutex_unlock(&pool->lock);
+}
+
+void gc_pool_worker_idle_end(gc_pool *pool, gc_pool_worker *worker)
+{
+    int64_t now = gc_real_now_ns();
+    gc_mutex_lock(&pool->lock);
+    if (worker->idle_since_ns && now > worker->idle_since_ns)
+        worker->idle_ns += now - worker->idle_since_ns;
+    worker->idle_since_ns = 0;
+    gc_mutex_unlock(&pool->lock);
+}
+
 bool gc_pool_worker_ready(gc_pool *pool, bool after_job)
 {
     bool stay = true;
@@ -189,8 +263,14 @@ void gc_pool_worker_closed(gc_pool *pool)
     gc_mutex_unlock(&pool->lock);
 }
 
-void gc_pool_job_started(gc_pool *pool)
+void gc_pool_job_started(gc_pool *pool, int64_t queued_since_ns)
 {
+    if (queued_since_ns) {
+        int64_t now = gc_real_now_ns();
+        if (now > queued_since_ns)
+            atomic_fetch_add_explicit(&pool->queue_wait_ns, now - queued_since_ns,
+                                      memory_order_relaxed);
+    }
     atomic_fetch_add(&pool->busy, 1);
     atomic_fetch_add(&pool->jobs_started, 1);
 }
@@ -241,7 +321,11 @@ void gc_pool_shutdown(gc_pool *pool)
 void gc_pool_get_stats(gc_pool *pool, gc_pool_stats *out)
 {
     size_t receivers;
+    int64_t now = gc_real_now_ns();
     gc_mutex_lock(&pool->lock);
+    out->busy_ns = pool->detached_busy_ns;
+    for (const gc_pool_worker *w = pool->workers_head; w; w = w->next)
+        out->busy_ns += worker_busy_locked(w, now);
     out->max_workers = pool->max_workers;
     out->alive = pool->alive;
     out->shut_down = pool->shut_down;
@@ -253,4 +337,21 @@ void gc_pool_get_stats(gc_pool *pool, gc_pool_stats *out)
     out->busy = atomic_load(&pool->busy);
     out->jobs_started = atomic_load(&pool->jobs_started);
     out->jobs_finished = atomic_load(&pool->jobs_finished);
+    out->queue_wait_ns = atomic_load_explicit(&pool->queue_wait_ns,
+                                              memory_order_relaxed);
+}
+
+size_t gc_pool_workers_busy(gc_pool *pool, gc_pool_worker_busy *out, size_t max)
+{
+    size_t n = 0;
+    int64_t now = gc_real_now_ns();
+    gc_mutex_lock(&pool->lock);
+    for (const gc_pool_worker *w = pool->workers_head; w; w = w->next, n++) {
+        if (n < max) {
+            memcpy(out[n].name, w->name, sizeof out[n].name);
+            out[n].busy_ns = worker_busy_locked(w, now);
+        }
+    }
+    gc_mutex_unlock(&pool->lock);
+    return n;
 }

@@ -42,6 +42,30 @@
 
 typedef struct gc_pool gc_pool;
 
+/* A worker's record for the pool's statistics: storage of the worker (its
+   stack), attached while it runs its loop.  Its busy time is the time it
+   has been attached minus the time it waited for a job: so a worker reads
+   the clock when it attaches, detaches, and begins and ends a wait (which
+   blocks anyway), never per job.  Every field is guarded by the pool's
+   lock. */
+#define GC_POOL_WORKER_NAME 64
+typedef struct gc_pool_worker {
+    struct gc_pool_worker *prev, *next;
+    int64_t attached_ns;   /* gc_now_ns() at attach */
+    int64_t idle_ns;       /* waits for a job that ended */
+    int64_t idle_since_ns; /* the wait going on, or 0 */
+    char name[GC_POOL_WORKER_NAME]; /* NUL-terminated, for the stats */
+} gc_pool_worker;
+
+/* Worker: link its record (name is copied, truncated) / unlink it before it
+   exits; its busy time stays in the pool's total. */
+void gc_pool_worker_attach(gc_pool *pool, gc_pool_worker *worker,
+                           const char *name);
+void gc_pool_worker_detach(gc_pool *pool, gc_pool_worker *worker);
+/* Worker: around a wait for its next job that blocks. */
+void gc_pool_worker_idle_begin(gc_pool *pool, gc_pool_worker *worker);
+void gc_pool_worker_idle_end(gc_pool *pool, gc_pool_worker *worker);
+
 extern char gc_pool_wake_token;
 #define GC_POOL_WAKE ((void *)&gc_pool_wake_token)
 
@@ -88,7 +112,9 @@ bool gc_pool_worker_ready(gc_pool *pool, bool after_job);
 bool gc_pool_should_retire(gc_pool *pool);
 bool gc_pool_idle_expired(gc_pool *pool);
 void gc_pool_worker_closed(gc_pool *pool);
-void gc_pool_job_started(gc_pool *pool);
+/* queued_since_ns: gc_now_ns() when the job was submitted, for the queue
+   wait; 0 when its submitter did not read the clock (nothing counted). */
+void gc_pool_job_started(gc_pool *pool, int64_t queued_since_ns);
 void gc_pool_job_finished(gc_pool *pool);
 
 /* ---- control ---- */
@@ -110,7 +136,19 @@ typedef struct gc_pool_stats {
     bool shut_down;
     uint64_t workers_started, workers_exited;
     uint64_t jobs_started, jobs_finished;
+    /* queue_wait_ns: submit to start, summed over the started jobs whose
+       submit time was given.  busy_ns: summed over every worker that ever
+       attached, its attached time minus its waits for a job, up to now. */
+    int64_t queue_wait_ns, busy_ns;
 } gc_pool_stats;
 void gc_pool_get_stats(gc_pool *pool, gc_pool_stats *out);
+
+/* The attached workers' busy times up to now, in the order they attached: fills up to max entries, returns how many
+   workers are attached (more than max: call again with more room). */
+typedef struct gc_pool_worker_busy {
+    char name[GC_POOL_WORKER_NAME];
+    int64_t busy_ns;
+} gc_pool_worker_busy;
+size_t gc_pool_workers_busy(gc_pool *pool, gc_pool_worker_busy *out, size_t max);
 
 #endif

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "gc_chan_impl.h"
+#include "gc_trace.h"
 
 /* ---- randomness for the poll order ------------------------------------ */
 
@@ -71,6 +72,7 @@ void gc_select_init(gc_select *sel, const gc_case *cases, int ncases,
         poll_order[j] = i;
     }
 
+    sel->registered_ns = 0;
     sel->nlocks = -1; /* computed when the select first blocks */
     sel->hub = NULL;
     /* entries are initialised when they are queued (register_cases) */
@@ -207,6 +209,8 @@ static enum gc_status register_cases(gc_select *sel, gc_select_result *res)
     if (st == GC_NOT_READY) {
         gc_waiter_reset(&sel->waiter);
         sel->waiter.hub = sel->hub;
+        if (gc_trace_on())
+            sel->waiter.trace_thread = gc_trace_thread_id();
         for (int i = 0; i < sel->ncases; i++) {
             const gc_case *c = &sel->cases[i];
             if (!c->chan)
@@ -230,17 +234,85 @@ static enum gc_status register_cases(gc_select *sel, gc_select_result *res)
     return st;
 }
 
-/* Take every entry still queued off its channel, one lock at a time. */
-static void unregister_cases(gc_select *sel)
+/* The id of the select's first channel, naming what a park waits on. */
+static uint64_t first_channel_id(const gc_select *sel)
 {
+    for (int i = 0; i < sel->ncases; i++)
+        if (sel->cases[i].chan)
+            return gc_chan_id(sel->cases[i].chan);
+    return 0;
+}
+
+/* A recording runs: the select's park begins at now. */
+GC_TRACE_COLD
+static void trace_park(gc_select *sel, int64_t now)
+{
+    gc_trace_record(GC_TRACE_PARK, first_channel_id(sel),
+                    (uint64_t)(uintptr_t)sel, now);
+}
+
+/* A recording runs: the select's park ends at now. */
+GC_TRACE_COLD
+static void trace_wake(gc_select *sel, int64_t now)
+{
+    gc_trace_record(GC_TRACE_WAKE, first_channel_id(sel),
+                    (uint64_t)(uintptr_t)sel, now);
+}
+
+/* The claimer's note (gc_waiter.trace_*): this thread's send or receive,
+   at the time it committed; recorded by the claimer already, or now. */
+GC_TRACE_COLD
+static void trace_noted(gc_waiter *w)
+{
+    if (!w->trace_recorded)
+        gc_trace_record((enum gc_trace_kind)w->trace_kind, w->trace_chan,
+                        w->trace_seq, w->trace_ns);
+    else if (w->trace_kind == GC_TRACE_RECV)
+        gc_trace_received(w->trace_chan, w->trace_seq);
+    w->trace_chan = 0;
+}
+
+/* Whether an earlier case waits on the same channel in the same direction:
+   a select's time counts once per channel and direction. */
+static bool repeats_earlier_case(const gc_select *sel, int i)
+{
+    const gc_case *c = &sel->cases[i];
+    for (int j = 0; j < i; j++)
+        if (sel->cases[j].chan == c->chan && sel->cases[j].is_send == c->is_send)
+            return true;
+    return false;
+}
+
+/* Take every entry still queued off its channel, one lock at a time, and
+   add the time the call was registered to each channel's blocked time.
+   now_ns: a clock reading just taken, or 0 to take one. */
+static void unregister_cases(gc_select *sel, int64_t now_ns)
+{
+    int64_t blocked_ns = 0;
+    if (sel->registered_ns) {
+        int64_t end = now_ns ? now_ns : gc_real_now_ns();
+        blocked_ns = end - sel->registered_ns;
+        if (blocked_ns < 0) /* a monotonic clock: never, but stay sane */
+            blocked_ns = 0;
+        sel->registered_ns = 0;
+        if (gc_trace_on())
+            trace_wake(sel, end);
+    }
     for (int i = 0; i < sel->ncases; i++) {
         const gc_case *c = &sel->cases[i];
         gc_entry *e = &sel->entries[i];
         if (!c->chan)
             continue;
+        bool count = blocked_ns > 0 && !repeats_earlier_case(sel, i);
         gc_mutex_lock(&c->chan->lock);
         if (e->queued)
             gc_waitq_remove(c->is_send ? &c->chan->sendq : &c->chan->recvq, e);
+        if (count) {
+            if (c->is_send)
+                c->chan->send_blocked_ns += blocked_ns;
+            else
+                c->chan->recv_blocked_ns += blocked_ns;
+        }
         gc_mutex_unlock(&c->chan->lock);
     }
 }
@@ -249,6 +321,8 @@ static void unregister_cases(gc_select *sel)
 static enum gc_status committed_result(gc_select *sel, gc_select_result *res)
 {
     gc_waiter *w = &sel->waiter;
+    if (GC_TRACE_UNLIKELY(w->trace_chan))
+        trace_noted(w);
     res->index = w->chosen;
     if (sel->cases[w->chosen].is_send) {
         res->value = NULL;
@@ -260,17 +334,18 @@ static enum gc_status committed_result(gc_select *sel, gc_select_result *res)
     return GC_OK;
 }
 
-/* The pre-sleep spin (see spin_role); true when a waker answered during it. */
-static bool spin_answered(gc_select *sel)
+/* The pre-sleep spin (see spin_role); true when a waker answered during it.
+   *now_ns: the clock when it begins; the spin's latest reading after. */
+static bool spin_answered(gc_select *sel, int64_t *now_ns)
 {
     int free = 0;
     if (sel->spin_role == NULL)
-        return gc_waiter_spin(&sel->waiter, sel->spin_yields);
+        return gc_waiter_spin_at(&sel->waiter, sel->spin_yields, now_ns);
     if (!atomic_compare_exchange_strong_explicit(sel->spin_role, &free, 1,
                                                  memory_order_relaxed,
                                                  memory_order_relaxed))
-        return gc_waiter_spin(&sel->waiter, gc_spin_yields);
-    bool answered = gc_waiter_spin(&sel->waiter, sel->spin_yields);
+        return gc_waiter_spin_at(&sel->waiter, gc_spin_yields, now_ns);
+    bool answered = gc_waiter_spin_at(&sel->waiter, sel->spin_yields, now_ns);
     atomic_store_explicit(sel->spin_role, 0, memory_order_relaxed);
     return answered;
 }
@@ -295,20 +370,28 @@ enum gc_status gc_select_wait(gc_select *sel, int64_t deadline_ns,
                        sel->stop_value, durable);
     }
 
+    /* One clock reading serves the slice, the spin and the statistics; a
+       wait the spin sees answered ends at the spin's latest reading, so a
+       hand-off within the spin costs the statistics no reading at all.
+       Real time, also in a testing bubble: slices and spins are real, and
+       so is the time a channel's callers spent blocked. */
+    int64_t now = gc_real_now_ns();
+    sel->registered_ns = now;
+    if (gc_trace_on())
+        trace_park(sel, now);
     int64_t park_until = deadline_ns;
-    if (slice_ns > 0) {
-        int64_t now = gc_real_now_ns();
-        if (slice_ns < park_until - now) /* no overflow: now >= 0 */
-            park_until = now + slice_ns;
-    }
+    if (slice_ns > 0 && slice_ns < park_until - now) /* no overflow: now >= 0 */
+        park_until = now + slice_ns;
 
     enum gc_park_result pr = GC_PARK_WOKEN;
-    if (!spin_answered(sel))
+    if (!spin_answered(sel, &now)) {
         pr = gc_waiter_sleep_or_stop(&sel->waiter, park_until, slice_ns > 0,
                                      sel->stop_word, sel->stop_value);
+        now = 0; /* unregister_cases reads the clock */
+    }
     if (pr != GC_PARK_WOKEN) {
         if (gc_waiter_abort(&sel->waiter)) {
-            unregister_cases(sel);
+            unregister_cases(sel, now);
             if (pr == GC_PARK_TIMEOUT && park_until == deadline_ns)
                 return GC_TIMEOUT;
             sel->resumed = true;
@@ -317,7 +400,7 @@ enum gc_status gc_select_wait(gc_select *sel, int64_t deadline_ns,
         /* A waker claimed us as we gave up: the operation happened. */
     }
     gc_waiter_wait_done(&sel->waiter);
-    unregister_cases(sel);
+    unregister_cases(sel, now);
     return committed_result(sel, res);
 }
 
@@ -328,13 +411,19 @@ enum gc_status gc_select_spin(gc_select *sel, int spin_yields,
     enum gc_status st = register_cases(sel, res);
     if (st != GC_NOT_READY)
         return st;
-    if (!gc_waiter_spin(&sel->waiter, spin_yields) &&
+    /* Queued, so parked as far as the statistics and a trace go; the
+       spin's clock readings serve them as in gc_select_wait. */
+    int64_t now = gc_real_now_ns();
+    sel->registered_ns = now;
+    if (gc_trace_on())
+        trace_park(sel, now);
+    if (!gc_waiter_spin_at(&sel->waiter, spin_yields, &now) &&
         gc_waiter_abort(&sel->waiter)) {
-        unregister_cases(sel);
+        unregister_cases(sel, now);
         return GC_TIMEOUT;
     }
     gc_waiter_wait_done(&sel->waiter);
-    unregister_cases(sel);
+    unregister_cases(sel, now);
     return committed_result(sel, res);
 }
 
@@ -342,12 +431,18 @@ enum gc_status gc_select_register(gc_select *sel, struct gc_hub *hub,
                                   gc_select_result *res)
 {
     sel->hub = hub;
-    return register_cases(sel, res);
+    enum gc_status st = register_cases(sel, res);
+    if (st == GC_NOT_READY) {
+        sel->registered_ns = gc_real_now_ns();
+        if (gc_trace_on())
+            trace_park(sel, sel->registered_ns);
+    }
+    return st;
 }
 
 void gc_select_unregister(gc_select *sel)
 {
-    unregister_cases(sel);
+    unregister_cases(sel, 0);
 }
 
 enum gc_status gc_select_committed(gc_select *sel, gc_select_result *res)

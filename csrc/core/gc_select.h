@@ -78,6 +78,10 @@ typedef struct gc_select {
     struct gc_bubble_member *bubble;
     const char *bubble_op;
     int64_t bubble_deadline;
+    /* gc_real_now_ns() just after the cases were queued, 0 while not
+       registered: the unregistration adds the time since to each channel's
+       blocked time (gc_chan_stats).  Owner only. */
+    int64_t registered_ns;
     gc_waiter waiter;
 } gc_select;
 

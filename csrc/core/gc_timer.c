@@ -332,9 +332,9 @@ void gc_timer_resume_after_fork(void)
 
 bool gc_timer_armed(gc_timer *t)
 {
-    pthread_mutex_lock(&timers.lock);
+    gc_mutex_lock(&timers.lock);
     bool armed = t->heap_index != NOT_IN_HEAP;
-    pthread_mutex_unlock(&timers.lock);
+    gc_mutex_unlock(&timers.lock);
     return armed;
 }
 

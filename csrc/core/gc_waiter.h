@@ -50,6 +50,18 @@ typedef struct gc_waiter {
        the hub's stack. */
     struct gc_hub *hub;
     struct gc_waiter *hub_next;
+    /* While a recording runs (gc_trace.h).  trace_thread: the owner's
+       gc_trace_thread_id, set before the waiter is queued (0 when no
+       recording ran then).  The rest is the claimer's note of the owner's
+       send or receive: the channel's id (0: no note), the value's number
+       + 1, the commit time, the kind, and whether the claimer recorded it
+       already (it does when it knows trace_thread; else the owner records
+       it once DONE).  Written between claim and finish, like the result. */
+    uint64_t trace_thread;
+    uint64_t trace_chan, trace_seq;
+    int64_t trace_ns;
+    uint32_t trace_kind;
+    bool trace_recorded;
 } gc_waiter;
 
 /* WAITING, no result, no hub. */
@@ -75,6 +87,10 @@ enum gc_park_result gc_waiter_park(gc_waiter *w, int64_t deadline_ns,
 
 /* gc_waiter_park's two halves.  spin: true when the state left WAITING. */
 bool gc_waiter_spin(gc_waiter *w, int spin_yields);
+/* gc_waiter_spin begun at *now_ns, a clock reading just taken; on return
+   *now_ns is the spin's latest reading (within one yield of the answer,
+   when it came during the spin). */
+bool gc_waiter_spin_at(gc_waiter *w, int spin_yields, int64_t *now_ns);
 enum gc_park_result gc_waiter_sleep(gc_waiter *w, int64_t deadline_ns,
                                     bool report_signals);
 /* gc_waiter_sleep that also returns GC_PARK_INTERRUPTED once *stop_word

@@ -14,6 +14,9 @@ typedef struct {
     PyObject_HEAD
     gc_pool *pool;            /* owned; set before the object is shared */
     int64_t idle_timeout_ns;  /* GC_FOREVER: idle workers never exit */
+    /* Pool(measure_queue_wait=True): each submit reads the clock, and each
+       start, for stats()'s queue_wait_seconds.  Immutable. */
+    bool measure_queue_wait;
     /* Counters: workers and submitters bump them concurrently. */
     _Atomic uint64_t submitted, failed, cancelled;
     /* 1 while an idle worker spins long for the next job (gc_select's

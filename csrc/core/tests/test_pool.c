@@ -26,10 +26,12 @@ static void *pool_worker_main(void *arg)
     struct pool_test *t = ws.t;
     gc_chan *jobs = gc_pool_jobs(t->pool);
     void *job = ws.first;
+    gc_pool_worker me;
+    gc_pool_worker_attach(t->pool, &me, "test worker");
     for (;;) {
         bool ran = job != NULL;
         if (job) {
-            gc_pool_job_started(t->pool);
+            gc_pool_job_started(t->pool, gc_now_ns());
             spin_until(gc_now_ns() + atomic_load(&t->run_spin_ns));
             gc_pool_job_finished(t->pool);
             atomic_fetch_add(&t->ran[IDX(job)], 1); /* the outcome, published */
@@ -46,7 +48,9 @@ static void *pool_worker_main(void *arg)
                 deadline = idle_since + atomic_load(&t->idle_ns);
                 if (deadline > now + 5 * MS)
                     deadline = now + 5 * MS;
+                gc_pool_worker_idle_begin(t->pool, &me);
                 st = recv_wait(jobs, &job, &ok, deadline);
+                gc_pool_worker_idle_end(t->pool, &me);
                 now = gc_now_ns();
             } while (st == GC_TIMEOUT && now - idle_since < atomic_load(&t->idle_ns));
             if (st == GC_TIMEOUT) {
@@ -67,6 +71,7 @@ static void *pool_worker_main(void *arg)
         }
     }
 out:
+    gc_pool_worker_detach(t->pool, &me);
     atomic_fetch_sub(&t->threads, 1);
     return NULL;
 }
@@ -308,7 +313,7 @@ static void test_pool_submit_after_an_outcome_goes_to_its_worker(void)
 {
     gc_pool *pool = gc_pool_new(GC_UNBOUNDED, 4);
     CHECK(gc_pool_route(pool, true) == GC_ROUTE_NEW_WORKER);
-    gc_pool_job_started(pool);
+    gc_pool_job_started(pool, 0);
     gc_pool_job_finished(pool); /* about to publish the outcome */
     CHECK(gc_pool_route(pool, false) == GC_ROUTE_NEW_WORKER);
     gc_pool_start_failed(pool);
@@ -359,6 +364,69 @@ static void test_pool_shutdown_refuses_blocked_submitter(void)
     gc_pool_free(t.pool);
 }
 
+/* The statistics' times: queue wait from the submit time given; a worker's
+   busy time is its attached time minus its waits for a job, counted up to
+   now, per worker while attached and in the total after. */
+static void test_pool_stats_times(void)
+{
+    gc_pool *pool = gc_pool_new(GC_UNBOUNDED, 2);
+    gc_pool_worker a, b;
+    int64_t t0 = gc_now_ns();
+    gc_pool_worker_attach(pool, &a, "worker-a");
+    gc_pool_worker_attach(pool, &b, "a name much longer than the room there is "
+                                    "for it in the record, which truncates it");
+    gc_pool_worker_idle_begin(pool, &b); /* b waits from the start */
+    gc_pool_stats st;
+
+    gc_pool_job_started(pool, t0 - 5 * MS); /* queued 5 ms before t0 */
+    spin_until(gc_now_ns() + 2 * MS);
+    gc_pool_worker_busy busy[4];
+    CHECK(gc_pool_workers_busy(pool, busy, 4) == 2);
+    CHECK(strcmp(busy[0].name, "worker-a") == 0);
+    CHECK(strlen(busy[1].name) == GC_POOL_WORKER_NAME - 1);
+    CHECK(busy[0].busy_ns >= 2 * MS);      /* running: counts up to now */
+    CHECK(busy[1].busy_ns < 1 * MS);       /* waiting since it attached */
+    gc_pool_job_finished(pool);
+    CHECK(gc_pool_worker_ready(pool, true));
+    gc_pool_worker_idle_begin(pool, &a);   /* a waits for its next job */
+    int64_t wall = gc_now_ns() - t0;
+    gc_pool_get_stats(pool, &st);
+    CHECK(st.queue_wait_ns >= 5 * MS && st.queue_wait_ns <= wall + 5 * MS);
+    CHECKF(st.busy_ns >= 2 * MS && st.busy_ns <= 2 * wall,
+           "busy %" PRId64 " of %" PRId64 " ns", st.busy_ns, wall);
+    int64_t a_busy;
+    CHECK(gc_pool_workers_busy(pool, busy, 1) == 2); /* room for one */
+    a_busy = busy[0].busy_ns;
+    sleep_us(2000);
+    CHECK(gc_pool_workers_busy(pool, busy, 1) == 2);
+    CHECK(busy[0].busy_ns == a_busy);                /* waiting: no longer grows */
+
+    /* no submit time: no queue wait counted */
+    int64_t waited = st.queue_wait_ns;
+    gc_pool_worker_idle_end(pool, &b);
+    gc_pool_job_started(pool, 0);
+    gc_pool_job_finished(pool);
+    CHECK(gc_pool_worker_ready(pool, true));
+    gc_pool_get_stats(pool, &st);
+    CHECK(st.queue_wait_ns == waited && st.jobs_started == 2);
+
+    /* detached, a worker's time stays in the total */
+    gc_pool_worker_detach(pool, &a);
+    CHECK(gc_pool_workers_busy(pool, busy, 4) == 1);
+    gc_pool_worker_idle_begin(pool, &b);
+    gc_pool_stats before, after;
+    gc_pool_get_stats(pool, &before);
+    sleep_us(1000);
+    gc_pool_get_stats(pool, &after);
+    CHECK(after.busy_ns == before.busy_ns && after.busy_ns >= a_busy);
+    gc_pool_worker_detach(pool, &b);
+    CHECK(gc_pool_workers_busy(pool, busy, 4) == 0);
+    gc_pool_get_stats(pool, &after);
+    CHECK(after.busy_ns == before.busy_ns);
+    gc_pool_shutdown(pool);
+    gc_pool_free(pool);
+}
+
 static const struct test_case tests[] = {
     {"pool_hands_to_newest_idle_worker_and_expires",
      test_pool_hands_to_newest_idle_worker_and_expires},
@@ -371,6 +439,7 @@ static const struct test_case tests[] = {
      test_pool_submit_after_an_outcome_goes_to_its_worker},
     {"pool_stress_idle_expiry_and_resize",
      test_pool_stress_idle_expiry_and_resize},
+    {"pool_stats_times", test_pool_stats_times},
 };
 
 const struct test_suite suite = {NULL, tests, sizeof tests / sizeof *tests};
