@@ -56,6 +56,21 @@ class Channel(Generic[T]):
     @property
     def closed(self) -> bool: ...
     def __class_getitem__(cls, item: Any) -> GenericAlias: ...
+    def stats(self) -> ChannelStats: ...
+
+class ChannelStats(NamedTuple):
+    """Counters of one channel, from Channel.stats() (read-only)."""
+
+    sends: int
+    receives: int
+    send_blocked_seconds: float
+    recv_blocked_seconds: float
+    max_fill: int
+    senders_waiting: int
+    receivers_waiting: int
+    capacity: int
+    length: int
+    closed: bool
 
 class RecvCase(Generic[T_co]):
     """A receive case for select(); made by recv(ch)."""

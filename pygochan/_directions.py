@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Iterator, Optional, Protocol, Tuple, TypeVar, Union
 
-from ._core import Context
+from ._core import ChannelStats, Context
 
 __all__ = ["RecvOnlyChannel", "SendOnlyChannel"]
 
@@ -36,6 +36,7 @@ class RecvOnlyChannel(Protocol[T_co]):
     def capacity(self) -> int: ...
     @property
     def closed(self) -> bool: ...
+    def stats(self) -> ChannelStats: ...
 
 
 class SendOnlyChannel(Protocol[T_contra]):
@@ -56,3 +57,4 @@ class SendOnlyChannel(Protocol[T_contra]):
     def capacity(self) -> int: ...
     @property
     def closed(self) -> bool: ...
+    def stats(self) -> ChannelStats: ...

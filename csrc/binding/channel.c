@@ -6,6 +6,7 @@
 #include "op/thread.h"
 #include "op/loop.h"
 #include "op/op.h"
+#include "stats.h"
 
 #include "structmember.h"
 
@@ -316,6 +317,14 @@ static PyObject *channel_repr(pyg_channel *self)
         gc_chan_is_closed(self->chan) ? "True" : "False", senders, receivers);
 }
 
+static PyObject *channel_stats(pyg_channel *self, PyObject *Py_UNUSED(ignored))
+{
+    gc_chan_stats s;
+    gc_chan_get_stats(self->chan, &s);
+    return pyg_channel_stats_object(state_of(self), &s,
+                                    gc_chan_capacity(self->chan));
+}
+
 static PyObject *channel_reduce(PyObject *self, PyObject *Py_UNUSED(ignored))
 {
     PyErr_Format(PyExc_TypeError,
@@ -395,6 +404,13 @@ static PyMethodDef channel_methods[] = {
      "DeadlineExceeded, both ContextError) when ctx is done first; nothing\n"
      "is received then.\n\n"
      "    >>> for job in jobs.iter(ctx=ctx):\n    ...     handle(job)\n"},
+    {"stats", (PyCFunction)channel_stats, METH_NOARGS,
+     "stats($self, /)\n--\n\n"
+     "A ChannelStats snapshot: sends, receives, send_blocked_seconds,\n"
+     "recv_blocked_seconds, max_fill, senders_waiting, receivers_waiting,\n"
+     "capacity, length, closed.  A view reports its channel's counters.\n\n"
+     "    >>> ch = gc.Channel(2); ch.send(1); ch.stats().sends\n"
+     "    1\n"},
     {"__reduce__", channel_reduce, METH_NOARGS, NULL},
     {"__class_getitem__", Py_GenericAlias, METH_O | METH_CLASS,
      "Channel[T] for type annotations."},

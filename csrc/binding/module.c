@@ -70,6 +70,7 @@ static int module_exec(PyObject *module)
     if (pyg_channel_init_type(module, st) < 0 ||
         pyg_select_init_types(module, st) < 0 ||
         pyg_select_result_init(module, st) < 0 ||
+        pyg_stats_init(module, st) < 0 ||
         pyg_timer_init_types(module, st) < 0 ||
         pyg_context_init(module, st) < 0 || pyg_sync_init(module, st) < 0 ||
         pyg_future_init(module, st) < 0 ||
@@ -89,6 +90,7 @@ static int module_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(st->recv_case_type);
     Py_VISIT(st->send_case_type);
     Py_VISIT(st->select_result_type);
+    Py_VISIT(st->channel_stats_type);
     Py_VISIT(st->timer_type);
     Py_VISIT(st->ticker_type);
     Py_VISIT(st->context_type);
@@ -121,6 +123,7 @@ static int module_clear(PyObject *module)
     Py_CLEAR(st->recv_case_type);
     Py_CLEAR(st->send_case_type);
     Py_CLEAR(st->select_result_type);
+    Py_CLEAR(st->channel_stats_type);
     Py_CLEAR(st->timer_type);
     Py_CLEAR(st->ticker_type);
     Py_CLEAR(st->context_type);

@@ -73,6 +73,7 @@ typedef struct {
     PyTypeObject *recv_case_type;
     PyTypeObject *send_case_type;
     PyTypeObject *select_result_type;
+    PyTypeObject *channel_stats_type; /* ChannelStats (stats.c) */
     PyTypeObject *timer_type;
     PyTypeObject *ticker_type;
     PyTypeObject *context_type;
@@ -155,6 +156,7 @@ pyg_state *pyg_state_of_type(PyTypeObject *type);
 int pyg_channel_init_type(PyObject *module, pyg_state *st);
 int pyg_select_init_types(PyObject *module, pyg_state *st);
 int pyg_select_result_init(PyObject *module, pyg_state *st);
+int pyg_stats_init(PyObject *module, pyg_state *st);
 int pyg_timer_init_types(PyObject *module, pyg_state *st);
 int pyg_context_init(PyObject *module, pyg_state *st);
 int pyg_sync_init(PyObject *module, pyg_state *st);

@@ -216,10 +216,19 @@ enum gc_status gc_chan_send_locked(gc_chan *ch, void *value,
     if (ch->closed)
         return GC_CLOSED;
     /* A waiting receiver implies an empty buffer: hand the value over. */
-    if ((*claimed = hand_to_receiver_locked(ch, value)) != NULL)
+    if ((*claimed = hand_to_receiver_locked(ch, value)) != NULL) {
+        ch->sends++;
+        ch->receives++;
         return GC_OK;
-    if (has_room(ch))
-        return ring_push(ch, value) ? GC_OK : GC_NOMEM;
+    }
+    if (has_room(ch)) {
+        if (!ring_push(ch, value))
+            return GC_NOMEM;
+        ch->sends++;
+        if (ch->count > ch->max_fill)
+            ch->max_fill = ch->count;
+        return GC_OK;
+    }
     return GC_NOT_READY;
 }
 
@@ -230,12 +239,14 @@ enum gc_status gc_chan_recv_locked(gc_chan *ch, void **value, bool *ok,
     if (ch->count > 0) {
         *value = ring_pop(ch);
         *ok = true;
+        ch->receives++;
         /* A slot just freed: the longest-waiting sender moves its value in.
            The ring keeps its size, so this push cannot fail.  Past the
            capacity (values given back) the slot freed is not room. */
         gc_entry *e = has_room(ch) ? waitq_claim_first(&ch->sendq) : NULL;
         if (e) {
             ring_push(ch, e->send_value);
+            ch->sends++;
             e->waiter->ok = true;
             e->waiter->chosen = e->case_index;
             *claimed = e->waiter;
@@ -250,6 +261,8 @@ enum gc_status gc_chan_recv_locked(gc_chan *ch, void **value, bool *ok,
     if (e) {
         *value = e->send_value;
         *ok = true;
+        ch->sends++;
+        ch->receives++;
         e->waiter->ok = true;
         e->waiter->chosen = e->case_index;
         *claimed = e->waiter;
@@ -283,8 +296,11 @@ enum gc_status gc_chan_try_handoff(gc_chan *ch, void *value)
     pthread_mutex_lock(&ch->lock);
     if (ch->closed)
         st = GC_CLOSED;
-    else if ((w = hand_to_receiver_locked(ch, value)) != NULL)
+    else if ((w = hand_to_receiver_locked(ch, value)) != NULL) {
         st = GC_OK;
+        ch->sends++;
+        ch->receives++;
+    }
     pthread_mutex_unlock(&ch->lock);
     if (w)
         gc_waiter_finish(w);
@@ -300,8 +316,14 @@ enum gc_status gc_chan_give_back(gc_chan *ch, void *value)
        keeps it first in line; so does the head of the buffer otherwise.
        Closed or not: receivers drain a closed channel's buffer. */
     w = hand_to_receiver_locked(ch, value);
-    if (!w && !ring_push_front(ch, value))
-        st = GC_NOMEM;
+    if (!w) {
+        /* The receive that took it is undone (a receiver that gets it
+           instead keeps the count as it is). */
+        if (ring_push_front(ch, value))
+            ch->receives--;
+        else
+            st = GC_NOMEM;
+    }
     pthread_mutex_unlock(&ch->lock);
     if (w)
         gc_waiter_finish(w);
@@ -388,6 +410,21 @@ void gc_chan_count_waiting(gc_chan *ch, size_t *senders, size_t *receivers)
     pthread_mutex_lock(&ch->lock);
     *senders = waitq_count_live(&ch->sendq);
     *receivers = waitq_count_live(&ch->recvq);
+    pthread_mutex_unlock(&ch->lock);
+}
+
+void gc_chan_get_stats(gc_chan *ch, gc_chan_stats *out)
+{
+    pthread_mutex_lock(&ch->lock);
+    out->sends = ch->sends;
+    out->receives = ch->receives;
+    out->send_blocked_ns = ch->send_blocked_ns;
+    out->recv_blocked_ns = ch->recv_blocked_ns;
+    out->max_fill = ch->max_fill;
+    out->senders_waiting = waitq_count_live(&ch->sendq);
+    out->receivers_waiting = waitq_count_live(&ch->recvq);
+    out->length = ch->count;
+    out->closed = ch->closed;
     pthread_mutex_unlock(&ch->lock);
 }
 

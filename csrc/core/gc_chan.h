@@ -75,6 +75,26 @@ bool gc_chan_is_closed(gc_chan *ch);
    given up (a select waiting on two recv cases of one channel counts twice). */
 void gc_chan_count_waiting(gc_chan *ch, size_t *senders, size_t *receivers);
 
+/* A snapshot, taken under the channel's lock.  Counts are exact: sends
+   counts values that entered the channel (into the buffer or straight to a
+   receiver), receives counts values a receive took (a receive that found the
+   channel closed and drained is not one; a value given back un-counts its
+   receive).  The blocked times add, for every blocked call (a send, a recv,
+   a select), the time from its registration on this channel to its
+   unregistration, whether it committed here, elsewhere (a select) or gave
+   up; a select parked on several channels adds its time to each of them,
+   once per channel and direction.  max_fill is the highest number of
+   values a send left buffered (so 0 for an unbuffered channel). */
+typedef struct gc_chan_stats {
+    uint64_t sends, receives;
+    int64_t send_blocked_ns, recv_blocked_ns;
+    size_t max_fill;
+    size_t senders_waiting, receivers_waiting; /* as gc_chan_count_waiting */
+    size_t length;
+    bool closed;
+} gc_chan_stats;
+void gc_chan_get_stats(gc_chan *ch, gc_chan_stats *out);
+
 /* Call visit(value, arg) for each buffered value under the channel's lock;
    stops at the first non-zero return and returns it.  visit must not block,
    take other locks or re-enter the channel. */

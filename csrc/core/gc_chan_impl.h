@@ -43,6 +43,19 @@ struct gc_chan {
     bool closed;
     bool lifo_receivers; /* set once before use */
     gc_waitq recvq, sendq;
+
+    /* Statistics (gc_chan_get_stats), guarded by lock like the state they
+       describe; updated where a value enters or leaves, so the counts are
+       exact and the non-blocking path pays one or two increments.
+       sends - receives == count at all times (a given-back value un-counts
+       its receive), which also makes sends and receives the sequence
+       numbers of the value entering and leaving: the k-th value sent is the
+       k-th received. */
+    uint64_t sends;          /* values that entered by a successful send */
+    uint64_t receives;       /* values taken by a successful receive */
+    int64_t send_blocked_ns; /* time senders' cases spent queued here */
+    int64_t recv_blocked_ns; /* time receivers' cases spent queued here */
+    size_t max_fill;         /* highest count reached by a send */
     gc_fork_node fork_node; /* in the fork registry while the channel lives */
 };
 

@@ -69,6 +69,7 @@ void gc_select_init(gc_select *sel, const gc_case *cases, int ncases,
         poll_order[j] = i;
     }
 
+    sel->registered_ns = 0;
     sel->nlocks = -1; /* computed when the select first blocks */
     sel->hub = NULL;
     /* entries are initialised when they are queued (register_cases) */
@@ -225,20 +226,48 @@ static enum gc_status register_cases(gc_select *sel, gc_select_result *res)
     unlock_all(sel);
     if (claimed)
         gc_waiter_finish(claimed);
+    if (st == GC_NOT_READY)
+        sel->registered_ns = gc_now_ns(); /* only the blocking path reads it */
     return st;
 }
 
-/* Take every entry still queued off its channel, one lock at a time. */
+/* Whether an earlier case waits on the same channel in the same direction:
+   a select's time counts once per channel and direction. */
+static bool repeats_earlier_case(const gc_select *sel, int i)
+{
+    const gc_case *c = &sel->cases[i];
+    for (int j = 0; j < i; j++)
+        if (sel->cases[j].chan == c->chan && sel->cases[j].is_send == c->is_send)
+            return true;
+    return false;
+}
+
+/* Take every entry still queued off its channel, one lock at a time, and
+   add the time the call was registered to each channel's blocked time. */
 static void unregister_cases(gc_select *sel)
 {
+    int64_t blocked_ns = 0;
+    if (sel->registered_ns) {
+        blocked_ns = gc_now_ns() - sel->registered_ns;
+        if (blocked_ns < 0) /* a monotonic clock: never, but stay sane */
+            blocked_ns = 0;
+        sel->registered_ns = 0;
+    }
     for (int i = 0; i < sel->ncases; i++) {
         const gc_case *c = &sel->cases[i];
         gc_entry *e = &sel->entries[i];
         if (!c->chan)
             continue;
+        bool count = blocked_ns > 0 && !repeats_earlier_case(sel, i);
         pthread_mutex_lock(&c->chan->lock);
         if (e->queued)
             gc_waitq_remove(c->is_send ? &c->chan->sendq : &c->chan->recvq, e);
+        if (count) {
+            if (c->is_send)
+                c->chan->send_blocked_ns += blocked_ns;
+            else
+                c->chan->recv_blocked_ns += blocked_ns;
+        }
         pthread_mutex_unlock(&c->chan->lock);
     }
 }
