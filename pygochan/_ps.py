@@ -48,6 +48,10 @@ def _plain(value: Any) -> Any:
     """A stats snapshot (dict, NamedTuple, dataclass) as JSON-able data."""
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
+    if type(value).__name__ == "ChannelStats":
+        from ._report import stats_dict
+
+        return _plain(stats_dict(value))
     as_dict = getattr(value, "_asdict", None)
     if callable(as_dict):
         return _plain(as_dict())
