@@ -233,6 +233,7 @@ PyObject *pyg_future_new_task(pyg_state *st, PyObject *fn, PyObject *args,
     f->fn = Py_NewRef(fn);
     f->args = Py_NewRef(args);
     f->kwargs = kwargs ? Py_NewRef(kwargs) : NULL;
+    f->created_ns = gc_now_ns();
     return (PyObject *)f;
 }
 
@@ -253,7 +254,7 @@ static PyObject *take_exception(void)
 #endif
 }
 
-bool pyg_future_claim(PyObject *future)
+bool pyg_future_claim(PyObject *future, int64_t *created_ns)
 {
     pyg_future *f = (pyg_future *)future;
     bool claimed;
@@ -261,6 +262,7 @@ bool pyg_future_claim(PyObject *future)
     claimed = f->state == PENDING; /* else cancelled while queued */
     if (claimed)
         f->state = RUNNING;
+    *created_ns = f->created_ns;
     PYG_UNLOCK_OBJECT();
     return claimed;
 }

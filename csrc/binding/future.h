@@ -9,8 +9,10 @@ typedef struct pyg_future pyg_future;
 /* A pending future carrying a call (steals nothing; NULL on error). */
 PyObject *pyg_future_new_task(pyg_state *st, PyObject *fn, PyObject *args,
                               PyObject *kwargs);
-/* PENDING -> RUNNING; false if it was cancelled (it must not run). */
-bool pyg_future_claim(PyObject *future);
+/* PENDING -> RUNNING; false if it was cancelled (it must not run).
+   *created_ns: gc_now_ns() when pyg_future_new_task made it (0 for a
+   future made otherwise), for the pool's queue wait. */
+bool pyg_future_claim(PyObject *future, int64_t *created_ns);
 /* Run a claimed future's call and settle it; true if the call raised.
    before_settle(arg) runs once the call has returned, before anyone can
    see the outcome. */

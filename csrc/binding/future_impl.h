@@ -57,6 +57,7 @@ struct pyg_future {
     /* The call a pool runs: owned until it runs, is cancelled or the
        future is settled otherwise, then NULL. */
     PyObject *fn, *args, *kwargs, *context;
+    int64_t created_ns;   /* pyg_future_new_task's clock reading; 0 else */
 };
 
 static inline pyg_state *pyg_future_state_of(pyg_future *f)

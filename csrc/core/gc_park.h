@@ -68,13 +68,22 @@ void gc_yield(void);
 typedef struct {
     int yields_left;
     int64_t until_ns;
+    int64_t now_ns; /* the latest clock reading (gc_spin_begin_at's, then
+                       gc_spin_once's): a waiter's statistics reuse it */
 } gc_spin;
 
 static inline gc_spin gc_spin_begin(int yields)
 {
-    gc_spin s = {yields, 0};
+    gc_spin s = {yields, 0, 0};
     if (yields > 0)
-        s.until_ns = gc_now_ns() + GC_SPIN_BUDGET_NS;
+        s.until_ns = (s.now_ns = gc_now_ns()) + GC_SPIN_BUDGET_NS;
+    return s;
+}
+
+/* gc_spin_begin for a caller that has just read the clock (now_ns). */
+static inline gc_spin gc_spin_begin_at(int yields, int64_t now_ns)
+{
+    gc_spin s = {yields, now_ns + GC_SPIN_BUDGET_NS, now_ns};
     return s;
 }
 

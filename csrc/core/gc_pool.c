@@ -4,6 +4,9 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include "gc_park.h"
 
 #include "gc_fork.h"
 
@@ -23,6 +26,10 @@ struct gc_pool {
                        worker has yet come back for */
     bool shut_down;
     uint64_t workers_started, workers_exited;
+    /* Attached worker records, oldest first (gc_pool_worker_attach), and
+       the busy time of the workers that detached. */
+    gc_pool_worker *workers_head, *workers_tail;
+    int64_t detached_busy_ns;
 
     /* Workers whose job has returned and whose outcome is being published:
        each is on its way to gc_pool_worker_ready.  Raised without the lock
@@ -34,6 +41,7 @@ struct gc_pool {
     /* Read without the lock: busy is a gauge, the others count up. */
     atomic_size_t busy;
     atomic_uint_fast64_t jobs_started, jobs_finished;
+    _Atomic int64_t queue_wait_ns; /* counts up, without the lock */
     gc_fork_node fork_node;
 };
 
@@ -60,6 +68,7 @@ gc_pool *gc_pool_new(int64_t queue_size, size_t max_workers)
     atomic_init(&pool->busy, 0);
     atomic_init(&pool->jobs_started, 0);
     atomic_init(&pool->jobs_finished, 0);
+    atomic_init(&pool->queue_wait_ns, 0);
     return pool;
 }
 
@@ -135,10 +144,68 @@ static void exit_locked(gc_pool *pool)
     pool->workers_exited++;
 }
 
-bool gc_pool_worker_ready(gc_pool *pool, bool after_job)
+void gc_pool_worker_attach(gc_pool *pool, gc_pool_worker *worker,
+                           const char *name)
+{
+    size_t n = name ? strlen(name) : 0;
+    if (n >= sizeof worker->name)
+        n = sizeof worker->name - 1;
+    if (n)
+        memcpy(worker->name, name, n);
+    worker->name[n] = '\0';
+    worker->busy_ns = 0;
+    atomic_init(&worker->job_started_ns, 0);
+    pthread_mutex_lock(&pool->lock);
+    worker->next = NULL;
+    worker->prev = pool->workers_tail;
+    if (pool->workers_tail)
+        pool->workers_tail->next = worker;
+    else
+        pool->workers_head = worker;
+    pool->workers_tail = worker;
+    pthread_mutex_unlock(&pool->lock);
+}
+
+void gc_pool_worker_detach(gc_pool *pool, gc_pool_worker *worker)
+{
+    pthread_mutex_lock(&pool->lock);
+    if (worker->prev)
+        worker->prev->next = worker->next;
+    else
+        pool->workers_head = worker->next;
+    if (worker->next)
+        worker->next->prev = worker->prev;
+    else
+        pool->workers_tail = worker->prev;
+    pool->detached_busy_ns += worker->busy_ns;
+    pthread_mutex_unlock(&pool->lock);
+}
+
+/* A worker's busy time, its running job counted up to now; pool->lock held. */
+static int64_t worker_busy_locked(const gc_pool_worker *worker, int64_t now)
+{
+    int64_t started = atomic_load_explicit(&worker->job_started_ns,
+                                           memory_order_relaxed);
+    int64_t busy = worker->busy_ns;
+    if (started && now > started)
+        busy += now - started;
+    return busy;
+}
+
+bool gc_pool_worker_ready(gc_pool *pool, gc_pool_worker *worker, bool after_job)
 {
     bool stay = true;
+    int64_t now = after_job && worker ? gc_now_ns() : 0;
     pthread_mutex_lock(&pool->lock);
+    if (now) {
+        /* Under the lock with busy_ns, so a snapshot never counts the job
+           twice (in busy_ns and as running) nor not at all. */
+        int64_t started = atomic_load_explicit(&worker->job_started_ns,
+                                               memory_order_relaxed);
+        if (started && now > started)
+            worker->busy_ns += now - started;
+        atomic_store_explicit(&worker->job_started_ns, 0, memory_order_relaxed);
+    }
     if (after_job)
         atomic_fetch_sub(&pool->finishing, 1);
     if (pool->alive > pool->max_workers) {
@@ -189,8 +256,15 @@ void gc_pool_worker_closed(gc_pool *pool)
     pthread_mutex_unlock(&pool->lock);
 }
 
-void gc_pool_job_started(gc_pool *pool)
+void gc_pool_job_started(gc_pool *pool, gc_pool_worker *worker,
+                         int64_t queued_since_ns)
 {
+    int64_t now = worker || queued_since_ns ? gc_now_ns() : 0;
+    if (queued_since_ns && now > queued_since_ns)
+        atomic_fetch_add_explicit(&pool->queue_wait_ns, now - queued_since_ns,
+                                  memory_order_relaxed);
+    if (worker)
+        atomic_store_explicit(&worker->job_started_ns, now, memory_order_relaxed);
     atomic_fetch_add(&pool->busy, 1);
     atomic_fetch_add(&pool->jobs_started, 1);
 }
@@ -241,7 +315,11 @@ void gc_pool_shutdown(gc_pool *pool)
 void gc_pool_get_stats(gc_pool *pool, gc_pool_stats *out)
 {
     size_t receivers;
+    int64_t now = gc_now_ns();
     pthread_mutex_lock(&pool->lock);
+    out->busy_ns = pool->detached_busy_ns;
+    for (const gc_pool_worker *w = pool->workers_head; w; w = w->next)
+        out->busy_ns += worker_busy_locked(w, now);
     out->max_workers = pool->max_workers;
     out->alive = pool->alive;
     out->shut_down = pool->shut_down;
@@ -253,4 +331,21 @@ void gc_pool_get_stats(gc_pool *pool, gc_pool_stats *out)
     out->busy = atomic_load(&pool->busy);
     out->jobs_started = atomic_load(&pool->jobs_started);
     out->jobs_finished = atomic_load(&pool->jobs_finished);
+    out->queue_wait_ns = atomic_load_explicit(&pool->queue_wait_ns,
+                                              memory_order_relaxed);
+}
+
+size_t gc_pool_workers_busy(gc_pool *pool, gc_pool_worker_busy *out, size_t max)
+{
+    size_t n = 0;
+    int64_t now = gc_now_ns();
+    pthread_mutex_lock(&pool->lock);
+    for (const gc_pool_worker *w = pool->workers_head; w; w = w->next, n++) {
+        if (n < max) {
+            memcpy(out[n].name, w->name, sizeof out[n].name);
+            out[n].busy_ns = worker_busy_locked(w, now);
+        }
+    }
+    pthread_mutex_unlock(&pool->lock);
+    return n;
 }

@@ -42,6 +42,24 @@
 
 typedef struct gc_pool gc_pool;
 
+/* A worker's record for the pool's statistics: storage of the worker (its
+   stack), attached while it runs its loop.  The links and busy_ns are
+   guarded by the pool's lock; job_started_ns is written by its worker
+   (atomic: the pool's stats read it under the lock). */
+#define GC_POOL_WORKER_NAME 64
+typedef struct gc_pool_worker {
+    struct gc_pool_worker *prev, *next;
+    int64_t busy_ns;                /* jobs done (and their outcomes published) */
+    _Atomic int64_t job_started_ns; /* 0 unless running a job */
+    char name[GC_POOL_WORKER_NAME]; /* NUL-terminated, for the stats */
+} gc_pool_worker;
+
+/* Worker: link its record (name is copied, truncated) / unlink it before it
+   exits; its busy time stays in the pool's total. */
+void gc_pool_worker_attach(gc_pool *pool, gc_pool_worker *worker,
+                           const char *name);
+void gc_pool_worker_detach(gc_pool *pool, gc_pool_worker *worker);
+
 extern char gc_pool_wake_token;
 #define GC_POOL_WAKE ((void *)&gc_pool_wake_token)
 
@@ -83,12 +101,17 @@ void gc_pool_start_failed(gc_pool *pool);
  *     idle deadline passed: gc_pool_idle_expired? exit : receive again;
  *     closed and drained: gc_pool_worker_closed, exit.  */
 /* after_job: the worker called gc_pool_job_finished since it was last
-   ready (it is no longer finishing). */
-bool gc_pool_worker_ready(gc_pool *pool, bool after_job);
+   ready (it is no longer finishing).  worker: its record (below) or NULL;
+   the job's busy time, from gc_pool_job_started to here (running it and
+   publishing its outcome), is added to it. */
+bool gc_pool_worker_ready(gc_pool *pool, gc_pool_worker *worker, bool after_job);
 bool gc_pool_should_retire(gc_pool *pool);
 bool gc_pool_idle_expired(gc_pool *pool);
 void gc_pool_worker_closed(gc_pool *pool);
-void gc_pool_job_started(gc_pool *pool);
+/* queued_since_ns: gc_now_ns() when the job was submitted (0: unknown, no
+   queue wait counted).  worker: the running worker's record or NULL. */
+void gc_pool_job_started(gc_pool *pool, gc_pool_worker *worker,
+                         int64_t queued_since_ns);
 void gc_pool_job_finished(gc_pool *pool);
 
 /* ---- control ---- */
@@ -110,7 +133,20 @@ typedef struct gc_pool_stats {
     bool shut_down;
     uint64_t workers_started, workers_exited;
     uint64_t jobs_started, jobs_finished;
+    /* Sums over jobs: submit to start (jobs a worker started); start to
+       the worker being ready again, of every worker that ever ran, the
+       jobs running now counted up to now. */
+    int64_t queue_wait_ns, busy_ns;
 } gc_pool_stats;
 void gc_pool_get_stats(gc_pool *pool, gc_pool_stats *out);
+
+/* The attached workers' busy times (running jobs counted up to now), in
+   the order they attached: fills up to max entries, returns how many
+   workers are attached (more than max: call again with more room). */
+typedef struct gc_pool_worker_busy {
+    char name[GC_POOL_WORKER_NAME];
+    int64_t busy_ns;
+} gc_pool_worker_busy;
+size_t gc_pool_workers_busy(gc_pool *pool, gc_pool_worker_busy *out, size_t max);
 
 #endif

@@ -226,8 +226,6 @@ static enum gc_status register_cases(gc_select *sel, gc_select_result *res)
     unlock_all(sel);
     if (claimed)
         gc_waiter_finish(claimed);
-    if (st == GC_NOT_READY)
-        sel->registered_ns = gc_now_ns(); /* only the blocking path reads it */
     return st;
 }
 
@@ -243,12 +241,13 @@ static bool repeats_earlier_case(const gc_select *sel, int i)
 }
 
 /* Take every entry still queued off its channel, one lock at a time, and
-   add the time the call was registered to each channel's blocked time. */
-static void unregister_cases(gc_select *sel)
+   add the time the call was registered to each channel's blocked time.
+   now_ns: a clock reading just taken, or 0 to take one. */
+static void unregister_cases(gc_select *sel, int64_t now_ns)
 {
     int64_t blocked_ns = 0;
     if (sel->registered_ns) {
-        blocked_ns = gc_now_ns() - sel->registered_ns;
+        blocked_ns = (now_ns ? now_ns : gc_now_ns()) - sel->registered_ns;
         if (blocked_ns < 0) /* a monotonic clock: never, but stay sane */
             blocked_ns = 0;
         sel->registered_ns = 0;
@@ -287,17 +286,18 @@ static enum gc_status committed_result(gc_select *sel, gc_select_result *res)
     return GC_OK;
 }
 
-/* The pre-sleep spin (see spin_role); true when a waker answered during it. */
-static bool spin_answered(gc_select *sel)
+/* The pre-sleep spin (see spin_role); true when a waker answered during it.
+   *now_ns: the clock when it begins; the spin's latest reading after. */
+static bool spin_answered(gc_select *sel, int64_t *now_ns)
 {
     int free = 0;
     if (sel->spin_role == NULL)
-        return gc_waiter_spin(&sel->waiter, sel->spin_yields);
+        return gc_waiter_spin_at(&sel->waiter, sel->spin_yields, now_ns);
     if (!atomic_compare_exchange_strong_explicit(sel->spin_role, &free, 1,
                                                  memory_order_relaxed,
                                                  memory_order_relaxed))
-        return gc_waiter_spin(&sel->waiter, gc_spin_yields);
-    bool answered = gc_waiter_spin(&sel->waiter, sel->spin_yields);
+        return gc_waiter_spin_at(&sel->waiter, gc_spin_yields, now_ns);
+    bool answered = gc_waiter_spin_at(&sel->waiter, sel->spin_yields, now_ns);
     atomic_store_explicit(sel->spin_role, 0, memory_order_relaxed);
     return answered;
 }
@@ -309,20 +309,24 @@ enum gc_status gc_select_wait(gc_select *sel, int64_t deadline_ns,
     if (st != GC_NOT_READY)
         return st;
 
+    /* One clock reading serves the slice, the spin and the statistics; a
+       wait the spin sees answered ends at the spin's latest reading, so a
+       hand-off within the spin costs the statistics no reading at all. */
+    int64_t now = gc_now_ns();
+    sel->registered_ns = now;
     int64_t park_until = deadline_ns;
-    if (slice_ns > 0) {
-        int64_t now = gc_now_ns();
-        if (slice_ns < park_until - now) /* no overflow: now >= 0 */
-            park_until = now + slice_ns;
-    }
+    if (slice_ns > 0 && slice_ns < park_until - now) /* no overflow: now >= 0 */
+        park_until = now + slice_ns;
 
     enum gc_park_result pr = GC_PARK_WOKEN;
-    if (!spin_answered(sel))
+    if (!spin_answered(sel, &now)) {
         pr = gc_waiter_sleep_or_stop(&sel->waiter, park_until, slice_ns > 0,
                                      sel->stop_word, sel->stop_value);
+        now = 0; /* unregister_cases reads the clock */
+    }
     if (pr != GC_PARK_WOKEN) {
         if (gc_waiter_abort(&sel->waiter)) {
-            unregister_cases(sel);
+            unregister_cases(sel, now);
             if (pr == GC_PARK_TIMEOUT && park_until == deadline_ns)
                 return GC_TIMEOUT;
             sel->resumed = true;
@@ -331,7 +335,7 @@ enum gc_status gc_select_wait(gc_select *sel, int64_t deadline_ns,
         /* A waker claimed us as we gave up: the operation happened. */
     }
     gc_waiter_wait_done(&sel->waiter);
-    unregister_cases(sel);
+    unregister_cases(sel, now);
     return committed_result(sel, res);
 }
 
@@ -339,12 +343,15 @@ enum gc_status gc_select_register(gc_select *sel, struct gc_hub *hub,
                                   gc_select_result *res)
 {
     sel->hub = hub;
-    return register_cases(sel, res);
+    enum gc_status st = register_cases(sel, res);
+    if (st == GC_NOT_READY)
+        sel->registered_ns = gc_now_ns();
+    return st;
 }
 
 void gc_select_unregister(gc_select *sel)
 {
-    unregister_cases(sel);
+    unregister_cases(sel, 0);
 }
 
 enum gc_status gc_select_committed(gc_select *sel, gc_select_result *res)

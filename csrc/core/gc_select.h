@@ -70,9 +70,9 @@ typedef struct gc_select {
        meanwhile, so on a lifo_receivers channel it queues at the back
        (slices must not make the longest-waiting receiver the newest). */
     bool resumed;
-    /* gc_now_ns() when the cases were queued, 0 while not registered: the
-       unregistration adds the time since to each channel's blocked time
-       (gc_chan_stats).  Owner only. */
+    /* gc_now_ns() just after the cases were queued, 0 while not
+       registered: the unregistration adds the time since to each channel's
+       blocked time (gc_chan_stats).  Owner only. */
     int64_t registered_ns;
     gc_waiter waiter;
 } gc_select;

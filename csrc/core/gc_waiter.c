@@ -87,6 +87,20 @@ bool gc_waiter_spin(gc_waiter *w, int spin_yields)
     return false;
 }
 
+bool gc_waiter_spin_at(gc_waiter *w, int spin_yields, int64_t *now_ns)
+{
+    gc_spin spin = gc_spin_begin_at(spin_yields, *now_ns);
+    bool answered = false;
+    do {
+        if (gc_waiter_state(w) != GC_W_WAITING) {
+            answered = true;
+            break;
+        }
+    } while (gc_spin_once(&spin));
+    *now_ns = spin.now_ns;
+    return answered;
+}
+
 enum gc_park_result gc_waiter_park(gc_waiter *w, int64_t deadline_ns,
                                    bool report_signals, int spin_yields)
 {

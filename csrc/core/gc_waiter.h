@@ -75,6 +75,10 @@ enum gc_park_result gc_waiter_park(gc_waiter *w, int64_t deadline_ns,
 
 /* gc_waiter_park's two halves.  spin: true when the state left WAITING. */
 bool gc_waiter_spin(gc_waiter *w, int spin_yields);
+/* gc_waiter_spin begun at *now_ns, a clock reading just taken; on return
+   *now_ns is the spin's latest reading (within one yield of the answer,
+   when it came during the spin). */
+bool gc_waiter_spin_at(gc_waiter *w, int spin_yields, int64_t *now_ns);
 enum gc_park_result gc_waiter_sleep(gc_waiter *w, int64_t deadline_ns,
                                     bool report_signals);
 /* gc_waiter_sleep that also returns GC_PARK_INTERRUPTED once *stop_word

@@ -299,18 +299,53 @@ static PyObject *pool_get_shut_down(pyg_pool *self, void *Py_UNUSED(c))
     return get_stats(self, &s) < 0 ? NULL : PyBool_FromLong(s.shut_down);
 }
 
+/* {worker thread name: busy seconds} of the workers alive now, oldest
+   first.  The list is copied under the pool's lock into C memory, then
+   turned into Python objects without it. */
+static PyObject *busy_per_worker(gc_pool *pool)
+{
+    size_t room = 8, n;
+    gc_pool_worker_busy *busy = NULL;
+    for (;;) {
+        gc_pool_worker_busy *grown = PyMem_Realloc(busy, room * sizeof *busy);
+        if (!grown) {
+            PyMem_Free(busy);
+            return PyErr_NoMemory();
+        }
+        busy = grown;
+        n = gc_pool_workers_busy(pool, busy, room);
+        if (n <= room)
+            break;
+        room = n + 8; /* workers started meanwhile */
+    }
+    PyObject *result = PyDict_New();
+    for (size_t i = 0; result && i < n; i++) {
+        PyObject *seconds = PyFloat_FromDouble((double)busy[i].busy_ns / 1e9);
+        if (!seconds || PyDict_SetItemString(result, busy[i].name, seconds) < 0)
+            Py_CLEAR(result);
+        Py_XDECREF(seconds);
+    }
+    PyMem_Free(busy);
+    return result;
+}
+
 static PyObject *pool_stats(pyg_pool *self, PyObject *Py_UNUSED(ignored))
 {
     gc_pool_stats s;
     if (get_stats(self, &s) < 0)
         return NULL;
+    PyObject *per_worker = busy_per_worker(self->pool);
+    if (!per_worker)
+        return NULL;
     return Py_BuildValue(
-        "{s:n,s:n,s:n,s:n,s:n,s:n,s:K,s:K,s:K,s:K,s:K,s:K,s:K}",
+        "{s:n,s:n,s:n,s:n,s:n,s:n,s:n,s:n,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:d,s:d,s:N}",
         "max_workers", (Py_ssize_t)s.max_workers,
         "workers", (Py_ssize_t)s.alive,
         "running", (Py_ssize_t)s.busy,
+        "busy", (Py_ssize_t)s.busy,
         "idle", (Py_ssize_t)(s.alive > s.busy ? s.alive - s.busy : 0),
         "pending", (Py_ssize_t)s.queued,
+        "queued", (Py_ssize_t)s.queued,
         "blocked_submitters", (Py_ssize_t)s.blocked_submitters,
         "submitted", (unsigned long long)self->work->submitted,
         "started", (unsigned long long)s.jobs_started,
@@ -318,7 +353,10 @@ static PyObject *pool_stats(pyg_pool *self, PyObject *Py_UNUSED(ignored))
         "failed", (unsigned long long)self->work->failed,
         "cancelled", (unsigned long long)self->work->cancelled,
         "workers_started", (unsigned long long)s.workers_started,
-        "workers_exited", (unsigned long long)s.workers_exited);
+        "workers_exited", (unsigned long long)s.workers_exited,
+        "queue_wait_seconds", (double)s.queue_wait_ns / 1e9,
+        "busy_seconds", (double)s.busy_ns / 1e9,
+        "busy_seconds_per_worker", per_worker);
 }
 
 static PyMethodDef pool_methods[] = {
@@ -354,9 +392,17 @@ static PyMethodDef pool_methods[] = {
      "_cancel_queued() -- cancel what is queued; returns how many"},
     {"stats", (PyCFunction)pool_stats, METH_NOARGS,
      "stats($self)\n--\n\n"
-     "A snapshot: gauges (max_workers, workers, running, idle, pending,\n"
-     "blocked_submitters) and cumulative counters (submitted, started,\n"
-     "completed, failed, cancelled, workers_started, workers_exited)."},
+     "A snapshot: gauges (max_workers, workers, running (also as busy),\n"
+     "idle, pending (also as queued), blocked_submitters), cumulative\n"
+     "counters (submitted, started, completed, failed, cancelled,\n"
+     "workers_started, workers_exited) and times in seconds:\n"
+     "queue_wait_seconds (submit to start, summed over started tasks),\n"
+     "busy_seconds (start to the worker being free again, summed over\n"
+     "every worker, running tasks counted up to now) and\n"
+     "busy_seconds_per_worker ({thread name: busy seconds} of the workers\n"
+     "alive now).\n\n"
+     "    >>> pool.stats()['busy_seconds']\n"
+     "    0.25\n"},
     {NULL, NULL, 0, NULL}};
 
 static PyGetSetDef pool_getset[] = {

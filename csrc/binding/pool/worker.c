@@ -83,13 +83,14 @@ static void job_finished(void *pool)
 }
 
 /* True if the job ran (the worker is finishing it: see gc_pool.h). */
-static bool run_job(pool_work *work, PyObject *job)
+static bool run_job(pool_work *work, gc_pool_worker *me, PyObject *job)
 {
-    if (!pyg_future_claim(job)) {
+    int64_t submitted_ns;
+    if (!pyg_future_claim(job, &submitted_ns)) {
         work->cancelled++;
         return false;
     }
-    gc_pool_job_started(work->pool);
+    gc_pool_job_started(work->pool, me, submitted_ns);
     if (pyg_future_run_claimed(job, job_finished, work->pool))
         work->failed++;
     return true;
@@ -215,6 +216,20 @@ PyObject *pyg_pool_work_run(pool_work *work, PyObject *const *args,
     gc_chan *jobs = gc_pool_jobs(pool);
     gc_pool *outer = worker_of;
     worker_of = pool;
+    /* This worker's record in the pool's statistics, named as its thread. */
+    gc_pool_worker me;
+    const char *name_text = NULL;
+    PyObject *thread = NULL, *name = NULL;
+    PyObject *threading = PyImport_ImportModule("threading");
+    if (threading && (thread = PyObject_CallMethod(threading, "current_thread", NULL)) &&
+        (name = PyObject_GetAttrString(thread, "name")) && PyUnicode_Check(name))
+        name_text = PyUnicode_AsUTF8(name);
+    if (!name_text)
+        PyErr_Clear(); /* a worker without a name still works */
+    gc_pool_worker_attach(pool, &me, name_text);
+    Py_XDECREF(name);
+    Py_XDECREF(thread);
+    Py_XDECREF(threading);
     /* The first job comes in a one-item list that is emptied here, so that
        neither the thread's arguments nor its frames keep the future (and
        its result) alive after it ran. */
@@ -225,6 +240,7 @@ PyObject *pyg_pool_work_run(pool_work *work, PyObject *const *args,
             job = Py_NewRef(item);
         if (PyList_SetSlice(first, 0, 1, NULL) < 0) {
             Py_XDECREF((PyObject *)job);
+            gc_pool_worker_detach(pool, &me);
             worker_of = outer;
             return NULL;
         }
@@ -232,15 +248,16 @@ PyObject *pyg_pool_work_run(pool_work *work, PyObject *const *args,
     for (;;) {
         bool ran = false;
         if (job) {
-            ran = run_job(work, job);
+            ran = run_job(work, &me, job);
             Py_DECREF((PyObject *)job);
             job = NULL;
         }
-        if (!gc_pool_worker_ready(pool, ran))
+        if (!gc_pool_worker_ready(pool, &me, ran))
             break;
         if (receive_job(state, work, jobs, upkeep, &job) < 0)
             break;
     }
+    gc_pool_worker_detach(pool, &me);
     worker_of = outer;
     Py_RETURN_NONE;
 }

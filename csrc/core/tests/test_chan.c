@@ -844,6 +844,221 @@ static void test_lifo_receiver_resumed_after_a_slice_stays_oldest(void)
     destroy(ch);
 }
 
+/* ---- statistics ---------------------------------------------------------- */
+
+static gc_chan_stats stats_of(gc_chan *ch)
+{
+    gc_chan_stats s;
+    gc_chan_get_stats(ch, &s);
+    return s;
+}
+
+static void test_stats_count_what_moved(void)
+{
+    void *v;
+    bool ok;
+    gc_chan *ch = gc_chan_new(3);
+    gc_chan_stats s = stats_of(ch);
+    CHECK(s.sends == 0 && s.receives == 0 && s.max_fill == 0 && s.length == 0);
+    CHECK(s.send_blocked_ns == 0 && s.recv_blocked_ns == 0 && !s.closed);
+    CHECK(gc_chan_try_send(ch, VAL(1)) == GC_OK);
+    CHECK(gc_chan_try_send(ch, VAL(2)) == GC_OK);
+    CHECK(gc_chan_try_recv(ch, &v, &ok) == GC_OK);
+    CHECK(gc_chan_try_send(ch, VAL(3)) == GC_OK);
+    CHECK(gc_chan_try_send(ch, VAL(4)) == GC_OK);
+    CHECK(gc_chan_try_send(ch, VAL(5)) == GC_NOT_READY); /* full: no send */
+    s = stats_of(ch);
+    CHECK(s.sends == 4 && s.receives == 1 && s.max_fill == 3 && s.length == 3);
+    /* a value given back un-counts its receive; max_fill stays a send's */
+    CHECK(gc_chan_try_recv(ch, &v, &ok) == GC_OK);
+    CHECK(gc_chan_give_back(ch, v) == GC_OK);
+    s = stats_of(ch);
+    CHECK(s.sends == 4 && s.receives == 1 && s.length == 3 && s.max_fill == 3);
+    CHECK(gc_chan_close(ch) == GC_OK);
+    CHECK(gc_chan_try_send(ch, VAL(6)) == GC_CLOSED);
+    while (gc_chan_try_recv(ch, &v, &ok) == GC_OK && ok)
+        ;
+    CHECK(gc_chan_try_recv(ch, &v, &ok) == GC_OK && !ok); /* not a receive */
+    s = stats_of(ch);
+    CHECK(s.sends == 4 && s.receives == 4 && s.length == 0 && s.closed);
+    destroy(ch);
+
+    /* unbuffered: a hand-off is one send and one receive, never fill;
+       a give-back beyond the capacity does not count as fill either */
+    ch = gc_chan_new(0);
+    struct op r = {ch, 0, GC_FOREVER, GC_NOT_READY, NULL, false};
+    pthread_t t;
+    pthread_create(&t, NULL, do_recv, &r);
+    wait_until_waiting(ch, 0, 1);
+    s = stats_of(ch);
+    CHECK(s.receivers_waiting == 1 && s.senders_waiting == 0);
+    CHECK(gc_chan_try_handoff(ch, VAL(7)) == GC_OK);
+    pthread_join(t, NULL);
+    CHECK(r.status == GC_OK && r.got == VAL(7));
+    CHECK(gc_chan_give_back(ch, r.got) == GC_OK);
+    s = stats_of(ch);
+    CHECK(s.sends == 1 && s.receives == 0 && s.length == 1 && s.max_fill == 0);
+    CHECK(s.recv_blocked_ns > 0 && s.send_blocked_ns == 0);
+    CHECK(s.receivers_waiting == 0);
+    destroy(ch);
+}
+
+static void test_stats_blocked_time_of_every_outcome(void)
+{
+    /* committed, timed out and woken by close: all add their parked time */
+    gc_chan *ch = gc_chan_new(0);
+    int64_t t0 = gc_now_ns();
+    CHECK(send_wait(ch, VAL(1), gc_now_ns() + 5 * MS) == GC_TIMEOUT);
+    gc_chan_stats s = stats_of(ch);
+    int64_t after_timeout = s.send_blocked_ns;
+    CHECKF(after_timeout >= 4 * MS && after_timeout <= gc_now_ns() - t0,
+           "blocked %" PRId64 " ns", after_timeout);
+    CHECK(s.sends == 0 && s.senders_waiting == 0);
+
+    struct op snd = {ch, 2, GC_FOREVER, GC_NOT_READY, NULL, false};
+    pthread_t t;
+    pthread_create(&t, NULL, do_send, &snd);
+    wait_until_waiting(ch, 1, 0);
+    sleep_us(3000);
+    void *v;
+    bool ok;
+    CHECK(gc_chan_try_recv(ch, &v, &ok) == GC_OK && v == VAL(2));
+    pthread_join(t, NULL);
+    s = stats_of(ch);
+    CHECK(s.send_blocked_ns >= after_timeout + 2 * MS);
+    CHECK(s.sends == 1 && s.receives == 1 && s.recv_blocked_ns == 0);
+
+    struct op rcv = {ch, 0, GC_FOREVER, GC_NOT_READY, NULL, false};
+    pthread_create(&t, NULL, do_recv, &rcv);
+    wait_until_waiting(ch, 0, 1);
+    sleep_us(2000);
+    CHECK(gc_chan_close(ch) == GC_OK);
+    pthread_join(t, NULL);
+    CHECK(rcv.status == GC_OK && !rcv.ok);
+    s = stats_of(ch);
+    CHECK(s.recv_blocked_ns >= 1 * MS && s.receives == 1);
+    destroy(ch);
+}
+
+static void test_stats_select_counts_once_per_channel_and_side(void)
+{
+    gc_chan *a = gc_chan_new(0), *b = gc_chan_new(0);
+    /* two receive cases on a, one send case on a, one receive on b */
+    struct select_op op = {
+        {{a, NULL, false}, {a, VAL(9), true}, {b, NULL, false}}, 3,
+        GC_NOT_READY, {0, NULL, false}, GC_FOREVER};
+    pthread_t t;
+    pthread_create(&t, NULL, do_select, &op);
+    wait_until_waiting(b, 0, 1);
+    gc_chan_stats s = stats_of(a);
+    CHECK(s.senders_waiting == 1 && s.receivers_waiting == 1);
+    sleep_us(2000);
+    CHECK(gc_chan_try_send(b, VAL(3)) == GC_OK);
+    pthread_join(t, NULL);
+    CHECK(op.status == GC_OK && op.res.index == 2);
+    gc_chan_stats sa = stats_of(a), sb = stats_of(b);
+    CHECK(sa.sends == 0 && sa.receives == 0 && sb.sends == 1 && sb.receives == 1);
+    /* one wait: the same time on each side of a and on b */
+    CHECK(sb.recv_blocked_ns >= 1 * MS);
+    CHECK(sa.recv_blocked_ns == sb.recv_blocked_ns);
+    CHECK(sa.send_blocked_ns == sb.recv_blocked_ns);
+    CHECK(sb.send_blocked_ns == 0);
+    destroy(a);
+    destroy(b);
+
+    /* the same channel twice in one direction counts once */
+    a = gc_chan_new(0);
+    op = (struct select_op){{{a, NULL, false}, {a, NULL, false}}, 2,
+                            GC_NOT_READY, {0, NULL, false}, gc_now_ns() + 3 * MS};
+    int64_t t0 = gc_now_ns();
+    do_select(&op);
+    int64_t wall = gc_now_ns() - t0;
+    CHECK(op.status == GC_TIMEOUT);
+    s = stats_of(a);
+    CHECKF(s.recv_blocked_ns > 0 && s.recv_blocked_ns <= wall,
+           "blocked %" PRId64 " of %" PRId64 " ns", s.recv_blocked_ns, wall);
+    destroy(a);
+}
+
+struct storm_arg {
+    gc_chan *ch;
+    int rounds;
+    uint64_t rng;
+    long done; /* operations that succeeded */
+};
+
+static void *storm_sender(void *arg)
+{
+    struct storm_arg *a = arg;
+    for (int i = 0; i < a->rounds; i++) {
+        int64_t deadline = gc_now_ns() + (int64_t)(rnd(&a->rng) % 200) * US;
+        enum gc_status st = rnd(&a->rng) % 4 == 0
+                                ? gc_chan_try_send(a->ch, VAL(i))
+                                : send_wait(a->ch, VAL(i), deadline);
+        if (st == GC_OK)
+            a->done++;
+    }
+    return NULL;
+}
+
+static void *storm_receiver(void *arg)
+{
+    struct storm_arg *a = arg;
+    for (int i = 0; i < a->rounds; i++) {
+        void *v;
+        bool ok;
+        int64_t deadline = gc_now_ns() + (int64_t)(rnd(&a->rng) % 200) * US;
+        enum gc_status st = rnd(&a->rng) % 4 == 0
+                                ? gc_chan_try_recv(a->ch, &v, &ok)
+                                : recv_wait(a->ch, &v, &ok, deadline);
+        if (st == GC_OK && ok) {
+            a->done++;
+            /* now and then a receive is undone, as an interrupted call's */
+            if (rnd(&a->rng) % 16 == 0 && gc_chan_give_back(a->ch, v) == GC_OK)
+                a->done--;
+        }
+    }
+    return NULL;
+}
+
+static void test_stats_exact_under_storm(void)
+{
+    static const int64_t caps[] = {0, 1, 8, GC_UNBOUNDED};
+    enum { SENDERS = 3, RECEIVERS = 3 };
+    for (size_t ci = 0; ci < sizeof caps / sizeof *caps; ci++) {
+        gc_chan *ch = gc_chan_new(caps[ci]);
+        struct storm_arg args[SENDERS + RECEIVERS];
+        pthread_t threads[SENDERS + RECEIVERS];
+        int64_t t0 = gc_now_ns();
+        for (int k = 0; k < SENDERS + RECEIVERS; k++) {
+            args[k] = (struct storm_arg){ch, 50 * scale, derive_seed(ci * 16 + k), 0};
+            pthread_create(&threads[k], NULL,
+                           k < SENDERS ? storm_sender : storm_receiver, &args[k]);
+        }
+        for (int k = 0; k < SENDERS + RECEIVERS; k++)
+            pthread_join(threads[k], NULL);
+        int64_t wall = gc_now_ns() - t0;
+        long sent = 0, received = 0;
+        for (int k = 0; k < SENDERS; k++)
+            sent += args[k].done;
+        for (int k = SENDERS; k < SENDERS + RECEIVERS; k++)
+            received += args[k].done;
+        gc_chan_stats s = stats_of(ch);
+        CHECKF(s.sends == (uint64_t)sent && s.receives == (uint64_t)received,
+               "capacity %" PRId64 ": sends %" PRIu64 "/%ld receives %" PRIu64 "/%ld",
+               caps[ci], s.sends, sent, s.receives, received);
+        CHECK(s.sends - s.receives == s.length);
+        CHECK(s.send_blocked_ns >= 0 && s.send_blocked_ns <= wall * SENDERS);
+        CHECK(s.recv_blocked_ns >= 0 && s.recv_blocked_ns <= wall * RECEIVERS);
+        CHECK(s.senders_waiting == 0 && s.receivers_waiting == 0);
+        if (caps[ci] == 0)
+            CHECK(s.max_fill == 0);
+        else if (caps[ci] > 0)
+            CHECK(s.max_fill <= (size_t)caps[ci]);
+        destroy(ch);
+    }
+}
+
 static const struct test_case tests[] = {
     {"unbuffered_needs_partner", test_unbuffered_needs_partner},
     {"buffered_fifo_and_capacity", test_buffered_fifo_and_capacity},
@@ -870,6 +1085,12 @@ static const struct test_case tests[] = {
     {"lifo_receivers_newest_first", test_lifo_receivers_newest_first},
     {"lifo_receiver_resumed_after_a_slice_stays_oldest",
      test_lifo_receiver_resumed_after_a_slice_stays_oldest},
+    {"stats_count_what_moved", test_stats_count_what_moved},
+    {"stats_blocked_time_of_every_outcome",
+     test_stats_blocked_time_of_every_outcome},
+    {"stats_select_counts_once_per_channel_and_side",
+     test_stats_select_counts_once_per_channel_and_side},
+    {"stats_exact_under_storm", test_stats_exact_under_storm},
 };
 
 const struct test_suite suite = {NULL, tests, sizeof tests / sizeof *tests};

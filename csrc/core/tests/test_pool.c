@@ -26,16 +26,18 @@ static void *pool_worker_main(void *arg)
     struct pool_test *t = ws.t;
     gc_chan *jobs = gc_pool_jobs(t->pool);
     void *job = ws.first;
+    gc_pool_worker me;
+    gc_pool_worker_attach(t->pool, &me, "test worker");
     for (;;) {
         bool ran = job != NULL;
         if (job) {
-            gc_pool_job_started(t->pool);
+            gc_pool_job_started(t->pool, &me, gc_now_ns());
             spin_until(gc_now_ns() + atomic_load(&t->run_spin_ns));
             gc_pool_job_finished(t->pool);
             atomic_fetch_add(&t->ran[IDX(job)], 1); /* the outcome, published */
         }
         job = NULL;
-        if (!gc_pool_worker_ready(t->pool, ran))
+        if (!gc_pool_worker_ready(t->pool, &me, ran))
             goto out;
         for (;;) {
             bool ok = false;
@@ -67,6 +69,7 @@ static void *pool_worker_main(void *arg)
         }
     }
 out:
+    gc_pool_worker_detach(t->pool, &me);
     atomic_fetch_sub(&t->threads, 1);
     return NULL;
 }
@@ -308,7 +311,7 @@ static void test_pool_submit_after_an_outcome_goes_to_its_worker(void)
 {
     gc_pool *pool = gc_pool_new(GC_UNBOUNDED, 4);
     CHECK(gc_pool_route(pool, true) == GC_ROUTE_NEW_WORKER);
-    gc_pool_job_started(pool);
+    gc_pool_job_started(pool, NULL, 0);
     gc_pool_job_finished(pool); /* about to publish the outcome */
     CHECK(gc_pool_route(pool, false) == GC_ROUTE_NEW_WORKER);
     gc_pool_start_failed(pool);
@@ -318,7 +321,7 @@ static void test_pool_submit_after_an_outcome_goes_to_its_worker(void)
     CHECK(gc_pool_route(pool, true) == GC_ROUTE_NEW_WORKER);
     gc_pool_start_failed(pool);
     /* Ready, it takes the queued job instead of becoming idle. */
-    CHECK(gc_pool_worker_ready(pool, true));
+    CHECK(gc_pool_worker_ready(pool, NULL, true));
     CHECK(gc_pool_route(pool, true) == GC_ROUTE_NEW_WORKER);
     gc_pool_start_failed(pool);
     gc_pool_stats st;
@@ -359,6 +362,58 @@ static void test_pool_shutdown_refuses_blocked_submitter(void)
     gc_pool_free(t.pool);
 }
 
+/* The statistics' times: queue wait from the submit time given, busy time
+   from start to ready, a running job counted up to now, per worker while
+   attached and in the total after. */
+static void test_pool_stats_times(void)
+{
+    gc_pool *pool = gc_pool_new(GC_UNBOUNDED, 2);
+    gc_pool_worker a, b;
+    gc_pool_worker_attach(pool, &a, "worker-a");
+    gc_pool_worker_attach(pool, &b, "a name much longer than the room there is "
+                                    "for it in the record, which truncates it");
+    gc_pool_stats st;
+    gc_pool_get_stats(pool, &st);
+    CHECK(st.queue_wait_ns == 0 && st.busy_ns == 0);
+
+    int64_t t0 = gc_now_ns();
+    gc_pool_job_started(pool, &a, t0 - 5 * MS); /* queued 5 ms */
+    spin_until(gc_now_ns() + 2 * MS);
+    gc_pool_worker_busy busy[4];
+    CHECK(gc_pool_workers_busy(pool, busy, 4) == 2);
+    CHECK(strcmp(busy[0].name, "worker-a") == 0);
+    CHECK(strlen(busy[1].name) == GC_POOL_WORKER_NAME - 1);
+    CHECK(busy[0].busy_ns >= 2 * MS && busy[1].busy_ns == 0); /* running */
+    gc_pool_job_finished(pool);
+    CHECK(gc_pool_worker_ready(pool, &a, true));
+    int64_t wall = gc_now_ns() - t0;
+    gc_pool_get_stats(pool, &st);
+    CHECK(st.queue_wait_ns >= 5 * MS && st.queue_wait_ns <= wall + 5 * MS);
+    CHECKF(st.busy_ns >= 2 * MS && st.busy_ns <= wall,
+           "busy %" PRId64 " of %" PRId64 " ns", st.busy_ns, wall);
+    int64_t a_busy = st.busy_ns;
+    CHECK(gc_pool_workers_busy(pool, busy, 1) == 2); /* room for one */
+    CHECK(busy[0].busy_ns == a_busy);                /* idle: no longer grows */
+
+    /* no submit time: no queue wait counted */
+    gc_pool_job_started(pool, &b, 0);
+    gc_pool_job_finished(pool);
+    CHECK(gc_pool_worker_ready(pool, &b, true));
+    gc_pool_get_stats(pool, &st);
+    CHECK(st.queue_wait_ns <= wall + 5 * MS && st.jobs_started == 2);
+
+    /* detached, a worker's time stays in the total */
+    gc_pool_worker_detach(pool, &a);
+    CHECK(gc_pool_workers_busy(pool, busy, 4) == 1);
+    gc_pool_stats after;
+    gc_pool_get_stats(pool, &after);
+    CHECK(after.busy_ns == st.busy_ns);
+    gc_pool_worker_detach(pool, &b);
+    CHECK(gc_pool_workers_busy(pool, busy, 4) == 0);
+    gc_pool_shutdown(pool);
+    gc_pool_free(pool);
+}
+
 static const struct test_case tests[] = {
     {"pool_hands_to_newest_idle_worker_and_expires",
      test_pool_hands_to_newest_idle_worker_and_expires},
@@ -371,6 +426,7 @@ static const struct test_case tests[] = {
      test_pool_submit_after_an_outcome_goes_to_its_worker},
     {"pool_stress_idle_expiry_and_resize",
      test_pool_stress_idle_expiry_and_resize},
+    {"pool_stats_times", test_pool_stats_times},
 };
 
 const struct test_suite suite = {NULL, tests, sizeof tests / sizeof *tests};
