@@ -173,8 +173,9 @@ class Report:
             most = item.now.get("max_workers", 0)
             found.append(Bottleneck(
                 "pool", item.position, waited,
-                f"the pool {item.name} {item.repr}: its workers are all busy "
-                f"({busy}/{most} now) and tasks waited {waited:.3f} s in its queue for one"))
+                f"the pool {item.name} {item.repr}: tasks waited {waited:.3f} s in its queue "
+                f"while all {most} of its workers were busy ({busy} busy, "
+                f"{item.now.get('pending', 0)} queued now)"))
         found.sort(key=lambda b: -b.score)
         return found
 
