@@ -310,16 +310,28 @@ def request(pid: int, timeout: float = 5.0) -> Dict[str, Any]:
     return result
 
 
-def _format_stats(stats: Dict[str, Any]) -> str:
-    parts = []
-    for key, value in stats.items():
-        if isinstance(value, float):
-            parts.append(f"{key}={value:.3f}")
-        elif isinstance(value, list):
-            parts.append(f"{key}=[{', '.join(f'{v:.3f}' if isinstance(v, float) else str(v) for v in value)}]")
-        else:
-            parts.append(f"{key}={value}")
-    return " ".join(parts)
+def _format_channel_stats(s: Dict[str, Any]) -> str:
+    if "error" in s:
+        return f"stats: {s['error']}"
+    return (f"{s.get('sends', 0)} sent, {s.get('receives', 0)} received, max fill "
+            f"{s.get('max_fill', 0)}; blocked: senders {s.get('send_blocked_seconds', 0.0):.3f} s, "
+            f"receivers {s.get('recv_blocked_seconds', 0.0):.3f} s (waits that ended)")
+
+
+def _format_pool_stats(s: Dict[str, Any]) -> str:
+    if "error" in s:
+        return f"stats: {s['error']}"
+    line = (f"{s.get('submitted', 0)} submitted, {s.get('completed', 0)} completed, "
+            f"{s.get('failed', 0)} failed")
+    if "queue_wait_seconds" in s:
+        line += f"; tasks waited {s['queue_wait_seconds']:.3f} s for a worker"
+    if "busy_seconds" in s:
+        line += f"; workers busy {s['busy_seconds']:.3f} s"
+        per_worker = s.get("busy_seconds_per_worker")
+        if isinstance(per_worker, dict) and per_worker:
+            line += " (" + ", ".join(f"{name} {seconds:.3f} s"
+                                     for name, seconds in per_worker.items()) + ")"
+    return line
 
 
 def format_snapshot(snap: Dict[str, Any]) -> str:
@@ -343,14 +355,14 @@ def format_snapshot(snap: Dict[str, Any]) -> str:
         for ch in channels:
             lines.append(f"  {ch['repr']}")
             if "stats" in ch:
-                lines.append(f"    {_format_stats(ch['stats'])}")
+                lines.append(f"    {_format_channel_stats(ch['stats'])}")
     pools = snap.get("pools", [])
     if pools:
         lines += ["", "pools:"]
         for p in pools:
             lines.append(f"  {p['repr']}")
             if p.get("stats"):
-                lines.append(f"    {_format_stats(p['stats'])}")
+                lines.append(f"    {_format_pool_stats(p['stats'])}")
     return "\n".join(lines)
 
 
