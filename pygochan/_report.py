@@ -228,6 +228,10 @@ class Report:
         what = f"bottleneck={b.kind} at #{b.argument}" if b else "no bottleneck"
         return f"<pygochan.Report {len(self.items)} object(s), {what}>"
 
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        """IPython's plain-text view (a terminal, a text-only frontend): the full report."""
+        printer.text(str(self))
+
     # ---- notebook ---------------------------------------------------------------
 
     def _repr_html_(self) -> str:
