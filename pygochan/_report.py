@@ -253,7 +253,7 @@ class Report:
                 elif capacity == 0:
                     fill = _bar(0.0, "#6c757d", "unbuffered")
                 else:
-                    fill = _bar(length / capacity, "#198754", f"{length}/{capacity}")
+                    fill = _fill_bar(length, now.get("max_fill", 0), capacity)
                 cells = [
                     fill,
                     _bar(item.send_blocked / scale, "#dc3545", f"{item.send_blocked:.3f} s"),
@@ -281,7 +281,7 @@ class Report:
             '<div style="font-family:sans-serif;font-size:13px">'
             f"<div>{_e(self._heading())}</div>"
             '<table style="border-collapse:collapse;margin:4px 0">'
-            f'<tr><th style="{_TH}"></th><th style="{_TH}">fill now</th>'
+            f'<tr><th style="{_TH}"></th><th style="{_TH}">fill now (highest)</th>'
             f'<th style="{_TH}">senders blocked (input full)</th>'
             f'<th style="{_TH}">receivers blocked (output empty)</th><th style="{_TH}"></th></tr>'
             + "".join(rows) + "</table>"
@@ -301,8 +301,8 @@ class Report:
         return (b.argument, channels[at + 1]) if at + 1 < len(channels) else (b.argument,)
 
 
-_TD = "padding:2px 8px;border-bottom:1px solid #eee;vertical-align:middle;text-align:left"
-_TH = "padding:2px 8px;border-bottom:1px solid #ccc;text-align:left;font-weight:normal;color:#555"
+_TD = "padding:2px 8px;border-bottom:1px solid #eee;vertical-align:middle;text-align:left;white-space:nowrap"
+_TH = "padding:2px 8px;border-bottom:1px solid #ccc;text-align:left;font-weight:normal;color:#555;white-space:nowrap"
 
 
 def _e(text: str) -> str:
@@ -321,6 +321,21 @@ def _bar(fraction: float, color: str, label: str, width: int = 120) -> str:
         f'border-radius:2px;vertical-align:middle;overflow:hidden">'
         f'<div style="width:{fraction * 100:.1f}%;height:100%;background:{color}"></div></div>'
         f' <span style="font-size:85%">{_e(label)}</span>'
+    )
+
+
+def _fill_bar(length: int, max_fill: int, capacity: int, width: int = 120) -> str:
+    """A channel's fill now (solid) over the highest it reached (pale)."""
+    now = min(max(length / capacity, 0.0), 1.0) * 100
+    most = min(max(max_fill / capacity, 0.0), 1.0) * 100
+    return (
+        f'<div style="display:inline-block;position:relative;width:{width}px;height:10px;'
+        f'background:#e9ecef;border-radius:2px;vertical-align:middle;overflow:hidden">'
+        f'<div style="position:absolute;left:0;top:0;width:{most:.1f}%;height:100%;'
+        f'background:#a3cfbb"></div>'
+        f'<div style="position:absolute;left:0;top:0;width:{now:.1f}%;height:100%;'
+        f'background:#198754"></div></div>'
+        f' <span style="font-size:85%">{_e(f"{length}/{capacity} (max {max_fill})")}</span>'
     )
 
 

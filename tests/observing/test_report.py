@@ -237,7 +237,7 @@ def test_report_html_draws_bars_and_escapes_labels(rng):
     assert "b&amp;c" in html
     assert html.count("<tr") == 1 + len(chans)  # a heading row and one per channel
     widths = [float(w) for w in re.findall(r"width:([0-9.]+)%", html)]
-    assert len(widths) == 3 * len(chans)  # fill, senders blocked, receivers blocked
+    assert len(widths) >= 3 * len(chans)  # fill (now, highest), senders, receivers blocked
     assert all(0.0 <= w <= 100.0 for w in widths)
     assert "bottleneck" in html
     assert 'background:#fff3cd' in html  # the rows around the slow stage stand out
