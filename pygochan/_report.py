@@ -405,24 +405,23 @@ def report(*objects: Any, interval: Optional[float] = None,
     for item, before, after in zip(items, first, second):
         item.now = after
         counters = _CHANNEL_COUNTERS if item.is_channel else _POOL_COUNTERS
-        for key in counters:
-            value = float(after.get(key, 0) or 0)
+        for counter in counters:
+            value = float(after.get(counter, 0) or 0)
             if interval is not None:
-                value -= float(before.get(key, 0) or 0)
-            item.judged[key] = max(value, 0.0)
+                value -= float(before.get(counter, 0) or 0)
+            item.judged[counter] = max(value, 0.0)
     # Waits still going on count for what they lasted so far (within the
     # interval); one that was going on at the start and has ended since is
     # in the counters' difference with its time before the interval, taken
     # off here.
-    for key, seconds in waits_after.items():
-        ident, since, channel, side = key
+    for (_ident, _since, channel, side), seconds in waits_after.items():
         if interval is not None:
             seconds = min(seconds, interval)
         by_channel[channel].ongoing[side] += max(seconds, 0.0)
     if interval is not None:
-        for key, seconds in waits_before.items():
-            if key not in waits_after:
-                _, _, channel, side = key
+        for wait, seconds in waits_before.items():
+            if wait not in waits_after:
+                _, _, channel, side = wait
                 judged_key = "send_blocked_seconds" if side == "send" else "recv_blocked_seconds"
                 item = by_channel[channel]
                 item.judged[judged_key] = max(item.judged[judged_key] - seconds, 0.0)
@@ -517,6 +516,6 @@ def install_html_reprs() -> None:
     by the package on import)."""
     from ._pool import Pool
 
-    _core.Channel._repr_html_ = channel_html  # type: ignore[attr-defined]
-    _core.Context._repr_html_ = context_html  # type: ignore[attr-defined]
+    _core.Channel._repr_html_ = channel_html  # type: ignore[method-assign,assignment]
+    _core.Context._repr_html_ = context_html  # type: ignore[method-assign,assignment]
     Pool._repr_html_ = pool_html  # type: ignore[attr-defined]
