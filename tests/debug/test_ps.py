@@ -329,3 +329,40 @@ def test_the_demo_still_runs_without_a_subcommand():
                             capture_output=True, text=True, timeout=120, cwd=str(ROOT))
     assert result.returncode == 0, result.stderr
     assert "collected 10 results" in result.stdout
+
+
+MAIN_WAITS = {
+    "recv": ("gc.Channel().recv()", "recv"),
+    "select": ("gc.select(gc.recv(gc.Channel()), gc.send(gc.Channel(), 1))", "select"),
+    "waitgroup": ("wg = gc.WaitGroup(); wg.add(1); wg.wait()", "wait"),
+    "future": ("pool = gc.Pool(1); pool.submit(gc.Channel().recv).result()", "result"),
+    "timed recv": ("gc.Channel().recv(timeout=600)", "recv"),
+}
+
+
+@needs_remote_exec
+@needs_linux_proc
+@pytest.mark.parametrize("wait", sorted(MAIN_WAITS))
+def test_ps_reaches_a_main_thread_parked_in_any_pygochan_wait(tmp_path, targets, wait):
+    """The main thread runs no bytecode while parked: the request runs at
+    the wait's periodic wake-up."""
+    statement, operation = MAIN_WAITS[wait]
+    target = Target(tmp_path, f"""
+        import threading, time
+        import pygochan as gc
+        def announce():
+            me = threading.main_thread().ident
+            while not any(w.ident == me for w in gc.blocked()):
+                time.sleep(0.01)
+            print("ready", flush=True)
+        threading.Thread(target=announce, daemon=True).start()
+        threading.Thread(target=time.sleep, args=(600,), daemon=True).start()  # no deadlock
+        {statement}
+    """)
+    targets.append(target)
+    assert target.readline() == "ready"
+    result = ps(target.proc.pid, "--json")
+    assert result.returncode == 0, result.stderr
+    snap = json.loads(result.stdout)
+    main = [w for w in snap["blocked"] if w["thread"] == "MainThread"]
+    assert [w["operation"] for w in main] == [operation], snap
