@@ -259,7 +259,7 @@ def request(pid: int, timeout: float = 5.0) -> Dict[str, Any]:
         raise PsError(_older_python_message(pid))
     _check_process(pid)
     directory = _private_directory(pid)
-    answered = False
+    answered = sent = False
     try:
         script = os.path.join(directory, "request.py")
         with open(script, "w") as f:
@@ -272,6 +272,7 @@ def request(pid: int, timeout: float = 5.0) -> Dict[str, Any]:
             remote_exec(pid, script)
         except Exception as exc:
             raise PsError(_explain_remote_error(pid, exc)) from None
+        sent = True
         deadline = time.monotonic() + timeout
         while not os.path.exists(report):
             if time.monotonic() >= deadline:
@@ -288,17 +289,15 @@ def request(pid: int, timeout: float = 5.0) -> Dict[str, Any]:
         with open(report) as f:
             result: Dict[str, Any] = json.load(f)
     finally:
-        if answered:
+        if answered or not sent:
             shutil.rmtree(directory, ignore_errors=True)
         else:
-            # A pending request may still run later: the script, finding no
+            # The request may still run later: the script, finding no
             # `waiting` file, removes the directory itself.
             try:
                 os.unlink(os.path.join(directory, "waiting"))
             except OSError:
                 pass
-            if not os.path.exists(os.path.join(directory, "request.py")):
-                shutil.rmtree(directory, ignore_errors=True)
     error = result.get("error")
     if error == "not imported":
         raise PsError(f"PID {pid} (Python {result.get('python', '?')}) has not imported pygochan: "

@@ -12,7 +12,7 @@ import threading
 
 import pytest
 
-from conftest import FREE_THREADED, ROOT
+from conftest import FREE_THREADED, ROOT, wait_for
 
 HAS_REMOTE_EXEC = hasattr(sys, "remote_exec")
 needs_remote_exec = pytest.mark.skipif(
@@ -70,10 +70,13 @@ def targets():
             t.stop()
 
 
-def ps(*args, user=None, timeout=60):
+def ps(*args, user=None, timeout=60, tmpdir=None):
+    env = dict(os.environ)
+    if tmpdir is not None:
+        env["TMPDIR"] = str(tmpdir)
     return subprocess.run(
         [sys.executable, "-m", "pygochan", "ps", *map(str, args)],
-        capture_output=True, text=True, timeout=timeout, cwd=str(ROOT), user=user,
+        capture_output=True, text=True, timeout=timeout, cwd=str(ROOT), user=user, env=env,
     )
 
 
@@ -249,9 +252,12 @@ def test_ps_remote_debugging_disabled(tmp_path, targets, how):
         target = Target(tmp_path, READY_AND_BLOCK, args=["-X", "disable-remote-debug"])
     targets.append(target)
     assert target.readline() == "ready"
-    result = ps(target.proc.pid)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    result = ps(target.proc.pid, tmpdir=scratch)
     assert result.returncode == 1
     assert f"remote debugging is disabled in PID {target.proc.pid}" in result.stderr, result.stderr
+    assert list(scratch.iterdir()) == []  # nothing sent, nothing left behind
     assert "dump_on_signal" in result.stderr
 
 
@@ -272,20 +278,34 @@ def test_ps_permission_denied(tmp_path, targets):
 @needs_linux_proc
 def test_ps_main_thread_outside_python_times_out_with_the_reason(tmp_path, targets):
     target = Target(tmp_path, """
-        import threading
+        import sys, threading, time
         import pygochan as gc
         ch = gc.Channel()
-        t = threading.Thread(target=ch.recv)
+        threading.Thread(target=ch.recv, daemon=True).start()
+        t = threading.Thread(target=sys.stdin.readline)
         t.start()
         print("ready", flush=True)
         t.join()            # the main thread runs no bytecode in here
+        print("joined", flush=True)
+        while True:
+            time.sleep(0.01)
     """)
     targets.append(target)
     assert target.readline() == "ready"
-    result = ps(target.proc.pid, "--timeout", "0.5")
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    result = ps(target.proc.pid, "--timeout", "0.5", tmpdir=scratch)
     assert result.returncode == 1
     assert "did not answer within 0.5 s" in result.stderr
     assert "Thread.join()" in result.stderr
+    # The request stays pending; once the main thread is back in Python it
+    # runs, finds nobody waiting and removes its directory.
+    [left] = list(scratch.iterdir())
+    assert (left / "request.py").exists() and not (left / "waiting").exists()
+    target.tell("go")
+    assert target.readline() == "joined"
+    wait_for(lambda: not left.exists(), what="the late request removing its directory")
+    assert target.stop() == ""
 
 
 @needs_remote_exec
