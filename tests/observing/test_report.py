@@ -267,3 +267,35 @@ def test_channel_pool_context_html():
     ctx, cancel = gc.with_timeout(gc.background(), 60)
     assert "deadline in" in ctx._repr_html_()
     cancel()
+
+
+def run_pipeline(caps, workers, slow, n=24):
+    """source → chans[0] → stage 1 → ... → chans[-1] → sink, where stage i
+    (1..len(chans)-1) runs workers[i-1] threads; stage `slow` (0 the source,
+    len(chans) the sink, others the middle stages) takes SLOW per item
+    (divided among its workers)."""
+    chans = [gc.Channel(c) for c in caps]
+    m = len(chans)
+    threads = [start(_source, chans[0], n, SLOW if slow == 0 else 0.0)]
+    for i in range(1, m):
+        count = workers[i - 1]
+        group = gc.WaitGroup()
+        group.add(count)
+        delay = SLOW * count if slow == i else 0.0
+        threads += [start(_stage, chans[i - 1], chans[i], delay, group) for _ in range(count)]
+        threads.append(start(lambda g=group, out=chans[i]: (g.wait(), out.close())))
+    sink = start(_sink, chans[-1], SLOW if slow == m else 0.0)
+    join_all(threads + [sink])
+    assert sink.result == n
+    return gc.report(*chans), chans
+
+
+@pytest.mark.parametrize("trial", range(3))
+def test_random_pipelines_name_their_slow_stage(rng, trial):
+    m = rng.randint(2, 4)
+    caps = [rng.choice([0, 1, 3, 8]) for _ in range(m)]
+    workers = [rng.randint(1, 3) for _ in range(m - 1)]
+    slow = rng.randint(0, m)
+    r, chans = run_pipeline(caps, workers, slow)
+    expected = ("source", 1) if slow == 0 else ("sink", m) if slow == m else ("stage", slow)
+    assert (r.bottleneck.kind, r.bottleneck.argument) == expected, (caps, workers, slow, str(r))
