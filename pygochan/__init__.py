@@ -64,6 +64,7 @@ from ._report import Bottleneck, Report, install_html_reprs as _install_html_rep
 from ._errgroup import ErrGroup
 from ._executors import as_completed, done, map_on
 from ._aio import aselect, release_loop
+from ._trace import trace
 from ._aio import stats as aio_stats
 _install_html_reprs()
 from . import _fork  # noqa: F401  imported last: its at-fork hook runs after the others
@@ -121,6 +122,7 @@ __all__ = [
     "send",
     "set_deadlock_detection",
     "signal_context",
+    "trace",
     "with_cancel",
     "with_cancel_cause",
     "with_deadline",

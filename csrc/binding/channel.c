@@ -291,6 +291,11 @@ static PyObject *channel_get_capacity(pyg_channel *self, void *Py_UNUSED(c))
     return PyLong_FromLongLong(gc_chan_capacity(self->chan));
 }
 
+static PyObject *channel_get_id(pyg_channel *self, void *Py_UNUSED(c))
+{
+    return PyLong_FromUnsignedLongLong(gc_chan_id(self->chan));
+}
+
 static PyObject *channel_get_closed(pyg_channel *self, void *Py_UNUSED(c))
 {
     return PyBool_FromLong(gc_chan_is_closed(self->chan));
@@ -419,6 +424,9 @@ static PyMethodDef channel_methods[] = {
 static PyGetSetDef channel_getset[] = {
     {"capacity", (getter)channel_get_capacity, NULL,
      "Buffer size: 0 for unbuffered, UNBOUNDED (-1) for unbounded.", NULL},
+    {"_id", (getter)channel_get_id, NULL,
+     "The channel's number in traces (never reused; a view has its "
+     "channel's).", NULL},
     {"closed", (getter)channel_get_closed, NULL,
      "True once close() has been called (buffered values may remain).", NULL},
     {NULL, NULL, NULL, NULL, NULL}};

@@ -70,7 +70,7 @@ static int module_exec(PyObject *module)
     if (pyg_channel_init_type(module, st) < 0 ||
         pyg_select_init_types(module, st) < 0 ||
         pyg_select_result_init(module, st) < 0 ||
-        pyg_stats_init(module, st) < 0 ||
+        pyg_stats_init(module, st) < 0 || pyg_trace_init(module, st) < 0 ||
         pyg_timer_init_types(module, st) < 0 ||
         pyg_context_init(module, st) < 0 || pyg_sync_init(module, st) < 0 ||
         pyg_future_init(module, st) < 0 ||

@@ -157,6 +157,7 @@ int pyg_channel_init_type(PyObject *module, pyg_state *st);
 int pyg_select_init_types(PyObject *module, pyg_state *st);
 int pyg_select_result_init(PyObject *module, pyg_state *st);
 int pyg_stats_init(PyObject *module, pyg_state *st);
+int pyg_trace_init(PyObject *module, pyg_state *st);
 int pyg_timer_init_types(PyObject *module, pyg_state *st);
 int pyg_context_init(PyObject *module, pyg_state *st);
 int pyg_sync_init(PyObject *module, pyg_state *st);

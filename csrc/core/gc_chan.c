@@ -5,6 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gc_park.h"
+#include "gc_trace.h"
+
+/* gc_chan_id's source: never reused, so a trace never confuses two
+   channels that lived at one address. */
+static atomic_uint_fast64_t next_chan_id = 1;
+
 /* Smallest ring allocated; rings grow by doubling up to the capacity. */
 #define RING_MIN 8
 /* An unbounded ring shrinks by half when it is this sparse (and large). */
@@ -171,6 +178,8 @@ gc_chan *gc_chan_new(int64_t capacity)
         return NULL;
     }
     ch->capacity = capacity;
+    ch->id = (uint64_t)atomic_fetch_add_explicit(&next_chan_id, 1,
+                                                 memory_order_relaxed);
     return ch;
 }
 
@@ -181,6 +190,7 @@ void gc_chan_free(gc_chan *ch)
     gc_fork_unregister(&ch->fork_node, GC_FORK_CHAN);
     pthread_mutex_destroy(&ch->lock);
     free(ch->ring);
+    free(ch->given_back);
     free(ch);
 }
 
@@ -194,6 +204,24 @@ void gc_chan_forget_waiters_locked(struct gc_chan *ch)
 }
 
 /* ---- operations with the lock held ------------------------------------ */
+
+/* While a recording runs (see gc_trace.h for the numbers): record this
+   thread's event (kind; 0 for none) now, and note the event of the waiter
+   it claimed (other, or NULL) for that waiter's owner to record. */
+static void trace_locked(gc_chan *ch, enum gc_trace_kind kind, uint64_t seq,
+                         gc_waiter *other, enum gc_trace_kind other_kind,
+                         uint64_t other_seq)
+{
+    int64_t now = gc_now_ns();
+    if (kind)
+        gc_trace_record(kind, ch->id, seq, now);
+    if (other) {
+        other->trace_chan = ch->id;
+        other->trace_seq = other_seq;
+        other->trace_ns = now;
+        other->trace_kind = other_kind;
+    }
+}
 
 /* Give value to the first receiver blocked on ch: its claimed waiter, to be
    finished after unlocking, or NULL when none waits. */
@@ -217,6 +245,10 @@ enum gc_status gc_chan_send_locked(gc_chan *ch, void *value,
         return GC_CLOSED;
     /* A waiting receiver implies an empty buffer: hand the value over. */
     if ((*claimed = hand_to_receiver_locked(ch, value)) != NULL) {
+        /* the buffer is empty: the value is both streams' next */
+        if (gc_trace_on())
+            trace_locked(ch, GC_TRACE_SEND, ch->sends + 1, *claimed,
+                         GC_TRACE_RECV, ch->sends + 1);
         ch->sends++;
         ch->receives++;
         return GC_OK;
@@ -224,6 +256,8 @@ enum gc_status gc_chan_send_locked(gc_chan *ch, void *value,
     if (has_room(ch)) {
         if (!ring_push(ch, value))
             return GC_NOMEM;
+        if (gc_trace_on())
+            trace_locked(ch, GC_TRACE_SEND, ch->sends + 1, NULL, 0, 0);
         ch->sends++;
         if (ch->count > ch->max_fill)
             ch->max_fill = ch->count;
@@ -239,11 +273,18 @@ enum gc_status gc_chan_recv_locked(gc_chan *ch, void **value, bool *ok,
     if (ch->count > 0) {
         *value = ring_pop(ch);
         *ok = true;
+        /* Given-back values are first out, with their own numbers. */
+        uint64_t seq = ch->given_back_len
+                           ? ch->given_back[--ch->given_back_len]
+                           : ch->receives + 1;
         ch->receives++;
         /* A slot just freed: the longest-waiting sender moves its value in.
            The ring keeps its size, so this push cannot fail.  Past the
            capacity (values given back) the slot freed is not room. */
         gc_entry *e = has_room(ch) ? waitq_claim_first(&ch->sendq) : NULL;
+        if (gc_trace_on())
+            trace_locked(ch, GC_TRACE_RECV, seq, e ? e->waiter : NULL,
+                         GC_TRACE_SEND, ch->sends + 1);
         if (e) {
             ring_push(ch, e->send_value);
             ch->sends++;
@@ -261,6 +302,9 @@ enum gc_status gc_chan_recv_locked(gc_chan *ch, void **value, bool *ok,
     if (e) {
         *value = e->send_value;
         *ok = true;
+        if (gc_trace_on())
+            trace_locked(ch, GC_TRACE_RECV, ch->sends + 1, e->waiter,
+                         GC_TRACE_SEND, ch->sends + 1);
         ch->sends++;
         ch->receives++;
         e->waiter->ok = true;
@@ -298,6 +342,9 @@ enum gc_status gc_chan_try_handoff(gc_chan *ch, void *value)
         st = GC_CLOSED;
     else if ((w = hand_to_receiver_locked(ch, value)) != NULL) {
         st = GC_OK;
+        if (gc_trace_on())
+            trace_locked(ch, GC_TRACE_SEND, ch->sends + 1, w, GC_TRACE_RECV,
+                         ch->sends + 1);
         ch->sends++;
         ch->receives++;
     }
@@ -307,22 +354,43 @@ enum gc_status gc_chan_try_handoff(gc_chan *ch, void *value)
     return st;
 }
 
+/* Room for one more given-back number; false when out of memory. */
+static bool given_back_reserve(gc_chan *ch)
+{
+    if (ch->given_back_len < ch->given_back_cap)
+        return true;
+    size_t cap = ch->given_back_cap ? ch->given_back_cap * 2 : 4;
+    uint64_t *grown = realloc(ch->given_back, cap * sizeof *grown);
+    if (!grown)
+        return false;
+    ch->given_back = grown;
+    ch->given_back_cap = cap;
+    return true;
+}
+
 enum gc_status gc_chan_give_back(gc_chan *ch, void *value)
 {
     gc_waiter *w = NULL;
     enum gc_status st = GC_OK;
+    /* The value's number, when the receive that took it was recorded. */
+    uint64_t seq = gc_trace_on() ? gc_trace_last_received(ch->id) : 0;
     pthread_mutex_lock(&ch->lock);
     /* A live receiver implies an empty buffer, so handing it the value
        keeps it first in line; so does the head of the buffer otherwise.
        Closed or not: receivers drain a closed channel's buffer. */
     w = hand_to_receiver_locked(ch, value);
-    if (!w) {
+    if (w) {
+        if (gc_trace_on())
+            trace_locked(ch, GC_TRACE_GIVE_BACK, seq, w, GC_TRACE_RECV, seq);
+    } else if (!given_back_reserve(ch) || !ring_push_front(ch, value)) {
+        st = GC_NOMEM;
+    } else {
         /* The receive that took it is undone (a receiver that gets it
-           instead keeps the count as it is). */
-        if (ring_push_front(ch, value))
-            ch->receives--;
-        else
-            st = GC_NOMEM;
+           instead keeps the count as it is); the value keeps its number. */
+        ch->receives--;
+        ch->given_back[ch->given_back_len++] = seq;
+        if (gc_trace_on())
+            trace_locked(ch, GC_TRACE_GIVE_BACK, seq, NULL, 0, 0);
     }
     pthread_mutex_unlock(&ch->lock);
     if (w)
@@ -387,6 +455,11 @@ enum gc_status gc_chan_close(gc_chan *ch)
 int64_t gc_chan_capacity(const gc_chan *ch)
 {
     return ch->capacity;
+}
+
+uint64_t gc_chan_id(const gc_chan *ch)
+{
+    return ch->id;
 }
 
 size_t gc_chan_len(gc_chan *ch)
@@ -463,6 +536,7 @@ void **gc_chan_take_buffer(gc_chan *ch, size_t *count)
         ch->ring_size = 0;
         ch->head = 0;
         ch->count = 0;
+        ch->given_back_len = 0;
     }
     pthread_mutex_unlock(&ch->lock);
     return items;

@@ -68,6 +68,8 @@ enum gc_status gc_chan_try_recv(gc_chan *ch, void **value, bool *ok);
 enum gc_status gc_chan_close(gc_chan *ch);
 
 int64_t gc_chan_capacity(const gc_chan *ch);
+/* A number no other channel of the process has or will have (from 1). */
+uint64_t gc_chan_id(const gc_chan *ch);
 size_t gc_chan_len(gc_chan *ch);
 bool gc_chan_is_closed(gc_chan *ch);
 

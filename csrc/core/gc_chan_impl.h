@@ -30,7 +30,8 @@ typedef struct gc_waitq {
 struct gc_chan {
     /* A leaf lock: while holding it nothing calls into Python, allocates
        Python objects, parks, or takes another lock (select registration
-       takes several, always in address order). */
+       takes several, always in address order), except the trace
+       recorder's (gc_trace.h), which takes none. */
     pthread_mutex_t lock;
     int64_t capacity; /* immutable */
 
@@ -56,6 +57,14 @@ struct gc_chan {
     int64_t send_blocked_ns; /* time senders' cases spent queued here */
     int64_t recv_blocked_ns; /* time receivers' cases spent queued here */
     size_t max_fill;         /* highest count reached by a send */
+
+    /* The numbers (gc_trace.h, + 1, 0 unknown) of the given-back values at
+       the front of the buffer, the last given back on top: given_back_len
+       of them, in an array of given_back_cap (owned, freed in
+       gc_chan_free).  Guarded by lock. */
+    uint64_t *given_back;
+    size_t given_back_len, given_back_cap;
+    uint64_t id; /* immutable: unique, never reused (gc_chan_id) */
     gc_fork_node fork_node; /* in the fork registry while the channel lives */
 };
 

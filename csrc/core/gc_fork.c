@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "gc_chan.h"
+#include "gc_trace.h"
 #include "platform/gc_platform.h"
 
 static pthread_rwlock_t gate = PTHREAD_RWLOCK_INITIALIZER;
@@ -71,6 +72,7 @@ static void in_child(void)
         gc_chan_forget_waiters_locked(reg.scratch[i]->object);
     release_all();
     gc_timer_fork_child();
+    gc_trace_fork_child();
     /* Made anew, not unlocked: readers of threads that are gone may be
        counted in it (a write unlock hands the lock to waiting readers). */
     pthread_rwlock_init(&gate, NULL);

@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "gc_chan_impl.h"
+#include "gc_trace.h"
 
 /* ---- randomness for the poll order ------------------------------------ */
 
@@ -229,6 +230,22 @@ static enum gc_status register_cases(gc_select *sel, gc_select_result *res)
     return st;
 }
 
+/* The id of the select's first channel, naming what a park waits on. */
+static uint64_t first_channel_id(const gc_select *sel)
+{
+    for (int i = 0; i < sel->ncases; i++)
+        if (sel->cases[i].chan)
+            return gc_chan_id(sel->cases[i].chan);
+    return 0;
+}
+
+/* A recording runs: the select's park begins at now. */
+static void trace_park(gc_select *sel, int64_t now)
+{
+    gc_trace_record(GC_TRACE_PARK, first_channel_id(sel),
+                    (uint64_t)(uintptr_t)sel, now);
+}
+
 /* Whether an earlier case waits on the same channel in the same direction:
    a select's time counts once per channel and direction. */
 static bool repeats_earlier_case(const gc_select *sel, int i)
@@ -247,10 +264,14 @@ static void unregister_cases(gc_select *sel, int64_t now_ns)
 {
     int64_t blocked_ns = 0;
     if (sel->registered_ns) {
-        blocked_ns = (now_ns ? now_ns : gc_now_ns()) - sel->registered_ns;
+        int64_t end = now_ns ? now_ns : gc_now_ns();
+        blocked_ns = end - sel->registered_ns;
         if (blocked_ns < 0) /* a monotonic clock: never, but stay sane */
             blocked_ns = 0;
         sel->registered_ns = 0;
+        if (gc_trace_on())
+            gc_trace_record(GC_TRACE_WAKE, first_channel_id(sel),
+                            (uint64_t)(uintptr_t)sel, end);
     }
     for (int i = 0; i < sel->ncases; i++) {
         const gc_case *c = &sel->cases[i];
@@ -275,6 +296,13 @@ static void unregister_cases(gc_select *sel, int64_t now_ns)
 static enum gc_status committed_result(gc_select *sel, gc_select_result *res)
 {
     gc_waiter *w = &sel->waiter;
+    if (w->trace_chan) {
+        /* the claimer's note: this thread's send or receive, at the time
+           it committed */
+        gc_trace_record((enum gc_trace_kind)w->trace_kind, w->trace_chan,
+                        w->trace_seq, w->trace_ns);
+        w->trace_chan = 0;
+    }
     res->index = w->chosen;
     if (sel->cases[w->chosen].is_send) {
         res->value = NULL;
@@ -314,6 +342,8 @@ enum gc_status gc_select_wait(gc_select *sel, int64_t deadline_ns,
        hand-off within the spin costs the statistics no reading at all. */
     int64_t now = gc_now_ns();
     sel->registered_ns = now;
+    if (gc_trace_on())
+        trace_park(sel, now);
     int64_t park_until = deadline_ns;
     if (slice_ns > 0 && slice_ns < park_until - now) /* no overflow: now >= 0 */
         park_until = now + slice_ns;
@@ -344,8 +374,11 @@ enum gc_status gc_select_register(gc_select *sel, struct gc_hub *hub,
 {
     sel->hub = hub;
     enum gc_status st = register_cases(sel, res);
-    if (st == GC_NOT_READY)
+    if (st == GC_NOT_READY) {
         sel->registered_ns = gc_now_ns();
+        if (gc_trace_on())
+            trace_park(sel, sel->registered_ns);
+    }
     return st;
 }
 

@@ -18,6 +18,7 @@ void gc_waiter_reset(gc_waiter *w)
     w->ok = false;
     w->hub = NULL;
     w->hub_next = NULL;
+    w->trace_chan = 0;
 }
 
 uint32_t gc_waiter_state(gc_waiter *w)

@@ -50,6 +50,13 @@ typedef struct gc_waiter {
        the hub's stack. */
     struct gc_hub *hub;
     struct gc_waiter *hub_next;
+    /* While a recording runs (gc_trace.h): the claimer's note of the event
+       the owner records once DONE (its thread is the owner's): the
+       channel's id (0: no note), the value's number + 1, the commit time,
+       the kind.  Written between claim and finish, like the result. */
+    uint64_t trace_chan, trace_seq;
+    int64_t trace_ns;
+    uint32_t trace_kind;
 } gc_waiter;
 
 /* WAITING, no result, no hub. */
