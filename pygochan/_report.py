@@ -86,6 +86,12 @@ def _is_channel(obj: Any) -> bool:
     return isinstance(obj, _core.Channel)  # direction views are Channels too
 
 
+def _channel_key(ch: Any) -> Any:
+    """The same for a channel and its direction views (they share _id)."""
+    ident = getattr(ch, "_id", None)
+    return ("channel", ident) if ident is not None else ("object", id(ch))
+
+
 def _safe_repr(obj: Any) -> str:
     try:
         return repr(obj)
@@ -109,11 +115,11 @@ def _read(obj: Any) -> Dict[str, Any]:
     return stats_dict(obj.stats())
 
 
-def _ongoing_waits(channels: Dict[int, _Item]) -> Dict[Tuple[int, float, int, str], float]:
+def _ongoing_waits(channels: Dict[Any, _Item]) -> Dict[Tuple[int, float, Any, str], float]:
     """The waits going on now on the given channels, by (thread, since,
     channel, side): seconds so far.  Channel.stats() counts a wait once it
     has ended; a stage stuck right now shows here."""
-    waits: Dict[Tuple[int, float, int, str], float] = {}
+    waits: Dict[Tuple[int, float, Any, str], float] = {}
     now = time.monotonic()
     for ident, op, objects, since, _timed in _core._blocked():
         for obj in objects:
@@ -124,8 +130,8 @@ def _ongoing_waits(channels: Dict[int, _Item]) -> Dict[Tuple[int, float, int, st
                 side = "send" if isinstance(obj, _core.SendCase) else "recv"
             else:
                 continue
-            if channel is not None and id(channel) in channels:
-                waits[(ident, since, id(channel), side)] = now - since
+            if channel is not None and _channel_key(channel) in channels:
+                waits[(ident, since, _channel_key(channel), side)] = now - since
     return waits
 
 
@@ -389,7 +395,7 @@ def report(*objects: Any, interval: Optional[float] = None,
             raise TypeError(f"interval must be a number of seconds, not {type(interval).__name__}")
         if not interval > 0:
             raise ValueError("interval must be positive (or None: the totals)")
-    by_channel = {id(i.obj): i for i in items if i.is_channel}
+    by_channel = {_channel_key(i.obj): i for i in items if i.is_channel}
 
     first = [_read(i.obj) for i in items]
     waits_before = _ongoing_waits(by_channel)

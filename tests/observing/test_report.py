@@ -136,9 +136,10 @@ def test_a_stage_stuck_now_is_named_before_any_wait_ended():
         release.wait()
         b.send(item)
 
-    threads = [start(stuck_stage), start(a.send, 1), start(b.recv)]
+    # the feeder and the sink use direction views: the same channels
+    threads = [start(stuck_stage), start(a.send, 1), start(b.recv_only().recv)]
     hung.wait(10)
-    feeder = start(a.send, 2)
+    feeder = start(a.send_only().send, 2)
     wait_for(lambda: a.stats().senders_waiting == 1 and b.stats().receivers_waiting == 1)
     time.sleep(0.05)
     r = gc.report(a, b)
