@@ -213,7 +213,16 @@ class Report:
         return (f"  {item.name}: pool, {now.get('running', 0)}/{now.get('max_workers', 0)} workers "
                 f"busy, {now.get('pending', 0)} queued; {int(item.judged.get('completed', 0))} "
                 f"completed; tasks waited {item.judged.get('queue_wait_seconds', 0.0):.3f} s for a "
-                f"worker, workers busy {item.judged.get('busy_seconds', 0.0):.3f} s  {item.repr}")
+                f"worker, workers busy {item.judged.get('busy_seconds', 0.0):.3f} s"
+                f"{self._utilisation(item)}  {item.repr}")
+
+    def _utilisation(self, item: _Item) -> str:
+        """Over an interval: how much of the pool's capacity its tasks used."""
+        most = item.now.get("max_workers", 0)
+        if not self.interval or not most or "busy_seconds" not in item.now:
+            return ""
+        share = item.judged.get("busy_seconds", 0.0) / (most * self.interval)
+        return f" ({min(share, 1.0):.0%} of {most} workers' time)"
 
     def verdict(self) -> str:
         """The one line that names the bottleneck (or says there is none)."""
@@ -410,6 +419,7 @@ def report(*objects: Any, interval: Optional[float] = None,
 
     for item, before, after in zip(items, first, second):
         item.now = after
+        item.repr = _safe_repr(item.obj)  # as it is at the end, like item.now
         counters = _CHANNEL_COUNTERS if item.is_channel else _POOL_COUNTERS
         for counter in counters:
             value = float(after.get(counter, 0) or 0)

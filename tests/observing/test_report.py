@@ -300,3 +300,14 @@ def test_random_pipelines_name_their_slow_stage(rng, trial):
     r, chans = run_pipeline(caps, workers, slow)
     expected = ("source", 1) if slow == 0 else ("sink", m) if slow == m else ("stage", slow)
     assert (r.bottleneck.kind, r.bottleneck.argument) == expected, (caps, workers, slow, str(r))
+
+
+def test_pool_over_an_interval_shows_its_utilisation():
+    with gc.Pool(2) as pool:
+        futures = [pool.submit(time.sleep, SLOW) for _ in range(40)]
+        r = gc.report(pool, interval=0.2)
+        for f in futures:
+            f.result()
+    line = [x for x in str(r).splitlines() if x.startswith("  #1")][0]
+    assert re.search(r"\((\d+)% of 2 workers' time\)", line), line
+    assert r.bottleneck is not None and r.bottleneck.kind == "pool", str(r)
