@@ -150,8 +150,15 @@ def __pygochan_ps(directory):
     import json, os, sys
     waiting = os.path.join(directory, "waiting")
     if not os.path.exists(waiting):
-        import shutil
-        shutil.rmtree(directory, ignore_errors=True)
+        for name in ("request.py", "report.partial"):
+            try:
+                os.unlink(os.path.join(directory, name))
+            except OSError:
+                pass
+        try:
+            os.rmdir(directory)
+        except OSError:
+            pass
         return
     try:
         gc = sys.modules.get("pygochan")

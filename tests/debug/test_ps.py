@@ -3,10 +3,12 @@
 gc.dump_on_signal()."""
 import json
 import os
+import pathlib
 import queue
 import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 
@@ -272,6 +274,36 @@ def test_ps_permission_denied(tmp_path, targets):
     result = ps(target.proc.pid, user=65534)  # nobody, inspecting root's process
     assert result.returncode == 1, result.stdout
     assert f"permission denied to inspect PID {target.proc.pid}" in result.stderr, result.stderr
+
+
+@needs_remote_exec
+@needs_linux_proc
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0,
+                    reason="starts a program as another user, which needs root")
+def test_ps_as_root_reports_another_users_process(tmp_path):
+    """ps's private directory opens just enough for the program's user to
+    read the request and write the answer."""
+    code = textwrap.dedent(READY_AND_BLOCK)
+    env = dict(os.environ)
+    env.pop("PYTHON_DISABLE_REMOTE_DEBUG", None)
+    target = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, cwd=str(ROOT), user=65534,
+                              env=env)
+    scratch = None
+    try:
+        assert target.stdout.readline().strip() == "ready", target.stderr.read()
+        # a temporary directory anyone can traverse, as /tmp is (pytest's are private)
+        scratch = pathlib.Path(tempfile.mkdtemp(prefix="test-ps-"))
+        scratch.chmod(0o755)
+        result = ps(target.pid, tmpdir=scratch)
+        assert result.returncode == 0, result.stderr
+        assert "1 thread(s) blocked in pygochan calls" in result.stdout
+        assert list(scratch.iterdir()) == []
+    finally:
+        target.kill()
+        target.wait(30)
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
 @needs_remote_exec
