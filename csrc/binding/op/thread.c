@@ -15,7 +15,12 @@
 
 /* How long the main thread sleeps at most before it runs signal handlers,
    so that Ctrl-C is answered within this even when SIGINT was delivered to
-   another thread (and so did not interrupt the main thread's sleep). */
+   another thread (and so did not interrupt the main thread's sleep).
+   The same PyErr_CheckSignals() call runs a pending PEP 768 remote script
+   on CPython 3.14+ (sys.remote_exec targets the main thread, and CPython
+   runs it from there as well as from the eval loop): this wake-up is what
+   lets `python -m pygochan ps` reach a program whose main thread is parked
+   in pygochan (tests/debug/test_ps.py). */
 #define MAIN_THREAD_SLICE_NS (50 * 1000 * 1000)
 
 
