@@ -14,8 +14,10 @@ the two (seconds its upstream spent blocked sending into it, seconds its
 downstream spent blocked receiving from it).  The source has no input: its
 score is the time its consumers waited to receive; the sink's, the time its
 producers waited to send.  A Pool's score is the time its tasks waited in
-its queue for a worker (``queue_wait_seconds``: all its workers busy).  The
-highest score names the bottleneck.
+its queue for a worker (``queue_wait_seconds``: all its workers busy), which
+a Pool measures when made with ``measure_queue_wait=True``; without it, the
+report says so and the pool is not judged.  The highest score names the
+bottleneck.
 
 ``report()`` reads the counters once: the picture since the channels were
 made (good after a run, or for a pipeline in a steady state).  With
@@ -43,6 +45,9 @@ MIN_EVIDENCE_SECONDS = 0.005
 CLOSE_FRACTION = 0.8
 
 _CHANNEL_COUNTERS = ("sends", "receives", "send_blocked_seconds", "recv_blocked_seconds")
+# A pool whose workers were busy at least this share of an interval, with
+# tasks queued, holds its queue back even where it does not measure the wait.
+SATURATED_SHARE = 0.95
 _POOL_COUNTERS = ("submitted", "completed", "queue_wait_seconds", "busy_seconds")
 
 
@@ -112,7 +117,9 @@ def stats_dict(stats: Any) -> Dict[str, Any]:
 
 
 def _read(obj: Any) -> Dict[str, Any]:
-    return stats_dict(obj.stats())
+    # A Pool made without measure_queue_wait=True reports its queue wait as
+    # None: left out, so it counts as not measured rather than as zero.
+    return {k: v for k, v in stats_dict(obj.stats()).items() if v is not None}
 
 
 def _ongoing_waits(channels: Dict[Any, _Item]) -> Dict[Tuple[int, float, Any, str], float]:
@@ -174,14 +181,26 @@ class Report:
         for item in self.items:
             if item.is_channel:
                 continue
-            waited = item.judged.get("queue_wait_seconds", 0.0)
             busy = item.now.get("running", 0)
             most = item.now.get("max_workers", 0)
+            queued = item.now.get("pending", 0)
+            if "queue_wait_seconds" in item.judged:
+                waited = item.judged["queue_wait_seconds"]
+                how = f"tasks waited {waited:.3f} s in its queue"
+            elif self._busy_share(item) >= SATURATED_SHARE and queued:
+                # Not measured (no measure_queue_wait=True), but over the
+                # interval every worker was busy and tasks are queued: each
+                # of them waited at least that long, the score's lower bound.
+                waited = queued * (self.interval or 0.0)
+                how = (f"about {waited:.3f} s of waiting in its queue (estimated: its "
+                       f"workers were busy all the interval, {queued} tasks queued)")
+            else:
+                continue  # nothing to judge it by
             found.append(Bottleneck(
                 "pool", item.position, waited,
-                f"the pool {item.name} {item.repr}: tasks waited {waited:.3f} s in its queue "
+                f"the pool {item.name} {item.repr}: {how} "
                 f"while all {most} of its workers were busy ({busy} busy, "
-                f"{item.now.get('pending', 0)} queued now)"))
+                f"{queued} queued now)"))
         found.sort(key=lambda b: -b.score)
         return found
 
@@ -210,19 +229,26 @@ class Report:
                     f"received; blocked: senders {item.send_blocked:.3f} s, receivers "
                     f"{item.recv_blocked:.3f} s; waiting now: {now.get('senders_waiting', 0)} "
                     f"sender(s), {now.get('receivers_waiting', 0)} receiver(s)  {item.repr}")
+        waited = (f"tasks waited {item.judged['queue_wait_seconds']:.3f} s for a worker"
+                  if "queue_wait_seconds" in item.judged else
+                  "queue wait not measured (Pool(..., measure_queue_wait=True) measures it)")
         return (f"  {item.name}: pool, {now.get('running', 0)}/{now.get('max_workers', 0)} workers "
                 f"busy, {now.get('pending', 0)} queued; {int(item.judged.get('completed', 0))} "
-                f"completed; tasks waited {item.judged.get('queue_wait_seconds', 0.0):.3f} s for a "
-                f"worker, workers busy {item.judged.get('busy_seconds', 0.0):.3f} s"
+                f"completed; {waited}, workers busy {item.judged.get('busy_seconds', 0.0):.3f} s"
                 f"{self._utilisation(item)}  {item.repr}")
 
-    def _utilisation(self, item: _Item) -> str:
-        """Over an interval: how much of the pool's capacity its tasks used."""
+    def _busy_share(self, item: _Item) -> float:
+        """Over an interval: the share of the pool's capacity its tasks used
+        (0.0 without an interval)."""
         most = item.now.get("max_workers", 0)
         if not self.interval or not most or "busy_seconds" not in item.now:
+            return 0.0
+        return min(item.judged.get("busy_seconds", 0.0) / (most * self.interval), 1.0)
+
+    def _utilisation(self, item: _Item) -> str:
+        if not self.interval or "busy_seconds" not in item.now:
             return ""
-        share = item.judged.get("busy_seconds", 0.0) / (most * self.interval)
-        return f" ({min(share, 1.0):.0%} of {most} workers' time)"
+        return f" ({self._busy_share(item):.0%} of {item.now.get('max_workers', 0)} workers' time)"
 
     def verdict(self) -> str:
         """The one line that names the bottleneck (or says there is none)."""
@@ -422,6 +448,8 @@ def report(*objects: Any, interval: Optional[float] = None,
         item.repr = _safe_repr(item.obj)  # as it is at the end, like item.now
         counters = _CHANNEL_COUNTERS if item.is_channel else _POOL_COUNTERS
         for counter in counters:
+            if counter not in after:
+                continue  # not measured by this object
             value = float(after.get(counter, 0) or 0)
             if interval is not None:
                 value -= float(before.get(counter, 0) or 0)
@@ -494,7 +522,7 @@ def pool_html(pool: Any) -> str:
     for key, label in (("completed", "completed"), ("failed", "failed")):
         if key in s:
             extra.append(f"{s[key]} {label}")
-    if "queue_wait_seconds" in s:
+    if s.get("queue_wait_seconds") is not None:
         extra.append(f"tasks waited {s['queue_wait_seconds']:.3f} s for a worker")
     if "busy_seconds" in s:
         extra.append(f"workers busy {s['busy_seconds']:.3f} s")

@@ -190,9 +190,7 @@ def test_no_bottleneck_when_nothing_waited():
 
 
 def test_pool_with_all_workers_busy_is_the_bottleneck():
-    if "queue_wait_seconds" not in gc.Pool(1).stats():
-        pytest.skip("Pool.stats() has no queue_wait_seconds in this build")
-    with gc.Pool(2) as pool:
+    with gc.Pool(2, measure_queue_wait=True) as pool:
         results = gc.Channel(1)
         futures = [pool.submit(time.sleep, SLOW * 3) for _ in range(20)]
         for f in futures:
@@ -311,3 +309,12 @@ def test_pool_over_an_interval_shows_its_utilisation():
     line = [x for x in str(r).splitlines() if x.startswith("  #1")][0]
     assert re.search(r"\((\d+)% of 2 workers' time\)", line), line
     assert r.bottleneck is not None and r.bottleneck.kind == "pool", str(r)
+
+
+def test_a_pool_that_does_not_measure_its_queue_wait_is_not_judged():
+    with gc.Pool(2) as pool:
+        for f in [pool.submit(time.sleep, SLOW) for _ in range(6)]:
+            f.result()
+        r = gc.report(pool)
+    assert r.bottleneck is None
+    assert "queue wait not measured" in str(r)
