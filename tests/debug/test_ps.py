@@ -221,17 +221,23 @@ def test_ps_no_such_process():
     assert f"no process with PID {gone.pid}" in result.stderr
 
 
-@needs_remote_exec
-@needs_linux_proc
-def test_ps_pygochan_not_imported(tmp_path, targets):
+def idle_target(tmp_path, targets, executable=None):
+    """A running Python that never imports pygochan, once it is ready."""
     target = Target(tmp_path, """
         import time
         print("ready", flush=True)
         while True:
             time.sleep(0.01)
-    """)
+    """, executable=executable)
     targets.append(target)
     assert target.readline() == "ready"
+    return target
+
+
+@needs_remote_exec
+@needs_linux_proc
+def test_ps_pygochan_not_imported(tmp_path, targets):
+    target = idle_target(tmp_path, targets)
     result = ps(target.proc.pid)
     assert result.returncode == 1
     assert "has not imported pygochan" in result.stderr, result.stderr
@@ -345,14 +351,7 @@ def test_ps_main_thread_outside_python_times_out_with_the_reason(tmp_path, targe
 @pytest.mark.skipif(shutil.which("python3.15") is None or sys.version_info[:2] == (3, 15),
                     reason="needs a python3.15 beside this 3.14 to run a target of another version")
 def test_ps_target_on_another_cpython_version(tmp_path, targets):
-    target = Target(tmp_path, """
-        import time
-        print("ready", flush=True)
-        while True:
-            time.sleep(0.01)
-    """, executable=shutil.which("python3.15"))
-    targets.append(target)
-    assert target.readline() == "ready"
+    target = idle_target(tmp_path, targets, executable=shutil.which("python3.15"))
     result = ps(target.proc.pid)
     assert result.returncode == 1
     assert f"PID {target.proc.pid} runs another CPython version than this one" in result.stderr, result.stderr
