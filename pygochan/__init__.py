@@ -30,6 +30,7 @@ from ._core import (
     recv,
     select,
     send,
+    sleep,
     with_value,
     without_cancel,
 )
@@ -60,11 +61,14 @@ from ._after_func import AfterFuncTimer, after_func
 from ._waitgroup import WaitGroup
 from ._futures import Future
 from ._pool import Pool
+from ._report import Bottleneck, Report, install_html_reprs as _install_html_reprs, report
 from ._errgroup import ErrGroup
 from ._executors import as_completed, done, map_on
 from ._aio import aselect, release_loop
 from ._trace import trace
 from ._aio import stats as aio_stats
+from . import testing  # gc.testing: virtual time and leak checks (docs/testing.md)
+_install_html_reprs()
 from . import _fork  # noqa: F401  imported last: its at-fork hook runs after the others
 
 __version__ = "0.1.0"
@@ -73,6 +77,7 @@ __all__ = [
     "UNBOUNDED",
     "AfterFuncTimer",
     "BlockedWait",
+    "Bottleneck",
     "CancelPair",
     "Canceled",
     "Channel",
@@ -87,6 +92,7 @@ __all__ = [
     "Once",
     "Pool",
     "RecvOnlyChannel",
+    "Report",
     "Semaphore",
     "SendOnlyChannel",
     "Singleflight",
@@ -113,10 +119,13 @@ __all__ = [
     "once_value",
     "recv",
     "release_loop",
+    "report",
     "select",
     "send",
     "set_deadlock_detection",
     "signal_context",
+    "sleep",
+    "testing",
     "trace",
     "with_cancel",
     "with_cancel_cause",

@@ -6,6 +6,9 @@ main thread collects with a ``select`` that also wakes on a progress ticker
 channel and gives up after a timeout.
 
     python -m pygochan --workers 4 --jobs 200
+
+``python -m pygochan ps PID`` prints who waits on what in another process
+(CPython 3.14+; see pygochan/_ps.py).
 """
 import argparse
 import collections
@@ -57,12 +60,19 @@ def tick(ticks: "gc.Channel[float]", stop: "gc.Channel[None]", every: float) -> 
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pygochan", description=__doc__.splitlines()[0])
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["ps"]:
+        from . import _ps
+
+        return _ps.main(arguments[1:])
+    parser = argparse.ArgumentParser(
+        prog="python -m pygochan", description=__doc__.splitlines()[0],
+        epilog="python -m pygochan ps PID: who waits on what in another process (CPython 3.14+)")
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--jobs", type=int, default=200)
     parser.add_argument("--timeout", type=float, default=30.0,
                         help="give up if no result arrives for this long")
-    args = parser.parse_args(argv)
+    args = parser.parse_args(arguments)
 
     jobs: "gc.Channel[int]" = gc.Channel()            # unbuffered: hand-off
     results: "gc.Channel[Result]" = gc.Channel(16)

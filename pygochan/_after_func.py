@@ -7,7 +7,7 @@ import threading
 from typing import Any, Callable, Optional
 
 from . import _core
-from ._core import Context, background
+from ._core import Context, DeadlineExceeded, background
 
 __all__ = ["AfterFuncTimer", "after_func"]
 
@@ -42,7 +42,10 @@ class AfterFuncTimer:
     def _register(self, deadline: float) -> None:
         ctx = _core._new_context(background(), deadline)
         self._ctx = ctx
-        self._stop_fn = ctx.after_func(self._fn)
+        if _core._bubble_current() is not None:
+            self._stop_fn = _wait_in_bubble(ctx, self._fn)
+        else:
+            self._stop_fn = ctx.after_func(self._fn)
 
     def _disarm(self) -> bool:
         assert self._stop_fn is not None and self._ctx is not None
@@ -77,6 +80,29 @@ class AfterFuncTimer:
         ctx = self._ctx
         state = "pending" if ctx is not None and ctx.err() is None else "fired or stopped"
         return f"<pygochan.AfterFuncTimer {state} fn={self._fn!r}>"
+
+
+def _wait_in_bubble(ctx: Context, fn: Callable[[], Any]) -> Callable[[], bool]:
+    """after_func on a testing bubble's thread: a thread of the bubble waits
+    for the deadline (durably, on the virtual clock) and runs fn, so that fn
+    runs at its virtual time before the clock moves on -- the process-wide
+    runner thread may be outside the bubble.  Returns stop()."""
+    lock = threading.Lock()
+    claimed = [False]  # by the run or by stop(), whichever comes first
+
+    def claim() -> bool:
+        with lock:
+            first = not claimed[0]
+            claimed[0] = True
+            return first
+
+    def wait_and_run() -> None:
+        ctx.wait()
+        if isinstance(ctx.err(), DeadlineExceeded) and claim():
+            fn()
+
+    threading.Thread(target=wait_and_run, name="pygochan-after-func", daemon=True).start()
+    return claim
 
 
 def after_func(seconds: float, fn: Callable[[], Any]) -> AfterFuncTimer:

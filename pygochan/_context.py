@@ -172,7 +172,7 @@ def _deadline_in(seconds: float) -> float:
         raise TypeError(f"seconds must be a number, not {type(seconds).__name__}")
     if seconds != seconds:
         raise ValueError("seconds must not be NaN")
-    return time.monotonic() + seconds
+    return _core._monotonic() + seconds
 
 
 # ---- after_func: one runner thread starts each function in its own thread ----

@@ -23,7 +23,6 @@ import concurrent.futures as _cf
 import functools
 import sys
 import threading
-import time
 import weakref
 from typing import (
     TYPE_CHECKING,
@@ -181,7 +180,7 @@ def _raise_if_done(ctx: Optional[_core.Context]) -> None:
 
 
 def _remaining(deadline: Optional[float]) -> Optional[float]:
-    return None if deadline is None else max(0.0, deadline - time.monotonic())
+    return None if deadline is None else max(0.0, deadline - _core._monotonic())
 
 
 class _InFlight:
@@ -253,7 +252,7 @@ def map_on(
     if timeout is not None:
         if timeout < 0:
             raise ValueError("timeout must be a non-negative number of seconds")
-        deadline = time.monotonic() + timeout
+        deadline = _core._monotonic() + timeout
     return _map_on(executor, fn, zip(*iterables), window, ordered, deadline, ctx)
 
 

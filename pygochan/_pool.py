@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterable, Iterator, Optional, Tuple, TypeVar, 
 
 from . import _aio, _core
 from ._context import with_cancel_cause
+from .testing._bubble import _start_thread_named_in
 
 __all__ = ["Pool"]
 
@@ -139,6 +140,9 @@ class Pool(_core._PoolBase, _cf.ThreadPoolExecutor):
         self._worker_threads: set[threading.Thread] = set()
         self._worker_numbers = itertools.count(1)
         self._ctx, self._cancel_ctx = with_cancel_cause(_core.background())
+        # Its workers belong to the testing bubble it was made in, if any,
+        # whoever's submit starts them (pygochan/testing/_bubble.py).
+        self._bubble = _core._bubble_current()
         _live_pools.add(self)
         _install_exit_hook()
 
@@ -178,7 +182,10 @@ class Pool(_core._PoolBase, _cf.ThreadPoolExecutor):
     # collected, shuts down, and lets its idle workers exit once the queue
     # is drained.
     def _worker_name(self) -> str:
-        return f"{self._name}-worker-{next(self._worker_numbers)}"
+        # called by C on the starting thread right before the worker starts
+        name = f"{self._name}-worker-{next(self._worker_numbers)}"
+        _start_thread_named_in(name, self._bubble)
+        return name
 
     @staticmethod
     def _thread_upkeep() -> None:
@@ -451,9 +458,7 @@ def _unordered_results(
 
 
 def _monotonic() -> float:
-    import time
-
-    return time.monotonic()
+    return _core._monotonic()  # a testing bubble's clock on its threads
 
 
 def _remaining(deadline: Optional[float]) -> Optional[float]:

@@ -8,6 +8,8 @@
 #include "op/loop.h"
 #include "op/op.h"
 
+#include "gc_bubble.h"
+
 #include "platform/gc_platform.h"
 
 #include "structmember.h"
@@ -609,6 +611,8 @@ int pyg_context_init(PyObject *module, pyg_state *st)
     PyObject *args = Py_BuildValue("(i)", GC_UNBOUNDED);
     st->after_func_queue = args ? PyObject_Call((PyObject *)st->channel_type, args, NULL) : NULL;
     Py_XDECREF(args);
+    if (st->after_func_queue) /* its runner serves bubbles too */
+        gc_chan_set_bubble(((pyg_channel *)st->after_func_queue)->chan, GC_BUBBLE_ANY);
     if (!st->after_func_queue ||
         PyModule_AddObject(module, "_after_func_queue", Py_NewRef(st->after_func_queue)) < 0)
         return -1;

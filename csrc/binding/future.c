@@ -41,6 +41,8 @@
 #include "args.h"
 #include "op/op.h"
 
+#include "gc_bubble.h"
+
 static pyg_state *state_of(PyObject *self)
 {
     return pyg_state_of_type(Py_TYPE(self));
@@ -211,6 +213,17 @@ void pyg_future_cancel(PyObject *future)
         PyErr_WriteUnraisable(future);
 }
 
+/* The calling thread's testing bubble (gc_bubble.h), 0 outside any. */
+static uint64_t pyg_current_bubble_id(void)
+{
+    return GC_UNLIKELY(gc_bubble_tls != NULL) ? gc_bubble_id(gc_bubble_tls) : 0;
+}
+
+void pyg_future_set_bubble(PyObject *future, uint64_t bubble_id)
+{
+    ((pyg_future *)future)->bubble_id = bubble_id;
+}
+
 /* ---- the pool's side -------------------------------------------------- */
 
 PyObject *pyg_future_new_task(pyg_state *st, PyObject *fn, PyObject *args,
@@ -225,6 +238,7 @@ PyObject *pyg_future_new_task(pyg_state *st, PyObject *fn, PyObject *args,
     pyg_future *f = (pyg_future *)type->tp_alloc(type, 0);
     if (!f)
         return NULL;
+    f->bubble_id = pyg_current_bubble_id();
     f->context = PyContext_CopyCurrent();
     if (!f->context) {
         Py_DECREF(f);
@@ -256,7 +270,7 @@ static PyObject *take_exception(void)
 void pyg_future_stamp_submitted(PyObject *future)
 {
     /* before the future is shared: no other thread reads it yet */
-    ((pyg_future *)future)->created_ns = gc_now_ns();
+    ((pyg_future *)future)->created_ns = gc_real_now_ns();
 }
 
 bool pyg_future_claim(PyObject *future, int64_t *created_ns)
@@ -322,7 +336,10 @@ static PyObject *future_new(PyTypeObject *type, PyObject *args, PyObject *kwargs
         PyErr_SetString(PyExc_TypeError, "Future() takes no arguments");
         return NULL;
     }
-    return type->tp_alloc(type, 0);
+    pyg_future *f = (pyg_future *)type->tp_alloc(type, 0);
+    if (f)
+        f->bubble_id = pyg_current_bubble_id();
+    return (PyObject *)f;
 }
 
 /* concurrent.futures.Future.__init__ must not run (it would set the
@@ -426,8 +443,8 @@ static gc_chan *done_chan_unless_settled(pyg_future *f, bool *settled)
     PYG_LOCK_OBJECT(f);
     *settled = is_settled(f);
     if (!*settled) {
-        if (!f->done)
-            f->done = gc_chan_new(0);
+        if (!f->done && (f->done = gc_chan_new(0)) != NULL)
+            gc_chan_set_bubble(f->done, f->bubble_id);
         done = f->done;
     }
     PYG_UNLOCK_OBJECT();

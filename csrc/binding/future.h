@@ -7,6 +7,8 @@
 /* Futures (future.c), for the pool. */
 typedef struct pyg_future pyg_future;
 /* A pending future carrying a call (steals nothing; NULL on error). */
+/* Which testing bubble settles the future (pool.submit: the pool's). */
+void pyg_future_set_bubble(PyObject *future, uint64_t bubble_id);
 PyObject *pyg_future_new_task(pyg_state *st, PyObject *fn, PyObject *args,
                               PyObject *kwargs);
 /* Note gc_now_ns() in a new task's future, before it is shared, for the

@@ -54,6 +54,10 @@ struct pyg_future {
                              NULL: made and read by future_cf.c only */
     gc_chan *done;        /* owned; made on the first blocking wait, closed
                              when settled, freed in dealloc */
+    /* The testing bubble whose threads settle it (gc_chan_bubble of done):
+       its maker's, or for a pool's task the pool's.  Immutable once the
+       future is handed out. */
+    uint64_t bubble_id;
     /* The call a pool runs: owned until it runs, is cancelled or the
        future is settled otherwise, then NULL. */
     PyObject *fn, *args, *kwargs, *context;

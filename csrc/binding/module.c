@@ -78,7 +78,7 @@ static int module_exec(PyObject *module)
         pyg_pool_init(module, st) < 0 ||
         pyg_views_init(module, st) < 0 || pyg_blocked_init(module, st) < 0 ||
         pyg_aio_init(module, st) < 0 || pyg_start_init(module, st) < 0 ||
-        pyg_semaphore_init(module, st) < 0)
+        pyg_semaphore_init(module, st) < 0 || pyg_bubble_init(module, st) < 0)
         return -1;
     return 0;
 }
@@ -110,6 +110,8 @@ static int module_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(st->hub_type);
     Py_VISIT(st->aop_type);
     Py_VISIT(st->channel_aiter_type);
+    Py_VISIT(st->bubble_type);
+    Py_VISIT(st->bubble_member_type);
     int r = pyg_aio_traverse(st, visit, arg);
     if (r)
         return r;
@@ -143,6 +145,8 @@ static int module_clear(PyObject *module)
     Py_CLEAR(st->hub_type);
     Py_CLEAR(st->aop_type);
     Py_CLEAR(st->channel_aiter_type);
+    Py_CLEAR(st->bubble_type);
+    Py_CLEAR(st->bubble_member_type);
     pyg_aio_clear(st);
     pyg_sync_clear(st);
     return 0;

@@ -126,6 +126,8 @@ typedef struct {
     PyTypeObject *hub_type;
     PyTypeObject *aop_type;
     PyTypeObject *channel_aiter_type; /* async for over a Channel (channel.c) */
+    PyTypeObject *bubble_type;        /* testing bubbles (bubble.c) */
+    PyTypeObject *bubble_member_type;
     /* pygochan._aio's half of the loop driver: set once while pygochan is
        imported (_set_loop_driver), before any awaitable can run; read only
        after that, so no lock */
@@ -169,6 +171,7 @@ int pyg_blocked_init(PyObject *module, pyg_state *st);
 int pyg_aio_init(PyObject *module, pyg_state *st);
 int pyg_start_init(PyObject *module, pyg_state *st);
 int pyg_semaphore_init(PyObject *module, pyg_state *st);
+int pyg_bubble_init(PyObject *module, pyg_state *st);
 int pyg_aio_traverse(pyg_state *st, visitproc visit, void *arg);
 void pyg_aio_clear(pyg_state *st);
 int pyg_sync_traverse(pyg_state *st, visitproc visit, void *arg);

@@ -1,6 +1,7 @@
 /* gc_chan: buffer, wait queues and the non-blocking operations.  The
    invariants guarded by the channel lock are listed in gc_chan_impl.h. */
 #include "gc_chan_impl.h"
+#include "gc_bubble.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -183,10 +184,14 @@ gc_chan *gc_chan_new(int64_t capacity)
         return NULL;
     }
     ch->capacity = capacity;
+    ch->bubble_id = GC_UNLIKELY(gc_bubble_tls != NULL) ? gc_bubble_id(gc_bubble_tls) : 0;
     ch->id = (uint64_t)atomic_fetch_add_explicit(&next_chan_id, 1,
                                                  memory_order_relaxed);
     return ch;
 }
+
+uint64_t gc_chan_bubble(const gc_chan *ch) { return ch->bubble_id; }
+void gc_chan_set_bubble(gc_chan *ch, uint64_t bubble_id) { ch->bubble_id = bubble_id; }
 
 void gc_chan_free(gc_chan *ch)
 {
@@ -218,7 +223,7 @@ static void trace_locked(gc_chan *ch, enum gc_trace_kind kind, uint64_t seq,
                          gc_waiter *other, enum gc_trace_kind other_kind,
                          uint64_t other_seq)
 {
-    int64_t now = gc_now_ns();
+    int64_t now = gc_real_now_ns();
     if (kind)
         gc_trace_record(kind, ch->id, seq, now);
     if (other) {

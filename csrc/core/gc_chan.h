@@ -71,6 +71,12 @@ int64_t gc_chan_capacity(const gc_chan *ch);
 /* A number no other channel of the process has or will have (from 1). */
 uint64_t gc_chan_id(const gc_chan *ch);
 size_t gc_chan_len(gc_chan *ch);
+
+/* The testing bubble the channel belongs to (gc_bubble_id: the one it was
+   made in), 0 for none; a process-wide channel of pygochan's own that any
+   bubble may wait on durably is set to GC_BUBBLE_ANY. */
+uint64_t gc_chan_bubble(const gc_chan *ch);
+void gc_chan_set_bubble(gc_chan *ch, uint64_t bubble_id);
 bool gc_chan_is_closed(gc_chan *ch);
 
 /* Cases of blocked calls queued on the channel that have not yet committed or

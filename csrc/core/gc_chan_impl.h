@@ -67,6 +67,11 @@ struct gc_chan {
     size_t given_back_len, given_back_cap;
     uint64_t id; /* immutable: unique, never reused (gc_chan_id) */
     gc_fork_node fork_node; /* in the fork registry while the channel lives */
+    /* The testing bubble it was made in (gc_bubble_id), 0 outside any,
+       GC_BUBBLE_ANY for pygochan's own process-wide channels; immutable
+       after creation but for gc_chan_set_bubble.  Last: read only when a
+       thread of a bubble parks, it stays off the hot fields' lines. */
+    uint64_t bubble_id;
 };
 
 void gc_waitq_push(gc_waitq *q, gc_entry *e);

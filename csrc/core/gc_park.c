@@ -23,7 +23,7 @@ bool gc_spin_once(gc_spin *s)
         return false;
     s->yields_left--;
     gc_yield();
-    if ((s->now_ns = gc_now_ns()) >= s->until_ns)
+    if ((s->now_ns = gc_real_now_ns()) >= s->until_ns)
         s->yields_left = 0; /* the caller checks once more, then sleeps */
     return true;
 }

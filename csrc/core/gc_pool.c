@@ -153,7 +153,7 @@ void gc_pool_worker_attach(gc_pool *pool, gc_pool_worker *worker,
     if (n)
         memcpy(worker->name, name, n);
     worker->name[n] = '\0';
-    int64_t now = gc_now_ns();
+    int64_t now = gc_real_now_ns();
     gc_mutex_lock(&pool->lock);
     worker->attached_ns = now;
     worker->idle_ns = worker->idle_since_ns = 0;
@@ -177,7 +177,7 @@ static int64_t worker_busy_locked(const gc_pool_worker *worker, int64_t now)
 
 void gc_pool_worker_detach(gc_pool *pool, gc_pool_worker *worker)
 {
-    int64_t now = gc_now_ns();
+    int64_t now = gc_real_now_ns();
     gc_mutex_lock(&pool->lock);
     if (worker->prev)
         worker->prev->next = worker->next;
@@ -193,7 +193,7 @@ void gc_pool_worker_detach(gc_pool *pool, gc_pool_worker *worker)
 
 void gc_pool_worker_idle_begin(gc_pool *pool, gc_pool_worker *worker)
 {
-    int64_t now = gc_now_ns();
+    int64_t now = gc_real_now_ns();
     gc_mutex_lock(&pool->lock);
     worker->idle_since_ns = now;
     gc_mutex_unlock(&pool->lock);
@@ -201,7 +201,7 @@ void gc_pool_worker_idle_begin(gc_pool *pool, gc_pool_worker *worker)
 
 void gc_pool_worker_idle_end(gc_pool *pool, gc_pool_worker *worker)
 {
-    int64_t now = gc_now_ns();
+    int64_t now = gc_real_now_ns();
     gc_mutex_lock(&pool->lock);
     if (worker->idle_since_ns && now > worker->idle_since_ns)
         worker->idle_ns += now - worker->idle_since_ns;
@@ -266,7 +266,7 @@ void gc_pool_worker_closed(gc_pool *pool)
 void gc_pool_job_started(gc_pool *pool, int64_t queued_since_ns)
 {
     if (queued_since_ns) {
-        int64_t now = gc_now_ns();
+        int64_t now = gc_real_now_ns();
         if (now > queued_since_ns)
             atomic_fetch_add_explicit(&pool->queue_wait_ns, now - queued_since_ns,
                                       memory_order_relaxed);
@@ -321,7 +321,7 @@ void gc_pool_shutdown(gc_pool *pool)
 void gc_pool_get_stats(gc_pool *pool, gc_pool_stats *out)
 {
     size_t receivers;
-    int64_t now = gc_now_ns();
+    int64_t now = gc_real_now_ns();
     gc_mutex_lock(&pool->lock);
     out->busy_ns = pool->detached_busy_ns;
     for (const gc_pool_worker *w = pool->workers_head; w; w = w->next)
@@ -344,7 +344,7 @@ void gc_pool_get_stats(gc_pool *pool, gc_pool_stats *out)
 size_t gc_pool_workers_busy(gc_pool *pool, gc_pool_worker_busy *out, size_t max)
 {
     size_t n = 0;
-    int64_t now = gc_now_ns();
+    int64_t now = gc_real_now_ns();
     gc_mutex_lock(&pool->lock);
     for (const gc_pool_worker *w = pool->workers_head; w; w = w->next, n++) {
         if (n < max) {

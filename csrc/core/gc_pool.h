@@ -51,7 +51,7 @@ typedef struct gc_pool gc_pool;
 #define GC_POOL_WORKER_NAME 64
 typedef struct gc_pool_worker {
     struct gc_pool_worker *prev, *next;
-    int64_t attached_ns;   /* gc_now_ns() at attach */
+    int64_t attached_ns;   /* gc_real_now_ns() at attach */
     int64_t idle_ns;       /* waits for a job that ended */
     int64_t idle_since_ns; /* the wait going on, or 0 */
     char name[GC_POOL_WORKER_NAME]; /* NUL-terminated, for the stats */
@@ -112,7 +112,7 @@ bool gc_pool_worker_ready(gc_pool *pool, bool after_job);
 bool gc_pool_should_retire(gc_pool *pool);
 bool gc_pool_idle_expired(gc_pool *pool);
 void gc_pool_worker_closed(gc_pool *pool);
-/* queued_since_ns: gc_now_ns() when the job was submitted, for the queue
+/* queued_since_ns: gc_real_now_ns() when the job was submitted, for the queue
    wait; 0 when its submitter did not read the clock (nothing counted). */
 void gc_pool_job_started(gc_pool *pool, int64_t queued_since_ns);
 void gc_pool_job_finished(gc_pool *pool);

@@ -1,6 +1,7 @@
 /* gc_select: registration, parking and the exactly-once outcome.  See
    gc_select.h for the shape and gc_waiter.h for the commit protocol. */
 #include "gc_select.h"
+#include "gc_bubble.h"
 
 #include <stdint.h>
 
@@ -19,7 +20,7 @@ static _Thread_local uint64_t rng_state;
 static uint32_t rng_next(void)
 {
     if (rng_state == 0) {
-        uint64_t now = (uint64_t)gc_now_ns();
+        uint64_t now = (uint64_t)gc_real_now_ns();
         rng_state = (now << 20) ^ (uint64_t)(uintptr_t)&now ^
                     0x9E3779B97F4A7C15ULL;
     }
@@ -60,6 +61,7 @@ void gc_select_init(gc_select *sel, const gc_case *cases, int ncases,
     sel->resumed = false;
     sel->stop_word = NULL;
     sel->stop_value = 0;
+    sel->bubble = NULL;
 
     /* Fisher-Yates: trying ready cases in a uniformly random order makes
        the choice among them uniform. */
@@ -288,7 +290,7 @@ static void unregister_cases(gc_select *sel, int64_t now_ns)
 {
     int64_t blocked_ns = 0;
     if (sel->registered_ns) {
-        int64_t end = now_ns ? now_ns : gc_now_ns();
+        int64_t end = now_ns ? now_ns : gc_real_now_ns();
         blocked_ns = end - sel->registered_ns;
         if (blocked_ns < 0) /* a monotonic clock: never, but stay sane */
             blocked_ns = 0;
@@ -354,11 +356,26 @@ enum gc_status gc_select_wait(gc_select *sel, int64_t deadline_ns,
     enum gc_status st = register_cases(sel, res);
     if (st != GC_NOT_READY)
         return st;
+    if (sel->bubble) {
+        /* durable unless a channel from outside the bubble may wake it */
+        uint64_t id = gc_bubble_id(gc_bubble_of(sel->bubble));
+        bool durable = true;
+        for (int i = 0; i < sel->ncases; i++) {
+            gc_chan *ch = sel->cases[i].chan;
+            if (ch && ch->bubble_id != id && ch->bubble_id != GC_BUBBLE_ANY)
+                durable = false;
+        }
+        gc_bubble_park(sel->bubble, GC_BUBBLE_OP, sel->bubble_op, sel->bubble_deadline,
+                       &sel->waiter.state, (_Atomic uint64_t *)sel->stop_word,
+                       sel->stop_value, durable);
+    }
 
     /* One clock reading serves the slice, the spin and the statistics; a
        wait the spin sees answered ends at the spin's latest reading, so a
-       hand-off within the spin costs the statistics no reading at all. */
-    int64_t now = gc_now_ns();
+       hand-off within the spin costs the statistics no reading at all.
+       Real time, also in a testing bubble: slices and spins are real, and
+       so is the time a channel's callers spent blocked. */
+    int64_t now = gc_real_now_ns();
     sel->registered_ns = now;
     if (gc_trace_on())
         trace_park(sel, now);
@@ -396,7 +413,7 @@ enum gc_status gc_select_spin(gc_select *sel, int spin_yields,
         return st;
     /* Queued, so parked as far as the statistics and a trace go; the
        spin's clock readings serve them as in gc_select_wait. */
-    int64_t now = gc_now_ns();
+    int64_t now = gc_real_now_ns();
     sel->registered_ns = now;
     if (gc_trace_on())
         trace_park(sel, now);
@@ -416,7 +433,7 @@ enum gc_status gc_select_register(gc_select *sel, struct gc_hub *hub,
     sel->hub = hub;
     enum gc_status st = register_cases(sel, res);
     if (st == GC_NOT_READY) {
-        sel->registered_ns = gc_now_ns();
+        sel->registered_ns = gc_real_now_ns();
         if (gc_trace_on())
             trace_park(sel, sel->registered_ns);
     }

@@ -70,7 +70,15 @@ typedef struct gc_select {
        meanwhile, so on a lifo_receivers channel it queues at the back
        (slices must not make the longest-waiting receiver the newest). */
     bool resumed;
-    /* gc_now_ns() just after the cases were queued, 0 while not
+    /* NULL, or the calling thread's testing-bubble membership: once its
+       cases are queued, gc_select_wait parks it with the bubble (op, and
+       bubble_deadline on the virtual clock) before it sleeps, so that the
+       bubble counts it blocked only while nothing has completed it.  The
+       bubble ends such a wait through stop_word (gc_bubble.h). */
+    struct gc_bubble_member *bubble;
+    const char *bubble_op;
+    int64_t bubble_deadline;
+    /* gc_real_now_ns() just after the cases were queued, 0 while not
        registered: the unregistration adds the time since to each channel's
        blocked time (gc_chan_stats).  Owner only. */
     int64_t registered_ns;

@@ -4,6 +4,7 @@
 #include "platform/gc_platform.h"
 #include <stdlib.h>
 
+#include "gc_bubble.h"
 #include "gc_fork.h"
 #include "gc_park.h"
 
@@ -17,20 +18,31 @@ struct gc_timer {
     int64_t when;      /* absolute monotonic deadline */
     int64_t period;    /* 0 for a one-shot timer */
     size_t heap_index; /* NOT_IN_HEAP when stopped or fired */
+    gc_timer_heap *owner; /* the heap it is in, while heap_index says so */
     bool firing;       /* a callback is running (outside the lock) */
     bool free_pending; /* freed by its own callback: the timer loop frees
                           it once the callback has returned */
 };
 
-/* True on the timer thread, whose callbacks must not wait for themselves. */
-static _Thread_local bool on_timer_thread;
+/* The timer whose callback runs on this thread (the timer thread, or a
+   bubble thread advancing its bubble's clock): stopping or freeing it from
+   inside its own callback must not wait for the callback to return. */
+static _Thread_local gc_timer *running_callback;
+
+/* A min-heap of timers by deadline.  heap owns its array; the timers in it
+   are owned by their creators, who take them out (gc_timer_stop) before
+   freeing.  Every heap is guarded by timers.lock. */
+struct gc_timer_heap {
+    gc_timer **heap;
+    size_t len, cap;
+};
 
 static struct {
     gc_mutex lock;
-    /* Guarded by lock.  heap owns its array; the timers in it are owned by
-       their creators, who take them out (gc_timer_stop) before freeing. */
-    gc_timer **heap;
-    size_t len, cap;
+    /* Guarded by lock: the process's heap, served by the timer thread.
+       Timers armed on a bubble thread go to their bubble's heap instead
+       (gc_bubble.h), which only that bubble's clock fires. */
+    gc_timer_heap main;
     bool thread_started;
     /* Bumped (under lock) when the earliest deadline moves earlier, so the
        thread wakes and re-reads it; the thread parks on it. */
@@ -42,68 +54,69 @@ static struct {
 
 /* ---- the heap (timers.lock held) --------------------------------------- */
 
-static void heap_set(size_t i, gc_timer *t)
+static void heap_set(gc_timer_heap *h, size_t i, gc_timer *t)
 {
-    timers.heap[i] = t;
+    h->heap[i] = t;
     t->heap_index = i;
+    t->owner = h;
 }
 
-static void sift_up(size_t i)
+static void sift_up(gc_timer_heap *h, size_t i)
 {
-    gc_timer *t = timers.heap[i];
+    gc_timer *t = h->heap[i];
     while (i > 0) {
         size_t parent = (i - 1) / 2;
-        if (timers.heap[parent]->when <= t->when)
+        if (h->heap[parent]->when <= t->when)
             break;
-        heap_set(i, timers.heap[parent]);
+        heap_set(h, i, h->heap[parent]);
         i = parent;
     }
-    heap_set(i, t);
+    heap_set(h, i, t);
 }
 
-static void sift_down(size_t i)
+static void sift_down(gc_timer_heap *h, size_t i)
 {
-    gc_timer *t = timers.heap[i];
+    gc_timer *t = h->heap[i];
     for (;;) {
         size_t child = 2 * i + 1;
-        if (child >= timers.len)
+        if (child >= h->len)
             break;
-        if (child + 1 < timers.len &&
-            timers.heap[child + 1]->when < timers.heap[child]->when)
+        if (child + 1 < h->len && h->heap[child + 1]->when < h->heap[child]->when)
             child++;
-        if (t->when <= timers.heap[child]->when)
+        if (t->when <= h->heap[child]->when)
             break;
-        heap_set(i, timers.heap[child]);
+        heap_set(h, i, h->heap[child]);
         i = child;
     }
-    heap_set(i, t);
+    heap_set(h, i, t);
 }
 
-static bool heap_push(gc_timer *t)
+static bool heap_push(gc_timer_heap *h, gc_timer *t)
 {
-    if (timers.len == timers.cap) {
-        size_t cap = timers.cap ? timers.cap * 2 : 64;
-        gc_timer **heap = realloc(timers.heap, cap * sizeof(*heap));
+    if (h->len == h->cap) {
+        size_t cap = h->cap ? h->cap * 2 : 64;
+        gc_timer **heap = realloc(h->heap, cap * sizeof(*heap));
         if (!heap)
             return false;
-        timers.heap = heap;
-        timers.cap = cap;
+        h->heap = heap;
+        h->cap = cap;
     }
-    heap_set(timers.len++, t);
-    sift_up(t->heap_index);
+    heap_set(h, h->len++, t);
+    sift_up(h, t->heap_index);
     return true;
 }
 
 static void heap_remove(gc_timer *t)
 {
+    gc_timer_heap *h = t->owner;
     size_t i = t->heap_index;
-    gc_timer *last = timers.heap[--timers.len];
+    gc_timer *last = h->heap[--h->len];
     t->heap_index = NOT_IN_HEAP;
-    if (i == timers.len)
+    if (i == h->len)
         return;
-    heap_set(i, last);
-    sift_up(i);
-    sift_down(last->heap_index);
+    heap_set(h, i, last);
+    sift_up(h, i);
+    sift_down(h, last->heap_index);
 }
 
 /* ---- the thread -------------------------------------------------------- */
@@ -119,21 +132,22 @@ static void fire(gc_timer *t, int64_t now)
         if (next <= now)
             next += ((now - next) / t->period + 1) * t->period;
         t->when = next;
-        sift_down(t->heap_index);
+        sift_down(t->owner, t->heap_index);
     } else {
         heap_remove(t);
     }
 }
 
 /* timers.lock held; returns with it held, having dropped it for the call.
-   The callback runs inside the fork gate (taken before the timer lock, the
-   lock order), so a fork() never finds a callback half run. */
-static void fire_callback(gc_timer *t)
+   t was the earliest of h, due at now.  The callback runs inside the fork
+   gate (taken before the timer lock, the lock order), so a fork() never
+   finds a callback half run. */
+static void fire_callback(gc_timer_heap *h, gc_timer *t, int64_t now)
 {
     gc_mutex_unlock(&timers.lock);
     gc_fork_gate_enter();
     gc_mutex_lock(&timers.lock);
-    if (timers.len == 0 || timers.heap[0] != t || t->when > gc_now_ns()) {
+    if (h->len == 0 || h->heap[0] != t || t->when > now) {
         /* stopped, reset or freed while the lock was dropped: re-read */
         gc_mutex_unlock(&timers.lock);
         gc_fork_gate_leave();
@@ -143,7 +157,10 @@ static void fire_callback(gc_timer *t)
     heap_remove(t);
     t->firing = true;
     gc_mutex_unlock(&timers.lock);
+    gc_timer *outer = running_callback;
+    running_callback = t;
     t->fn(t->arg);
+    running_callback = outer;
     gc_mutex_lock(&timers.lock);
     t->firing = false;
     if (t->free_pending)
@@ -155,22 +172,31 @@ static void fire_callback(gc_timer *t)
     gc_mutex_lock(&timers.lock);
 }
 
+/* timers.lock held: fire every timer of h due at now (dropping the lock for
+   callbacks).  Returns how many fired. */
+static size_t fire_due(gc_timer_heap *h, int64_t now, bool reread_clock)
+{
+    size_t fired = 0;
+    while (h->len > 0 && h->heap[0]->when <= now) {
+        fired++;
+        if (h->heap[0]->fn) {
+            fire_callback(h, h->heap[0], now);
+            if (reread_clock)
+                now = gc_real_now_ns();
+        } else {
+            fire(h->heap[0], now);
+        }
+    }
+    return fired;
+}
+
 static void *timer_thread(void *arg)
 {
     (void)arg;
-    on_timer_thread = true;
     gc_mutex_lock(&timers.lock);
     for (;;) {
-        int64_t now = gc_now_ns();
-        while (timers.len > 0 && timers.heap[0]->when <= now) {
-            if (timers.heap[0]->fn) {
-                fire_callback(timers.heap[0]);
-                now = gc_now_ns();
-            } else {
-                fire(timers.heap[0], now);
-            }
-        }
-        int64_t deadline = timers.len > 0 ? timers.heap[0]->when : GC_FOREVER;
+        fire_due(&timers.main, gc_real_now_ns(), true);
+        int64_t deadline = timers.main.len > 0 ? timers.main.heap[0]->when : GC_FOREVER;
         uint32_t seq = atomic_load(&timers.wake_seq);
         gc_mutex_unlock(&timers.lock);
         gc_park(&timers.wake_seq, seq, deadline);
@@ -236,7 +262,7 @@ static bool stop_locked(gc_timer *t)
     bool was_active = t->heap_index != NOT_IN_HEAP;
     if (was_active)
         heap_remove(t);
-    while (t->firing && !on_timer_thread) {
+    while (t->firing && running_callback != t) {
         uint32_t seq = atomic_load(&timers.fired_seq);
         gc_mutex_unlock(&timers.lock);
         gc_park(&timers.fired_seq, seq, GC_FOREVER);
@@ -266,9 +292,11 @@ enum gc_status gc_timer_reset(gc_timer *t, int64_t when, int64_t period_ns,
     *was_active = stop_locked(t);
     t->when = when;
     t->period = period_ns > 0 ? period_ns : 0;
-    if (!ensure_thread() || !heap_push(t)) {
+    /* Armed on a bubble thread: the bubble's clock fires it (gc_bubble.h). */
+    gc_timer_heap *h = gc_bubble_tls ? gc_bubble_timers(gc_bubble_tls) : &timers.main;
+    if ((h == &timers.main && !ensure_thread()) || !heap_push(h, t)) {
         st = GC_NOMEM;
-    } else if (t->heap_index == 0) {
+    } else if (h == &timers.main && t->heap_index == 0) {
         /* a new earliest deadline: the thread must re-read it */
         atomic_fetch_add(&timers.wake_seq, 1);
         gc_unpark(&timers.wake_seq);
@@ -286,7 +314,7 @@ void gc_timer_free(gc_timer *t)
     /* Freed from inside its own callback (a deadline whose cancel drops
        the last reference of its context): fire_callback still has to write
        to it after the callback returns, so it frees it then. */
-    bool own_callback = t->firing && on_timer_thread;
+    bool own_callback = t->firing && running_callback == t;
     if (own_callback)
         t->free_pending = true;
     gc_mutex_unlock(&timers.lock);
@@ -297,15 +325,80 @@ void gc_timer_free(gc_timer *t)
 void gc_timer_resume_after_fork(void)
 {
     gc_mutex_lock(&timers.lock);
-    if (timers.len > 0)
+    if (timers.main.len > 0)
         ensure_thread();
     gc_mutex_unlock(&timers.lock);
+}
+
+bool gc_timer_armed(gc_timer *t)
+{
+    gc_mutex_lock(&timers.lock);
+    bool armed = t->heap_index != NOT_IN_HEAP;
+    gc_mutex_unlock(&timers.lock);
+    return armed;
 }
 
 size_t gc_timer_pending(void)
 {
     gc_mutex_lock(&timers.lock);
-    size_t n = timers.len;
+    size_t n = timers.main.len;
     gc_mutex_unlock(&timers.lock);
     return n;
+}
+
+/* ---- bubble heaps (gc_bubble.c) ---------------------------------------- */
+
+gc_timer_heap *gc_timer_heap_new(void)
+{
+    return calloc(1, sizeof(gc_timer_heap));
+}
+
+void gc_timer_heap_clear(gc_timer_heap *h)
+{
+    gc_mutex_lock(&timers.lock);
+    /* What is left is stopped: its timers may outlive the heap. */
+    for (size_t i = 0; i < h->len; i++)
+        h->heap[i]->heap_index = NOT_IN_HEAP;
+    h->len = 0;
+    gc_mutex_unlock(&timers.lock);
+}
+
+void gc_timer_heap_free(gc_timer_heap *h)
+{
+    if (!h)
+        return;
+    gc_timer_heap_clear(h);
+    free(h->heap);
+    free(h);
+}
+
+/* A periodic timer whose channel is full drops its ticks: until somebody
+   receives, it can wake nobody, so it does not count as pending. */
+static bool can_deliver(gc_timer *t)
+{
+    if (t->fn || t->period == 0)
+        return true;
+    int64_t cap = gc_chan_capacity(t->chan);
+    return cap < 0 || (int64_t)gc_chan_len(t->chan) < cap;
+}
+
+int64_t gc_timer_heap_next(gc_timer_heap *h)
+{
+    gc_mutex_lock(&timers.lock);
+    int64_t next = GC_FOREVER;
+    for (size_t i = 0; i < h->len; i++) {
+        gc_timer *t = h->heap[i];
+        if (t->when < next && can_deliver(t))
+            next = t->when;
+    }
+    gc_mutex_unlock(&timers.lock);
+    return next;
+}
+
+size_t gc_timer_heap_fire(gc_timer_heap *h, int64_t now)
+{
+    gc_mutex_lock(&timers.lock);
+    size_t fired = fire_due(h, now, false);
+    gc_mutex_unlock(&timers.lock);
+    return fired;
 }

@@ -69,7 +69,26 @@ static inline int64_t gc_timer_value_ns(const void *value)
    (the fork left only the forking thread).  Call after fork, in the child. */
 void gc_timer_resume_after_fork(void);
 
-/* Pending timers in the process (for tests and introspection). */
+/* Will the timer still fire (it is pending)?  A snapshot, for
+   introspection (pygochan.testing.leaked). */
+bool gc_timer_armed(gc_timer *t);
+
+/* Pending timers on the timer thread (for tests and introspection). */
 size_t gc_timer_pending(void);
+
+/* A testing bubble's own heap (gc_bubble.h): timers armed on a bubble
+   thread go there, and nothing fires them but the bubble advancing its
+   virtual clock.  Freeing it stops the timers left in it. */
+typedef struct gc_timer_heap gc_timer_heap;
+gc_timer_heap *gc_timer_heap_new(void);
+void gc_timer_heap_free(gc_timer_heap *h);
+/* Stop every timer in h (they stay valid; a reset arms them anew). */
+void gc_timer_heap_clear(gc_timer_heap *h);
+/* The earliest deadline in h of a timer that can still do something (a
+   periodic timer whose channel is full drops its ticks), or GC_FOREVER. */
+int64_t gc_timer_heap_next(gc_timer_heap *h);
+/* Fire every timer in h due at now (sends; callbacks run on this thread).
+   Returns how many fired. */
+size_t gc_timer_heap_fire(gc_timer_heap *h, int64_t now);
 
 #endif

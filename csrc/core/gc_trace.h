@@ -24,7 +24,7 @@
  *
  * Events carry the channel's id (gc_chan_id: unique for the process's
  * life, never reused), the thread's id (the function given to
- * gc_trace_start, called on the recording thread), the time (gc_now_ns) and
+ * gc_trace_start, called on the recording thread), the time (gc_real_now_ns) and
  * for PARK / WAKE the address of the blocked call (a pairing key: unique
  * among the calls blocked at once).
  *

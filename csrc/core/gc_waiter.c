@@ -126,7 +126,24 @@ enum gc_park_result gc_waiter_sleep_or_stop(gc_waiter *w, int64_t deadline_ns,
         if (stop_word &&
             atomic_load_explicit(stop_word, memory_order_acquire) == stop_value)
             return GC_PARK_INTERRUPTED;
-        enum gc_park_result r = sleep_while(w, GC_W_WAITING, deadline_ns);
+        enum gc_park_result r;
+        if (stop_word) {
+            /* Look at the stop word again once SLEEPING is set: a stopper
+               (gc_waiter_stop_wake) sets the word, then clears the flag and
+               wakes, so either this sees its word or the park sees the
+               flag gone and returns at once -- its wake-up is never lost. */
+            uint32_t s = GC_W_WAITING;
+            if (!atomic_compare_exchange_strong_explicit(
+                    &w->state, &s, GC_W_WAITING | SLEEPING, memory_order_seq_cst,
+                    memory_order_acquire) &&
+                s != (GC_W_WAITING | SLEEPING))
+                return GC_PARK_WOKEN;
+            if (atomic_load_explicit(stop_word, memory_order_seq_cst) == stop_value)
+                return GC_PARK_INTERRUPTED;
+            r = gc_park(&w->state, GC_W_WAITING | SLEEPING, deadline_ns);
+        } else {
+            r = sleep_while(w, GC_W_WAITING, deadline_ns);
+        }
         if (gc_waiter_state(w) != GC_W_WAITING)
             return GC_PARK_WOKEN;
         if (r == GC_PARK_TIMEOUT)
@@ -147,4 +164,12 @@ void gc_waiter_wait_done(gc_waiter *w)
     } while (gc_spin_once(&spin));
     while (gc_waiter_state(w) != GC_W_DONE)
         sleep_while(w, GC_W_CLAIMED, GC_FOREVER);
+}
+
+void gc_waiter_stop_wake(_Atomic uint32_t *state)
+{
+    uint32_t s = GC_W_WAITING | SLEEPING;
+    atomic_compare_exchange_strong_explicit(state, &s, GC_W_WAITING, memory_order_seq_cst,
+                                            memory_order_relaxed);
+    gc_unpark(state);
 }

@@ -100,6 +100,10 @@ enum gc_park_result gc_waiter_sleep_or_stop(gc_waiter *w, int64_t deadline_ns,
                                             const _Atomic uint64_t *stop_word,
                                             uint64_t stop_value);
 
+/* A stopper, after setting the stop word of a gc_waiter_sleep_or_stop on
+   the waiter whose state word this is: wake it, never losing the wake-up. */
+void gc_waiter_stop_wake(_Atomic uint32_t *state);
+
 /* Owner, after a claim: wait for the claimer's finish (it is mid-commit). */
 void gc_waiter_wait_done(gc_waiter *w);
 

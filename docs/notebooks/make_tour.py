@@ -60,6 +60,31 @@ results"""),
         g.go(time.sleep, 0.01)
 wg = gc.WaitGroup()
 wg"""),
+    new_markdown_cell("""## Which stage is slow?
+
+A pipeline is stages joined by channels. `gc.report(...)` takes its channels in order
+(and any pools) and names the stage that holds the rest back: its input stays full
+(the stage before it waits to send) while its output stays empty (the stage after it
+waits to receive). In a notebook the report draws each channel's fill and the time its
+senders and receivers spent blocked."""),
+    new_code_cell("""def stage(inp, out, seconds_per_item):
+    for item in inp:
+        time.sleep(seconds_per_item)     # the stage's work
+        out.send(item)
+    out.close()
+
+def source(out, n):
+    for i in range(n):
+        out.send(i)
+    out.close()
+
+raw, parsed, enriched = gc.Channel(4), gc.Channel(4), gc.Channel(4)
+for target, args in [(source, (raw, 60)),
+                     (stage, (raw, parsed, 0.001)),        # parse: fast
+                     (stage, (parsed, enriched, 0.01))]:   # enrich: slow
+    threading.Thread(target=target, args=args).start()
+results = list(enriched)                                   # the sink: this cell
+gc.report(raw, parsed, enriched, labels=["raw", "parsed", "enriched"])"""),
     new_markdown_cell("""## asyncio
 
 The kernel runs an event loop, so a cell can `await` a channel directly. The same

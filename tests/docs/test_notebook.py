@@ -92,3 +92,9 @@ def test_tour_runs_in_a_real_kernel_and_survives_an_interrupt():
     assert "<pygochan.Pool" in joined and "state=finished returned int" in joined
     assert "<pygochan.WaitGroup count=0>" in joined
     assert "'after the interrupt'" in outputs[-1] and "len=0" in outputs[-1]
+    # the pipeline cell names its slow stage, in text and as a picture
+    report_cell = next(c for c in nb.cells if c.cell_type == "code" and "gc.report(" in c.source)
+    assert "bottleneck: the stage fed by #2 'parsed'" in text_of(report_cell), text_of(report_cell)
+    html = next(out.data["text/html"] for out in report_cell.outputs
+                if out.output_type == "execute_result")
+    assert "senders blocked" in html and "<script" not in html

@@ -17,13 +17,16 @@
    freed memory. */
 #include "debug/blocked.h"
 #include "args.h"
+#include "channel.h"
 
 #include "platform/gc_platform.h"
 #include <sched.h>
 #include <stdlib.h>
 #include <time.h>
 
+#include "gc_ctx.h"
 #include "gc_park.h"
+#include "gc_timer.h"
 
 static gc_mutex all_lock = GC_MUTEX_INIT;
 static pyg_blocked *all_head; /* guarded by all_lock */
@@ -81,7 +84,7 @@ static int64_t coarse_now_ns(void)
     if (clock_gettime(CLOCK_MONOTONIC_COARSE, &ts) == 0)
         return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 #endif
-    return gc_now_ns();
+    return gc_real_now_ns();
 }
 
 /* GCC refuses fences under ThreadSanitizer, which does not model them.  The
@@ -110,13 +113,15 @@ static void end_write(pyg_blocked *rec, uint64_t seq)
 }
 
 uint64_t pyg_blocked_park(pyg_blocked *rec, const char *op, PyObject *const *objects,
-                          Py_ssize_t nobjects, bool timed, _Atomic uint32_t *word)
+                          Py_ssize_t nobjects, PyObject *ctx, bool timed,
+                          _Atomic uint32_t *word)
 {
     int64_t now = coarse_now_ns();
     uint64_t seq = begin_write(rec);
     atomic_store_explicit(&rec->op, op, memory_order_relaxed);
     atomic_store_explicit(&rec->objects, objects, memory_order_relaxed);
     atomic_store_explicit(&rec->nobjects, nobjects, memory_order_relaxed);
+    atomic_store_explicit(&rec->ctx, ctx, memory_order_relaxed);
     atomic_store_explicit(&rec->since_ns, now, memory_order_relaxed);
     atomic_store_explicit(&rec->timed, timed, memory_order_relaxed);
     atomic_store_explicit(&rec->word, word, memory_order_relaxed);
@@ -138,6 +143,7 @@ typedef struct {
     const char *op;
     PyObject *const *objects;
     Py_ssize_t nobjects;
+    PyObject *ctx;
     int64_t since_ns;
     _Atomic uint32_t *word;
 } record_view;
@@ -157,6 +163,7 @@ static void read_record(pyg_blocked *rec, record_view *v)
         v->op = atomic_load_explicit(&rec->op, memory_order_relaxed);
         v->objects = atomic_load_explicit(&rec->objects, memory_order_relaxed);
         v->nobjects = atomic_load_explicit(&rec->nobjects, memory_order_relaxed);
+        v->ctx = atomic_load_explicit(&rec->ctx, memory_order_relaxed);
         v->since_ns = atomic_load_explicit(&rec->since_ns, memory_order_relaxed);
         v->word = atomic_load_explicit(&rec->word, memory_order_relaxed);
         SEQLOCK_FENCE(rec, memory_order_acquire);
@@ -171,19 +178,29 @@ typedef struct {
     unsigned long thread_ident;
     const char *op;
     size_t first_ref; /* its objects are refs[first_ref:next one's] */
+    PyObject *ctx;    /* a reference, or NULL */
     int64_t since_ns;
     bool timed;
 } snapshot;
 
 /* _blocked(): [(thread ident, operation, (objects...), since, timed), ...]
-   with since on the time.monotonic() clock.  Called with the GIL held: a
+   with since on the time.monotonic() clock; _blocked(True) adds a sixth
+   item, the wait's ctx= Context or None (pygochan.testing.leaked).
+   Called with the GIL held: a
    parked call cannot release its objects before it gets the GIL back, so
    taking references to them is safe while its record still says parked
    (checked again after).  Without a GIL that does not hold, and the
-   objects are left out. */
-static PyObject *module_blocked(PyObject *module, PyObject *Py_UNUSED(ignored))
+   objects (and the ctx) are left out. */
+static PyObject *module_blocked(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     pyg_state *st = PyModule_GetState(module);
+    if (nargs > 1) {
+        PyErr_SetString(PyExc_TypeError, "_blocked(with_ctx=False)");
+        return NULL;
+    }
+    int with_ctx = nargs == 1 ? PyObject_IsTrue(args[0]) : 0;
+    if (with_ctx < 0)
+        return NULL;
     PyObject *list = PyList_New(0);
     if (!list)
         return NULL;
@@ -213,8 +230,10 @@ static PyObject *module_blocked(PyObject *module, PyObject *Py_UNUSED(ignored))
         if (!v.parked)
             continue;
         Py_ssize_t nobjects = 0;
+        PyObject *ctx = NULL;
 #ifndef Py_GIL_DISABLED
         nobjects = v.nobjects;
+        ctx = v.ctx;
 #endif
         if (nrefs + (size_t)nobjects > cap) {
             size_t newcap = 2 * cap + (size_t)nobjects;
@@ -229,13 +248,15 @@ static PyObject *module_blocked(PyObject *module, PyObject *Py_UNUSED(ignored))
         size_t first = nrefs;
         for (Py_ssize_t i = 0; i < nobjects; i++)
             refs[nrefs++] = Py_NewRef(v.objects[i]);
+        Py_XINCREF(ctx);
         if (atomic_load_explicit(&r->seq, memory_order_acquire) != v.seq) {
             /* it unparked while we looked: leave it out */
             while (nrefs > first)
                 Py_DECREF(refs[--nrefs]);
+            Py_XDECREF(ctx);
             continue;
         }
-        snaps[got++] = (snapshot){r->thread_ident, v.op, first, v.since_ns, v.timed};
+        snaps[got++] = (snapshot){r->thread_ident, v.op, first, ctx, v.since_ns, v.timed};
     }
     gc_mutex_unlock(&all_lock);
     for (size_t i = 0; i < got && list && !nomem; i++) {
@@ -245,13 +266,20 @@ static PyObject *module_blocked(PyObject *module, PyObject *Py_UNUSED(ignored))
         if (objs)
             for (size_t k = first; k < last; k++)
                 PyTuple_SET_ITEM(objs, (Py_ssize_t)(k - first), Py_NewRef(refs[k]));
-        PyObject *item = objs ? Py_BuildValue(
-            "(ksNdO)", snaps[i].thread_ident, snaps[i].op, objs,
-            (double)snaps[i].since_ns / 1e9, snaps[i].timed ? Py_True : Py_False) : NULL;
+        double since = (double)snaps[i].since_ns / 1e9;
+        PyObject *timed = snaps[i].timed ? Py_True : Py_False;
+        PyObject *ctx = snaps[i].ctx ? snaps[i].ctx : Py_None;
+        PyObject *item = !objs ? NULL
+                         : with_ctx ? Py_BuildValue("(ksNOdO)", snaps[i].thread_ident, snaps[i].op,
+                                                    objs, ctx, since, timed)
+                                    : Py_BuildValue("(ksNdO)", snaps[i].thread_ident, snaps[i].op,
+                                                    objs, since, timed);
         if (!item || PyList_Append(list, item) < 0)
             Py_CLEAR(list);
         Py_XDECREF(item);
     }
+    for (size_t i = 0; i < got; i++)
+        Py_XDECREF(snaps[i].ctx);
     for (size_t k = 0; k < nrefs; k++)
         Py_DECREF(refs[k]);
     PyMem_Free(snaps);
@@ -261,6 +289,29 @@ static PyObject *module_blocked(PyObject *module, PyObject *Py_UNUSED(ignored))
         return PyErr_NoMemory();
     }
     return list;
+}
+
+/* _wakes_by_itself(channel) -> bool: will something no Python object holds
+   still deliver on channel?  A Timer's, Ticker's or after()'s channel
+   whose timer is pending, a done channel whose context has a deadline.
+   (A view answers for the channel it views.)  For leaked(): a wait on such
+   a channel ends however unreachable the channel is. */
+static PyObject *module_wakes_by_itself(PyObject *module, PyObject *obj)
+{
+    pyg_state *st = PyModule_GetState(module);
+    if (!Py_IS_TYPE(obj, st->channel_type)) {
+        PyErr_Format(PyExc_TypeError, "expected a Channel, not %.200s", Py_TYPE(obj)->tp_name);
+        return NULL;
+    }
+    pyg_channel *ch = (pyg_channel *)obj;
+    while ((ch->kind == PYG_CHAN_RECV_VIEW || ch->kind == PYG_CHAN_SEND_VIEW) && ch->view_of)
+        ch = (pyg_channel *)ch->view_of;
+    bool wakes = false;
+    if (ch->kind == PYG_CHAN_TIMER && ch->timer)
+        wakes = gc_timer_armed(ch->timer);
+    else if (ch->kind == PYG_CHAN_DONE && ch->owner_ctx)
+        wakes = gc_ctx_deadline(ch->owner_ctx) != GC_FOREVER;
+    return PyBool_FromLong(wakes);
 }
 
 /* ---- deadlock detection ------------------------------------------------- */
@@ -374,7 +425,7 @@ int pyg_deadlock_check(pyg_state *st, pyg_deadlock_watch *watch, PyObject **mess
         watch->quiet_since_ns = 0;
         return 0;
     }
-    int64_t now = gc_now_ns();
+    int64_t now = gc_real_now_ns();
     if (watch->quiet_since_ns == 0 || changes != watch->quiet_changes) {
         /* Every wait that begins or ends restarts the grace period. */
         watch->quiet_since_ns = now;
@@ -527,7 +578,7 @@ static PyObject *module_end_deadlocked_waits(PyObject *module, PyObject *idents)
             result = PyLong_FromLong(0);
             goto done;
         }
-        int64_t now = gc_now_ns();
+        int64_t now = gc_real_now_ns();
         if (watch.quiet_since_ns == 0 || changes != watch.quiet_changes) {
             watch.quiet_since_ns = now;
             watch.quiet_changes = changes;
@@ -658,8 +709,11 @@ void pyg_blocked_after_fork(pyg_state *st)
 }
 
 static PyMethodDef blocked_functions[] = {
-    {"_blocked", module_blocked, METH_NOARGS,
-     "_blocked(): the parked waits, as (ident, op, objects, since, timed)."},
+    {"_blocked", (PyCFunction)(void (*)(void))module_blocked, METH_FASTCALL,
+     "_blocked(with_ctx=False): the parked waits, as (ident, op, objects, since, timed);\n"
+     "with_ctx: (ident, op, objects, ctx, since, timed)."},
+    {"_wakes_by_itself", module_wakes_by_itself, METH_O,
+     "_wakes_by_itself(channel): a timer or a deadline will still send on or close it."},
     {"_set_deadlock_detection", (PyCFunction)(void (*)(void))module_set_deadlock_detection,
      METH_FASTCALL, "_set_deadlock_detection(enabled, grace)"},
     {"_deadlock_detection", module_deadlock_detection, METH_NOARGS,

@@ -21,6 +21,7 @@ typedef struct pyg_blocked {
     const char *_Atomic op;         /* static text */
     PyObject *const *_Atomic objects;
     _Atomic Py_ssize_t nobjects;
+    PyObject *_Atomic ctx;          /* the wait's ctx= Context (borrowed), or NULL */
     _Atomic int64_t since_ns;
     _Atomic uint32_t *_Atomic word; /* the parked waiter's state word */
     /* Written by another thread (the exit hook, see debug/blocked.c): the seq of
@@ -40,7 +41,8 @@ typedef struct {
 pyg_blocked *pyg_blocked_self(pyg_state *st);
 /* Returns the record's seq while this park lasts. */
 uint64_t pyg_blocked_park(pyg_blocked *rec, const char *op, PyObject *const *objects,
-                          Py_ssize_t nobjects, bool timed, _Atomic uint32_t *word);
+                          Py_ssize_t nobjects, PyObject *ctx, bool timed,
+                          _Atomic uint32_t *word);
 void pyg_blocked_unpark(pyg_blocked *rec);
 /* On the main thread, between slices of an untimed wait: 1 with *message
    (a new reference) if every thread has been parked hopelessly for the

@@ -383,6 +383,16 @@ static PyObject *aop_first_step(pyg_aop *self)
        raising has no effect, as at the entry of any coroutine; the try's
        own checks (before a send, after a receive) cover the rest. */
     bool stop = PyErr_CheckSignals() < 0;
+    if (!stop && GC_UNLIKELY(gc_bubble_tls != NULL)) {
+        /* An event loop keeps its own clock (loop.time(), its call_at
+           heap), which a bubble cannot move: its timeouts and sleeps would
+           run on real time while the bubble's jumped. */
+        PyErr_SetString(PyExc_RuntimeError,
+                        "pygochan cannot be awaited inside a testing bubble: an event "
+                        "loop's clock is not virtual; run the loop outside the bubble, "
+                        "or use threads inside it");
+        stop = true;
+    }
     if (!stop && PyDict_GET_SIZE(st->aio_redeliver) > 0) {
         PyObject *r = PyObject_CallNoArgs(st->aio_pending_cancel);
         stop = r == NULL;

@@ -39,6 +39,7 @@ static void init_common(pyg_op *op, pyg_state *st, enum pyg_op_kind kind,
     op->timeout.deadline_ns = GC_FOREVER;
     op->timeout.seconds = -1.0;
     op->ctx = NULL;
+    op->ctx_obj = NULL;
     op->closed_chan = NULL;
     op->pool = NULL;
     op->route = 0;
@@ -59,8 +60,11 @@ static int parse_limits(pyg_op *op, PyObject *timeout_obj, PyObject *ctx_obj)
     if (timeout_obj && timeout_obj != Py_None &&
         pyg_parse_timeout(timeout_obj, &op->timeout) < 0)
         return -1;
-    if (ctx_obj && ctx_obj != Py_None && pyg_ctx_arg(op->st, ctx_obj, &op->ctx) < 0)
-        return -1;
+    if (ctx_obj && ctx_obj != Py_None) {
+        if (pyg_ctx_arg(op->st, ctx_obj, &op->ctx) < 0)
+            return -1;
+        op->ctx_obj = ctx_obj;
+    }
     return 0;
 }
 
@@ -344,9 +348,9 @@ enum gc_status pyg_op_block(pyg_op *op)
         return GC_TIMEOUT;
     }
     ensure_select(op);
+    pyg_wait_how how = {op->name, op->shown, op->nshown, NULL, NULL, 0, op->ctx_obj};
     enum gc_status status =
-        pyg_wait_for(op->st, &op->sel, op->timeout.deadline_ns, &op->res,
-                     op->name, op->shown, op->nshown);
+        pyg_wait_with(op->st, &op->sel, op->timeout.deadline_ns, &op->res, &how);
     settle(op, status);
     op->aborted = status != GC_OK && status != GC_CLOSED;
     return status;

@@ -85,6 +85,7 @@ typedef struct pyg_op {
     Py_ssize_t nshown;
     pyg_timeout timeout;
     gc_ctx *ctx;              /* ctx= (borrowed), or NULL */
+    PyObject *ctx_obj;        /* ctx='s Context (borrowed), or NULL: blocked records */
     gc_chan *closed_chan;     /* CLOSED: the channel, NULL if it never closes */
     PyObject *pool;           /* SUBMIT: the Pool (borrowed) and its job's route, */
     int route;

@@ -7,18 +7,44 @@
 #include "deferred.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "gc_bubble.h"
 #include "gc_park.h"
 
 /* How long the main thread sleeps at most before it runs signal handlers,
    so that Ctrl-C is answered within this even when SIGINT was delivered to
-   another thread (and so did not interrupt the main thread's sleep). */
+   another thread (and so did not interrupt the main thread's sleep).
+   The same PyErr_CheckSignals() call runs a pending PEP 768 remote script
+   on CPython 3.14+ (sys.remote_exec targets the main thread, and CPython
+   runs it from there as well as from the eval loop): this wake-up is what
+   lets `python -m pygochan ps` reach a program whose main thread is parked
+   in pygochan (tests/debug/test_ps.py). */
 #define MAIN_THREAD_SLICE_NS (50 * 1000 * 1000)
 
 
 
 
+
+void pyg_raise_bubble_deadlock(pyg_state *st, struct gc_bubble *bubble, const char *op,
+                               PyObject *const *objects, Py_ssize_t nobjects)
+{
+    char *report = gc_bubble_deadlock_report(bubble);
+    PyObject *message = PyUnicode_FromFormat(
+        "%s\nThis thread waits in %s", report ? report : "all threads in the bubble are blocked - deadlock!",
+        op);
+    free(report);
+    for (Py_ssize_t i = 0; message && i < nobjects; i++) {
+        PyObject *line = PyUnicode_FromFormat("%U%s %R", message, i == 0 ? " on" : ",",
+                                              objects[i]);
+        Py_SETREF(message, line);
+    }
+    if (!message)
+        return;
+    PyErr_SetObject(st->deadlock, message);
+    Py_DECREF(message);
+}
 
 enum gc_status pyg_wait_with(pyg_state *st, gc_select *sel, int64_t deadline_ns,
                              gc_select_result *res, const pyg_wait_how *how)
@@ -39,32 +65,59 @@ enum gc_status pyg_wait_with(pyg_state *st, gc_select *sel, int64_t deadline_ns,
     uint64_t parked_seq = 0;
     sel->stop_word = NULL;
     if (rec) {
-        parked_seq = pyg_blocked_park(rec, op, how->objects, how->nobjects, timed,
-                                      &sel->waiter.state);
+        parked_seq = pyg_blocked_park(rec, op, how->objects, how->nobjects, how->ctx,
+                                      timed, &sel->waiter.state);
         /* the exit hook may end this wait (pyg_blocked.kick_seq) */
         sel->stop_word = &rec->kick_seq;
         sel->stop_value = parked_seq;
+    }
+    /* In a testing bubble the deadline is on its virtual clock: the real
+       sleep has none, and the bubble ends it when its clock gets there
+       (or when nothing can ever end it), through the stop word. */
+    gc_bubble_member *bubbled = GC_UNLIKELY(gc_bubble_tls != NULL) ? gc_bubble_self() : NULL;
+    int64_t real_deadline_ns = deadline_ns;
+    if (bubbled) {
+        /* gc_select_wait parks it with the bubble once its cases are
+           queued (and this unparks it after every return). */
+        sel->bubble = bubbled;
+        sel->bubble_op = op;
+        sel->bubble_deadline = deadline_ns;
+        real_deadline_ns = GC_FOREVER;
+        if (!rec) {
+            sel->stop_word = gc_bubble_stop_word(bubbled);
+            sel->stop_value = atomic_load(sel->stop_word) + 1;
+        }
     }
     pyg_deadlock_watch watch = {0, 0};
     for (;;) {
         enum gc_status status;
         bool kicked = false;
+        enum gc_bubble_wake bubble_woke = GC_BUBBLE_NOT_WOKEN;
         if (how->on_slice && how->on_slice(how->on_slice_arg) < 0) {
             if (rec)
                 pyg_blocked_unpark(rec);
             return GC_INTERRUPTED;
         }
         Py_BEGIN_ALLOW_THREADS
-        status = gc_select_wait(sel, deadline_ns, slice_ns, res);
+        status = gc_select_wait(sel, real_deadline_ns, slice_ns, res);
+        if (bubbled)
+            bubble_woke = gc_bubble_unpark(bubbled);
         kicked = status == GC_INTERRUPTED && rec &&
                  atomic_load_explicit(&rec->kick_seq, memory_order_acquire) == parked_seq;
         /* Woken: unpark before queueing for the GIL, so that a thread about
            to run is never counted as parked. */
-        if ((status != GC_INTERRUPTED || kicked) && rec)
+        if ((status != GC_INTERRUPTED || kicked || bubble_woke) && rec)
             pyg_blocked_unpark(rec);
         Py_END_ALLOW_THREADS
         if (status != GC_INTERRUPTED)
             return status;
+        if (bubble_woke == GC_BUBBLE_TIMEOUT)
+            return GC_TIMEOUT;
+        if (bubble_woke == GC_BUBBLE_DEADLOCK) {
+            pyg_raise_bubble_deadlock(st, gc_bubble_of(bubbled), op, how->objects,
+                                      how->nobjects);
+            return GC_INTERRUPTED;
+        }
         if (kicked) {
             /* The program is exiting, deadlocked (see debug/blocked.c): this
                wait, which had no effect, ends so that its thread can. */
@@ -80,7 +133,7 @@ enum gc_status pyg_wait_with(pyg_state *st, gc_select *sel, int64_t deadline_ns,
         int deadlocked = 0;
         PyObject *message = NULL;
         if (PyErr_CheckSignals() < 0 ||
-            (on_main && !timed && rec &&
+            (on_main && !timed && rec && !bubbled &&
              (deadlocked = pyg_deadlock_check(st, &watch, &message)) < 0)) {
             if (rec)
                 pyg_blocked_unpark(rec);
@@ -108,7 +161,7 @@ enum gc_status pyg_wait_for(pyg_state *st, gc_select *sel, int64_t deadline_ns,
                             gc_select_result *res, const char *op,
                             PyObject *const *objects, Py_ssize_t nobjects)
 {
-    pyg_wait_how how = {op, objects, nobjects, NULL, NULL, 0};
+    pyg_wait_how how = {op, objects, nobjects, NULL, NULL, 0, NULL};
     return pyg_wait_with(st, sel, deadline_ns, res, &how);
 }
 

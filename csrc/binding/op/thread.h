@@ -15,7 +15,9 @@ enum pyg_recv_form { PYG_RECV_VALUE, PYG_RECV_PAIR, PYG_RECV_SELECT };
    called with the GIL held before the wait first sleeps and then at least
    every slice_ns while it sleeps (> 0), the wait staying recorded as
    parked meanwhile (so it must not wait itself); 0 to go on waiting, -1
-   with an exception set to end the wait with no effect. */
+   with an exception set to end the wait with no effect.  ctx: the
+   Context passed as ctx= (borrowed, alive during the call) or NULL; not
+   shown by blocked(), recorded for pygochan.testing.leaked(). */
 typedef struct {
     const char *op;
     PyObject *const *objects;
@@ -23,6 +25,7 @@ typedef struct {
     int (*on_slice)(void *arg);
     void *on_slice_arg;
     int64_t slice_ns;
+    PyObject *ctx;
 } pyg_wait_how;
 
 /* Finish a select whose gc_select_try found nothing ready: block with the
@@ -40,6 +43,13 @@ enum gc_status pyg_wait_with(pyg_state *st, gc_select *sel, int64_t deadline_ns,
 enum gc_status pyg_wait_for(pyg_state *st, gc_select *sel, int64_t deadline_ns,
                             gc_select_result *res, const char *op,
                             PyObject *const *objects, Py_ssize_t nobjects);
+/* Raise Deadlock for a wait (op, on objects) that a testing bubble ended
+   because nothing could ever complete it: the bubble's report of who waits
+   on what, and this wait's objects. */
+struct gc_bubble;
+void pyg_raise_bubble_deadlock(pyg_state *st, struct gc_bubble *bubble, const char *op,
+                               PyObject *const *objects, Py_ssize_t nobjects);
+
 enum gc_status pyg_wait(pyg_state *st, gc_select *sel, int64_t deadline_ns,
                         gc_select_result *res);
 

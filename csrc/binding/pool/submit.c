@@ -101,6 +101,8 @@ static PyObject *submit(pyg_pool *self, PyObject *const *args, Py_ssize_t nargs,
         pyg_ctx_arg(st, options[1], &ctx) < 0 ||
         !(future = pyg_future_new_task(st, fn, fn_args, kwargs)))
         goto done;
+    /* settled by the pool's workers: in the pool's bubble, if any */
+    pyg_future_set_bubble(future, gc_chan_bubble(gc_pool_jobs(self->pool)));
     if (self->work->measure_queue_wait)
         pyg_future_stamp_submitted(future);
     if (ctx && gc_ctx_err_now(ctx) != GC_CTX_ALIVE) {

@@ -141,7 +141,7 @@ static int receive_job(pyg_state *state, pool_work *work, gc_pool_worker *me,
 {
     gc_pool *pool = work->pool;
     PyObject *waited_on = (PyObject *)work;
-    pyg_wait_how how = {"idle worker", &waited_on, 1, NULL, NULL, 0};
+    pyg_wait_how how = {"idle worker", &waited_on, 1, NULL, NULL, 0, NULL};
     if (UPKEEP_SLICE_NS > 0) {
         how.on_slice = run_thread_upkeep;
         how.on_slice_arg = upkeep;

@@ -1,8 +1,8 @@
-/* The core's clock, gc_now_ns, and gc_yield.  See gc_park.h.
+/* The core's clock, gc_real_now_ns, and gc_yield.  See gc_park.h.
 
-   gc_now_ns is the clock of Python's time.monotonic() on each system, so
+   gc_real_now_ns is the clock of Python's time.monotonic() on each system, so
    that an absolute deadline the binding computes from time.monotonic() and
-   one the core computes from gc_now_ns mean the same instant:
+   one the core computes from gc_real_now_ns mean the same instant:
      Linux, the BSDs: clock_gettime(CLOCK_MONOTONIC)
      macOS:           mach_absolute_time() (does not advance while asleep)
      Windows:         QueryPerformanceCounter() (time.monotonic() since
@@ -13,7 +13,7 @@
 #if defined(_WIN32)
 #include <windows.h>
 
-int64_t gc_now_ns(void)
+int64_t gc_real_now_ns(void)
 {
     static _Atomic int64_t freq; /* ticks per second, constant after boot */
     int64_t f = atomic_load_explicit(&freq, memory_order_relaxed);
@@ -42,7 +42,7 @@ void gc_yield(void)
 #if defined(__APPLE__)
 #include <mach/mach_time.h>
 
-int64_t gc_now_ns(void)
+int64_t gc_real_now_ns(void)
 {
     /* The timebase is constant: racing first calls store the same values. */
     static _Atomic uint32_t numer, denom;
@@ -62,7 +62,7 @@ int64_t gc_now_ns(void)
     return (int64_t)(t / d * n + t % d * n / d);
 }
 #else
-int64_t gc_now_ns(void)
+int64_t gc_real_now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);

@@ -6,9 +6,9 @@
      thread that does not exist in the child; the child makes every stripe
      anew (pthread_atfork), or its first park or unpark on that stripe would
      hang forever;
-   - the clock: deadlines are on gc_now_ns's clock.  Where the condvar can
+   - the clock: deadlines are on gc_real_now_ns's clock.  Where the condvar can
      wait on CLOCK_MONOTONIC (pthread_condattr_setclock succeeds) and that
-     is gc_now_ns's clock, the deadline is passed as is; otherwise (macOS,
+     is gc_real_now_ns's clock, the deadline is passed as is; otherwise (macOS,
      winpthreads, or a failing setclock) the wait is converted to the
      condvar's own clock, or to a relative wait where there is one.  A
      timed wait that reports a timeout before the deadline (the wall clock
@@ -27,7 +27,7 @@ static struct park_stripe {
 } stripes[GC_PARK_STRIPES];
 static pthread_once_t stripes_once = PTHREAD_ONCE_INIT;
 /* Set once by stripes_init: the condvars wait on CLOCK_MONOTONIC, which is
-   gc_now_ns's clock (not on macOS, whose time.monotonic() clock is
+   gc_real_now_ns's clock (not on macOS, whose time.monotonic() clock is
    mach_absolute_time). */
 static bool cond_clock_is_ours;
 
@@ -85,14 +85,14 @@ static struct timespec to_timespec(int64_t ns)
     return ts;
 }
 
-/* Wait on s->cond (its lock held) until deadline_ns on gc_now_ns's clock. */
+/* Wait on s->cond (its lock held) until deadline_ns on gc_real_now_ns's clock. */
 static int timed_wait(struct park_stripe *s, int64_t deadline_ns)
 {
     if (cond_clock_is_ours) {
         struct timespec ts = to_timespec(deadline_ns);
         return pthread_cond_timedwait(&s->cond, &s->lock, &ts);
     }
-    int64_t left = deadline_ns - gc_now_ns();
+    int64_t left = deadline_ns - gc_real_now_ns();
     if (left <= 0)
         return ETIMEDOUT;
     /* Longer waits are cut short (reported as a wake-up, then parked again):
@@ -117,7 +117,7 @@ enum gc_park_result gc_park(_Atomic uint32_t *word, uint32_t expected,
 {
     /* A deadline already past costs no lock and no system call, as with
        the futex: a caller racing a claimer gives up as soon. */
-    if (deadline_ns != GC_FOREVER && gc_now_ns() >= deadline_ns)
+    if (deadline_ns != GC_FOREVER && gc_real_now_ns() >= deadline_ns)
         return GC_PARK_TIMEOUT;
     struct park_stripe *s = stripe_for((void *)word);
     enum gc_park_result result = GC_PARK_WOKEN;
@@ -126,7 +126,7 @@ enum gc_park_result gc_park(_Atomic uint32_t *word, uint32_t expected,
         if (deadline_ns == GC_FOREVER) {
             pthread_cond_wait(&s->cond, &s->lock);
         } else if (timed_wait(s, deadline_ns) == ETIMEDOUT &&
-                   gc_now_ns() >= deadline_ns) {
+                   gc_real_now_ns() >= deadline_ns) {
             result = GC_PARK_TIMEOUT;
         }
     }

@@ -20,7 +20,7 @@ enum gc_park_result gc_park(_Atomic uint32_t *word, uint32_t expected,
 {
     uint32_t timeout_us = 0; /* 0: no timeout */
     if (deadline_ns != GC_FOREVER) {
-        int64_t left = deadline_ns - gc_now_ns();
+        int64_t left = deadline_ns - gc_real_now_ns();
         if (left <= 0)
             return GC_PARK_TIMEOUT;
         int64_t us = (left + 999) / 1000;
@@ -34,7 +34,7 @@ enum gc_park_result gc_park(_Atomic uint32_t *word, uint32_t expected,
         return GC_PARK_WOKEN;
     switch (-rc) {
     case ETIMEDOUT:
-        return gc_now_ns() >= deadline_ns ? GC_PARK_TIMEOUT : GC_PARK_WOKEN;
+        return gc_real_now_ns() >= deadline_ns ? GC_PARK_TIMEOUT : GC_PARK_WOKEN;
     case EINTR:
         return GC_PARK_INTERRUPTED;
     default: /* EFAULT and the like: let the caller look at the word again */

@@ -15,7 +15,7 @@ enum gc_park_result gc_park(_Atomic uint32_t *word, uint32_t expected,
 {
     struct _umtx_time t, *tp = NULL;
     if (deadline_ns != GC_FOREVER) {
-        if (gc_now_ns() >= deadline_ns)
+        if (gc_real_now_ns() >= deadline_ns)
             return GC_PARK_TIMEOUT;
         t._timeout.tv_sec = (time_t)(deadline_ns / 1000000000);
         t._timeout.tv_nsec = (long)(deadline_ns % 1000000000);

@@ -11,7 +11,7 @@ enum gc_park_result gc_park(_Atomic uint32_t *word, uint32_t expected,
 {
     DWORD ms = INFINITE;
     if (deadline_ns != GC_FOREVER) {
-        int64_t left = deadline_ns - gc_now_ns();
+        int64_t left = deadline_ns - gc_real_now_ns();
         if (left <= 0)
             return GC_PARK_TIMEOUT;
         int64_t m = (left + 999999) / 1000000;
@@ -19,7 +19,7 @@ enum gc_park_result gc_park(_Atomic uint32_t *word, uint32_t expected,
     }
     if (WaitOnAddress((volatile VOID *)word, &expected, sizeof expected, ms))
         return GC_PARK_WOKEN; /* woken, or the word had already changed */
-    if (GetLastError() == ERROR_TIMEOUT && gc_now_ns() >= deadline_ns)
+    if (GetLastError() == ERROR_TIMEOUT && gc_real_now_ns() >= deadline_ns)
         return GC_PARK_TIMEOUT;
     return GC_PARK_WOKEN;
 }

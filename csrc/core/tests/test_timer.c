@@ -51,6 +51,30 @@ static void test_timer_stop_leaves_no_stale_value(void)
     destroy(ch);
 }
 
+static void test_timer_armed_while_pending(void)
+{
+    gc_chan *ch = gc_chan_new(1);
+    gc_timer *t = gc_timer_new(ch);
+    bool was_active;
+    void *v;
+    bool ok;
+    CHECK(!gc_timer_armed(t)); /* never set */
+    CHECK(gc_timer_reset(t, gc_now_ns() + 1000000000, 0, &was_active) == GC_OK);
+    CHECK(gc_timer_armed(t));
+    CHECK(gc_timer_stop(t));
+    CHECK(!gc_timer_armed(t)); /* stopped */
+    CHECK(gc_timer_reset(t, gc_now_ns(), 0, &was_active) == GC_OK);
+    CHECK(recv_wait(ch, &v, &ok, gc_deadline_after(5)) == GC_OK);
+    CHECK(!gc_timer_armed(t)); /* fired: a one-shot timer is done */
+    CHECK(gc_timer_reset(t, gc_now_ns() + 1000000, 1000000, &was_active) == GC_OK);
+    CHECK(recv_wait(ch, &v, &ok, gc_deadline_after(5)) == GC_OK);
+    CHECK(gc_timer_armed(t)); /* a ticker stays pending */
+    gc_timer_stop(t);
+    CHECK(!gc_timer_armed(t));
+    gc_timer_free(t);
+    destroy(ch);
+}
+
 static void test_ticker_drops_ticks_for_a_slow_reader(void)
 {
     gc_chan *ch = gc_chan_new(1);
@@ -141,6 +165,7 @@ static const struct test_case tests[] = {
     {"timer_fires_once_into_its_channel",
      test_timer_fires_once_into_its_channel},
     {"timer_stop_leaves_no_stale_value", test_timer_stop_leaves_no_stale_value},
+    {"timer_armed_while_pending", test_timer_armed_while_pending},
     {"ticker_drops_ticks_for_a_slow_reader",
      test_ticker_drops_ticks_for_a_slow_reader},
     {"many_timers_racing_stop", test_many_timers_racing_stop},

@@ -95,9 +95,13 @@ def in_consume(frame):
 def on_sigint(signum, frame):
     # Raise in the receive called from consume(), not in asyncio's loop
     # between two steps of the task.
-    global delivered
+    # Disarmed before it raises: a second SIGINT that lands while the
+    # first KeyboardInterrupt is being handled (a storm on a loaded
+    # machine) must not raise inside the harness's own except block.
+    global armed, delivered
     delivered += 1
     if armed and in_consume(frame):
+        armed = False
         raise KeyboardInterrupt
 
 signal.signal(signal.SIGINT, on_sigint)
