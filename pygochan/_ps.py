@@ -329,7 +329,7 @@ def _format_pool_stats(s: Dict[str, Any]) -> str:
         return f"stats: {s['error']}"
     line = (f"{s.get('submitted', 0)} submitted, {s.get('completed', 0)} completed, "
             f"{s.get('failed', 0)} failed")
-    if "queue_wait_seconds" in s:
+    if s.get("queue_wait_seconds") is not None:  # None: not measured
         line += f"; tasks waited {s['queue_wait_seconds']:.3f} s for a worker"
     if "busy_seconds" in s:
         line += f"; workers busy {s['busy_seconds']:.3f} s"
