@@ -70,7 +70,8 @@ def _stats_of(obj: Any) -> Optional[Dict[str, Any]]:
     if not callable(stats):
         return None
     try:
-        return _plain(stats())
+        plain: Dict[str, Any] = _plain(stats())
+        return plain
     except Exception as exc:  # a closed pool, a broken subclass: say so, go on
         return {"error": f"{type(exc).__name__}: {exc}"}
 

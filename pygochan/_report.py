@@ -243,7 +243,8 @@ class Report:
         most = item.now.get("max_workers", 0)
         if not self.interval or not most or "busy_seconds" not in item.now:
             return 0.0
-        return min(item.judged.get("busy_seconds", 0.0) / (most * self.interval), 1.0)
+        share = float(item.judged.get("busy_seconds", 0.0)) / float(most * self.interval)
+        return min(share, 1.0)
 
     def _utilisation(self, item: _Item) -> str:
         if not self.interval or "busy_seconds" not in item.now:
