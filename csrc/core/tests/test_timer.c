@@ -111,8 +111,9 @@ static void test_many_timers_racing_stop(void)
         CHECK(gc_timer_reset(ts[i], now + (int64_t)(rnd(&r) % 3000000), 0,
                              &was_active) == GC_OK);
     }
-    size_t pending = gc_timer_pending();
-    CHECK(pending >= 1 && pending <= N);
+    /* How many already fired depends on the machine (a loaded one under
+       TSan can take the whole 3 ms to arm them): only the bound holds. */
+    CHECK(gc_timer_pending() <= N);
     for (int i = 0; i < N; i++) {
         if (i % 2)
             sleep_us(1);
