@@ -194,6 +194,22 @@ static PyType_Spec member_spec = {
 
 /* ---- _Bubble ----------------------------------------------------------- */
 
+
+/* A bubble's clock starts at the real time of entry rounded down to a
+   multiple of 1/512 s (less than 2 ms earlier) and reads, in seconds, as a
+   whole number of 512ths plus the rest: so the difference of two readings
+   is exact for every duration that is a multiple of 1/512 s (3600, 0.5,
+   60.75), and start + such a duration converts back to nanoseconds
+   exactly -- a test's `b.now() - start == 10` holds, whatever the machine's
+   uptime. */
+#define BUBBLE_GRAIN_NS 1953125 /* 1/512 s */
+
+static double virtual_seconds(int64_t ns)
+{
+    int64_t grains = ns / BUBBLE_GRAIN_NS;
+    return (double)grains / 512.0 + (double)(ns - grains * BUBBLE_GRAIN_NS) / 1e9;
+}
+
 static PyObject *bubble_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
     if ((args && PyTuple_GET_SIZE(args) > 0) || (kwds && PyDict_GET_SIZE(kwds) > 0)) {
@@ -203,7 +219,8 @@ static PyObject *bubble_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     pyg_bubble *self = (pyg_bubble *)type->tp_alloc(type, 0);
     if (!self)
         return NULL;
-    self->bubble = gc_bubble_new(gc_real_now_ns(), self);
+    int64_t entry = gc_real_now_ns();
+    self->bubble = gc_bubble_new(entry - entry % BUBBLE_GRAIN_NS, self);
     if (!self->bubble) {
         Py_DECREF(self);
         return PyErr_NoMemory();
@@ -232,7 +249,7 @@ static PyObject *bubble_add(pyg_bubble *self, PyObject *Py_UNUSED(ignored))
 
 static PyObject *bubble_now(pyg_bubble *self, PyObject *Py_UNUSED(ignored))
 {
-    return PyFloat_FromDouble((double)gc_bubble_now_ns(self->bubble) / 1e9);
+    return PyFloat_FromDouble(virtual_seconds(gc_bubble_now_ns(self->bubble)));
 }
 
 static PyObject *bubble_get_members(pyg_bubble *self, void *Py_UNUSED(closure))
@@ -304,6 +321,8 @@ static PyObject *bubble_current(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED
 
 static PyObject *monotonic_fn(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored))
 {
+    if (gc_bubble_tls != NULL)
+        return PyFloat_FromDouble(virtual_seconds(gc_now_ns()));
     return PyFloat_FromDouble((double)gc_now_ns() / 1e9);
 }
 

@@ -27,8 +27,22 @@ def test_the_clock_starts_at_the_real_monotonic_time_of_entry():
         start_ = b.now()
         inside = gc._core._monotonic()
     after = time.monotonic()
-    assert before <= start_ <= after
+    # rounded down to a whole 512th of a second (see the next test)
+    assert before - 1 / 512 <= start_ <= after
     assert inside == start_  # nothing blocked: time stood still
+
+
+def test_differences_of_virtual_times_are_exact():
+    # The clock starts on a whole 512th of a second, so start + 3600 (or
+    # + 0.5, + 60.75) is an exact float whatever the machine's uptime:
+    # `b.now() - start == 3600` must hold, not just nearly.
+    for seconds in (3600, 0.5, 60.75, 86400 * 365):
+        with gc.testing.bubble() as b:
+            start = b.now()
+            assert (start * 512).is_integer()
+            gc.sleep(seconds)
+            assert b.now() - start == seconds
+            assert gc._core._monotonic() == start + seconds
 
 
 def test_sleep_jumps_straight_to_its_end():
