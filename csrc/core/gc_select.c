@@ -196,13 +196,35 @@ static void unlock_all(gc_select *sel)
         gc_mutex_unlock(&sel->cases[sel->lock_order[k]].chan->lock);
 }
 
+/* The id of the select's first channel, naming what a park waits on. */
+static uint64_t first_channel_id(const gc_select *sel)
+{
+    for (int i = 0; i < sel->ncases; i++)
+        if (sel->cases[i].chan)
+            return gc_chan_id(sel->cases[i].chan);
+    return 0;
+}
+
+/* A recording runs: the select's park begins at now. */
+GC_TRACE_COLD
+static void trace_park(gc_select *sel, int64_t now)
+{
+    gc_trace_record(GC_TRACE_PARK, first_channel_id(sel),
+                    (uint64_t)(uintptr_t)sel, now);
+}
+
 /* With every channel locked at once, poll again (the state may have changed
    since gc_select_try) and, if nothing is ready, queue one entry per case.
-   Returns GC_NOT_READY when registered. */
+   Returns GC_NOT_READY when registered; sel->registered_ns then holds the
+   time the park began. That time is read before the entries are queued: a
+   waker may commit as soon as the locks drop, and its commit must not come
+   before the park in the statistics or in a trace. Real time, also in a
+   testing bubble: the time a channel's callers spent blocked is real. */
 static enum gc_status register_cases(gc_select *sel, gc_select_result *res)
 {
     gc_waiter *claimed = NULL;
     enum gc_status st = GC_NOT_READY;
+    int64_t now = gc_real_now_ns();
 
     lock_all(sel);
     st = try_cases_locked(sel, res, &claimed);
@@ -231,24 +253,12 @@ static enum gc_status register_cases(gc_select *sel, gc_select_result *res)
     unlock_all(sel);
     if (claimed)
         gc_waiter_finish(claimed);
+    if (st == GC_NOT_READY) {
+        sel->registered_ns = now;
+        if (gc_trace_on())
+            trace_park(sel, now);
+    }
     return st;
-}
-
-/* The id of the select's first channel, naming what a park waits on. */
-static uint64_t first_channel_id(const gc_select *sel)
-{
-    for (int i = 0; i < sel->ncases; i++)
-        if (sel->cases[i].chan)
-            return gc_chan_id(sel->cases[i].chan);
-    return 0;
-}
-
-/* A recording runs: the select's park begins at now. */
-GC_TRACE_COLD
-static void trace_park(gc_select *sel, int64_t now)
-{
-    gc_trace_record(GC_TRACE_PARK, first_channel_id(sel),
-                    (uint64_t)(uintptr_t)sel, now);
 }
 
 /* A recording runs: the select's park ends at now. */
@@ -370,15 +380,11 @@ enum gc_status gc_select_wait(gc_select *sel, int64_t deadline_ns,
                        sel->stop_value, durable);
     }
 
-    /* One clock reading serves the slice, the spin and the statistics; a
-       wait the spin sees answered ends at the spin's latest reading, so a
-       hand-off within the spin costs the statistics no reading at all.
-       Real time, also in a testing bubble: slices and spins are real, and
-       so is the time a channel's callers spent blocked. */
-    int64_t now = gc_real_now_ns();
-    sel->registered_ns = now;
-    if (gc_trace_on())
-        trace_park(sel, now);
+    /* The registration's clock reading serves the slice, the spin and the
+       statistics; a wait the spin sees answered ends at the spin's latest
+       reading, so a hand-off within the spin costs no further reading.
+       Real time, also in a testing bubble: slices and spins are real. */
+    int64_t now = sel->registered_ns;
     int64_t park_until = deadline_ns;
     if (slice_ns > 0 && slice_ns < park_until - now) /* no overflow: now >= 0 */
         park_until = now + slice_ns;
@@ -413,10 +419,7 @@ enum gc_status gc_select_spin(gc_select *sel, int spin_yields,
         return st;
     /* Queued, so parked as far as the statistics and a trace go; the
        spin's clock readings serve them as in gc_select_wait. */
-    int64_t now = gc_real_now_ns();
-    sel->registered_ns = now;
-    if (gc_trace_on())
-        trace_park(sel, now);
+    int64_t now = sel->registered_ns;
     if (!gc_waiter_spin_at(&sel->waiter, spin_yields, &now) &&
         gc_waiter_abort(&sel->waiter)) {
         unregister_cases(sel, now);
@@ -431,13 +434,7 @@ enum gc_status gc_select_register(gc_select *sel, struct gc_hub *hub,
                                   gc_select_result *res)
 {
     sel->hub = hub;
-    enum gc_status st = register_cases(sel, res);
-    if (st == GC_NOT_READY) {
-        sel->registered_ns = gc_real_now_ns();
-        if (gc_trace_on())
-            trace_park(sel, sel->registered_ns);
-    }
-    return st;
+    return register_cases(sel, res);
 }
 
 void gc_select_unregister(gc_select *sel)

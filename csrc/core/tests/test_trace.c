@@ -183,6 +183,54 @@ static void test_blocked_calls_park_wake_and_pair(void)
     destroy(ch);
 }
 
+/* A sender that commits the moment a receiver is queued, round after
+   round: each park must still begin no later than the receive that ends it
+   (the park's time was once read after its entries were queued, so a fast
+   sender could record the receive first). */
+enum { EAGER_ROUNDS = 2000 };
+
+static void *receive_rounds_main(void *arg)
+{
+    gc_chan *ch = arg;
+    for (long i = 0; i < EAGER_ROUNDS; i++) {
+        void *v;
+        bool ok;
+        EXPECT(recv_wait(ch, &v, &ok, GC_FOREVER) == GC_OK && v == VAL(i));
+    }
+    return NULL;
+}
+
+static void test_park_begins_before_an_eager_commit(void)
+{
+    gc_chan *ch = gc_chan_new(0);
+    uint64_t id = gc_chan_id(ch);
+    CHECK(gc_trace_start(8 * EAGER_ROUNDS, this_thread) == 0);
+    pthread_t t;
+    pthread_create(&t, NULL, receive_rounds_main, ch);
+    for (long i = 0; i < EAGER_ROUNDS; i++) {
+        size_t s, r;
+        do
+            gc_chan_count_waiting(ch, &s, &r);
+        while (r == 0);
+        EXPECT(gc_chan_try_send(ch, VAL(i)) == GC_OK);
+    }
+    pthread_join(t, NULL);
+    size_t n;
+    gc_trace_event *ev = stop(&n);
+    static gc_trace_event recvs[EAGER_ROUNDS], parks[EAGER_ROUNDS];
+    CHECK(select_events(ev, n, GC_TRACE_RECV, id, recvs, EAGER_ROUNDS) ==
+          EAGER_ROUNDS);
+    CHECK(select_events(ev, n, GC_TRACE_PARK, id, parks, EAGER_ROUNDS) ==
+          EAGER_ROUNDS);
+    int early = 0;
+    for (size_t i = 0; i < EAGER_ROUNDS; i++)
+        early += recvs[i].ts_ns < parks[i].ts_ns;
+    CHECKF(early == 0, "%d of %d receives recorded before their park", early,
+           EAGER_ROUNDS);
+    free(ev);
+    destroy(ch);
+}
+
 /* A receiver that parked gets its value from a sender, who records the
    receive on the receiver's track; the receiver then gives it back: the
    give-back and the next receive carry that value's number, not the one
@@ -362,6 +410,8 @@ static const struct test_case tests[] = {
     {"give_back_keeps_its_number_across_threads",
      test_give_back_keeps_its_number_across_threads},
     {"blocked_calls_park_wake_and_pair", test_blocked_calls_park_wake_and_pair},
+    {"park_begins_before_an_eager_commit",
+     test_park_begins_before_an_eager_commit},
     {"parked_receive_given_back", test_parked_receive_given_back},
     {"storm_pairs_every_send", test_storm_pairs_every_send},
     {"discarded_values_keep_the_numbering",
