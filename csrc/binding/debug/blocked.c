@@ -20,7 +20,6 @@
 #include "channel.h"
 
 #include "platform/gc_platform.h"
-#include <sched.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -155,7 +154,7 @@ static void read_record(pyg_blocked *rec, record_view *v)
     for (;;) {
         uint64_t seq = atomic_load_explicit(&rec->seq, memory_order_acquire);
         if (seq & 1) {
-            sched_yield(); /* its thread is between a few stores */
+            gc_yield(); /* its thread is between a few stores */
             continue;
         }
         v->parked = atomic_load_explicit(&rec->parked, memory_order_relaxed);
@@ -527,11 +526,12 @@ static size_t kick(pyg_state *st, const unsigned long *idents, Py_ssize_t nident
     return remaining;
 }
 
+/* Sleep about ns (a signal may end it sooner), then run signal handlers. */
 static int pause_briefly(int64_t ns)
 {
-    struct timespec ts = {0, (long)ns};
+    _Atomic uint32_t never_woken = 0;
     Py_BEGIN_ALLOW_THREADS
-    nanosleep(&ts, NULL);
+    gc_park(&never_woken, 0, gc_real_now_ns() + ns);
     Py_END_ALLOW_THREADS
     return PyErr_CheckSignals();
 }
