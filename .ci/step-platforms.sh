@@ -17,12 +17,13 @@
 #                       the core library itself must not refer to pthreads
 #                       there (its threads are Windows' own; only the tests'
 #                       harness uses winpthreads)
-#   windows-binding     the binding (csrc/binding) compiled, not linked, for
-#                       Windows x86_64 with mingw-w64 against CPython 3.13's
-#                       own Windows headers (Include/ and PC/pyconfig.h of the
-#                       upstream tarball in Debian's python3.13 source
+#   windows-binding     the extension compiled and linked for Windows x86_64
+#                       with mingw-w64 (win32 thread model) against CPython
+#                       3.13's own Windows headers (Include/ and PC/pyconfig.h
+#                       of the upstream tarball in Debian's python3.13 source
 #                       package), warnings as errors; no object may refer to
-#                       a pthread symbol
+#                       a pthread symbol, and the .pyd imports from
+#                       python313.dll and system DLLs only
 #   (not run: the cond park over winpthreads, `windows_tests cond`, whose
 #   condvars refuse CLOCK_MONOTONIC; one test of test_hub hung once in
 #   fifteen runs under wine, not yet understood: docs/platforms.md)
@@ -123,10 +124,17 @@ windows_tests() {
     return "$status"
 }
 
-# The binding for Windows, compile-only: there is no Windows libpython here
-# to link with, and MSVC, which the wheels are built with, is not mingw.
+# The extension for Windows, compiled and linked: the binding against
+# CPython 3.13's Windows headers and the core built alike, both with
+# MinGW's win32 thread model (whose libgcc keeps _Thread_local's emulation
+# off winpthreads, as MSVC's native TLS does), into a .pyd.  There is no
+# python313.dll here: its import library is made from the Python symbols
+# the objects use, all declared dllimport by the headers, so the link
+# proves that nothing else is missing.  The .pyd must export PyInit__core
+# and import from python313.dll and the system's own DLLs only.
 windows_binding() {
-    local dir=build/windows-binding tarball inc src obj n=0
+    local dir=build/windows-binding tarball inc src obj n=0 imports
+    local cc=x86_64-w64-mingw32-gcc-win32
     tarball=$(.ci/free-threaded-python.sh source) || return 1
     rm -rf "$dir"
     mkdir -p "$dir/python" "$dir/obj"
@@ -136,9 +144,12 @@ windows_binding() {
     # 3.13 ships it as a template whose one substitution (Py_GIL_DISABLED)
     # stays undefined in the default build
     [ -f "$inc/PC/pyconfig.h" ] || cp "$inc/PC/pyconfig.h.in" "$inc/PC/pyconfig.h"
+    cmake -S csrc -B "$dir/core" -DCMAKE_SYSTEM_NAME=Windows -DCMAKE_C_COMPILER=$cc \
+        -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPYGOCHAN_TESTS=OFF >/dev/null || return 1
+    cmake --build "$dir/core" -j2 >/dev/null || return 1
     for src in $(find csrc/binding -name '*.c' | sort); do
         obj=$dir/obj/$(echo "${src#csrc/binding/}" | tr / _).o
-        x86_64-w64-mingw32-gcc-posix -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror \
+        $cc -std=c11 -O2 -Wall -Wextra -Werror \
             -I"$inc/Include" -I"$inc/PC" -Icsrc/binding -Icsrc/core -c "$src" -o "$obj" \
             || return 1
         n=$((n + 1))
@@ -147,7 +158,21 @@ windows_binding() {
         echo "the binding refers to pthreads on Windows (above)"
         return 1
     fi
-    echo "$n binding files compiled for Windows"
+    { echo "LIBRARY python313.dll"; echo "EXPORTS"
+      x86_64-w64-mingw32-nm -u "$dir"/obj/*.o | awk 'NF == 2 { print $2 }' |
+          sed 's/^__imp_//' | grep -E '^_?Py' | sort -u; } >"$dir/python313.def"
+    x86_64-w64-mingw32-dlltool -d "$dir/python313.def" -l "$dir/libpython313.a" || return 1
+    $cc -shared -static-libgcc -o "$dir/_core.cp313-win_amd64.pyd" "$dir"/obj/*.o \
+        "$dir/core/libgocore.a" "$dir/libpython313.a" -lsynchronization -lws2_32 || return 1
+    x86_64-w64-mingw32-objdump -p "$dir/_core.cp313-win_amd64.pyd" >"$dir/pyd.txt" || return 1
+    grep -q 'PyInit__core$' "$dir/pyd.txt" || { echo "PyInit__core is not exported"; return 1; }
+    imports=$(awk '/DLL Name:/ { print $3 }' "$dir/pyd.txt" | sort | tr '\n' ' ')
+    echo "$n binding files compiled, linked with the core: _core.cp313-win_amd64.pyd imports $imports"
+    if awk '/DLL Name:/ { print $3 }' "$dir/pyd.txt" |
+            grep -viE '^(python313|kernel32|msvcrt|ws2_32|api-ms-win-core-synch-l1-2-0)\.dll$'; then
+        echo "the extension needs a DLL beyond CPython's and the system's (above)"
+        return 1
+    fi
 }
 
 # zig's cc as CMake's compiler for one target: small wrappers, since CMake
