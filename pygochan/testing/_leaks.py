@@ -328,30 +328,22 @@ def _frame_referents(frame: types.FrameType) -> List[Any]:
     return found
 
 
-# CPython 3.12 can leave dead objects in the value stack of a suspended
-# generator or coroutine (seen at a `yield` inside a `with` block, whose
-# `__exit__` method was already freed): the collector only reads those
-# slots, but a traversal that follows them would touch freed memory.  There
-# the analysis reads such an object through its frame (arguments and
-# locals, as for a thread's frame) and what it awaits, never its stack.
-_SUSPENDED_STACKS_UNRELIABLE = sys.version_info[:2] == (3, 12)
-_SUSPENDABLE_TYPES = (types.GeneratorType, types.CoroutineType, types.AsyncGeneratorType)
-
-
-def _suspendable_referents(obj: Any) -> List[Any]:
-    """What a generator, coroutine or async generator holds, less its value
-    stack: its frame (while it has one), code and what it delegates to."""
-    if isinstance(obj, types.GeneratorType):
-        parts = (obj.gi_frame, obj.gi_code, obj.gi_yieldfrom)
-    elif isinstance(obj, types.CoroutineType):
-        parts = (obj.cr_frame, obj.cr_code, obj.cr_await)
-    else:
-        parts = (obj.ag_frame, obj.ag_code, obj.ag_await)
-    return [p for p in parts if p is not None]
+# On CPython 3.12 (3.12.1 here) the full test suite crashes in the
+# analysis: it met freed objects that something still referred to (a bound
+# __exit__ method on the stack of a generator suspended in a with block; an
+# asyncio FutureIter, freed a second time when the analysis dropped its
+# list).  Reading generators, coroutines and frames through their locals
+# only, never their traversal, did not end it, and neither did leaving the
+# subinterpreter tests out; the cause is not found, so there the analysis
+# refuses instead of risking the process.
+UNSUPPORTED = sys.version_info[:2] == (3, 12)
 
 
 def _analyze() -> List[ParkedThread]:
     """Every parked wait (but idle Pool workers), each marked leaked or not."""
+    if UNSUPPORTED:
+        raise RuntimeError("gc.testing's leak analysis is not available on CPython 3.12 "
+                           "(it can crash the interpreter there); use 3.11 or 3.13+")
     waits = _raw_waits()
     if not waits:
         return []
@@ -423,8 +415,6 @@ def _analyze() -> List[ParkedThread]:
                         released += stacks[ident]
             if type(obj) is types.FrameType:
                 released += _frame_referents(obj)
-            elif _SUSPENDED_STACKS_UNRELIABLE and isinstance(obj, _SUSPENDABLE_TYPES):
-                released += _suspendable_referents(obj)
             else:
                 expand.append(obj)
         frontier = released + (gc.get_referents(*expand) if expand else [])
