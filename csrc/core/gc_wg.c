@@ -88,13 +88,14 @@ enum gc_status gc_wg_add(gc_wg *wg, int64_t delta)
             return GC_NOMEM;
     }
     gc_mutex_lock(&wg->lock);
-    /* count >= 0, so only a positive delta can overflow */
-    if ((delta > 0 && wg->count > INT64_MAX - delta) || wg->count + delta < 0) {
+    /* count >= 0: INT64_MAX - count cannot overflow, and a sum past it
+       is refused like a negative one */
+    int64_t next = delta > INT64_MAX - wg->count ? -1 : wg->count + delta;
+    if (next < 0) {
         gc_mutex_unlock(&wg->lock);
         gc_wg_gen_release(fresh);
         return GC_CLOSED;
     }
-    int64_t next = wg->count + delta;
     if (wg->count == 0 && next > 0) {
         if (!fresh) { /* another add raced us past zero and back */
             gc_mutex_unlock(&wg->lock);

@@ -21,7 +21,6 @@ pytestmark = [
 ]
 
 
-
 def names(reports, threads):
     """The names of the reported threads among ``threads`` (other tests'
     threads may be parked too)."""
