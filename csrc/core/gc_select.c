@@ -305,8 +305,10 @@ static void unregister_cases(gc_select *sel, int64_t now_ns)
         if (blocked_ns < 0) /* a monotonic clock: never, but stay sane */
             blocked_ns = 0;
         sel->registered_ns = 0;
+        /* The wake-up follows the commit that caused it: not the spin's
+           reading then, which may precede the commit, but a fresh one. */
         if (gc_trace_on())
-            trace_wake(sel, end);
+            trace_wake(sel, now_ns ? gc_real_now_ns() : end);
     }
     for (int i = 0; i < sel->ncases; i++) {
         const gc_case *c = &sel->cases[i];

@@ -186,7 +186,9 @@ static void test_blocked_calls_park_wake_and_pair(void)
 /* A sender that commits the moment a receiver is queued, round after
    round: each park must still begin no later than the receive that ends it
    (the park's time was once read after its entries were queued, so a fast
-   sender could record the receive first). */
+   sender could record the receive first), and end no earlier (a wait the
+   pre-sleep spin saw answered once ended at the spin's last clock reading,
+   which can precede the commit). */
 enum { EAGER_ROUNDS = 2000 };
 
 static void *receive_rounds_main(void *arg)
@@ -217,15 +219,22 @@ static void test_park_begins_before_an_eager_commit(void)
     pthread_join(t, NULL);
     size_t n;
     gc_trace_event *ev = stop(&n);
-    static gc_trace_event recvs[EAGER_ROUNDS], parks[EAGER_ROUNDS];
+    static gc_trace_event recvs[EAGER_ROUNDS], parks[EAGER_ROUNDS],
+        wakes[EAGER_ROUNDS];
     CHECK(select_events(ev, n, GC_TRACE_RECV, id, recvs, EAGER_ROUNDS) ==
           EAGER_ROUNDS);
     CHECK(select_events(ev, n, GC_TRACE_PARK, id, parks, EAGER_ROUNDS) ==
           EAGER_ROUNDS);
-    int early = 0;
-    for (size_t i = 0; i < EAGER_ROUNDS; i++)
+    CHECK(select_events(ev, n, GC_TRACE_WAKE, id, wakes, EAGER_ROUNDS) ==
+          EAGER_ROUNDS);
+    int early = 0, late = 0;
+    for (size_t i = 0; i < EAGER_ROUNDS; i++) {
         early += recvs[i].ts_ns < parks[i].ts_ns;
+        late += recvs[i].ts_ns > wakes[i].ts_ns;
+    }
     CHECKF(early == 0, "%d of %d receives recorded before their park", early,
+           EAGER_ROUNDS);
+    CHECKF(late == 0, "%d of %d receives recorded after their wake-up", late,
            EAGER_ROUNDS);
     free(ev);
     destroy(ch);
