@@ -4,10 +4,6 @@ leave behind stay there)."""
 import pytest
 
 from conftest import FREE_THREADED
-from pygochan.testing import _leaks
-
-pytestmark = pytest.mark.skipif(
-    _leaks.UNSUPPORTED, reason="the leak analysis the plugin runs refuses on CPython 3.12")
 
 pytest_plugins = ["pytester"]
 
