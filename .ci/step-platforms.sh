@@ -24,9 +24,9 @@
 #                       package), warnings as errors; no object may refer to
 #                       a pthread symbol, and the .pyd imports from
 #                       python313.dll and system DLLs only
-#   (not run: the cond park over winpthreads, `windows_tests cond`, whose
-#   condvars refuse CLOCK_MONOTONIC; one test of test_hub hung once in
-#   fifteen runs under wine, not yet understood: docs/platforms.md)
+#   windows-wine-cond   the same tests with the cond park over winpthreads
+#                       (-DPYGOCHAN_PARK=cond), whose condvars refuse
+#                       CLOCK_MONOTONIC
 #   zig-<target>        the core and its test programs compiled and linked
 #                       (not run) for macOS (x86_64, arm64), FreeBSD, NetBSD
 #                       and OpenBSD with zig's cc (ziglang from PyPI; its
@@ -230,6 +230,7 @@ check core-cond-nosetclock core_tests build/c-cond-nosetclock -DPYGOCHAN_PARK=co
 check python-cond python_cond
 check windows-install windows_install
 check windows-wine windows_tests auto
+check windows-wine-cond windows_tests cond
 check windows-binding windows_binding
 check zig-install zig_install
 check zig-x86_64-macos zig_build x86_64-macos Darwin

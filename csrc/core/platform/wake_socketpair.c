@@ -73,8 +73,28 @@ fail:
 
 void gc_wake_signal(int write_fd)
 {
+    /* A send refused because the buffer is full loses nothing: the reader
+       has bytes to read.  But a send is also refused while another
+       thread's send on the socket has not returned yet (wine does so), and
+       that send's byte may already be drained: then nothing is readable
+       and the wake-up is lost.  The hub drains before each take, so at
+       most a few bytes are ever unread and a refusal is this transient
+       kind; it is retried once the socket takes data again, for at most a
+       second (a full buffer, which the hub never makes). */
     char one = 1;
-    (void)send((SOCKET)write_fd, &one, 1, 0); /* WSAEWOULDBLOCK: already readable */
+    ULONGLONG give_up = 0;
+    while (send((SOCKET)write_fd, &one, 1, 0) != 1) {
+        if (WSAGetLastError() != WSAEWOULDBLOCK)
+            return;
+        ULONGLONG now = GetTickCount64();
+        if (give_up == 0)
+            give_up = now + 1000;
+        else if (now >= give_up)
+            return;
+        WSAPOLLFD p = {.fd = (SOCKET)write_fd, .events = POLLWRNORM};
+        if (WSAPoll(&p, 1, 1) > 0)
+            SwitchToThread(); /* writable already: let the other send return */
+    }
 }
 
 void gc_wake_drain(int read_fd)

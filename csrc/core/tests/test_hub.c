@@ -277,10 +277,59 @@ static void test_hub_selects_get_each_value_once(void)
     destroy(chs[1]);
 }
 
+struct wake_signaller {
+    int fd;
+    long rounds;
+    _Atomic long go; /* the round it may signal in */
+};
+
+static void *wake_signaller_main(void *arg)
+{
+    struct wake_signaller *s = arg;
+    for (long r = 1; r <= s->rounds; r++) {
+        while (atomic_load(&s->go) < r)
+            gc_yield();
+        gc_wake_signal(s->fd);
+    }
+    return NULL;
+}
+
+static void test_wake_signal_after_a_drain_is_readable(void)
+{
+    /* Two threads signal by turns, each right after the reader drained
+       the other's signal, as posters do across a hub's bursts: every
+       signal leaves the descriptor readable.  A socket may refuse a send
+       while another send on it still completes (wine does, now and then);
+       a refused signal was a lost wake-up. */
+    long rounds = 100L * scale;
+    int r, w;
+    CHECK(gc_wake_open(&r, &w) == 0);
+    struct wake_signaller ss[2] = {{w, rounds, 0}, {w, rounds, 0}};
+    pthread_t t[2];
+    for (int k = 0; k < 2; k++)
+        pthread_create(&t[k], NULL, wake_signaller_main, &ss[k]);
+    for (long round = 1; round <= rounds && !test_failed(); round++) {
+        for (int k = 0; k < 2; k++) {
+            /* The other's send may not have returned yet. */
+            atomic_store(&ss[k].go, round);
+            CHECKF(gc_wake_wait(r, 10000), "signal %d of round %ld lost", k,
+                   round);
+            gc_wake_drain(r);
+        }
+    }
+    for (int k = 0; k < 2; k++) {
+        atomic_store(&ss[k].go, rounds); /* a failed round ends them too */
+        pthread_join(t[k], NULL);
+    }
+    gc_wake_close(r, w);
+}
+
 static const struct test_case tests[] = {
     {"hub_posts_each_waiter_once", test_hub_posts_each_waiter_once},
     {"hub_selects_get_each_value_once", test_hub_selects_get_each_value_once},
     {"hub_wait_consumes_the_signal", test_hub_wait_consumes_the_signal},
+    {"wake_signal_after_a_drain_is_readable",
+     test_wake_signal_after_a_drain_is_readable},
 };
 
 const struct test_suite suite = {NULL, tests, sizeof tests / sizeof *tests};
