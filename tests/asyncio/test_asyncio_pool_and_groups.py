@@ -108,13 +108,18 @@ def test_pool_arun_cancelled_while_running_returns_then_cancels():
     run(main)
 
 
-async def submitters_parked(pool, n):
-    """Yield to the loop until n submits wait on the pool's job channel."""
+async def stat_reaches(pool, key, n):
+    """Yield to the loop until pool.stats()[key] == n."""
     for _ in range(10000):
-        if pool.stats()["blocked_submitters"] == n:
+        if pool.stats()[key] == n:
             return
         await asyncio.sleep(0.001)
-    raise AssertionError(f"expected {n} parked submitters: {pool.stats()}")
+    raise AssertionError(f"expected {key} {n}: {pool.stats()}")
+
+
+async def submitters_parked(pool, n):
+    """Yield to the loop until n submits wait on the pool's job channel."""
+    await stat_reaches(pool, "blocked_submitters", n)
 
 
 @contextlib.asynccontextmanager
@@ -126,6 +131,9 @@ async def saturated_pool(ran):
     with gc.Pool(1, queue_size=1) as pool:
         running = await pool.asubmit(gate.wait, WAIT_TIMEOUT)
         queued = await pool.asubmit(ran.append, "queued")
+        # The worker takes the first job in its own time: until it has,
+        # the pool's counts are still moving.
+        await stat_reaches(pool, "running", 1)
         try:
             yield pool
         finally:
